@@ -1,0 +1,460 @@
+//! Typed settings: built-in defaults, then the TOML file, then `NEWS_ENRICHER_<SECTION>__<KEY>`
+//! environment variables (later wins). Unknown keys are errors. [`Settings::validate`] checks
+//! every value once at start-up so the worker never fails later on a typo; the binary reports
+//! failures as `Invalid configuration: <key>: <problem>` and exits 64 (EX_USAGE).
+
+use crate::enrich::sentiment::ModelKind;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Prefix of environment overrides; `__` separates nesting levels.
+pub const ENV_PREFIX: &str = "NEWS_ENRICHER_";
+/// The config file read when `--config` is not given, if it exists in the working directory.
+pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
+/// `kafka.brokers` value that starts the in-process development broker.
+pub const EMBEDDED_BROKERS: &str = "embedded";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub kafka: KafkaSettings,
+    /// Per-tag routes: a copy of each enriched record carrying the tag goes to the route's topic.
+    pub routes: Vec<Route>,
+    pub limits: Limits,
+    pub taxonomy: TaxonomySettings,
+    pub sentiment: SentimentSettings,
+    pub enrich: EnrichSettings,
+    pub http: HttpSettings,
+    pub log: LogSettings,
+    pub embedded: EmbeddedSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSettings {
+    /// Bootstrap servers (`host:port,host:port`), or `embedded` for the in-process dev broker.
+    pub brokers: String,
+    pub group_id: String,
+    /// Topics to consume. Accepts a list or a comma-separated string (handy in env vars).
+    #[serde(deserialize_with = "string_or_list")]
+    pub input_topics: Vec<String>,
+    pub output_topic: String,
+    pub dlq_topic: String,
+    /// Passed to librdkafka as is (security.protocol, sasl.*, ssl.*, tuning). Nested tables are
+    /// flattened with dots, so `sasl.password = "…"` and `[kafka.properties.sasl] password = "…"`
+    /// and `NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD` all mean `sasl.password`.
+    pub properties: BTreeMap<String, serde_json::Value>,
+    /// Upper bound on messages read but not yet fully acknowledged; reading pauses at the bound.
+    pub max_in_flight: usize,
+    /// How long a revoked partition's in-flight work may take to drain before it is released
+    /// anyway. Must stay below the session timeout.
+    pub drain_timeout_ms: u64,
+    /// How long SIGTERM/SIGINT may take to drain, flush and commit before exiting.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Tag id from the taxonomy.
+    pub tag: String,
+    pub topic: String,
+    /// Only copy when the tag's score is at least this.
+    #[serde(default)]
+    pub min_score: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Messages larger than this go to the DLQ as `too_large` without being parsed.
+    pub max_message_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaxonomySettings {
+    /// Taxonomy file; when unset, the built-in default taxonomy (a copy of config/taxonomy.toml).
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SentimentSettings {
+    pub model: ModelKind,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnrichSettings {
+    /// Threads that run enrichment; 0 means one per CPU core.
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Address of the /metrics, /healthz and /readyz endpoint; empty disables it.
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON when stderr is not a terminal (containers), human-readable otherwise.
+    #[default]
+    Auto,
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// Filter in `RUST_LOG` syntax; `RUST_LOG`, when set, wins.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddedSettings {
+    /// Partitions of each topic created on the embedded broker.
+    pub partitions: i32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            kafka: KafkaSettings::default(),
+            routes: Vec::new(),
+            limits: Limits::default(),
+            taxonomy: TaxonomySettings::default(),
+            sentiment: SentimentSettings::default(),
+            enrich: EnrichSettings::default(),
+            http: HttpSettings::default(),
+            log: LogSettings::default(),
+            embedded: EmbeddedSettings::default(),
+        }
+    }
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        KafkaSettings {
+            brokers: EMBEDDED_BROKERS.into(),
+            group_id: "news-enricher".into(),
+            input_topics: vec!["news.raw".into()],
+            output_topic: "news.enriched".into(),
+            dlq_topic: "news.dlq".into(),
+            properties: BTreeMap::new(),
+            max_in_flight: 2000,
+            drain_timeout_ms: 10_000,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_message_bytes: crate::article::DEFAULT_MAX_MESSAGE_BYTES }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings { listen: "127.0.0.1:9464".into() }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { format: LogFormat::Auto, level: "info".into() }
+    }
+}
+
+impl Default for EmbeddedSettings {
+    fn default() -> Self {
+        EmbeddedSettings { partitions: 4 }
+    }
+}
+
+/// A configuration problem, reported once at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Load(Box<figment::Error>),
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), message: message.into() }
+}
+
+impl Settings {
+    /// Loads settings: defaults, then `path` (or [`DEFAULT_CONFIG_PATH`] if it exists), then
+    /// the environment. An explicitly given file must exist.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, Env::prefixed(ENV_PREFIX).split("__"))
+    }
+
+    fn load_with_env(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match path {
+            Some(p) if !p.is_file() => return Err(invalid("--config", format!("{}: no such file", p.display()))),
+            Some(p) => figment = figment.merge(Toml::file(p)),
+            None if Path::new(DEFAULT_CONFIG_PATH).is_file() => {
+                figment = figment.merge(Toml::file(DEFAULT_CONFIG_PATH))
+            }
+            None => {}
+        }
+        let settings: Settings = figment.merge(env).extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every value; the first problem is returned with its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let k = &self.kafka;
+        if k.brokers.trim().is_empty() {
+            return Err(invalid("kafka.brokers", "must not be empty (use \"embedded\" for the development broker)"));
+        }
+        for (key, value) in [
+            ("kafka.group_id", &k.group_id),
+            ("kafka.output_topic", &k.output_topic),
+            ("kafka.dlq_topic", &k.dlq_topic),
+        ] {
+            if value.trim().is_empty() {
+                return Err(invalid(key, "must not be empty"));
+            }
+        }
+        if k.input_topics.is_empty() || k.input_topics.iter().any(|t| t.trim().is_empty()) {
+            return Err(invalid("kafka.input_topics", "must list at least one non-empty topic"));
+        }
+        for out in [&k.output_topic, &k.dlq_topic].into_iter().chain(self.routes.iter().map(|r| &r.topic)) {
+            if k.input_topics.contains(out) {
+                return Err(invalid(
+                    "kafka.input_topics",
+                    format!("must not contain the output topic {out:?} (that would loop)"),
+                ));
+            }
+        }
+        if k.output_topic == k.dlq_topic {
+            return Err(invalid("kafka.dlq_topic", "must differ from kafka.output_topic"));
+        }
+        if k.max_in_flight == 0 {
+            return Err(invalid("kafka.max_in_flight", "must be at least 1"));
+        }
+        if k.shutdown_timeout_secs == 0 {
+            return Err(invalid("kafka.shutdown_timeout_secs", "must be at least 1"));
+        }
+        let session_timeout_ms = self
+            .kafka_properties()
+            .get("session.timeout.ms")
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| {
+                    invalid("kafka.properties.session.timeout.ms", "must be a whole number of milliseconds")
+                })
+            })
+            .transpose()?
+            .unwrap_or(45_000);
+        if k.drain_timeout_ms == 0 || k.drain_timeout_ms >= session_timeout_ms {
+            return Err(invalid(
+                "kafka.drain_timeout_ms",
+                format!("must be between 1 and the session timeout ({session_timeout_ms} ms), or the group evicts the worker while it drains"),
+            ));
+        }
+        for (i, route) in self.routes.iter().enumerate() {
+            if route.tag.trim().is_empty() || route.topic.trim().is_empty() {
+                return Err(invalid(format!("routes[{i}]"), "needs a non-empty `tag` and `topic`"));
+            }
+            if !(0.0..=1.0).contains(&route.min_score) {
+                return Err(invalid(format!("routes[{i}].min_score"), "must be between 0 and 1"));
+            }
+        }
+        if self.limits.max_message_bytes == 0 {
+            return Err(invalid("limits.max_message_bytes", "must be at least 1"));
+        }
+        if !self.http.listen.is_empty() && self.http.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "http.listen",
+                format!("{:?} is not an address like 0.0.0.0:9464 (empty disables the endpoint)", self.http.listen),
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(invalid("log.level", e.to_string()));
+        }
+        if self.embedded.partitions < 1 {
+            return Err(invalid("embedded.partitions", "must be at least 1"));
+        }
+        if let Some(path) = &self.taxonomy.path {
+            if !path.is_file() {
+                return Err(invalid("taxonomy.path", format!("{}: no such file", path.display())));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the in-process development broker is configured.
+    pub fn is_embedded(&self) -> bool {
+        self.kafka.brokers.trim() == EMBEDDED_BROKERS
+    }
+
+    /// `kafka.properties` flattened to librdkafka's `key = string value` form.
+    pub fn kafka_properties(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (key, value) in &self.kafka.properties {
+            flatten_property(key, value, &mut out);
+        }
+        out
+    }
+
+    /// The effective settings as TOML with secrets replaced by `"<redacted>"`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.kafka.properties = self
+            .kafka_properties()
+            .into_iter()
+            .map(|(k, v)| {
+                let v = if is_secret_key(&k) { REDACTED.to_owned() } else { v };
+                (k, serde_json::Value::String(v))
+            })
+            .collect();
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
+    }
+}
+
+/// What secrets are replaced with in logs and `check-config`.
+pub const REDACTED: &str = "<redacted>";
+
+/// Whether a librdkafka property holds a credential (passwords, secrets, private keys, tokens).
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["password", "secret", "token", "key.pem", "private", "sasl.jaas", "sasl.oauthbearer.config", "credentials"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+fn flatten_property(key: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                flatten_property(&format!("{key}.{k}"), v, out);
+            }
+        }
+        serde_json::Value::String(s) => {
+            out.insert(key.to_owned(), s.clone());
+        }
+        serde_json::Value::Null => {}
+        other => {
+            out.insert(key.to_owned(), other.to_string());
+        }
+    }
+}
+
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect(),
+        OneOrMany::Many(v) => v,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads `toml` as the config file with `env` set, isolated in a figment Jail (its own
+    /// working directory and environment, serialised across tests).
+    fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut result = None;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("test.toml", toml)?;
+            for (k, v) in env {
+                jail.set_env(k, v);
+            }
+            result = Some(Settings::load(Some(Path::new("test.toml"))));
+            Ok(())
+        });
+        result.unwrap()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        assert!(s.is_embedded());
+    }
+
+    #[test]
+    fn file_then_env_overrides() {
+        let s = load_str("[kafka]\nbrokers = \"a:9092\"\n", &[("NEWS_ENRICHER_KAFKA__BROKERS", "kafka:9092")]).unwrap();
+        assert_eq!(s.kafka.brokers, "kafka:9092");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let e = load_str("[kafka]\nbrokrs = \"a\"\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("brokrs"), "{e}");
+        let e = load_str("[kafak]\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("kafak"), "{e}");
+    }
+
+    #[test]
+    fn empty_output_topic_is_named() {
+        let e = load_str("[kafka]\noutput_topic = \"\"\n", &[]).unwrap_err();
+        assert_eq!(e.to_string(), "kafka.output_topic: must not be empty");
+    }
+
+    #[test]
+    fn input_topics_from_comma_string() {
+        let s = load_str("[kafka]\ninput_topics = \"a, b\"\n", &[]).unwrap();
+        assert_eq!(s.kafka.input_topics, ["a", "b"]);
+    }
+
+    #[test]
+    fn properties_flatten_and_secrets_are_redacted() {
+        let s = load_str(
+            "[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\nsasl.password = \"hunter2\"\n\"queue.buffering.max.ms\" = 5\n",
+            &[],
+        )
+        .unwrap();
+        let props = s.kafka_properties();
+        assert_eq!(props["sasl.password"], "hunter2");
+        assert_eq!(props["queue.buffering.max.ms"], "5");
+        let shown = s.to_redacted_toml();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains(REDACTED));
+        assert!(shown.contains("SASL_SSL"));
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        for (toml, key) in [
+            ("[http]\nlisten = \"nope\"\n", "http.listen"),
+            ("[kafka]\ndrain_timeout_ms = 60000\n", "kafka.drain_timeout_ms"),
+            ("[kafka]\ninput_topics = [\"news.enriched\"]\n", "kafka.input_topics"),
+            ("[[routes]]\ntag = \"taiwan\"\ntopic = \"t\"\nmin_score = 2.0\n", "routes[0].min_score"),
+            ("[sentiment]\nmodel = \"bert\"\n", "model"),
+            ("[taxonomy]\npath = \"/nonexistent.toml\"\n", "taxonomy.path"),
+        ] {
+            let e = load_str(toml, &[]).unwrap_err().to_string();
+            assert!(e.contains(key), "{toml:?} -> {e}");
+        }
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let e = Settings::load(Some(Path::new("/nonexistent/config.toml"))).unwrap_err();
+        assert!(e.to_string().contains("no such file"));
+    }
+}

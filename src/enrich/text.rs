@@ -1,0 +1,211 @@
+//! Text preparation shared by tagging and sentiment: the combined document text, sentence
+//! segmentation and word counting. Everything here works on byte ranges into one `&str` so that
+//! tagging evidence and per-tag sentiment can refer to the same sentences without copying.
+
+use std::ops::Range;
+
+/// The text of one article as the enrichment stages see it: `title + "\n" + body` (or just the
+/// body when there is no title), split into sentences once and shared by every stage.
+#[derive(Debug)]
+pub struct Document<'a> {
+    /// `title + "\n" + body`; the title is `full[..title_len]`.
+    pub full: &'a str,
+    /// Length in bytes of the title part of `full` (0 when there is no title). The separating
+    /// newline is not part of the title.
+    pub title_len: usize,
+    /// Byte ranges of the sentences of `full`, in order, trimmed of surrounding white space.
+    /// The title is always a sentence of its own.
+    pub sentences: Vec<Range<usize>>,
+}
+
+impl<'a> Document<'a> {
+    /// Builds a document from the already combined text (see [`combine`]).
+    pub fn new(full: &'a str, title_len: usize) -> Self {
+        let mut sentences = Vec::with_capacity(full.len() / 100 + 2);
+        if title_len > 0 {
+            push_trimmed(full, 0..title_len, &mut sentences);
+            split_sentences_into(full, title_len, &mut sentences);
+        } else {
+            split_sentences_into(full, 0, &mut sentences);
+        }
+        Document { full, title_len, sentences }
+    }
+
+    /// The text of sentence `index`.
+    pub fn sentence(&self, index: usize) -> &'a str {
+        &self.full[self.sentences[index].clone()]
+    }
+
+    /// Index of the sentence that contains byte `offset` of `full`, if any.
+    pub fn sentence_at(&self, offset: usize) -> Option<usize> {
+        let i = self.sentences.partition_point(|r| r.end <= offset);
+        (i < self.sentences.len() && self.sentences[i].start <= offset).then_some(i)
+    }
+
+    /// Whether byte `offset` of `full` lies in the title.
+    pub fn in_title(&self, offset: usize) -> bool {
+        offset < self.title_len
+    }
+}
+
+/// Joins title and body the way every model sees them: `title + "\n" + body`, or the body alone
+/// when the title is empty. Returns the text and the title length in bytes.
+pub fn combine(title: &str, body: &str) -> (String, usize) {
+    let title = title.trim();
+    if title.is_empty() {
+        return (body.to_owned(), 0);
+    }
+    let mut full = String::with_capacity(title.len() + 1 + body.len());
+    full.push_str(title);
+    full.push('\n');
+    full.push_str(body);
+    (full, title.len())
+}
+
+/// Abbreviations after which a full stop does not end a sentence (compared lower-case, without
+/// the final dot).
+const ABBREVIATIONS: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "col", "lt", "sgt", "capt", "st", "jr", "sr", "vs",
+    "etc", "inc", "ltd", "co", "corp", "no", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
+    "nov", "dec", "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m", "approx", "dept", "est", "fig", "mt", "rev", "ft",
+];
+
+/// Splits `text[from..]` into sentences: at line breaks, and after `.`, `!` or `?` (with any
+/// closing quotes or brackets) when white space and then an upper-case letter, digit or opening
+/// quote follow — unless the word before the dot is a known abbreviation or a single letter.
+fn split_sentences_into(text: &str, from: usize, out: &mut Vec<Range<usize>>) {
+    let bytes = text.as_bytes();
+    let mut start = from;
+    let mut i = from;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'\n' || b == b'\r' {
+            push_trimmed(text, start..i, out);
+            start = i + 1;
+        } else if matches!(b, b'.' | b'!' | b'?') {
+            let mut end = i + 1;
+            // Swallow repeated terminators and closing quotes/brackets: `?!`, `."`, `.)`, `.”`.
+            while end < bytes.len() {
+                if matches!(bytes[end], b'.' | b'!' | b'?' | b'"' | b'\'' | b')' | b']') {
+                    end += 1;
+                } else if text[end..].starts_with('”') || text[end..].starts_with('’') {
+                    end += '”'.len_utf8();
+                } else {
+                    break;
+                }
+            }
+            if end < bytes.len()
+                && bytes[end].is_ascii_whitespace()
+                && starts_new_sentence(&text[end..])
+                && !(b == b'.' && ends_with_abbreviation(&text[start..i]))
+            {
+                push_trimmed(text, start..end, out);
+                start = end;
+            }
+            i = end;
+            continue;
+        }
+        i += 1;
+    }
+    push_trimmed(text, start..bytes.len(), out);
+}
+
+fn starts_new_sentence(rest: &str) -> bool {
+    let mut chars = rest.trim_start_matches([' ', '\t']).chars();
+    match chars.next() {
+        Some(c) => c.is_uppercase() || c.is_ascii_digit() || matches!(c, '"' | '“' | '‘' | '\'' | '(' | '\n' | '\r'),
+        None => false,
+    }
+}
+
+fn ends_with_abbreviation(before_dot: &str) -> bool {
+    let word = before_dot.rsplit(|c: char| c.is_whitespace() || c == '(' || c == '"' || c == '“').next().unwrap_or("");
+    if word.chars().count() == 1 && word.chars().all(char::is_alphabetic) {
+        return true; // initials: "John F. Kennedy"
+    }
+    let lower = word.to_ascii_lowercase();
+    ABBREVIATIONS.contains(&lower.as_str())
+}
+
+fn push_trimmed(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let slice = &text[range.clone()];
+    let trimmed_start = slice.len() - slice.trim_start().len();
+    let trimmed = slice.trim();
+    if !trimmed.is_empty() {
+        let start = range.start + trimmed_start;
+        out.push(start..start + trimmed.len());
+    }
+}
+
+/// Number of words: maximal runs of alphanumeric characters (apostrophes and hyphens inside a
+/// word do not split it).
+pub fn word_count(text: &str) -> usize {
+    let mut count = 0;
+    let mut in_word = false;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if !in_word {
+                count += 1;
+                in_word = true;
+            }
+        } else if !(in_word && matches!(c, '\'' | '’' | '-')) {
+            in_word = false;
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sentences(text: &str) -> Vec<&str> {
+        let doc = Document::new(text, 0);
+        doc.sentences.iter().map(|r| &text[r.clone()]).collect()
+    }
+
+    #[test]
+    fn splits_on_terminators_followed_by_capitals() {
+        assert_eq!(
+            sentences("It rained. Then it stopped! Did it? yes."),
+            vec!["It rained.", "Then it stopped!", "Did it? yes."]
+        );
+    }
+
+    #[test]
+    fn keeps_abbreviations_and_initials_inside_sentences() {
+        assert_eq!(
+            sentences("Mr. Blinken met the U.S. envoy. John F. Kennedy was not there."),
+            vec!["Mr. Blinken met the U.S. envoy.", "John F. Kennedy was not there."]
+        );
+    }
+
+    #[test]
+    fn splits_on_line_breaks_and_closing_quotes() {
+        assert_eq!(
+            sentences("“It’s vital,” he said. “We’ll work on it.”\nNext paragraph"),
+            vec!["“It’s vital,” he said.", "“We’ll work on it.”", "Next paragraph"]
+        );
+    }
+
+    #[test]
+    fn title_is_its_own_sentence() {
+        let (full, title_len) = combine("Headline without dot", "Body one. Body two.");
+        let doc = Document::new(&full, title_len);
+        assert_eq!(doc.sentence(0), "Headline without dot");
+        assert_eq!(doc.sentences.len(), 3);
+        assert!(doc.in_title(3));
+        assert_eq!(doc.sentence_at(full.find("two").unwrap()), Some(2));
+    }
+
+    #[test]
+    fn combine_without_title_is_the_body() {
+        assert_eq!(combine("  ", "body"), ("body".to_owned(), 0));
+    }
+
+    #[test]
+    fn counts_words() {
+        assert_eq!(word_count("It’s a military-to-military line, 30 minutes."), 6);
+        assert_eq!(word_count(""), 0);
+    }
+}

@@ -1,0 +1,29 @@
+//! # news-enricher
+//!
+//! A streaming news-ingestion worker: it consumes raw articles from Kafka in a consumer group,
+//! enriches each with topic tags and sentiment, and publishes enriched records downstream.
+//!
+//! Module map (read in this order):
+//!
+//! - [`article`]: the record formats — [`article::RawArticle`] in, [`article::EnrichedArticle`]
+//!   out — and decoding raw bytes with size limits and typed errors.
+//! - [`enrich`]: the enrichment core, pure and synchronous and knowing nothing of Kafka:
+//!   text segmentation, the topic taxonomy, sentiment models, language and fingerprint. One
+//!   [`enrich::Enricher`] is built from config and shared by every task.
+//! - [`config`]: typed settings from the TOML file plus `NEWS_ENRICHER_*` environment overrides,
+//!   validated at start-up.
+//! - [`cli`]: the command-line interface (`run`, `demo`, `enrich`, `check-config`).
+//! - [`offline`]: the `enrich` command — JSON Lines in, JSON Lines out, parallel and in order.
+pub mod article;
+pub mod cli;
+pub mod config;
+pub mod enrich;
+pub mod offline;
+
+/// Threads for CPU-bound enrichment: `enrich.threads`, or one per core when 0.
+pub fn enrich_threads(settings: &config::Settings) -> usize {
+    match settings.enrich.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}

@@ -1,0 +1,70 @@
+//! The `news-enricher` binary: parse the command line, load config, dispatch. All logic lives in
+//! the library (see `src/lib.rs`).
+
+use clap::Parser;
+use news_enricher::cli::{Cli, Command};
+use news_enricher::config::Settings;
+use news_enricher::enrich::Enricher;
+use std::process::ExitCode;
+
+/// Exit status for an invalid configuration (EX_USAGE, as linkerd and sysexits do).
+const EXIT_CONFIG: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Invalid configuration: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let enricher = match Enricher::from_config(&settings) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("Invalid configuration: taxonomy: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match cli.command {
+        Command::CheckConfig => {
+            print!("{}", settings.to_redacted_toml());
+            eprintln!("configuration is valid (taxonomy version {})", enricher.taxonomy().version());
+            ExitCode::SUCCESS
+        }
+        Command::Enrich { files } => {
+            let threads = news_enricher::enrich_threads(&settings);
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
+            let mut err = std::io::stderr();
+            match news_enricher::offline::run(
+                &enricher,
+                &files,
+                settings.limits.max_message_bytes,
+                threads,
+                &mut out,
+                &mut err,
+            ) {
+                Ok(summary) => {
+                    if summary.bad > 0 {
+                        eprintln!(
+                            "news-enricher: {} of {} lines were bad",
+                            summary.bad,
+                            summary.bad + summary.enriched
+                        );
+                    }
+                    ExitCode::from(summary.exit_code() as u8)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("news-enricher: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Run | Command::Demo => {
+            eprintln!("not implemented yet");
+            ExitCode::FAILURE
+        }
+    }
+}

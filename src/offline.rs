@@ -1,0 +1,267 @@
+//! `news-enricher enrich`: JSON Lines raw articles in (files or stdin), JSON Lines enriched records
+//! out on stdout, in input order, using every core, in constant memory.
+//!
+//! A reader thread cuts the input into batches of lines; worker threads enrich batches; the
+//! calling thread writes results in sequence order. A fixed pool of batch permits bounds the
+//! batches that exist at once (queued, in work, or waiting to be written), so memory stays
+//! constant whatever the input size and however uneven the work. Lines longer than the message
+//! size limit are skipped while being read, never buffered whole.
+
+use crate::article::{DecodeError, RawArticle};
+use crate::enrich::Enricher;
+use crossbeam_channel::{bounded, Receiver, Sender};
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+
+/// Lines per batch: large enough to amortise channel traffic, small enough to spread work.
+const BATCH_LINES: usize = 64;
+/// Batch permits per worker thread.
+const PERMITS_PER_THREAD: usize = 4;
+
+/// Outcome of an `enrich` run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub enriched: u64,
+    pub bad: u64,
+}
+
+impl Summary {
+    /// Exit status: 0 when every line was good, 2 when some were not.
+    pub fn exit_code(&self) -> i32 {
+        if self.bad == 0 {
+            0
+        } else {
+            2
+        }
+    }
+}
+
+/// Where a line came from, for error messages (`file:line`).
+struct Line {
+    source: usize,
+    number: u64,
+    /// `Err(size)` when the line was over the limit and skipped.
+    bytes: Result<Vec<u8>, usize>,
+}
+
+type Batch = (u64, Vec<Line>);
+type Done = (u64, Vec<(usize, u64, Result<Vec<u8>, DecodeError>)>);
+
+/// Runs the `enrich` command over `inputs` (stdin when empty or `-`), writing records to `out`
+/// and one line per bad input line to `errors`.
+pub fn run(
+    enricher: &Enricher,
+    inputs: &[PathBuf],
+    max_bytes: usize,
+    threads: usize,
+    out: &mut dyn Write,
+    errors: &mut dyn Write,
+) -> io::Result<Summary> {
+    let names: Vec<String> = if inputs.is_empty() {
+        vec!["<stdin>".into()]
+    } else {
+        inputs.iter().map(|p| if p.as_os_str() == "-" { "<stdin>".into() } else { p.display().to_string() }).collect()
+    };
+    // Open everything first: a missing file is a usage error before any output.
+    let mut readers: Vec<Box<dyn Read + Send>> = Vec::new();
+    if inputs.is_empty() {
+        readers.push(Box::new(io::stdin()));
+    }
+    for path in inputs {
+        if path.as_os_str() == "-" {
+            readers.push(Box::new(io::stdin()));
+        } else {
+            let file =
+                std::fs::File::open(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            readers.push(Box::new(file));
+        }
+    }
+
+    let threads = threads.max(1);
+    let permits = threads * PERMITS_PER_THREAD;
+    let (permit_tx, permit_rx) = bounded::<()>(permits);
+    for _ in 0..permits {
+        permit_tx.send(()).expect("channel has room for every permit");
+    }
+    let (batch_tx, batch_rx) = bounded::<Batch>(permits);
+    let (done_tx, done_rx) = bounded::<Done>(permits);
+
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || read_batches(readers, max_bytes, &permit_rx, &batch_tx));
+        for _ in 0..threads {
+            let batch_rx = batch_rx.clone();
+            let done_tx = done_tx.clone();
+            scope.spawn(move || enrich_batches(enricher, max_bytes, &batch_rx, &done_tx));
+        }
+        drop(done_tx);
+        drop(batch_rx);
+        let written = write_in_order(&done_rx, &permit_tx, &names, out, errors);
+        // On a write error (e.g. a closed pipe) stop the reader by dropping the receivers.
+        drop(done_rx);
+        drop(permit_tx);
+        let read = reader.join().expect("reader thread panicked");
+        let summary = written?;
+        read?;
+        Ok(summary)
+    })
+}
+
+fn read_batches(
+    readers: Vec<Box<dyn Read + Send>>,
+    max_bytes: usize,
+    permits: &Receiver<()>,
+    batches: &Sender<Batch>,
+) -> io::Result<()> {
+    let mut seq = 0u64;
+    let mut batch = Vec::with_capacity(BATCH_LINES);
+    let mut send = |batch: &mut Vec<Line>| -> bool {
+        if permits.recv().is_err() {
+            return false;
+        }
+        let full = std::mem::replace(batch, Vec::with_capacity(BATCH_LINES));
+        let ok = batches.send((seq, full)).is_ok();
+        seq += 1;
+        ok
+    };
+    for (source, reader) in readers.into_iter().enumerate() {
+        let mut reader = BufReader::with_capacity(256 * 1024, reader);
+        let mut number = 0u64;
+        loop {
+            let mut buf = Vec::new();
+            let Some(read) = read_line_limited(&mut reader, &mut buf, max_bytes)? else { break };
+            number += 1;
+            if buf.iter().all(u8::is_ascii_whitespace) && read.is_ok() {
+                continue; // blank lines separate nothing in JSON Lines; skip them quietly
+            }
+            batch.push(Line { source, number, bytes: read.map(|_| buf) });
+            if batch.len() == BATCH_LINES && !send(&mut batch) {
+                return Ok(());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        send(&mut batch);
+    }
+    Ok(())
+}
+
+/// Reads one line (without its `\n`/`\r\n`) into `buf`. Returns `None` at end of input,
+/// `Some(Err(size))` when the line exceeds `limit` (its bytes are consumed, not kept).
+fn read_line_limited(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<Option<Result<(), usize>>> {
+    let mut size = 0usize;
+    let mut saw_any = false;
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        saw_any = true;
+        let (part, found_newline) = match memchr_newline(chunk) {
+            Some(i) => (&chunk[..i], true),
+            None => (chunk, false),
+        };
+        size += part.len();
+        if size <= limit + 1 {
+            buf.extend_from_slice(part); // +1 leaves room for a trailing '\r'
+        }
+        let consumed = part.len() + usize::from(found_newline);
+        reader.consume(consumed);
+        if found_newline {
+            break;
+        }
+    }
+    if !saw_any {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+        size -= 1;
+    }
+    if size > limit {
+        buf.clear();
+        return Ok(Some(Err(size)));
+    }
+    Ok(Some(Ok(())))
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+fn enrich_batches(enricher: &Enricher, max_bytes: usize, batches: &Receiver<Batch>, done: &Sender<Done>) {
+    for (seq, lines) in batches {
+        let results = lines
+            .into_iter()
+            .map(|line| {
+                let result = match line.bytes {
+                    Ok(bytes) => RawArticle::decode(&bytes, None, max_bytes).map(|raw| enricher.enrich(raw).to_json()),
+                    Err(size) => Err(DecodeError::TooLarge { size, limit: max_bytes }),
+                };
+                (line.source, line.number, result)
+            })
+            .collect();
+        if done.send((seq, results)).is_err() {
+            return;
+        }
+    }
+}
+
+fn write_in_order(
+    done: &Receiver<Done>,
+    permits: &Sender<()>,
+    names: &[String],
+    out: &mut dyn Write,
+    errors: &mut dyn Write,
+) -> io::Result<Summary> {
+    let mut summary = Summary::default();
+    let mut next = 0u64;
+    let mut waiting: BTreeMap<u64, Vec<(usize, u64, Result<Vec<u8>, DecodeError>)>> = BTreeMap::new();
+    for (seq, results) in done {
+        waiting.insert(seq, results);
+        while let Some(results) = waiting.remove(&next) {
+            for (source, number, result) in results {
+                match result {
+                    Ok(json) => {
+                        out.write_all(&json)?;
+                        out.write_all(b"\n")?;
+                        summary.enriched += 1;
+                    }
+                    Err(e) => {
+                        writeln!(errors, "{}:{number}: {}: {e}", names[source], e.class())?;
+                        summary.bad += 1;
+                    }
+                }
+            }
+            next += 1;
+            let _ = permits.send(());
+        }
+    }
+    out.flush()?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_lines_with_a_limit() {
+        let mut input = io::Cursor::new(b"short\r\n0123456789abc\nlast".to_vec());
+        let mut reader = BufReader::with_capacity(4, &mut input);
+        let mut buf = Vec::new();
+        assert_eq!(read_line_limited(&mut reader, &mut buf, 10).unwrap(), Some(Ok(())));
+        assert_eq!(buf, b"short");
+        buf.clear();
+        assert_eq!(read_line_limited(&mut reader, &mut buf, 10).unwrap(), Some(Err(13)));
+        assert!(buf.is_empty());
+        assert_eq!(read_line_limited(&mut reader, &mut buf, 10).unwrap(), Some(Ok(())));
+        assert_eq!(buf, b"last");
+        buf.clear();
+        assert_eq!(read_line_limited(&mut reader, &mut buf, 10).unwrap(), None);
+    }
+}
