@@ -17,8 +17,12 @@
 pub mod article;
 pub mod cli;
 pub mod config;
+pub mod embedded;
 pub mod enrich;
 pub mod offline;
+pub mod pipeline;
+pub mod runner;
+pub mod telemetry;
 
 /// Threads for CPU-bound enrichment: `enrich.threads`, or one per core when 0.
 pub fn enrich_threads(settings: &config::Settings) -> usize {

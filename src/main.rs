@@ -62,9 +62,23 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Run | Command::Demo => {
-            eprintln!("not implemented yet");
-            ExitCode::FAILURE
+        Command::Run => {
+            news_enricher::telemetry::logging::init(&settings.log);
+            ExitCode::from(news_enricher::runner::run(&settings, enricher) as u8)
+        }
+        Command::Demo => {
+            let mut log = settings.log.clone();
+            if log.level == "info" {
+                log.level = "warn".into(); // keep the demo's output to the records and the summary
+            }
+            news_enricher::telemetry::logging::init(&log);
+            match news_enricher::runner::demo(&settings, enricher) {
+                Ok(code) => ExitCode::from(code as u8),
+                Err(e) => {
+                    eprintln!("demo failed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

@@ -1,6 +1,9 @@
 //! Sentiment models. STUB: owned by the sentiment work (VADER port + news model); the public API
 //! below is what the rest of the crate relies on.
 
+pub mod eval;
+pub mod vader;
+
 use serde::{Deserialize, Serialize};
 
 /// Which model scores sentiment (`sentiment.model` in config).
@@ -39,8 +42,9 @@ impl SentimentAnalyzer {
     }
 
     /// Scores a document given its full text and its sentences (slices of `full_text`).
-    pub fn analyze(&self, _full_text: &str, sentences: &[&str]) -> Analysis {
-        Analysis { document: 0.0, sentences: vec![0.0; sentences.len()] }
+    pub fn analyze(&self, full_text: &str, sentences: &[&str]) -> Analysis {
+        let v = vader::Vader::new();
+        Analysis { document: v.compound(full_text), sentences: sentences.iter().map(|s| v.compound(s)).collect() }
     }
 }
 

@@ -1,0 +1,206 @@
+//! Topic taxonomy: loads the editable tag definitions (`config/taxonomy.toml`), validates them
+//! with errors that name the file, the tag and the line, compiles them, and tags documents with
+//! a score and the evidence behind it.
+//!
+//! This module owns the taxonomy file format, its validation, the phrase automaton and the
+//! "substantially about" scoring. Parts:
+//!
+//! - [`spec`]: the TOML format (`deny_unknown_fields`, spans kept) and validation into a model.
+//! - [`compile`]: spelling variants and the single leftmost-longest automaton over the phrases
+//!   of all tags, with per-tag parses so tags never hide each other's phrases.
+//! - [`matcher`]: the hot path — one automaton pass, regexes only for tags with phrase hits,
+//!   context rules per sentence, and the scoring formula (documented there).
+//!
+//! The cost of [`Taxonomy::tag`] is one automaton pass over the text plus work proportional to
+//! the hits; it does not grow with the number of tags.
+
+mod compile;
+mod matcher;
+mod spec;
+#[cfg(test)]
+mod tests;
+
+use super::text::Document;
+use std::fmt;
+use std::path::Path;
+
+/// The default taxonomy, compiled in so the binary runs from any directory.
+pub const BUILTIN_TAXONOMY: &str = include_str!("../../../config/taxonomy.toml");
+
+/// Where a taxonomy could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum TaxonomyError {
+    #[error("{origin}: cannot read the taxonomy file: {source}")]
+    Io {
+        origin: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Displayed as `file:line:column: tag `id`: message` (the tag part when one applies).
+    #[error("{origin}:{line}:{column}: {}{message}", TagPrefix(.tag.as_deref()))]
+    Invalid { origin: String, line: usize, column: usize, tag: Option<String>, message: String },
+}
+
+struct TagPrefix<'a>(Option<&'a str>);
+
+impl fmt::Display for TagPrefix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(tag) => write!(f, "tag `{tag}`: "),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Evidence for one tag: a matched term, how often it matched, and where first.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Evidence {
+    /// The phrase as written in the taxonomy (whatever spelling variant matched); for a regex
+    /// term, the matched text in lower case.
+    pub term: String,
+    /// Occurrences that counted (title included).
+    pub count: u32,
+    /// Byte offset of the first match in `title + "\n" + body`.
+    pub first_offset: usize,
+    /// How many of `count` are in the title (omitted when 0): headline mentions weigh more.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub title_count: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// One tag assigned to a document.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TagMatch {
+    pub id: String,
+    pub label: String,
+    /// Confidence in [0, 1].
+    pub score: f64,
+    /// Strongest evidence first.
+    pub evidence: Vec<Evidence>,
+    /// Indices into `Document::sentences` of the sentences carrying this tag's evidence.
+    pub sentences: Vec<usize>,
+}
+
+/// Read-only description of one tag, for listings (`check-config`) and routing set-up.
+#[derive(Debug, Clone, Copy)]
+pub struct TagInfo<'a> {
+    pub id: &'a str,
+    pub label: &'a str,
+    pub description: &'a str,
+    pub threshold: f64,
+}
+
+/// A compiled taxonomy. Immutable and `Send + Sync`: build once, share by reference.
+pub struct Taxonomy {
+    version: String,
+    origin: String,
+    scoring: spec::Scoring,
+    tags: Vec<matcher::TagRt>,
+    compiled: compile::Compiled,
+    any_regex: bool,
+}
+
+impl fmt::Debug for Taxonomy {
+    // The automaton's own Debug output is megabytes; show what identifies the taxonomy.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Taxonomy")
+            .field("version", &self.version)
+            .field("origin", &self.origin)
+            .field("tags", &self.tags.iter().map(|t| t.id.as_str()).collect::<Vec<_>>())
+            .field("patterns", &self.compiled.ac.patterns_len())
+            .finish()
+    }
+}
+
+impl Taxonomy {
+    /// The compiled-in default taxonomy.
+    pub fn builtin() -> Self {
+        Self::from_toml_str(BUILTIN_TAXONOMY, "<builtin taxonomy>").expect("builtin taxonomy is valid")
+    }
+
+    /// Loads and validates a taxonomy file.
+    pub fn load(path: &Path) -> Result<Self, TaxonomyError> {
+        let origin = path.display().to_string();
+        let src =
+            std::fs::read_to_string(path).map_err(|source| TaxonomyError::Io { origin: origin.clone(), source })?;
+        Self::from_toml_str(&src, &origin)
+    }
+
+    /// Parses, validates and compiles taxonomy source; `origin` names it in errors.
+    pub fn from_toml_str(src: &str, origin: &str) -> Result<Self, TaxonomyError> {
+        let ctx = spec::Ctx { origin, src };
+        let model = spec::parse(&ctx)?;
+        let compiled = compile::compile(&ctx, &model)?;
+        let tags: Vec<matcher::TagRt> = model
+            .tags
+            .into_iter()
+            .map(|t| matcher::TagRt {
+                group_weights: t.groups.iter().map(|g| g.weight).collect(),
+                regexes: t
+                    .groups
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(gi, g)| g.regexes.iter().map(move |r| (gi as u8, r.regex.clone())))
+                    .collect(),
+                id: t.id,
+                label: t.label,
+                description: t.description,
+                threshold: t.threshold,
+                title_weight: t.title_weight,
+                rules: t.rules,
+            })
+            .collect();
+        let any_regex = tags.iter().any(|t| !t.regexes.is_empty());
+        Ok(Taxonomy {
+            version: model.version,
+            origin: origin.to_owned(),
+            scoring: model.scoring,
+            tags,
+            compiled,
+            any_regex,
+        })
+    }
+
+    /// The `version` string of the taxonomy file (reported with every enriched record).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Where the taxonomy came from (a path, or `<builtin taxonomy>`).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The tags, in file order.
+    pub fn tags(&self) -> impl ExactSizeIterator<Item = TagInfo<'_>> + '_ {
+        self.tags.iter().map(|t| TagInfo {
+            id: &t.id,
+            label: &t.label,
+            description: &t.description,
+            threshold: t.threshold,
+        })
+    }
+
+    /// The tags `doc` is substantially about, strongest first.
+    pub fn tag(&self, doc: &Document<'_>) -> Vec<TagMatch> {
+        matcher::with_scratch(|s| self.matcher().run(doc, s, false))
+    }
+
+    /// Every tag with any evidence in `doc`, whether or not it reaches its threshold, strongest
+    /// first. For tuning the taxonomy and explaining why a tag did (not) fire.
+    pub fn candidates(&self, doc: &Document<'_>) -> Vec<TagMatch> {
+        matcher::with_scratch(|s| self.matcher().run(doc, s, true))
+    }
+
+    fn matcher(&self) -> matcher::Matcher<'_> {
+        matcher::Matcher {
+            compiled: &self.compiled,
+            tags: &self.tags,
+            scoring: &self.scoring,
+            any_regex: self.any_regex,
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The consumer thread: owns the librdkafka consumer, polls it, dispatches messages to partition
+//! tasks, pauses intake when too much is in flight, and handles rebalances and shutdown.
+//!
+//! It is a plain thread, not an async task, on purpose: rebalance callbacks run inside `poll` and
+//! must block while revoked partitions drain, and closing a consumer blocks too. Neither may
+//! happen on an async runtime thread.
+
+use super::{PartitionKey, Shared};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::{ClientContext, TopicPartitionList};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long one `poll` waits for a message; bounds how fast the thread notices shutdown.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// Attempts of a synchronous commit (on revoke and shutdown) before giving up; the offsets stay
+/// stored and a later auto-commit or the next owner's re-processing covers a failure.
+const COMMIT_ATTEMPTS: u32 = 5;
+
+/// librdkafka callbacks: rebalances, errors, commit results.
+pub struct WorkerContext {
+    pub(super) shared: Arc<Shared>,
+    /// Whether intake is paused for backpressure, so newly assigned partitions start paused.
+    pub(super) paused: AtomicBool,
+    /// Whether the last connection-level event said the brokers were unreachable; used to log one
+    /// line per state change, not one per retry.
+    broker_down: AtomicBool,
+}
+
+impl WorkerContext {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        WorkerContext { shared, paused: AtomicBool::new(false), broker_down: AtomicBool::new(false) }
+    }
+
+    /// Called when traffic flows again after an outage.
+    pub(super) fn note_broker_reachable(&self) {
+        if self.broker_down.swap(false, Ordering::Relaxed) {
+            tracing::info!("broker connection restored");
+            self.shared.stats.set_broker_up(true);
+        }
+    }
+}
+
+impl ClientContext for WorkerContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::AllBrokersDown) => {
+                if !self.broker_down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(%reason, "all brokers are unreachable; retrying with backoff (nothing is lost, work resumes when they are back)");
+                    self.shared.stats.set_broker_up(false);
+                }
+            }
+            Some(RDKafkaErrorCode::Fatal) => {
+                self.shared.fail(format!("fatal consumer error: {reason}"));
+            }
+            Some(
+                RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::Resolve | RDKafkaErrorCode::Authentication,
+            ) => {
+                tracing::debug!(%error, %reason, "broker connection problem");
+                if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Authentication) {
+                    tracing::error!(%reason, "authentication with the broker failed; check kafka.properties (sasl.*, ssl.*)");
+                }
+            }
+            _ => tracing::warn!(%error, %reason, "consumer error"),
+        }
+    }
+}
+
+impl ConsumerContext for WorkerContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(tpl) = rebalance else { return };
+        let keys: Vec<PartitionKey> = tpl.elements().iter().map(|e| (e.topic().into(), e.partition())).collect();
+        let lost = consumer.assignment_lost();
+        tracing::info!(partitions = %describe(tpl), lost, "partitions revoked; draining in-flight work");
+        self.shared.stats.record_rebalance("revoke");
+        let drained = self.shared.drain(&keys, Instant::now() + self.shared.drain_timeout);
+        if !drained {
+            tracing::warn!(partitions = %describe(tpl), timeout_ms = self.shared.drain_timeout.as_millis() as u64,
+                "drain deadline passed; releasing partitions with work in flight (it will be re-processed by the next owner)");
+        }
+        if !lost {
+            commit_with_retries(consumer, "revoke");
+        }
+        self.shared.forget(&keys);
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                tracing::info!(partitions = %describe(tpl), "partitions assigned");
+                self.shared.stats.record_rebalance("assign");
+                self.shared.stats.set_assigned(consumer.assignment().map(|a| a.count()).unwrap_or(0));
+                if self.paused.load(Ordering::Relaxed) {
+                    let _ = consumer.pause(tpl);
+                }
+            }
+            Rebalance::Revoke(_) => {
+                self.shared.stats.set_assigned(consumer.assignment().map(|a| a.count()).unwrap_or(0));
+            }
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+    }
+
+    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, offsets: &TopicPartitionList) {
+        match result {
+            Ok(()) => self.shared.stats.record_commit(true),
+            // Nothing new was stored since the last commit: not an error.
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => {
+                self.shared.stats.record_commit(false);
+                tracing::warn!(error = %e, partitions = %describe(offsets), "offset commit failed; the offsets stay stored and are committed again");
+            }
+        }
+    }
+}
+
+fn describe(tpl: &TopicPartitionList) -> String {
+    tpl.elements().iter().map(|e| format!("{}[{}]", e.topic(), e.partition())).collect::<Vec<_>>().join(",")
+}
+
+fn commit_with_retries(consumer: &BaseConsumer<WorkerContext>, why: &str) {
+    let mut backoff = Duration::from_millis(100);
+    for attempt in 1..=COMMIT_ATTEMPTS {
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, why, "synchronous commit failed; retrying");
+                std::thread::sleep(backoff);
+                backoff *= 2;
+            }
+        }
+    }
+    tracing::error!(why, "giving up on the synchronous commit; offsets remain stored for the next commit");
+}
+
+/// The consumer thread's main loop. Returns after shutdown (or a fatal error) once the consumer
+/// is closed.
+pub(super) fn poll_loop(
+    consumer: Arc<BaseConsumer<WorkerContext>>,
+    shared: Arc<Shared>,
+    runtime: tokio::runtime::Handle,
+) {
+    let max_in_flight = shared.max_in_flight;
+    let context = consumer.context();
+    while !shared.stopping() {
+        let in_flight = shared.in_flight();
+        let paused = context.paused.load(Ordering::Relaxed);
+        if !paused && in_flight >= max_in_flight {
+            if let Ok(assignment) = consumer.assignment() {
+                let _ = consumer.pause(&assignment);
+            }
+            context.paused.store(true, Ordering::Relaxed);
+            tracing::debug!(in_flight, "intake paused: too many messages in flight");
+        } else if paused && in_flight <= max_in_flight / 2 {
+            if let Ok(assignment) = consumer.assignment() {
+                let _ = consumer.resume(&assignment);
+            }
+            context.paused.store(false, Ordering::Relaxed);
+            tracing::debug!(in_flight, "intake resumed");
+        }
+        match consumer.poll(POLL_INTERVAL) {
+            Some(Ok(message)) => {
+                context.note_broker_reachable();
+                shared.dispatch(message.detach(), &consumer, &runtime);
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "consume error"),
+            None => {}
+        }
+    }
+
+    // Shutdown (or fatal): stop intake, let partition tasks finish, commit, close.
+    if let Ok(assignment) = consumer.assignment() {
+        let _ = consumer.pause(&assignment);
+    }
+    let all = shared.partition_keys();
+    let deadline = shared.shutdown_deadline();
+    tracing::info!(in_flight = shared.in_flight(), "shutdown: draining in-flight work");
+    shared.close_inputs(&all);
+    while shared.in_flight() > 0 && Instant::now() < deadline && !shared.failed() {
+        // Keep serving callbacks while draining; no new message is dispatched.
+        let _ = consumer.poll(POLL_INTERVAL);
+    }
+    if shared.failed() {
+        tracing::error!("fatal error: exiting without committing unacknowledged work");
+        return;
+    }
+    if shared.in_flight() > 0 {
+        tracing::warn!(
+            in_flight = shared.in_flight(),
+            "shutdown deadline passed with work in flight; it will be re-processed after restart"
+        );
+    }
+    commit_with_retries(&consumer, "shutdown");
+    tracing::info!("shutdown: offsets committed; leaving the group");
+    // Partition tasks hold clones of the consumer to store offsets; wait until they have exited so
+    // that the close below (which blocks and runs the revoke callback) happens on this thread.
+    let wait_until = Instant::now() + Duration::from_secs(5);
+    while Arc::strong_count(&consumer) > 1 && Instant::now() < wait_until {
+        let _ = consumer.poll(Duration::from_millis(10));
+    }
+    shared.forget(&all);
+    drop(consumer);
+    tracing::info!("shutdown: consumer closed");
+}
+
+/// Stores `offset` of `topic`/`partition` as processed (librdkafka commits offset + 1).
+pub(super) fn store(consumer: &BaseConsumer<WorkerContext>, key: &PartitionKey, offset: i64) {
+    if let Err(e) = consumer.store_offset(&key.0, key.1, offset) {
+        // The partition was revoked meanwhile: the next owner re-processes from the last commit.
+        tracing::debug!(topic = %key.0, partition = key.1, offset, error = %e, "offset not stored");
+    }
+}

@@ -1,0 +1,360 @@
+//! The Kafka worker: consume → decode → enrich → produce, at least once, in a consumer group.
+//!
+//! - [`consumer`]: the consumer thread (poll, dispatch, backpressure, rebalance, close).
+//! - [`partition`]: one task per partition, ordered produce and the contiguous offset watermark.
+//! - [`output`]: output records, DLQ records and headers, delivery and error classification.
+//! - [`stats`]: counters for the summary, tests and metrics.
+//!
+//! Delivery contract: an input offset is stored (and later auto-committed) only after every
+//! record produced for it, and for every lower offset of its partition, is acknowledged by the
+//! broker (`acks=all`, idempotent producer). Offsets are committed synchronously on revoke and on
+//! shutdown. A crash therefore re-processes at most the uncommitted tail: duplicates, never loss.
+
+pub mod consumer;
+pub mod output;
+mod partition;
+pub mod stats;
+
+use crate::config::Settings;
+use crate::enrich::Enricher;
+use consumer::WorkerContext;
+use output::Topics;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::OwnedMessage;
+use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::Message;
+use stats::Stats;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+/// (topic, partition).
+pub type PartitionKey = (Arc<str>, i32);
+
+/// Per-partition bookkeeping, owned by [`Shared::partitions`].
+struct PartitionSlot {
+    /// Distinguishes this assignment of the partition from earlier ones, so a task left over
+    /// from a previous assignment never stores an offset into the new one.
+    generation: u64,
+    /// Feeds the partition task; `None` once the partition is being released.
+    sender: Option<UnboundedSender<OwnedMessage>>,
+    /// Messages dispatched and not yet completed.
+    in_flight: usize,
+}
+
+/// State shared by the consumer thread, the partition tasks and the callbacks.
+pub struct Shared {
+    pub(crate) enricher: Arc<Enricher>,
+    pub(crate) topics: Topics,
+    pub(crate) producer: FutureProducer,
+    pub(crate) max_message_bytes: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) drain_timeout: Duration,
+    shutdown_timeout: Duration,
+    pub stats: Stats,
+    partitions: Mutex<HashMap<PartitionKey, PartitionSlot>>,
+    /// Signalled whenever a partition's in-flight count drops.
+    progress: Condvar,
+    in_flight: AtomicUsize,
+    next_generation: AtomicU64,
+    stop: AtomicBool,
+    shutdown_started: Mutex<Option<Instant>>,
+    fatal: Mutex<Option<String>>,
+    fatal_notify: tokio::sync::Notify,
+}
+
+impl Shared {
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn failed(&self) -> bool {
+        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    fn request_stop(&self) {
+        self.shutdown_started.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(Instant::now);
+        self.stop.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn shutdown_deadline(&self) -> Instant {
+        let started = *self.shutdown_started.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(Instant::now);
+        started + self.shutdown_timeout
+    }
+
+    /// Records a fatal error (the first one wins) and stops the worker.
+    pub(crate) fn fail(&self, reason: String) {
+        let mut fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        if fatal.is_none() {
+            tracing::error!(%reason, "fatal error; stopping without committing unacknowledged work");
+            *fatal = Some(reason);
+        }
+        drop(fatal);
+        self.stop.store(true, Ordering::Release);
+        self.fatal_notify.notify_waiters();
+        self.progress.notify_all();
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<PartitionKey, PartitionSlot>> {
+        self.partitions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends a consumed message to its partition's task, starting the task on first use.
+    pub(crate) fn dispatch(
+        self: &Arc<Self>,
+        message: OwnedMessage,
+        consumer: &Arc<BaseConsumer<WorkerContext>>,
+        runtime: &tokio::runtime::Handle,
+    ) {
+        self.stats.record_consumed();
+        let key: PartitionKey = (message.topic().into(), message.partition());
+        let mut slots = self.slots();
+        let slot = slots.entry(key.clone()).or_insert_with(|| PartitionSlot {
+            generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
+            sender: None,
+            in_flight: 0,
+        });
+        let sender = slot.sender.get_or_insert_with(|| {
+            let (tx, rx) = unbounded_channel();
+            runtime.spawn(partition::run(self.clone(), consumer.clone(), key.clone(), slot.generation, rx));
+            tx
+        });
+        if sender.send(message).is_ok() {
+            slot.in_flight += 1;
+            self.in_flight.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Marks one message done; stores its offset when `store` and the partition is still ours
+    /// in the same assignment. Called in offset order per partition.
+    pub(crate) fn complete(
+        &self,
+        consumer: &BaseConsumer<WorkerContext>,
+        key: &PartitionKey,
+        generation: u64,
+        offset: i64,
+        store: bool,
+    ) {
+        let mut slots = self.slots();
+        if let Some(slot) = slots.get_mut(key).filter(|s| s.generation == generation) {
+            if store && !self.failed() {
+                consumer::store(consumer, key, offset);
+                consumer.context().note_broker_reachable();
+            }
+            slot.in_flight = slot.in_flight.saturating_sub(1);
+        }
+        drop(slots);
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.progress.notify_all();
+    }
+
+    /// Stops feeding the given partitions' tasks; they finish what they have and exit.
+    pub(crate) fn close_inputs(&self, keys: &[PartitionKey]) {
+        let mut slots = self.slots();
+        for key in keys {
+            if let Some(slot) = slots.get_mut(key) {
+                slot.sender = None;
+            }
+        }
+    }
+
+    /// Closes the given partitions' inputs and waits until their in-flight work is done or
+    /// `deadline` passes. Returns whether everything drained.
+    pub(crate) fn drain(&self, keys: &[PartitionKey], deadline: Instant) -> bool {
+        self.close_inputs(keys);
+        let mut slots = self.slots();
+        loop {
+            let busy = keys.iter().any(|k| slots.get(k).is_some_and(|s| s.in_flight > 0));
+            if !busy {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline || self.failed() {
+                return false;
+            }
+            slots = self.progress.wait_timeout(slots, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    /// Drops the bookkeeping of released partitions; late completions of abandoned work then
+    /// store nothing.
+    pub(crate) fn forget(&self, keys: &[PartitionKey]) {
+        let mut slots = self.slots();
+        for key in keys {
+            slots.remove(key);
+        }
+    }
+
+    pub(crate) fn partition_keys(&self) -> Vec<PartitionKey> {
+        self.slots().keys().cloned().collect()
+    }
+}
+
+/// How a worker run ended.
+#[derive(Debug)]
+pub struct RunSummary {
+    pub stats: stats::Snapshot,
+}
+
+/// A fatal error: the worker stopped without committing unacknowledged work.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("cannot create Kafka client: {0}")]
+    Client(#[from] rdkafka::error::KafkaError),
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// librdkafka settings shared by consumer and producer, then the user's `kafka.properties`.
+fn client_config(brokers: &str, settings: &Settings, own: &[(&str, &str)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers);
+    config.set("client.id", format!("news-enricher-{}", env!("CARGO_PKG_VERSION")));
+    for (k, v) in own {
+        config.set(*k, *v);
+    }
+    for (k, v) in settings.kafka_properties() {
+        config.set(k, v);
+    }
+    config
+}
+
+/// A running worker: started by [`Worker::start`], stopped by [`Worker::shutdown`] or a fatal
+/// error.
+pub struct Worker {
+    shared: Arc<Shared>,
+    consumer_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Creates the clients, subscribes and starts the consumer thread. `brokers` is the bootstrap
+    /// list (already resolved for the embedded broker). Must be called inside a tokio runtime.
+    pub fn start(settings: &Settings, brokers: &str, enricher: Arc<Enricher>) -> Result<Self, WorkerError> {
+        let producer: FutureProducer = client_config(
+            brokers,
+            settings,
+            &[
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                // 0 = retry until delivered: a broker outage stalls and pauses intake instead of
+                // failing records (which would force a choice between loss and a restart).
+                ("message.timeout.ms", "0"),
+                ("linger.ms", "5"),
+                ("compression.type", "lz4"),
+            ],
+        )
+        .create()?;
+        let topics = Topics::from_settings(settings);
+        let shared = Arc::new(Shared {
+            enricher,
+            topics,
+            producer,
+            max_message_bytes: settings.limits.max_message_bytes,
+            max_in_flight: settings.kafka.max_in_flight,
+            drain_timeout: Duration::from_millis(settings.kafka.drain_timeout_ms),
+            shutdown_timeout: Duration::from_secs(settings.kafka.shutdown_timeout_secs),
+            stats: Stats::default(),
+            partitions: Mutex::new(HashMap::new()),
+            progress: Condvar::new(),
+            in_flight: AtomicUsize::new(0),
+            next_generation: AtomicU64::new(1),
+            stop: AtomicBool::new(false),
+            shutdown_started: Mutex::new(None),
+            fatal: Mutex::new(None),
+            fatal_notify: tokio::sync::Notify::new(),
+        });
+        shared.stats.set_broker_up(true);
+        let consumer: BaseConsumer<WorkerContext> = client_config(
+            brokers,
+            settings,
+            &[
+                ("group.id", &settings.kafka.group_id),
+                ("enable.auto.commit", "true"),
+                ("auto.commit.interval.ms", "1000"),
+                ("enable.auto.offset.store", "false"),
+                ("auto.offset.reset", "earliest"),
+                ("partition.assignment.strategy", "cooperative-sticky"),
+                ("enable.partition.eof", "false"),
+            ],
+        )
+        .create_with_context(WorkerContext::new(shared.clone()))?;
+        let topics: Vec<&str> = settings.kafka.input_topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics)?;
+        tracing::info!(brokers, group = %settings.kafka.group_id, topics = ?topics, "worker started");
+        let consumer = Arc::new(consumer);
+        let runtime = tokio::runtime::Handle::current();
+        let thread_shared = shared.clone();
+        let consumer_thread = std::thread::Builder::new()
+            .name("kafka-consumer".into())
+            .spawn(move || consumer::poll_loop(consumer, thread_shared, runtime))
+            .expect("spawning the consumer thread");
+        Ok(Worker { shared, consumer_thread: Some(consumer_thread) })
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> stats::Snapshot {
+        self.shared.stats.snapshot()
+    }
+
+    /// Shared state, for the metrics endpoint.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Resolves when a fatal error has stopped the worker.
+    pub async fn failed(&self) {
+        loop {
+            let notified = self.shared.fatal_notify.notified();
+            if self.shared.failed() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Stops intake, drains, commits, closes the consumer and flushes the producer.
+    pub async fn shutdown(mut self) -> Result<RunSummary, WorkerError> {
+        self.shared.request_stop();
+        let thread = self.consumer_thread.take().expect("shutdown runs once");
+        tokio::task::spawn_blocking(move || thread.join()).await.ok();
+        let shared = self.shared.clone();
+        let deadline = shared.shutdown_deadline();
+        let flushed = tokio::task::spawn_blocking(move || {
+            let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+            shared.producer.flush(remaining)
+        })
+        .await
+        .map_err(|e| WorkerError::Fatal(e.to_string()))?;
+        if let Err(e) = flushed {
+            tracing::warn!(error = %e, "producer flush incomplete at shutdown");
+        }
+        if let Some(reason) = self.shared.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(WorkerError::Fatal(reason));
+        }
+        tracing::info!("shutdown complete");
+        Ok(RunSummary { stats: self.shared.stats.snapshot() })
+    }
+}
+
+/// Runs a worker until `shutdown` resolves (then drains and commits) or a fatal error occurs.
+pub async fn run(
+    settings: &Settings,
+    brokers: &str,
+    enricher: Arc<Enricher>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<RunSummary, WorkerError> {
+    let worker = Worker::start(settings, brokers, enricher)?;
+    tokio::select! {
+        _ = shutdown => {}
+        _ = worker.failed() => {}
+    }
+    worker.shutdown().await
+}

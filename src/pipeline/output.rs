@@ -1,0 +1,223 @@
+//! What goes out: building the records for one input message (enriched record, per-tag route
+//! copies, or a dead-letter record) and producing them with the idempotent producer, classifying
+//! delivery failures into "this record can never be written" (→ DLQ) and fatal (→ exit).
+
+use crate::article::{DecodeError, EnrichedArticle};
+use crate::config::{Route, Settings};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::Message;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// DLQ header names, in the style of Kafka Connect's dead-letter headers so existing tooling
+/// (and people) recognise them.
+pub mod headers {
+    pub const TOPIC: &str = "__connect.errors.topic";
+    pub const PARTITION: &str = "__connect.errors.partition";
+    pub const OFFSET: &str = "__connect.errors.offset";
+    /// `decode` (the input was bad) or `produce` (the output could not be written).
+    pub const STAGE: &str = "__connect.errors.stage";
+    /// Machine-readable reason: `not_json`, `too_large`, … (see `DecodeError::class`), or
+    /// `produce_failed`.
+    pub const CLASS: &str = "__connect.errors.exception.class.name";
+    pub const MESSAGE: &str = "__connect.errors.exception.message";
+    /// The consumer group (Connect's connector name).
+    pub const CONNECTOR: &str = "__connect.errors.connector.name";
+    pub const WORKER_VERSION: &str = "__connect.errors.worker.version";
+}
+
+/// One record to produce.
+#[derive(Debug, Clone)]
+pub struct OutRecord {
+    pub topic: Arc<str>,
+    pub key: Option<Arc<[u8]>>,
+    pub payload: Arc<[u8]>,
+    pub headers: Option<OwnedHeaders>,
+}
+
+/// Topics and routes, resolved once from settings.
+#[derive(Debug)]
+pub struct Topics {
+    pub output: Arc<str>,
+    pub dlq: Arc<str>,
+    pub routes: Vec<(Route, Arc<str>)>,
+    pub group_id: String,
+}
+
+impl Topics {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Topics {
+            output: settings.kafka.output_topic.as_str().into(),
+            dlq: settings.kafka.dlq_topic.as_str().into(),
+            routes: settings.routes.iter().map(|r| (r.clone(), r.topic.as_str().into())).collect(),
+            group_id: settings.kafka.group_id.clone(),
+        }
+    }
+
+    /// Every topic the worker writes to.
+    pub fn all(&self) -> Vec<Arc<str>> {
+        let mut all = vec![self.output.clone(), self.dlq.clone()];
+        for (_, t) in &self.routes {
+            if !all.contains(t) {
+                all.push(t.clone());
+            }
+        }
+        all
+    }
+
+    /// The enriched record and one copy per matching route, all keyed by the article id.
+    pub fn enriched_records(&self, article: &EnrichedArticle) -> Vec<OutRecord> {
+        let payload: Arc<[u8]> = article.to_json().into();
+        let key: Arc<[u8]> = article.key().as_bytes().into();
+        let mut out = vec![OutRecord {
+            topic: self.output.clone(),
+            key: Some(key.clone()),
+            payload: payload.clone(),
+            headers: None,
+        }];
+        for (route, topic) in &self.routes {
+            let matched = article.enrichment.tags.iter().any(|t| t.id == route.tag && t.score >= route.min_score);
+            if matched && !out.iter().any(|r| r.topic == *topic) {
+                out.push(OutRecord {
+                    topic: topic.clone(),
+                    key: Some(key.clone()),
+                    payload: payload.clone(),
+                    headers: None,
+                });
+            }
+        }
+        out
+    }
+
+    /// The dead-letter record for `input`: its original bytes and key, unchanged, with error
+    /// headers.
+    pub fn dlq_record(&self, input: &OwnedMessage, stage: &str, class: &str, message: &str) -> OutRecord {
+        let partition = input.partition().to_string();
+        let offset = input.offset().to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header { key: headers::TOPIC, value: Some(input.topic()) })
+            .insert(Header { key: headers::PARTITION, value: Some(&partition) })
+            .insert(Header { key: headers::OFFSET, value: Some(&offset) })
+            .insert(Header { key: headers::STAGE, value: Some(stage) })
+            .insert(Header { key: headers::CLASS, value: Some(class) })
+            .insert(Header { key: headers::MESSAGE, value: Some(message) })
+            .insert(Header { key: headers::CONNECTOR, value: Some(&self.group_id) })
+            .insert(Header { key: headers::WORKER_VERSION, value: Some(env!("CARGO_PKG_VERSION")) });
+        OutRecord {
+            topic: self.dlq.clone(),
+            key: input.key().map(Into::into),
+            payload: input.payload().unwrap_or_default().into(),
+            headers: Some(headers),
+        }
+    }
+
+    pub fn decode_failure(&self, input: &OwnedMessage, error: &DecodeError) -> OutRecord {
+        self.dlq_record(input, "decode", error.class(), &error.to_string())
+    }
+}
+
+/// How a failed delivery is handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryFailure {
+    /// This record can never be written (too large, rejected as invalid): dead-letter the input.
+    Permanent(String),
+    /// Nothing can be written (authentication, authorisation, fenced producer, unknown topic):
+    /// stop without committing so a restart loses nothing.
+    Fatal(String),
+}
+
+/// Classifies a producer error that librdkafka did not retry away.
+pub fn classify(error: &KafkaError) -> DeliveryFailure {
+    use RDKafkaErrorCode as C;
+    match error.rdkafka_error_code() {
+        Some(C::MessageSizeTooLarge | C::InvalidMessageSize | C::InvalidMessage | C::InvalidRecord | C::BadMessage) => {
+            DeliveryFailure::Permanent(error.to_string())
+        }
+        _ => DeliveryFailure::Fatal(error.to_string()),
+    }
+}
+
+/// Whether an error means "try the same record again" (a finite `message.timeout.ms` expired, or
+/// the local queue is full).
+pub fn is_retriable(error: &KafkaError) -> bool {
+    matches!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::MessageTimedOut | RDKafkaErrorCode::QueueFull))
+}
+
+/// Produces `record` and waits for the broker's acknowledgement. Retries what can be retried
+/// (queue full, timeouts) with a capped backoff; returns the failure otherwise.
+pub async fn deliver(producer: &FutureProducer, record: &OutRecord) -> Result<(), DeliveryFailure> {
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic).payload(&record.payload);
+        if let Some(key) = &record.key {
+            fr = fr.key(key);
+        }
+        if let Some(h) = &record.headers {
+            fr = fr.headers(h.clone());
+        }
+        let error = match producer.send_result(fr) {
+            Ok(delivery) => match delivery.await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err((e, _))) => e,
+                Err(_canceled) => return Err(DeliveryFailure::Fatal("producer was shut down".into())),
+            },
+            Err((e, _)) => e,
+        };
+        if !is_retriable(&error) {
+            return Err(classify(&error));
+        }
+        tracing::debug!(topic = %record.topic, %error, "retrying delivery");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::Headers;
+    use rdkafka::Timestamp;
+
+    fn topics() -> Topics {
+        let mut s = Settings::default();
+        s.routes = vec![Route { tag: "taiwan".into(), topic: "news.tag.taiwan".into(), min_score: 0.5 }];
+        Topics::from_settings(&s)
+    }
+
+    #[test]
+    fn dlq_record_keeps_bytes_and_key_and_names_the_error() {
+        let input = OwnedMessage::new(
+            Some(b"\xffraw".to_vec()),
+            Some(b"k".to_vec()),
+            "news.raw".into(),
+            Timestamp::NotAvailable,
+            3,
+            42,
+            None,
+        );
+        let r = topics().dlq_record(&input, "decode", "not_utf8", "message is not valid UTF-8");
+        assert_eq!(&*r.payload, b"\xffraw");
+        assert_eq!(r.key.as_deref(), Some(&b"k"[..]));
+        assert_eq!(&*r.topic, "news.dlq");
+        let h = r.headers.unwrap();
+        let get = |name: &str| {
+            h.iter().find(|x| x.key == name).and_then(|x| x.value).map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        assert_eq!(get(headers::TOPIC).as_deref(), Some("news.raw"));
+        assert_eq!(get(headers::PARTITION).as_deref(), Some("3"));
+        assert_eq!(get(headers::OFFSET).as_deref(), Some("42"));
+        assert_eq!(get(headers::CLASS).as_deref(), Some("not_utf8"));
+        assert_eq!(get(headers::WORKER_VERSION).as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn classifies_errors() {
+        let too_large = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
+        assert!(matches!(classify(&too_large), DeliveryFailure::Permanent(_)));
+        let auth = KafkaError::MessageProduction(RDKafkaErrorCode::TopicAuthorizationFailed);
+        assert!(matches!(classify(&auth), DeliveryFailure::Fatal(_)));
+        assert!(is_retriable(&KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut)));
+    }
+}

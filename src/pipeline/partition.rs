@@ -1,0 +1,193 @@
+//! One task per assigned partition: enrich its messages in parallel, produce their records in
+//! offset order (so per-key order is kept downstream), and store each input offset only once
+//! every record for it — and for every lower offset — is acknowledged by the broker. Both stages
+//! are `FuturesOrdered`, so completion is reported strictly in offset order: the stored offset is
+//! a contiguous watermark by construction and never skips a gap.
+
+use super::consumer::WorkerContext;
+use super::output::{classify, deliver, is_retriable, DeliveryFailure, OutRecord};
+use super::{PartitionKey, Shared};
+use crate::article::RawArticle;
+use futures::stream::{FuturesOrdered, StreamExt};
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedMessage;
+use rdkafka::producer::{DeliveryFuture, FutureRecord};
+use rdkafka::Message;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// Messages of one partition being enriched at once; more only adds memory, not speed.
+const MAX_ENRICHING: usize = 64;
+
+/// The outcome of enriching one input message.
+struct Enriched {
+    input: OwnedMessage,
+    records: Vec<OutRecord>,
+}
+
+/// Runs until the partition's sender is dropped (revoke, shutdown) and all its work is done.
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    consumer: Arc<BaseConsumer<WorkerContext>>,
+    key: PartitionKey,
+    generation: u64,
+    mut input: UnboundedReceiver<OwnedMessage>,
+) {
+    let mut enriching = FuturesOrdered::new();
+    let mut delivering = FuturesOrdered::new();
+    let mut input_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            Some((offset, result)) = delivering.next() => {
+                let result: Result<(), String> = result;
+                match result {
+                    Ok(()) => shared.complete(&consumer, &key, generation, offset, true),
+                    Err(fatal) => {
+                        shared.fail(fatal);
+                        shared.complete(&consumer, &key, generation, offset, false);
+                    }
+                }
+            }
+            Some(joined) = enriching.next() => {
+                let enriched: Enriched = match joined {
+                    Ok(e) => e,
+                    Err(join_error) => {
+                        // A panic in enrichment is a bug; stop rather than skip the message.
+                        shared.fail(format!("enrichment task failed: {join_error}"));
+                        continue;
+                    }
+                };
+                let pending = enqueue_all(&shared, enriched.records).await;
+                delivering.push_back(await_deliveries(shared.clone(), enriched.input, pending));
+            }
+            msg = input.recv(), if input_open && enriching.len() < MAX_ENRICHING => match msg {
+                Some(msg) => {
+                    let shared = shared.clone();
+                    enriching.push_back(tokio::spawn(async move { enrich(&shared, msg) }));
+                }
+                None => input_open = false,
+            },
+            else => break,
+        }
+    }
+}
+
+fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
+    let started = std::time::Instant::now();
+    let payload = input.payload().unwrap_or_default();
+    let records = match RawArticle::decode(payload, input.key(), shared.max_message_bytes) {
+        Ok(raw) => {
+            let article = shared.enricher.enrich(raw);
+            shared.stats.record_enriched(&article);
+            shared.topics.enriched_records(&article)
+        }
+        Err(error) => {
+            shared.stats.record_dlq(error.class());
+            tracing::warn!(
+                topic = input.topic(), partition = input.partition(), offset = input.offset(),
+                reason = error.class(), error = %error, "bad input sent to the dead-letter topic"
+            );
+            vec![shared.topics.decode_failure(&input, &error)]
+        }
+    };
+    shared.stats.observe_processing(started.elapsed());
+    Enriched { input, records }
+}
+
+/// A record handed to the producer, or refused by it outright.
+enum Pending {
+    Enqueued(OutRecord, DeliveryFuture),
+    Refused(OutRecord, KafkaError),
+}
+
+/// Hands the records to the producer, in order. Waits (without blocking the thread) while the
+/// producer's local queue is full; a record the producer refuses outright is kept as refused and
+/// handled with the deliveries.
+async fn enqueue_all(shared: &Shared, records: Vec<OutRecord>) -> Vec<Pending> {
+    let mut pending = Vec::with_capacity(records.len());
+    for record in records {
+        loop {
+            let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic).payload(&record.payload);
+            if let Some(key) = &record.key {
+                fr = fr.key(key);
+            }
+            if let Some(h) = &record.headers {
+                fr = fr.headers(h.clone());
+            }
+            match shared.producer.send_result(fr) {
+                Ok(future) => {
+                    pending.push(Pending::Enqueued(record, future));
+                    break;
+                }
+                Err((e, _)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => {
+                    pending.push(Pending::Refused(record, e));
+                    break;
+                }
+            }
+        }
+    }
+    pending
+}
+
+/// Produces `record` again (after a retriable failure) and waits for it.
+async fn redeliver(shared: &Shared, record: OutRecord) -> Result<OutRecord, (OutRecord, DeliveryFailure)> {
+    match deliver(&shared.producer, &record).await {
+        Ok(()) => Ok(record),
+        Err(failure) => Err((record, failure)),
+    }
+}
+
+/// Waits for every record of one input message. A record that can never be written sends the
+/// input to the DLQ instead (with the reason); a fatal failure is returned.
+async fn await_deliveries(
+    shared: Arc<Shared>,
+    input: OwnedMessage,
+    pending: Vec<Pending>,
+) -> (i64, Result<(), String>) {
+    let offset = input.offset();
+    let mut permanent: Option<String> = None;
+    for p in pending {
+        let outcome = match p {
+            Pending::Enqueued(record, future) => match future.await {
+                Ok(Ok(_)) => Ok(record),
+                Ok(Err((e, _))) if is_retriable(&e) => redeliver(&shared, record).await,
+                Ok(Err((e, _))) => Err((record, classify(&e))),
+                Err(_canceled) => Err((record, DeliveryFailure::Fatal("the producer shut down".into()))),
+            },
+            Pending::Refused(record, e) if is_retriable(&e) => redeliver(&shared, record).await,
+            Pending::Refused(record, e) => Err((record, classify(&e))),
+        };
+        match outcome {
+            Ok(record) => shared.stats.record_produced(&record.topic),
+            Err((record, DeliveryFailure::Permanent(reason))) => {
+                if *record.topic == *shared.topics.dlq {
+                    return (offset, Err(format!("cannot write to the dead-letter topic {}: {reason}", record.topic)));
+                }
+                tracing::warn!(
+                    topic = input.topic(), partition = input.partition(), offset,
+                    output_topic = %record.topic, reason = %reason,
+                    "output record rejected by the broker; sending the input to the dead-letter topic"
+                );
+                permanent.get_or_insert(format!("cannot write to {}: {reason}", record.topic));
+            }
+            Err((record, DeliveryFailure::Fatal(reason))) => {
+                return (offset, Err(format!("cannot write to {}: {reason}", record.topic)));
+            }
+        }
+    }
+    if let Some(reason) = permanent {
+        shared.stats.record_dlq("produce_failed");
+        let record = shared.topics.dlq_record(&input, "produce", "produce_failed", &reason);
+        match deliver(&shared.producer, &record).await {
+            Ok(()) => shared.stats.record_produced(&record.topic),
+            Err(failure) => return (offset, Err(format!("cannot write to the dead-letter topic: {failure:?}"))),
+        }
+    }
+    (offset, Ok(()))
+}

@@ -1,0 +1,205 @@
+//! Process-level wiring for the `run` and `demo` commands: the async runtime, the embedded
+//! broker when configured, signal handling, and exit codes.
+
+use crate::config::Settings;
+use crate::embedded::EmbeddedBroker;
+use crate::enrich::Enricher;
+use crate::pipeline::{self, output::Topics};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Message};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Sample articles of the `demo` command (the last line is deliberately invalid).
+pub const DEMO_ARTICLES: &str = include_str!("../examples/articles.jsonl");
+
+fn runtime(settings: &Settings) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(crate::enrich_threads(settings).max(2))
+        .enable_all()
+        .thread_name("news-enricher")
+        .build()
+        .expect("building the async runtime")
+}
+
+/// Starts the embedded broker and creates every topic the configuration names.
+pub fn start_embedded(settings: &Settings) -> anyhow::Result<EmbeddedBroker> {
+    let broker = EmbeddedBroker::start(1)?;
+    let topics = Topics::from_settings(settings);
+    for topic in settings.kafka.input_topics.iter().map(String::as_str).chain(topics.all().iter().map(|t| &**t)) {
+        broker.create_topic(topic, settings.embedded.partitions)?;
+    }
+    Ok(broker)
+}
+
+/// Resolves on the first SIGTERM or SIGINT; a second one exits the process at once.
+async fn shutdown_signal() {
+    wait_for_signal().await;
+    tracing::info!("shutdown requested: stopping intake, draining, committing (send the signal again to exit at once)");
+    tokio::spawn(async {
+        wait_for_signal().await;
+        tracing::warn!("second signal: exiting immediately without draining");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The `run` command. Returns the process exit code.
+pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
+    let enricher = Arc::new(enricher);
+    let embedded = if settings.is_embedded() {
+        match start_embedded(settings) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the embedded broker");
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+    let brokers = match &embedded {
+        Some(b) => {
+            tracing::warn!(
+                bootstrap = b.bootstrap_servers(),
+                "EMBEDDED DEVELOPMENT BROKER: in-memory, keeps nothing, for development only; \
+                 produce raw articles to it with any Kafka client at this address"
+            );
+            b.bootstrap_servers().to_owned()
+        }
+        None => settings.kafka.brokers.clone(),
+    };
+    let rt = runtime(settings);
+    let result = rt.block_on(pipeline::run(settings, &brokers, enricher, shutdown_signal()));
+    rt.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(summary) => {
+            tracing::info!(
+                consumed = summary.stats.consumed,
+                enriched = summary.stats.enriched,
+                dead_lettered = summary.stats.dead_lettered,
+                "worker stopped"
+            );
+            0
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "worker failed");
+            1
+        }
+    }
+}
+
+/// The `demo` command: the real pipeline on the embedded broker with the bundled sample articles.
+pub fn demo(settings: &Settings, enricher: Enricher) -> anyhow::Result<i32> {
+    let mut settings = settings.clone();
+    settings.kafka.brokers = crate::config::EMBEDDED_BROKERS.into();
+    if settings.routes.is_empty() {
+        settings.routes.push(crate::config::Route {
+            tag: "taiwan".into(),
+            topic: "news.tag.taiwan".into(),
+            min_score: 0.0,
+        });
+    }
+    let broker = start_embedded(&settings)?;
+    let bootstrap = broker.bootstrap_servers().to_owned();
+    eprintln!("demo: embedded broker at {bootstrap} (in-memory, development only)");
+
+    let lines: Vec<&str> = DEMO_ARTICLES.lines().filter(|l| !l.trim().is_empty()).collect();
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", &bootstrap).create()?;
+    for (i, line) in lines.iter().enumerate() {
+        let key = format!("demo-{:03}", i + 1);
+        producer
+            .send(BaseRecord::to(&settings.kafka.input_topics[0]).key(&key).payload(*line))
+            .map_err(|(e, _)| anyhow::anyhow!("cannot produce the sample articles: {e}"))?;
+    }
+    producer.flush(Duration::from_secs(10))?;
+    eprintln!("demo: produced {} raw articles to {}", lines.len(), settings.kafka.input_topics[0]);
+
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "news-enricher-demo-reader")
+        .set("auto.offset.reset", "earliest")
+        .create()?;
+    let mut watched: Vec<&str> = vec![&settings.kafka.output_topic, &settings.kafka.dlq_topic];
+    watched.extend(settings.routes.iter().map(|r| r.topic.as_str()));
+    reader.subscribe(&watched)?;
+
+    let enricher = Arc::new(enricher);
+    let rt = runtime(&settings);
+    let worker = rt.block_on(async { pipeline::Worker::start(&settings, &bootstrap, enricher) })?;
+
+    let mut seen = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < lines.len() && Instant::now() < deadline {
+        let Some(Ok(msg)) = reader.poll(Duration::from_millis(200)) else { continue };
+        let key = msg.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default();
+        let payload = msg.payload().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
+        if msg.topic() == settings.kafka.output_topic {
+            println!("{payload}");
+            seen.insert(key);
+        } else if msg.topic() == settings.kafka.dlq_topic {
+            let reason = headers_text(&msg);
+            println!(
+                "{{\"dead_letter\":{},\"offset\":{},\"reason\":{}}}",
+                serde_json::json!(key),
+                msg.offset(),
+                serde_json::json!(reason)
+            );
+            seen.insert(key);
+        }
+    }
+    let summary = rt.block_on(worker.shutdown())?;
+    let s = summary.stats;
+    let routed: u64 = settings.routes.iter().filter_map(|r| s.by_topic.get(&r.topic)).sum();
+    eprintln!();
+    eprintln!(
+        "demo summary: {} articles consumed, {} enriched, {} dead-lettered, {} route copies",
+        s.consumed, s.enriched, s.dead_lettered, routed
+    );
+    eprintln!("  tags: {}", fmt_counts(s.by_tag.iter().map(|(k, v)| (k.as_str(), *v))));
+    eprintln!("  sentiment: {}", fmt_counts(s.by_sentiment.iter().map(|(k, v)| (*k, *v))));
+    eprintln!("  dead-letter reasons: {}", fmt_counts(s.by_dlq_reason.iter().map(|(k, v)| (*k, *v))));
+    drop(reader);
+    drop(broker);
+    if seen.len() < lines.len() {
+        anyhow::bail!("only {} of {} articles came out of the pipeline within 60 s", seen.len(), lines.len());
+    }
+    Ok(0)
+}
+
+fn headers_text(msg: &rdkafka::message::BorrowedMessage<'_>) -> String {
+    use rdkafka::message::Headers;
+    let Some(headers) = msg.headers() else { return String::new() };
+    let get = |name: &str| {
+        headers.iter().find(|h| h.key == name).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+    };
+    format!(
+        "{}: {}",
+        get(pipeline::output::headers::CLASS).unwrap_or_default(),
+        get(pipeline::output::headers::MESSAGE).unwrap_or_default()
+    )
+}
+
+fn fmt_counts<'a>(counts: impl Iterator<Item = (&'a str, u64)>) -> String {
+    let parts: Vec<String> = counts.map(|(k, v)| format!("{k}={v}")).collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}

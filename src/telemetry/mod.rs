@@ -1,0 +1,2 @@
+//! Operability: structured logs ([`logging`]).
+pub mod logging;
