@@ -88,4 +88,23 @@ impl EmbeddedBroker {
             rd::rd_kafka_mock_push_request_errors_array(self.mcluster, api as i16, errors.len(), errors.as_ptr())
         };
     }
+
+    /// Delays the broker's responses to the next `count` requests of kind `api` by `rtt_ms` each
+    /// (they still succeed): a slow broker for that kind of request only.
+    pub fn delay_requests(&self, broker: i32, api: RDKafkaApiKey, count: usize, rtt_ms: i32) {
+        for _ in 0..count {
+            // SAFETY: valid cluster pointer; the variadic arguments are one (error, rtt) pair as
+            // the count says.
+            unsafe {
+                rd::rd_kafka_mock_broker_push_request_error_rtts(
+                    self.mcluster,
+                    broker,
+                    api as i16,
+                    1,
+                    RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR,
+                    rtt_ms as std::ffi::c_int,
+                );
+            }
+        }
+    }
 }

@@ -24,46 +24,22 @@ pub struct WorkerContext {
     pub(super) shared: Arc<Shared>,
     /// Whether intake is paused for backpressure, so newly assigned partitions start paused.
     pub(super) paused: AtomicBool,
-    /// Whether the last connection-level event said the brokers were unreachable; used to log one
-    /// line per state change, not one per retry.
-    broker_down: AtomicBool,
 }
 
 impl WorkerContext {
     pub(super) fn new(shared: Arc<Shared>) -> Self {
-        WorkerContext { shared, paused: AtomicBool::new(false), broker_down: AtomicBool::new(false) }
-    }
-
-    /// Called when traffic flows again after an outage.
-    pub(super) fn note_broker_reachable(&self) {
-        if self.broker_down.swap(false, Ordering::Relaxed) {
-            tracing::info!("broker connection restored");
-            self.shared.stats.set_broker_up(true);
-        }
+        WorkerContext { shared, paused: AtomicBool::new(false) }
     }
 }
 
 impl ClientContext for WorkerContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        super::events::forward_log(level, fac, log_message);
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
-        match error.rdkafka_error_code() {
-            Some(RDKafkaErrorCode::AllBrokersDown) => {
-                if !self.broker_down.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(%reason, "all brokers are unreachable; retrying with backoff (nothing is lost, work resumes when they are back)");
-                    self.shared.stats.set_broker_up(false);
-                }
-            }
-            Some(RDKafkaErrorCode::Fatal) => {
-                self.shared.fail(format!("fatal consumer error: {reason}"));
-            }
-            Some(
-                RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::Resolve | RDKafkaErrorCode::Authentication,
-            ) => {
-                tracing::debug!(%error, %reason, "broker connection problem");
-                if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Authentication) {
-                    tracing::error!(%reason, "authentication with the broker failed; check kafka.properties (sasl.*, ssl.*)");
-                }
-            }
-            _ => tracing::warn!(%error, %reason, "consumer error"),
+        if let Some(fatal) = self.shared.health.on_error("consumer", &error, reason) {
+            self.shared.fail(fatal);
         }
     }
 }
@@ -71,6 +47,9 @@ impl ClientContext for WorkerContext {
 impl ConsumerContext for WorkerContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Revoke(tpl) = rebalance else { return };
+        if tpl.count() == 0 {
+            return;
+        }
         let keys: Vec<PartitionKey> = tpl.elements().iter().map(|e| (e.topic().into(), e.partition())).collect();
         let lost = consumer.assignment_lost();
         tracing::info!(partitions = %describe(tpl), lost, "partitions revoked; draining in-flight work");
@@ -89,7 +68,9 @@ impl ConsumerContext for WorkerContext {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
-                tracing::info!(partitions = %describe(tpl), "partitions assigned");
+                if tpl.count() > 0 {
+                    tracing::info!(partitions = %describe(tpl), "partitions assigned");
+                }
                 self.shared.stats.record_rebalance("assign");
                 self.shared.stats.set_assigned(consumer.assignment().map(|a| a.count()).unwrap_or(0));
                 if self.paused.load(Ordering::Relaxed) {
@@ -162,10 +143,11 @@ pub(super) fn poll_loop(
         }
         match consumer.poll(POLL_INTERVAL) {
             Some(Ok(message)) => {
-                context.note_broker_reachable();
+                shared.health.reachable();
                 shared.dispatch(message.detach(), &consumer, &runtime);
             }
-            Some(Err(e)) => tracing::warn!(error = %e, "consume error"),
+            // Connection-level errors are reported once per state change by the error callback.
+            Some(Err(e)) => tracing::debug!(error = %e, "consume error"),
             None => {}
         }
     }

@@ -11,6 +11,7 @@
 //! shutdown. A crash therefore re-processes at most the uncommitted tail: duplicates, never loss.
 
 pub mod consumer;
+pub mod events;
 pub mod output;
 mod partition;
 pub mod stats;
@@ -50,7 +51,8 @@ struct PartitionSlot {
 pub struct Shared {
     pub(crate) enricher: Arc<Enricher>,
     pub(crate) topics: Topics,
-    pub(crate) producer: FutureProducer,
+    pub(crate) producer: FutureProducer<events::ProducerEvents>,
+    pub(crate) health: Arc<events::BrokerHealth>,
     pub(crate) max_message_bytes: usize,
     pub(crate) max_in_flight: usize,
     pub(crate) drain_timeout: Duration,
@@ -63,21 +65,21 @@ pub struct Shared {
     next_generation: AtomicU64,
     stop: AtomicBool,
     shutdown_started: Mutex<Option<Instant>>,
-    fatal: Mutex<Option<String>>,
-    fatal_notify: tokio::sync::Notify,
+    fatal: Arc<events::FatalLatch>,
 }
 
 impl Shared {
-    pub(crate) fn in_flight(&self) -> usize {
+    /// Messages dispatched and not yet completed, over all partitions.
+    pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
     }
 
     pub(crate) fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Acquire)
+        self.stop.load(Ordering::Acquire) || self.fatal.is_set()
     }
 
     pub(crate) fn failed(&self) -> bool {
-        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+        self.fatal.is_set()
     }
 
     fn request_stop(&self) {
@@ -92,14 +94,7 @@ impl Shared {
 
     /// Records a fatal error (the first one wins) and stops the worker.
     pub(crate) fn fail(&self, reason: String) {
-        let mut fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
-        if fatal.is_none() {
-            tracing::error!(%reason, "fatal error; stopping without committing unacknowledged work");
-            *fatal = Some(reason);
-        }
-        drop(fatal);
-        self.stop.store(true, Ordering::Release);
-        self.fatal_notify.notify_waiters();
+        self.fatal.set(reason);
         self.progress.notify_all();
     }
 
@@ -147,7 +142,7 @@ impl Shared {
         if let Some(slot) = slots.get_mut(key).filter(|s| s.generation == generation) {
             if store && !self.failed() {
                 consumer::store(consumer, key, offset);
-                consumer.context().note_broker_reachable();
+                self.health.reachable();
             }
             slot.in_flight = slot.in_flight.saturating_sub(1);
         }
@@ -238,7 +233,9 @@ impl Worker {
     /// Creates the clients, subscribes and starts the consumer thread. `brokers` is the bootstrap
     /// list (already resolved for the embedded broker). Must be called inside a tokio runtime.
     pub fn start(settings: &Settings, brokers: &str, enricher: Arc<Enricher>) -> Result<Self, WorkerError> {
-        let producer: FutureProducer = client_config(
+        let health = Arc::new(events::BrokerHealth::default());
+        let fatal = Arc::new(events::FatalLatch::default());
+        let producer: FutureProducer<events::ProducerEvents> = client_config(
             brokers,
             settings,
             &[
@@ -251,12 +248,13 @@ impl Worker {
                 ("compression.type", "lz4"),
             ],
         )
-        .create()?;
+        .create_with_context(events::ProducerEvents { health: health.clone(), fatal: fatal.clone() })?;
         let topics = Topics::from_settings(settings);
         let shared = Arc::new(Shared {
             enricher,
             topics,
             producer,
+            health,
             max_message_bytes: settings.limits.max_message_bytes,
             max_in_flight: settings.kafka.max_in_flight,
             drain_timeout: Duration::from_millis(settings.kafka.drain_timeout_ms),
@@ -268,10 +266,8 @@ impl Worker {
             next_generation: AtomicU64::new(1),
             stop: AtomicBool::new(false),
             shutdown_started: Mutex::new(None),
-            fatal: Mutex::new(None),
-            fatal_notify: tokio::sync::Notify::new(),
+            fatal,
         });
-        shared.stats.set_broker_up(true);
         let consumer: BaseConsumer<WorkerContext> = client_config(
             brokers,
             settings,
@@ -311,13 +307,7 @@ impl Worker {
 
     /// Resolves when a fatal error has stopped the worker.
     pub async fn failed(&self) {
-        loop {
-            let notified = self.shared.fatal_notify.notified();
-            if self.shared.failed() {
-                return;
-            }
-            notified.await;
-        }
+        self.shared.fatal.wait().await
     }
 
     /// Stops intake, drains, commits, closes the consumer and flushes the producer.
@@ -336,7 +326,7 @@ impl Worker {
         if let Err(e) = flushed {
             tracing::warn!(error = %e, "producer flush incomplete at shutdown");
         }
-        if let Some(reason) = self.shared.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some(reason) = self.shared.fatal.reason() {
             return Err(WorkerError::Fatal(reason));
         }
         tracing::info!("shutdown complete");

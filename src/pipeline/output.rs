@@ -147,7 +147,10 @@ pub fn is_retriable(error: &KafkaError) -> bool {
 
 /// Produces `record` and waits for the broker's acknowledgement. Retries what can be retried
 /// (queue full, timeouts) with a capped backoff; returns the failure otherwise.
-pub async fn deliver(producer: &FutureProducer, record: &OutRecord) -> Result<(), DeliveryFailure> {
+pub async fn deliver(
+    producer: &FutureProducer<super::events::ProducerEvents>,
+    record: &OutRecord,
+) -> Result<(), DeliveryFailure> {
     let mut backoff = Duration::from_millis(10);
     loop {
         let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic).payload(&record.payload);

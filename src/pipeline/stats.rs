@@ -3,7 +3,7 @@
 
 use crate::article::EnrichedArticle;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,7 +16,6 @@ pub struct Stats {
     pub commits_ok: AtomicU64,
     pub commits_failed: AtomicU64,
     pub assigned_partitions: AtomicUsize,
-    pub broker_up: AtomicBool,
     processing_nanos: AtomicU64,
     by_tag: Mutex<BTreeMap<String, u64>>,
     by_dlq_reason: Mutex<BTreeMap<&'static str, u64>>,
@@ -87,10 +86,6 @@ impl Stats {
 
     pub fn set_assigned(&self, n: usize) {
         self.assigned_partitions.store(n, Relaxed);
-    }
-
-    pub fn set_broker_up(&self, up: bool) {
-        self.broker_up.store(up, Relaxed);
     }
 
     pub fn snapshot(&self) -> Snapshot {

@@ -1,6 +1,6 @@
 //! The hot path: one automaton pass collects hits for every tag, then each tag with hits is
 //! scored. Tags without a single hit cost nothing, regexes run only for tags that already have a
-//! phrase hit, and all working memory lives in a per-thread [`Scratch`] reused across calls, so a
+//! hit of a phrase that counts on its own, and all working memory lives in a per-thread [`Scratch`] reused across calls, so a
 //! call allocates only its output.
 //!
 //! Scoring (the "substantially about" test), per tag:
@@ -17,11 +17,13 @@
 //! A term of a weight-0 group counts only in sentences where a context rule using its group
 //! fires ("talks" alone says nothing; "military … talks" does).
 
-use super::compile::{boundary_after, boundary_before, Compiled, EXCLUDE};
+use super::compile::{Compiled, EXCLUDE};
 use super::spec::{RuleDef, Scoring};
+use super::words::{boundary_after, boundary_before, is_word_char, word_mask};
 use super::{Evidence, TagMatch};
 use crate::enrich::text::Document;
-use aho_corasick::{Anchored, Input};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::Anchored;
 use std::cell::RefCell;
 
 /// Terms at or above this index are regex hits (the index then identifies the hit that named
@@ -130,72 +132,142 @@ impl Matcher<'_> {
         out
     }
 
-    /// One leftmost-longest pass of the automaton with word-boundary checks.
+    /// Finds the phrases of all tags: at each word start, in order, the longest phrase that
+    /// starts there and ends at a word boundary; the next search starts after it.
     fn scan(&self, hay: &[u8], s: &mut Scratch) {
-        let c = self.compiled;
-        let mut pos = 0;
-        while pos < hay.len() {
-            let Some(m) = c.ac.find(Input::new(hay).span(pos..hay.len())) else { break };
-            let start = m.start();
-            if !boundary_before(hay, start) {
-                pos = start + 1;
-                continue;
-            }
-            let mut pid = m.pattern().as_usize();
-            let mut end = m.end();
-            if c.check_right[pid] && !boundary_after(hay, end) {
-                // The longest phrase runs into a longer word ("taiwan strait" in "taiwan straits"):
-                // retry the longest shorter phrase at the same start.
-                match self.shorter_match(hay, start, end) {
-                    Some((p, e)) => (pid, end) = (p, e),
-                    None => {
-                        pos = start + 1;
-                        continue;
-                    }
-                }
-            }
-            let (a, b) = c.pattern_entries[pid];
-            for e in &c.entries[a as usize..b as usize] {
-                let hs = start + e.off as usize;
-                let he = hs + e.len as usize;
-                if let Some(exact) = &e.exact {
-                    if hay[hs..he] != exact[..] {
-                        continue;
-                    }
-                }
-                if e.term == EXCLUDE {
-                    s.excl.push((e.tag, hs as u32, he as u32));
-                } else {
-                    let group = c.terms[e.term as usize].group;
-                    s.hits.push(Hit {
-                        tag: e.tag,
-                        group,
-                        counted: false,
-                        term: e.term,
-                        start: hs as u32,
-                        end: he as u32,
-                        sentence: 0,
-                    });
-                }
-            }
-            pos = end;
+        if self.compiled.filter.unicode_starts {
+            self.scan_exact(hay, s);
+        } else {
+            self.scan_fast(hay, s);
         }
     }
 
-    fn shorter_match(&self, hay: &[u8], start: usize, mut end: usize) -> Option<(usize, usize)> {
+    /// The fast scan: word starts come from a 64-byte mask of ASCII letters and digits, and the
+    /// start filter rejects most words before the automaton is touched. Valid only when every
+    /// phrase starts with an ASCII letter or digit.
+    fn scan_fast(&self, hay: &[u8], s: &mut Scratch) {
         let c = self.compiled;
-        while end > start + 1 {
-            let m = c.ac.find(Input::new(hay).span(start..end - 1).anchored(Anchored::Yes))?;
-            let pid = m.pattern().as_usize();
-            if !c.check_right[pid] || boundary_after(hay, m.end()) {
-                return Some((pid, m.end()));
+        let n = hay.len();
+        let mut skip = 0; // end of the last match: matches do not overlap
+        let mut carry = 0u64; // whether the byte before this chunk is an ASCII letter or digit
+        let mut base = 0;
+        while base < n {
+            let end = (base + 64).min(n);
+            let m = word_mask(&hay[base..end]);
+            let mut starts = m & !((m << 1) | carry);
+            carry = m >> 63;
+            while starts != 0 {
+                let bit = starts.trailing_zeros() as usize;
+                starts &= starts - 1;
+                let pos = base + bit;
+                // A non-ASCII letter before the run ("naïve") means it is not a word start.
+                if pos < skip || (pos > 0 && hay[pos - 1] >= 0x80 && !boundary_before(hay, pos)) {
+                    continue;
+                }
+                let rest = !m >> bit;
+                let mut run = if rest == 0 { 64 - bit } else { rest.trailing_zeros() as usize };
+                if pos + run == end {
+                    // The run continues into the next chunk.
+                    run += hay[end..].iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+                }
+                if !c.filter.may_start(&hay[pos..], run) {
+                    continue;
+                }
+                if let Some((pid, e)) = self.longest_at(hay, pos) {
+                    self.emit(hay, pid, pos, s);
+                    skip = e;
+                }
             }
-            end = m.end();
+            base = end;
         }
-        None
     }
 
-    /// Regex terms of the tags that already have phrase hits. Expects hits sorted by tag.
+    /// The exact scan, character by character: for taxonomies with phrases that start with a
+    /// non-ASCII letter, and as the reference the fast scan is tested against.
+    fn scan_exact(&self, hay: &[u8], s: &mut Scratch) {
+        let text = std::str::from_utf8(hay).expect("documents are UTF-8");
+        let mut skip = 0;
+        let mut prev_word = false;
+        for (pos, ch) in text.char_indices() {
+            let word = is_word_char(ch);
+            if word && !prev_word && pos >= skip {
+                if let Some((pid, e)) = self.longest_at(hay, pos) {
+                    self.emit(hay, pid, pos, s);
+                    skip = e;
+                }
+            }
+            prev_word = word;
+        }
+    }
+
+    /// The longest phrase starting at `pos` that ends at a word boundary, walking the automaton
+    /// anchored. Shorter phrases passed on the way are remembered, so "taiwan strait" in
+    /// "taiwan straits" still yields "taiwan".
+    #[inline]
+    fn longest_at(&self, hay: &[u8], pos: usize) -> Option<(usize, usize)> {
+        let nfa = &self.compiled.nfa;
+        let mut sid = match nfa.start_state(Anchored::Yes) {
+            Ok(sid) => sid,
+            Err(_) => return None, // not built for anchored search: impossible by construction
+        };
+        let mut best = None;
+        let mut at = pos;
+        while at < hay.len() {
+            sid = nfa.next_state(Anchored::Yes, sid, hay[at]);
+            at += 1;
+            if nfa.is_special(sid) {
+                if nfa.is_dead(sid) {
+                    break;
+                }
+                if nfa.is_match(sid) {
+                    // A match state may also carry shorter matches copied from failure states,
+                    // which start after `pos`; only a pattern spanning pos..at counts.
+                    for i in 0..nfa.match_len(sid) {
+                        let pid = nfa.match_pattern(sid, i);
+                        if nfa.pattern_len(pid) == at - pos {
+                            if !self.compiled.check_right[pid.as_usize()] || boundary_after(hay, at) {
+                                best = Some((pid.as_usize(), at));
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// Records what a match of pattern `pid` at `start` means for each tag.
+    #[inline]
+    fn emit(&self, hay: &[u8], pid: usize, start: usize, s: &mut Scratch) {
+        let c = self.compiled;
+        let (a, b) = c.pattern_entries[pid];
+        for e in &c.entries[a as usize..b as usize] {
+            let hs = start + e.off as usize;
+            let he = hs + e.len as usize;
+            if let Some(exact) = &e.exact {
+                if hay[hs..he] != exact[..] {
+                    continue;
+                }
+            }
+            if e.term == EXCLUDE {
+                s.excl.push((e.tag, hs as u32, he as u32));
+            } else {
+                s.hits.push(Hit {
+                    tag: e.tag,
+                    group: c.terms[e.term as usize].group,
+                    counted: false,
+                    term: e.term,
+                    start: hs as u32,
+                    end: he as u32,
+                    sentence: 0,
+                });
+            }
+        }
+    }
+
+    /// Regex terms of the tags that already have a hit of a phrase of positive weight. Expects
+    /// hits sorted by tag.
     fn run_regexes(&self, text: &str, s: &mut Scratch) {
         let hay = text.as_bytes();
         let n = s.hits.len();
@@ -203,7 +275,14 @@ impl Matcher<'_> {
         while i < n {
             let tag = s.hits[i].tag;
             let j = i + s.hits[i..n].iter().position(|h| h.tag != tag).unwrap_or(n - i);
-            for (k, (group, re)) in self.tags[tag as usize].regexes.iter().enumerate() {
+            let rt = &self.tags[tag as usize];
+            // Context-only words ("deaths", "export") do not open the gate: only a phrase that
+            // counts on its own does.
+            if rt.regexes.is_empty() || !s.hits[i..j].iter().any(|h| rt.group_weights[h.group as usize] > 0.0) {
+                i = j;
+                continue;
+            }
+            for (k, (group, re)) in rt.regexes.iter().enumerate() {
                 for m in re.find_iter(text) {
                     let (ms, me) = (m.start(), m.end());
                     let word_start = m.as_str().chars().next().is_some_and(char::is_alphanumeric);

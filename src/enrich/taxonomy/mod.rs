@@ -10,6 +10,7 @@
 //!   of all tags, with per-tag parses so tags never hide each other's phrases.
 //! - [`matcher`]: the hot path — one automaton pass, regexes only for tags with phrase hits,
 //!   context rules per sentence, and the scoring formula (documented there).
+//! - [`words`]: word characters, boundaries and a branch-free mask of word bytes.
 //!
 //! The cost of [`Taxonomy::tag`] is one automaton pass over the text plus work proportional to
 //! the hits; it does not grow with the number of tags.
@@ -19,8 +20,10 @@ mod matcher;
 mod spec;
 #[cfg(test)]
 mod tests;
+mod words;
 
 use super::text::Document;
+use aho_corasick::automaton::Automaton;
 use std::fmt;
 use std::path::Path;
 
@@ -110,7 +113,8 @@ impl fmt::Debug for Taxonomy {
             .field("version", &self.version)
             .field("origin", &self.origin)
             .field("tags", &self.tags.iter().map(|t| t.id.as_str()).collect::<Vec<_>>())
-            .field("patterns", &self.compiled.ac.patterns_len())
+            .field("patterns", &self.compiled.nfa.patterns_len())
+            .field("automaton_bytes", &self.compiled.nfa.memory_usage())
             .finish()
     }
 }

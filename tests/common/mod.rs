@@ -1,0 +1,248 @@
+//! Helpers shared by the integration tests: a mock-cluster fixture, producing raw articles,
+//! reading what came out, and committed offsets. Every test gets its own broker.
+#![allow(dead_code)]
+
+use news_enricher::config::Settings;
+use news_enricher::embedded::EmbeddedBroker;
+use news_enricher::enrich::Enricher;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const INPUT: &str = "news.raw";
+pub const OUTPUT: &str = "news.enriched";
+pub const DLQ: &str = "news.dlq";
+pub const PARTITIONS: i32 = 4;
+
+/// The shared data folder (`NEWS_DATA_DIR`, default `../shared/data` beside the checkout).
+pub fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("NEWS_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    assert!(dir.is_dir(), "shared data not found at {}: set NEWS_DATA_DIR to the shared/data folder", dir.display());
+    dir
+}
+
+/// The first `n` corpus articles as (id, raw JSON line).
+pub fn corpus(n: usize) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(data_dir().join("news/news_articles_2017.jsonl")).expect("reading the corpus");
+    text.lines()
+        .take(n)
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            (v["id"].as_str().unwrap().to_owned(), line.to_owned())
+        })
+        .collect()
+}
+
+/// Short synthetic articles, fast to enrich: ids `{prefix}-{i}`.
+pub fn synthetic(prefix: &str, n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| {
+            let id = format!("{prefix}-{i}");
+            let body = format!("Article {i}: officials in Taipei discussed cross-strait relations and the economy of Taiwan. Talks were calm.");
+            (id.clone(), serde_json::json!({"id": id, "title": format!("Story {i}"), "body": body}).to_string())
+        })
+        .collect()
+}
+
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
+pub struct Fixture {
+    pub broker: EmbeddedBroker,
+    pub settings: Settings,
+    pub enricher: Arc<Enricher>,
+}
+
+impl Fixture {
+    pub fn new(group: &str) -> Self {
+        init_logs();
+        let broker = EmbeddedBroker::start(1).expect("starting the mock cluster");
+        for (topic, partitions) in [(INPUT, PARTITIONS), (OUTPUT, PARTITIONS), (DLQ, 1), ("news.tag.taiwan", 1)] {
+            broker.create_topic(topic, partitions).unwrap();
+        }
+        let mut settings = Settings::default();
+        settings.kafka.brokers = broker.bootstrap_servers().to_owned();
+        settings.kafka.group_id = group.to_owned();
+        settings.kafka.shutdown_timeout_secs = 20;
+        settings.kafka.drain_timeout_ms = 5000;
+        settings.kafka.properties.insert("session.timeout.ms".into(), "6000".into());
+        settings.kafka.properties.insert("heartbeat.interval.ms".into(), "500".into());
+        settings.kafka.properties.insert("topic.metadata.refresh.interval.ms".into(), "1000".into());
+        let enricher = Arc::new(Enricher::from_config(&settings).unwrap());
+        Fixture { broker, settings, enricher }
+    }
+
+    pub fn bootstrap(&self) -> String {
+        self.broker.bootstrap_servers().to_owned()
+    }
+
+    /// Produces `(key, payload)` records to the input topic and waits for them to be acked.
+    pub fn produce(&self, records: &[(Option<Vec<u8>>, Vec<u8>)]) {
+        produce_to(&self.bootstrap(), INPUT, records);
+    }
+
+    pub fn produce_articles(&self, articles: &[(String, String)]) {
+        let records: Vec<_> =
+            articles.iter().map(|(id, json)| (Some(id.clone().into_bytes()), json.clone().into_bytes())).collect();
+        self.produce(&records);
+    }
+
+    /// Reads `topic` from the beginning until records with `want` distinct keys arrived or
+    /// `timeout` passed.
+    pub fn read(&self, topic: &str, want: usize, timeout: Duration) -> Vec<Record> {
+        read_topic(&self.bootstrap(), topic, want, timeout)
+    }
+
+    /// The group's committed offset per partition of the input topic.
+    pub fn committed(&self) -> HashMap<i32, i64> {
+        committed_offsets(&self.bootstrap(), &self.settings.kafka.group_id, INPUT, PARTITIONS)
+    }
+
+    /// The end offset (high watermark) per partition of the input topic.
+    pub fn end_offsets(&self) -> HashMap<i32, i64> {
+        let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", self.bootstrap()).create().unwrap();
+        (0..PARTITIONS).map(|p| (p, consumer.fetch_watermarks(INPUT, p, Duration::from_secs(5)).unwrap().1)).collect()
+    }
+}
+
+pub fn produce_to(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec<u8>)]) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("message.max.bytes", "10000000")
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    for (key, payload) in records {
+        let mut record = BaseRecord::<Vec<u8>, Vec<u8>>::to(topic).payload(payload);
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        let mut record = Some(record);
+        while let Some(r) = record.take() {
+            if let Err((e, r)) = producer.send(r) {
+                assert_eq!(e.rdkafka_error_code(), Some(rdkafka::error::RDKafkaErrorCode::QueueFull), "{e}");
+                producer.poll(Duration::from_millis(50));
+                record = Some(r);
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30)).expect("test producer flush");
+}
+
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub payload: Vec<u8>,
+    pub headers: HashMap<String, String>,
+}
+
+impl Record {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).expect("output is JSON")
+    }
+}
+
+pub fn read_topic(bootstrap: &str, topic: &str, want: usize, timeout: Duration) -> Vec<Record> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("reader-{}", uuid_ish()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let mut distinct = std::collections::HashSet::new();
+    let deadline = Instant::now() + timeout;
+    // Count distinct keys: re-processing after a fault may write an article twice.
+    while distinct.len() < want && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            let headers = m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| {
+                            (
+                                h.key.to_owned(),
+                                h.value.map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let key = m
+                .key()
+                .map(|k| k.to_vec())
+                .unwrap_or_else(|| format!("<no key {}:{}>", m.partition(), m.offset()).into_bytes());
+            distinct.insert(key);
+            out.push(Record {
+                topic: m.topic().to_owned(),
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                payload: m.payload().unwrap_or_default().to_vec(),
+                headers,
+            });
+        }
+    }
+    out
+}
+
+pub fn committed_offsets(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> HashMap<i32, i64> {
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).set("group.id", group).create().unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let committed = consumer.committed_offsets(tpl, Duration::from_secs(10)).expect("reading committed offsets");
+    committed
+        .elements()
+        .iter()
+        .map(|e| (e.partition(), if let Offset::Offset(o) = e.offset() { o } else { 0 }))
+        .collect()
+}
+
+fn uuid_ish() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Counts of each key among records: (distinct keys, duplicates).
+pub fn ids_of(records: &[Record]) -> (std::collections::BTreeSet<String>, usize) {
+    let mut set = std::collections::BTreeSet::new();
+    let mut dups = 0;
+    for r in records {
+        if !set.insert(r.key.clone().unwrap_or_default()) {
+            dups += 1;
+        }
+    }
+    (set, dups)
+}
+
+/// Waits until `check` holds or `timeout` passes; returns whether it held.
+pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    check()
+}

@@ -1,0 +1,334 @@
+//! The Kafka worker end to end on librdkafka's mock cluster (a real Kafka-protocol broker,
+//! in-process): delivery, dead-lettering, faults and group changes.
+
+mod common;
+
+use common::*;
+use news_enricher::pipeline::{output::headers, Worker, WorkerError};
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn all_ids(articles: &[(String, String)]) -> BTreeSet<String> {
+    articles.iter().map(|(id, _)| id.clone()).collect()
+}
+
+/// Asserts that every partition's committed offset reached its end offset.
+async fn assert_all_committed(fx: &Fixture) {
+    let end = fx.end_offsets();
+    let ok = eventually(Duration::from_secs(10), || fx.committed() == end).await;
+    assert!(ok, "committed {:?} != end offsets {:?}", fx.committed(), end);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enriches_every_article_in_order_and_commits() {
+    let fx = Fixture::new("happy");
+    let mut settings = fx.settings.clone();
+    settings.routes.push(news_enricher::config::Route {
+        tag: "taiwan".into(),
+        topic: "news.tag.taiwan".into(),
+        min_score: 0.0,
+    });
+    let articles = corpus(300);
+    fx.produce_articles(&articles);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, articles.len(), WAIT);
+    let (ids, dups) = ids_of(&out);
+    assert_eq!(ids, all_ids(&articles), "every input id appears downstream");
+    assert_eq!(dups, 0);
+    // Each record is the raw article plus `enrichment`, keyed by id.
+    for r in &out {
+        let v = r.json();
+        assert_eq!(v["id"].as_str(), r.key.as_deref());
+        assert_eq!(v["enrichment"]["schema_version"], 1);
+        assert!(v["enrichment"]["sentiment"]["label"].is_string());
+    }
+    // Per-key (here: per-input-partition) order: the corpus ids were produced in order with
+    // distinct keys, so check order within each output partition matches production order.
+    let position: std::collections::HashMap<&str, usize> =
+        articles.iter().enumerate().map(|(i, (id, _))| (id.as_str(), i)).collect();
+    for p in 0..PARTITIONS {
+        let seq: Vec<usize> =
+            out.iter().filter(|r| r.partition == p).map(|r| position[r.key.as_deref().unwrap()]).collect();
+        assert!(seq.windows(2).all(|w| w[0] < w[1]), "output partition {p} out of order: {seq:?}");
+    }
+    let summary = worker.shutdown().await.unwrap();
+    assert_eq!(summary.stats.enriched, articles.len() as u64);
+    let taiwan = summary.stats.by_tag.get("taiwan").copied().unwrap_or(0) as usize;
+    let routed = fx.read("news.tag.taiwan", taiwan, Duration::from_secs(20));
+    assert_eq!(routed.len(), taiwan, "every taiwan-tagged article is copied to its route");
+    assert_all_committed(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason_and_committed() {
+    let fx = Fixture::new("bad-input");
+    let mut settings = fx.settings.clone();
+    settings.limits.max_message_bytes = 4096;
+    let nested = format!("{}{}", "[".repeat(500), "]".repeat(500));
+    let bad: Vec<(&str, Option<Vec<u8>>, Vec<u8>)> = vec![
+        ("not_json", Some(b"k-not-json".to_vec()), b"this is not json".to_vec()),
+        ("not_utf8", Some(b"k-not-utf8".to_vec()), b"{\"id\":\"x\",\"title\":\"\xff\xfe\"}".to_vec()),
+        (
+            "too_large",
+            Some(b"k-too-large".to_vec()),
+            format!("{{\"id\":\"big\",\"body\":\"{}\"}}", "a".repeat(5000)).into_bytes(),
+        ),
+        ("missing_id", None, br#"{"title":"no id and no key"}"#.to_vec()),
+        ("no_text", Some(b"k-no-text".to_vec()), br#"{"id":"e","title":"","body":"  "}"#.to_vec()),
+        ("wrong_type", Some(b"k-wrong-type".to_vec()), br#"{"id":"w","title":"T","body":{"text":"x"}}"#.to_vec()),
+        ("too_deep", Some(b"k-too-deep".to_vec()), nested.into_bytes()),
+        ("not_object", Some(b"k-array".to_vec()), b"[1,2,3]".to_vec()),
+    ];
+    let good = synthetic("good", 20);
+    let mut records: Vec<(Option<Vec<u8>>, Vec<u8>)> = bad.iter().map(|(_, k, p)| (k.clone(), p.clone())).collect();
+    records.extend(good.iter().map(|(id, json)| (Some(id.clone().into_bytes()), json.clone().into_bytes())));
+    fx.produce(&records);
+
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let dlq = fx.read(DLQ, bad.len(), WAIT);
+    let out = fx.read(OUTPUT, good.len(), WAIT);
+    let summary = worker.shutdown().await.unwrap();
+
+    assert_eq!(ids_of(&out).0, all_ids(&good), "good articles around bad ones all come through");
+    assert_eq!(dlq.len(), bad.len(), "one DLQ record per bad input: {dlq:#?}");
+    for (class, key, payload) in &bad {
+        let r = dlq
+            .iter()
+            .find(|r| r.key.as_deref().map(str::as_bytes) == key.as_deref())
+            .unwrap_or_else(|| panic!("no DLQ record for {class}"));
+        assert_eq!(&r.payload, payload, "{class}: original bytes unchanged");
+        assert_eq!(r.headers[headers::CLASS], *class);
+        assert_eq!(r.headers[headers::TOPIC], INPUT);
+        assert_eq!(r.headers[headers::STAGE], "decode");
+        assert!(!r.headers[headers::MESSAGE].is_empty());
+        assert!(r.headers[headers::OFFSET].parse::<i64>().is_ok());
+        assert!(r.headers.contains_key(headers::PARTITION));
+    }
+    assert_eq!(summary.stats.dead_lettered, bad.len() as u64);
+    assert_all_committed(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_down_for_ten_seconds_mid_stream_loses_nothing() {
+    let fx = Fixture::new("broker-down");
+    let first = synthetic("before", 300);
+    let second = synthetic("after", 300);
+    fx.produce_articles(&first);
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert_eq!(fx.read(OUTPUT, 50, WAIT).len(), 50, "processing started");
+    fx.broker.broker_down(1);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    fx.broker.broker_up(1);
+    fx.produce_articles(&second);
+    let want = first.len() + second.len();
+    let out = fx.read(OUTPUT, want, Duration::from_secs(90));
+    let expected: BTreeSet<String> = all_ids(&first).into_iter().chain(all_ids(&second)).collect();
+    let (ids, dups) = ids_of(&out);
+    let missing: Vec<_> = expected.difference(&ids).collect();
+    assert!(missing.is_empty(), "lost {} articles, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    eprintln!("broker outage: {dups} duplicates");
+    worker.shutdown().await.unwrap();
+    assert_all_committed(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retriable_produce_errors_are_retried_without_loss() {
+    let fx = Fixture::new("produce-errors");
+    let articles = synthetic("retry", 200);
+    fx.produce_articles(&articles);
+    use RDKafkaRespErr::*;
+    fx.broker.push_request_errors(
+        RDKafkaApiKey::Produce,
+        &[
+            RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+            RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+            RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+            RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+            RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+        ],
+    );
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, articles.len(), WAIT);
+    let summary = worker.shutdown().await.unwrap();
+    assert_eq!(ids_of(&out).0, all_ids(&articles));
+    assert_eq!(summary.stats.dead_lettered, 0, "retriable errors never dead-letter");
+    assert_all_committed(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_broker_rejects_sends_its_input_to_the_dlq() {
+    let fx = Fixture::new("rejected");
+    let articles = synthetic("rejected", 50);
+    fx.produce_articles(&articles);
+    // The worker's first Produce request is answered "message too large": permanent for its
+    // records.
+    fx.broker.push_request_errors(RDKafkaApiKey::Produce, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE]);
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let ok =
+        eventually(WAIT, || worker.stats().enriched == articles.len() as u64 && worker.shared().in_flight() == 0).await;
+    assert!(ok);
+    let summary = worker.shutdown().await.unwrap();
+    let rejected = summary.stats.by_dlq_reason.get("produce_failed").copied().unwrap_or(0) as usize;
+    assert!(rejected > 0, "the rejected batch's inputs were dead-lettered");
+    let out = fx.read(OUTPUT, articles.len() - rejected, WAIT);
+    let dlq = fx.read(DLQ, rejected, WAIT);
+    let mut seen = ids_of(&out).0;
+    for r in &dlq {
+        assert_eq!(r.headers[headers::CLASS], "produce_failed");
+        assert_eq!(r.headers[headers::STAGE], "produce");
+        assert!(
+            r.headers[headers::MESSAGE].contains("too large")
+                || r.headers[headers::MESSAGE].to_lowercase().contains("size"),
+            "{:?}",
+            r.headers
+        );
+        seen.insert(r.key.clone().unwrap());
+    }
+    assert_eq!(seen, all_ids(&articles), "every input is either enriched or dead-lettered");
+    assert_all_committed(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fatal_produce_error_stops_without_committing_and_a_restart_loses_nothing() {
+    let fx = Fixture::new("fatal");
+    let articles = synthetic("fatal", 100);
+    fx.produce_articles(&articles);
+    fx.broker
+        .push_request_errors(RDKafkaApiKey::Produce, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED]);
+    let result =
+        news_enricher::pipeline::run(&fx.settings, &fx.bootstrap(), fx.enricher.clone(), std::future::pending()).await;
+    match result {
+        Err(WorkerError::Fatal(reason)) => assert!(reason.to_lowercase().contains("authoriz"), "{reason}"),
+        other => panic!("expected a fatal error, got {other:?}"),
+    }
+    let committed: i64 = fx.committed().values().sum();
+    let end: i64 = fx.end_offsets().values().sum();
+    assert!(committed < end, "the failed work is not committed ({committed} of {end})");
+    // A restart processes what was not committed.
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, articles.len(), WAIT);
+    worker.shutdown().await.unwrap();
+    assert_eq!(ids_of(&out).0, all_ids(&articles));
+    assert_all_committed(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_errors_are_retried() {
+    let fx = Fixture::new("commit-errors");
+    let articles = synthetic("commit", 100);
+    fx.produce_articles(&articles);
+    use RDKafkaRespErr::*;
+    fx.broker.push_request_errors(
+        RDKafkaApiKey::OffsetCommit,
+        &[
+            RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+            RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
+            RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+            RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+        ],
+    );
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, articles.len(), WAIT);
+    assert_eq!(ids_of(&out).0, all_ids(&articles));
+    assert_all_committed_while_running(&fx).await;
+    worker.shutdown().await.unwrap();
+    assert_all_committed(&fx).await;
+}
+
+async fn assert_all_committed_while_running(fx: &Fixture) {
+    let end = fx.end_offsets();
+    let ok = eventually(Duration::from_secs(30), || fx.committed() == end).await;
+    assert!(ok, "auto-commit retried past the injected errors: committed {:?} != end {:?}", fx.committed(), end);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_member_joining_and_leaving_mid_stream_loses_nothing() {
+    let fx = Fixture::new("rebalance");
+    let batches: Vec<_> = (0..4).map(|b| synthetic(&format!("reb{b}"), 150)).collect();
+    fx.produce_articles(&batches[0]);
+    let a = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert_eq!(fx.read(OUTPUT, 20, WAIT).len(), 20);
+    let b = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    fx.produce_articles(&batches[1]);
+    let ok =
+        eventually(WAIT, || b.shared().stats.assigned_partitions.load(std::sync::atomic::Ordering::Relaxed) > 0).await;
+    assert!(ok, "the second member got partitions");
+    fx.produce_articles(&batches[2]);
+    let ok = eventually(WAIT, || b.stats().consumed > 0).await;
+    assert!(ok, "the second member consumed");
+    let b_summary = b.shutdown().await.unwrap();
+    fx.produce_articles(&batches[3]);
+    let all: BTreeSet<String> = batches.iter().flat_map(|b| all_ids(b)).collect();
+    let out = fx.read(OUTPUT, all.len(), Duration::from_secs(90));
+    let a_summary = a.shutdown().await.unwrap();
+    let (ids, dups) = ids_of(&out);
+    let missing: Vec<_> = all.difference(&ids).collect();
+    assert!(missing.is_empty(), "lost {} articles: {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    eprintln!(
+        "rebalance: a consumed {}, b consumed {}, {dups} duplicates",
+        a_summary.stats.consumed, b_summary.stats.consumed
+    );
+    assert!(b_summary.stats.rebalances.get("assign").is_some());
+    assert_all_committed(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_and_commits_and_a_restart_resumes_without_loss() {
+    let fx = Fixture::new("restart");
+    let mut settings = fx.settings.clone();
+    settings.kafka.max_in_flight = 50;
+    let first = corpus(400);
+    fx.produce_articles(&first);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let ok = eventually(WAIT, || worker.stats().enriched >= 100).await;
+    assert!(ok);
+    let s1 = worker.shutdown().await.unwrap().stats;
+    // Everything that was enriched before shutdown was delivered and committed: the committed
+    // offsets cover exactly what the first run produced.
+    let committed: i64 = fx.committed().values().sum();
+    assert_eq!(committed as u64, s1.enriched, "shutdown committed all the work it drained");
+
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, first.len(), WAIT);
+    let s2 = worker.shutdown().await.unwrap().stats;
+    let (ids, dups) = ids_of(&out);
+    assert_eq!(ids, all_ids(&first));
+    assert_eq!(dups, 0, "a clean shutdown leaves no duplicates");
+    assert_eq!(s1.enriched + s2.enriched, first.len() as u64);
+    assert_all_committed(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backpressure_pauses_intake_at_the_in_flight_bound() {
+    let fx = Fixture::new("backpressure");
+    let mut settings = fx.settings.clone();
+    settings.kafka.max_in_flight = 20;
+    // Small fetches, so what librdkafka prefetched before the pause is a few messages at most.
+    for (k, v) in [
+        ("fetch.max.bytes", "8192"),
+        ("message.max.bytes", "8192"),
+        ("max.partition.fetch.bytes", "1024"),
+        ("queued.max.messages.kbytes", "1"),
+    ] {
+        settings.kafka.properties.insert(k.into(), v.into());
+    }
+    let articles = synthetic("bp", 300);
+    fx.produce_articles(&articles);
+    // The broker answers output writes slowly: work piles up behind the producer.
+    fx.broker.delay_requests(1, RDKafkaApiKey::Produce, 30, 300);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let mut peak = 0;
+    let ok = eventually(WAIT, || {
+        peak = peak.max(worker.shared().in_flight());
+        worker.stats().enriched == articles.len() as u64 && worker.shared().in_flight() == 0
+    })
+    .await;
+    assert!(ok, "all work completed");
+    worker.shutdown().await.unwrap();
+    assert!(peak >= 20, "the bound was reached (peak {peak})");
+    assert!(peak <= 20 + 4 * 8, "in flight stayed near the bound of 20 (peak {peak})");
+    assert_eq!(ids_of(&fx.read(OUTPUT, articles.len(), WAIT)).0, all_ids(&articles));
+}

@@ -1,0 +1,89 @@
+//! Accuracy of both sentiment models against the human ratings of the four ground-truth files
+//! (Hutto & Gilbert 2014, in the shared data; see `../shared/data/README.md`): Pearson r between
+//! the document score and the mean rating, and support-weighted 3-class F1 (labels at ±0.05 on the
+//! score and on rating/4).
+//!
+//! Asserts that the news model reaches r ≥ 0.55 on the NYT editorial snippets and stays within
+//! 0.02 of VADER's r (computed here with the Rust port) on tweets, movie and Amazon reviews.
+//!
+//! Print the table (for BENCHMARKS.md):
+//! `cargo test --release --test sentiment_eval -- --nocapture`
+
+use news_enricher::enrich::sentiment::eval::{load_ground_truth, pearson, weighted_f1, Snippet, GROUND_TRUTH_FILES};
+use news_enricher::enrich::sentiment::{ModelKind, SentimentAnalyzer};
+use news_enricher::enrich::text::Document;
+
+const NYT: &str = "nyt_editorial_dev.tsv";
+const NYT_MIN_R: f64 = 0.55;
+const MAX_R_LOSS: f64 = 0.02;
+
+/// Document scores of `model` for each snippet, sentences split as the pipeline splits them.
+fn scores(analyzer: &SentimentAnalyzer, snippets: &[Snippet]) -> Vec<f64> {
+    snippets
+        .iter()
+        .map(|s| {
+            let doc = Document::new(&s.text, 0);
+            let sentences: Vec<&str> = doc.sentences.iter().map(|r| &s.text[r.clone()]).collect();
+            analyzer.analyze(&s.text, &sentences).document
+        })
+        .collect()
+}
+
+struct Row {
+    file: &'static str,
+    n: usize,
+    vader_r: f64,
+    vader_f1: f64,
+    news_r: f64,
+    news_f1: f64,
+}
+
+#[test]
+fn news_model_beats_vader_on_news_and_keeps_up_elsewhere() {
+    let vader = SentimentAnalyzer::new(ModelKind::Vader);
+    let news = SentimentAnalyzer::new(ModelKind::News);
+    let mut rows = Vec::new();
+    for file in GROUND_TRUTH_FILES {
+        let snippets = load_ground_truth(file).unwrap_or_else(|e| panic!("{e}"));
+        let ratings: Vec<f64> = snippets.iter().map(|s| s.rating).collect();
+        let v = scores(&vader, &snippets);
+        let n = scores(&news, &snippets);
+        rows.push(Row {
+            file,
+            n: snippets.len(),
+            vader_r: pearson(&v, &ratings),
+            vader_f1: weighted_f1(&v, &ratings),
+            news_r: pearson(&n, &ratings),
+            news_f1: weighted_f1(&n, &ratings),
+        });
+    }
+
+    println!();
+    println!("| file | n | VADER r | VADER F1 | news r | news F1 | Δr |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| `{}` | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:+.3} |",
+            r.file,
+            r.n,
+            r.vader_r,
+            r.vader_f1,
+            r.news_r,
+            r.news_f1,
+            r.news_r - r.vader_r
+        );
+    }
+    println!();
+
+    let mut failures = Vec::new();
+    for r in &rows {
+        if r.file == NYT {
+            if r.news_r < NYT_MIN_R {
+                failures.push(format!("{}: news r {:.3} < {NYT_MIN_R}", r.file, r.news_r));
+            }
+        } else if r.news_r < r.vader_r - MAX_R_LOSS {
+            failures.push(format!("{}: news r {:.3} < VADER r {:.3} - {MAX_R_LOSS}", r.file, r.news_r, r.vader_r));
+        }
+    }
+    assert!(failures.is_empty(), "sentiment accuracy regressed:\n{}", failures.join("\n"));
+}
