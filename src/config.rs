@@ -99,6 +99,9 @@ pub struct EnrichSettings {
 pub struct HttpSettings {
     /// Address of the /metrics, /healthz and /readyz endpoint; empty disables it.
     pub listen: String,
+    /// A worker holding partitions with lag that completes nothing for this long is "stalled":
+    /// not ready, and `news_enricher_stalled` is 1.
+    pub stall_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -166,7 +169,7 @@ impl Default for Limits {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { listen: "127.0.0.1:9464".into() }
+        HttpSettings { listen: "127.0.0.1:9464".into(), stall_timeout_secs: 60 }
     }
 }
 
@@ -284,6 +287,9 @@ impl Settings {
                 "http.listen",
                 format!("{:?} is not an address like 0.0.0.0:9464 (empty disables the endpoint)", self.http.listen),
             ));
+        }
+        if self.http.stall_timeout_secs == 0 {
+            return Err(invalid("http.stall_timeout_secs", "must be at least 1"));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(invalid("log.level", e.to_string()));

@@ -85,7 +85,24 @@ pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
         None => settings.kafka.brokers.clone(),
     };
     let rt = runtime(settings);
-    let result = rt.block_on(pipeline::run(settings, &brokers, enricher, shutdown_signal()));
+    let result = rt.block_on(async {
+        let slot = crate::telemetry::http::WorkerSlot::default();
+        if !settings.http.listen.is_empty() {
+            if let Err(e) = crate::telemetry::http::serve(&settings.http.listen, slot.clone()).await {
+                return Err(pipeline::WorkerError::Fatal(format!(
+                    "cannot listen on http.listen {}: {e}",
+                    settings.http.listen
+                )));
+            }
+        }
+        let worker = pipeline::Worker::start(settings, &brokers, enricher)?;
+        let _ = slot.set(worker.shared().clone());
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = worker.failed() => {}
+        }
+        worker.shutdown().await
+    });
     rt.shutdown_timeout(Duration::from_secs(1));
     match result {
         Ok(summary) => {

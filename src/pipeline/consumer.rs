@@ -42,6 +42,15 @@ impl ClientContext for WorkerContext {
             self.shared.fail(fatal);
         }
     }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let lags = statistics.topics.iter().flat_map(|(topic, t)| {
+            let topic: Arc<str> = topic.as_str().into();
+            // Partition -1 is librdkafka's internal "unassigned" partition.
+            t.partitions.iter().filter(|(p, _)| **p >= 0).map(move |(p, s)| ((topic.clone(), *p), s.consumer_lag))
+        });
+        self.shared.update_lag(lags);
+    }
 }
 
 impl ConsumerContext for WorkerContext {
@@ -63,11 +72,15 @@ impl ConsumerContext for WorkerContext {
             commit_with_retries(consumer, "revoke");
         }
         self.shared.forget(&keys);
+        self.shared.released(&keys);
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
+                let keys: Vec<PartitionKey> =
+                    tpl.elements().iter().map(|e| (e.topic().into(), e.partition())).collect();
+                self.shared.assigned(&keys);
                 if tpl.count() > 0 {
                     tracing::info!(partitions = %describe(tpl), "partitions assigned");
                 }

@@ -26,7 +26,7 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::Message;
 use stats::Stats;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -45,6 +45,11 @@ struct PartitionSlot {
     sender: Option<UnboundedSender<OwnedMessage>>,
     /// Messages dispatched and not yet completed.
     in_flight: usize,
+    /// Timestamps (ms since the epoch) of those messages, oldest first: completions come in
+    /// offset order, so the front is always the oldest unprocessed message.
+    pending_timestamps: VecDeque<i64>,
+    /// Timestamp of the last completed message.
+    last_done_timestamp: Option<i64>,
 }
 
 /// State shared by the consumer thread, the partition tasks and the callbacks.
@@ -66,6 +71,18 @@ pub struct Shared {
     stop: AtomicBool,
     shutdown_started: Mutex<Option<Instant>>,
     fatal: Arc<events::FatalLatch>,
+    /// Partitions currently assigned (maintained by the rebalance callbacks).
+    owned: Mutex<HashSet<PartitionKey>>,
+    /// Consumer lag in offsets per owned partition, from librdkafka statistics.
+    lag: Mutex<HashMap<PartitionKey, i64>>,
+    /// Whether the consumer has joined the group (received a first assignment, possibly empty).
+    joined: AtomicBool,
+    /// When the worker last completed a message or got an assignment.
+    last_progress: Mutex<Instant>,
+    /// Readiness as last computed by the watchdog.
+    ready: AtomicBool,
+    stalled: AtomicBool,
+    stall_timeout: Duration,
 }
 
 impl Shared {
@@ -109,13 +126,16 @@ impl Shared {
         consumer: &Arc<BaseConsumer<WorkerContext>>,
         runtime: &tokio::runtime::Handle,
     ) {
-        self.stats.record_consumed();
+        self.stats.record_consumed(message.topic());
         let key: PartitionKey = (message.topic().into(), message.partition());
+        let timestamp = message.timestamp().to_millis().unwrap_or_else(now_millis);
         let mut slots = self.slots();
         let slot = slots.entry(key.clone()).or_insert_with(|| PartitionSlot {
             generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
             sender: None,
             in_flight: 0,
+            pending_timestamps: VecDeque::new(),
+            last_done_timestamp: None,
         });
         let sender = slot.sender.get_or_insert_with(|| {
             let (tx, rx) = unbounded_channel();
@@ -124,6 +144,7 @@ impl Shared {
         });
         if sender.send(message).is_ok() {
             slot.in_flight += 1;
+            slot.pending_timestamps.push_back(timestamp);
             self.in_flight.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -140,13 +161,20 @@ impl Shared {
     ) {
         let mut slots = self.slots();
         if let Some(slot) = slots.get_mut(key).filter(|s| s.generation == generation) {
+            let timestamp = slot.pending_timestamps.pop_front();
             if store && !self.failed() {
                 consumer::store(consumer, key, offset);
                 self.health.reachable();
+                if let Some(ts) = timestamp {
+                    self.stats
+                        .observe_article_age(Duration::from_millis(now_millis().saturating_sub(ts).max(0) as u64));
+                }
             }
+            slot.last_done_timestamp = timestamp.or(slot.last_done_timestamp);
             slot.in_flight = slot.in_flight.saturating_sub(1);
         }
         drop(slots);
+        self.note_progress();
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
         self.progress.notify_all();
     }
@@ -191,6 +219,126 @@ impl Shared {
     pub(crate) fn partition_keys(&self) -> Vec<PartitionKey> {
         self.slots().keys().cloned().collect()
     }
+
+    fn note_progress(&self) {
+        *self.last_progress.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    /// Rebalance bookkeeping: partitions gained.
+    pub(crate) fn assigned(&self, keys: &[PartitionKey]) {
+        self.joined.store(true, Ordering::Release);
+        self.owned.lock().unwrap_or_else(|p| p.into_inner()).extend(keys.iter().cloned());
+        // A fresh assignment gets a full stall period before it can be called stalled.
+        self.note_progress();
+    }
+
+    /// Rebalance bookkeeping: partitions lost or released.
+    pub(crate) fn released(&self, keys: &[PartitionKey]) {
+        let mut owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lag = self.lag.lock().unwrap_or_else(|p| p.into_inner());
+        for key in keys {
+            owned.remove(key);
+            lag.remove(key);
+        }
+    }
+
+    /// Consumer lag from librdkafka statistics: kept for owned partitions only, and only
+    /// when known (librdkafka reports -1 before it has fetched offsets).
+    pub(crate) fn update_lag(&self, lags: impl IntoIterator<Item = (PartitionKey, i64)>) {
+        let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lag = self.lag.lock().unwrap_or_else(|p| p.into_inner());
+        for (key, value) in lags {
+            if value >= 0 && owned.contains(&key) {
+                lag.insert(key, value);
+            }
+        }
+    }
+
+    /// Whether the worker is ready: joined, brokers reachable, not stalled.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Why the worker is not ready, if it is not.
+    pub fn not_ready_reason(&self) -> Option<&'static str> {
+        if self.failed() {
+            Some("stopping after a fatal error")
+        } else if !self.joined.load(Ordering::Acquire) {
+            Some("not joined to the consumer group yet")
+        } else if !self.health.is_up() {
+            Some("brokers unreachable")
+        } else if self.stalled.load(Ordering::Acquire) {
+            Some("stalled: partitions with lag but no progress")
+        } else {
+            None
+        }
+    }
+
+    /// The metrics in Prometheus text format.
+    pub fn metrics_text(&self) -> String {
+        self.stats.encode()
+    }
+
+    /// Recomputes readiness, stall state and the lag gauges; run every second by the watchdog.
+    pub(crate) fn watchdog_tick(&self) {
+        let now_ms = now_millis();
+        let lag = self.lag.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let owned: Vec<PartitionKey> = self.owned.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+        let slots = self.slots();
+        let mut gauges = Vec::with_capacity(owned.len());
+        let mut behind = false;
+        for key in &owned {
+            let offsets = lag.get(key).copied().unwrap_or(0);
+            let slot = slots.get(key);
+            let in_flight = slot.map_or(0, |s| s.in_flight);
+            // Age of the oldest unprocessed message: the oldest in flight; with nothing in flight
+            // but lag, the next message is no older than the last one completed, so that one's
+            // age is an upper bound.
+            let oldest = slot.and_then(|s| s.pending_timestamps.front().copied());
+            let seconds = match (oldest, offsets) {
+                (Some(ts), _) => (now_ms - ts).max(0) as f64 / 1000.0,
+                (None, 0) => 0.0,
+                (None, _) => {
+                    slot.and_then(|s| s.last_done_timestamp).map_or(0.0, |ts| (now_ms - ts).max(0) as f64 / 1000.0)
+                }
+            };
+            behind |= offsets > 0 || in_flight > 0;
+            gauges.push((
+                stats::PartitionLabels { topic: key.0.to_string(), partition: key.1.to_string() },
+                offsets,
+                seconds,
+            ));
+        }
+        drop(slots);
+        self.stats.set_lag(&gauges);
+        self.stats.set_in_flight(self.in_flight());
+
+        let idle_for = self.last_progress.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
+        let stalled = behind && idle_for >= self.stall_timeout;
+        let was_stalled = self.stalled.swap(stalled, Ordering::AcqRel);
+        if stalled && !was_stalled {
+            tracing::warn!(
+                idle_secs = idle_for.as_secs(),
+                "worker stalled: it holds partitions with lag but made no progress; marked not ready"
+            );
+        } else if was_stalled && !stalled {
+            tracing::info!("worker making progress again");
+        }
+        let broker_up = self.health.is_up();
+        let ready = self.not_ready_reason().is_none();
+        let was_ready = self.ready.swap(ready, Ordering::AcqRel);
+        if ready != was_ready {
+            match self.not_ready_reason() {
+                None => tracing::info!("ready"),
+                Some(reason) => tracing::warn!(reason, "not ready"),
+            }
+        }
+        self.stats.set_health(ready, stalled, broker_up);
+    }
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// How a worker run ended.
@@ -267,6 +415,13 @@ impl Worker {
             stop: AtomicBool::new(false),
             shutdown_started: Mutex::new(None),
             fatal,
+            owned: Mutex::default(),
+            lag: Mutex::default(),
+            joined: AtomicBool::new(false),
+            last_progress: Mutex::new(Instant::now()),
+            ready: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
+            stall_timeout: Duration::from_secs(settings.http.stall_timeout_secs),
         });
         let consumer: BaseConsumer<WorkerContext> = client_config(
             brokers,
@@ -279,6 +434,8 @@ impl Worker {
                 ("auto.offset.reset", "earliest"),
                 ("partition.assignment.strategy", "cooperative-sticky"),
                 ("enable.partition.eof", "false"),
+                // Consumer lag for the metrics comes from librdkafka's statistics.
+                ("statistics.interval.ms", "5000"),
             ],
         )
         .create_with_context(WorkerContext::new(shared.clone()))?;
@@ -292,6 +449,18 @@ impl Worker {
             .name("kafka-consumer".into())
             .spawn(move || consumer::poll_loop(consumer, thread_shared, runtime))
             .expect("spawning the consumer thread");
+        let watchdog_shared = Arc::downgrade(&shared);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match watchdog_shared.upgrade() {
+                    Some(shared) if !shared.stopping() => shared.watchdog_tick(),
+                    _ => break,
+                }
+            }
+        });
         Ok(Worker { shared, consumer_thread: Some(consumer_thread) })
     }
 

@@ -1,20 +1,85 @@
-//! Counters the pipeline keeps about itself: read by the demo summary, tests and the metrics
-//! endpoint. Plain atomics on the hot path; maps only for per-tag and per-topic counts.
+//! The worker's counters and gauges, defined once: every `record_*` call updates the Prometheus
+//! metric families (exported on `/metrics`) and the in-process snapshot (read by the demo summary
+//! and tests). Plain atomics on the hot path; label maps only for per-tag/topic/reason counts.
 
 use crate::article::EnrichedArticle;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TopicLabel {
+    pub topic: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabels {
+    pub topic: String,
+    pub partition: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TagLabel {
+    tag: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LabelLabel {
+    label: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    version: String,
+}
+
+/// Prometheus families; names get the `news_enricher_` prefix (and `_total` for counters).
+struct Families {
+    consumed: Family<TopicLabel, Counter>,
+    produced: Family<TopicLabel, Counter>,
+    dlq: Family<ReasonLabel, Counter>,
+    processing: Histogram,
+    article_age: Histogram,
+    in_flight: Gauge,
+    lag: Family<PartitionLabels, Gauge>,
+    lag_seconds: Family<PartitionLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    rebalances: Family<KindLabel, Counter>,
+    tags: Family<TagLabel, Counter>,
+    sentiment: Family<LabelLabel, Counter>,
+    commits: Family<ResultLabel, Counter>,
+    assigned: Gauge,
+    stalled: Gauge,
+    ready: Gauge,
+    broker_up: Gauge,
+}
+
 pub struct Stats {
     pub consumed: AtomicU64,
     pub enriched: AtomicU64,
     pub dead_lettered: AtomicU64,
     pub produced: AtomicU64,
-    pub commits_ok: AtomicU64,
-    pub commits_failed: AtomicU64,
     pub assigned_partitions: AtomicUsize,
     processing_nanos: AtomicU64,
     by_tag: Mutex<BTreeMap<String, u64>>,
@@ -22,6 +87,14 @@ pub struct Stats {
     by_topic: Mutex<BTreeMap<String, u64>>,
     by_sentiment: Mutex<BTreeMap<&'static str, u64>>,
     rebalances: Mutex<BTreeMap<&'static str, u64>>,
+    families: Families,
+    registry: Registry,
+}
+
+impl std::fmt::Debug for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stats").field("snapshot", &self.snapshot()).finish()
+    }
 }
 
 /// A point-in-time copy of the counters.
@@ -43,22 +116,109 @@ fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
     *map.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default() += 1;
 }
 
+impl Default for Stats {
+    fn default() -> Self {
+        let families = Families {
+            consumed: Family::default(),
+            produced: Family::default(),
+            dlq: Family::default(),
+            // 20 µs … ~5 s
+            processing: Histogram::new(exponential_buckets(0.000_02, 2.5, 14)),
+            // 1 ms … ~1 h
+            article_age: Histogram::new(exponential_buckets(0.001, 3.0, 15)),
+            in_flight: Gauge::default(),
+            lag: Family::default(),
+            lag_seconds: Family::default(),
+            rebalances: Family::default(),
+            tags: Family::default(),
+            sentiment: Family::default(),
+            commits: Family::default(),
+            assigned: Gauge::default(),
+            stalled: Gauge::default(),
+            ready: Gauge::default(),
+            broker_up: Gauge::default(),
+        };
+        let mut registry = Registry::with_prefix("news_enricher");
+        let f = &families;
+        registry.register("messages_consumed", "Messages consumed from input topics", f.consumed.clone());
+        registry.register(
+            "records_produced",
+            "Records acknowledged by the broker, by output topic",
+            f.produced.clone(),
+        );
+        registry.register("dlq_records", "Inputs sent to the dead-letter topic, by reason", f.dlq.clone());
+        registry.register("processing_duration_seconds", "Time to decode and enrich one message", f.processing.clone());
+        registry.register(
+            "article_age_seconds",
+            "Age of an article when its enriched record is acknowledged (now - input message timestamp)",
+            f.article_age.clone(),
+        );
+        registry.register(
+            "messages_in_flight",
+            "Messages consumed and not yet fully acknowledged",
+            f.in_flight.clone(),
+        );
+        registry.register("consumer_lag", "Consumer lag in offsets, owned partitions only", f.lag.clone());
+        registry.register(
+            "consumer_lag_seconds",
+            "Age of the oldest unprocessed message, owned partitions only",
+            f.lag_seconds.clone(),
+        );
+        registry.register("rebalances", "Partition assignments and revocations", f.rebalances.clone());
+        registry.register("tags", "Tags assigned, by tag", f.tags.clone());
+        registry.register("sentiment", "Articles by sentiment label", f.sentiment.clone());
+        registry.register("commits", "Offset commits, by result", f.commits.clone());
+        registry.register("assigned_partitions", "Partitions currently assigned to this worker", f.assigned.clone());
+        registry.register(
+            "stalled",
+            "1 when the worker holds partitions with lag but makes no progress",
+            f.stalled.clone(),
+        );
+        registry.register("ready", "1 when joined to the group, broker reachable and making progress", f.ready.clone());
+        registry.register("broker_up", "1 when the brokers are reachable", f.broker_up.clone());
+        let build_info = Family::<VersionLabel, Gauge>::default();
+        build_info.get_or_create(&VersionLabel { version: env!("CARGO_PKG_VERSION").into() }).set(1);
+        registry.register("build_info", "Build information", build_info);
+        families.broker_up.set(1);
+        Stats {
+            consumed: AtomicU64::new(0),
+            enriched: AtomicU64::new(0),
+            dead_lettered: AtomicU64::new(0),
+            produced: AtomicU64::new(0),
+            assigned_partitions: AtomicUsize::new(0),
+            processing_nanos: AtomicU64::new(0),
+            by_tag: Mutex::default(),
+            by_dlq_reason: Mutex::default(),
+            by_topic: Mutex::default(),
+            by_sentiment: Mutex::default(),
+            rebalances: Mutex::default(),
+            families,
+            registry,
+        }
+    }
+}
+
 impl Stats {
-    pub fn record_consumed(&self) {
+    pub fn record_consumed(&self, topic: &str) {
         self.consumed.fetch_add(1, Relaxed);
+        self.families.consumed.get_or_create(&TopicLabel { topic: topic.to_owned() }).inc();
     }
 
     pub fn record_enriched(&self, article: &EnrichedArticle) {
         self.enriched.fetch_add(1, Relaxed);
         for tag in &article.enrichment.tags {
             bump(&self.by_tag, tag.id.clone());
+            self.families.tags.get_or_create(&TagLabel { tag: tag.id.clone() }).inc();
         }
-        bump(&self.by_sentiment, article.enrichment.sentiment.label);
+        let label = article.enrichment.sentiment.label;
+        bump(&self.by_sentiment, label);
+        self.families.sentiment.get_or_create(&LabelLabel { label: label.to_owned() }).inc();
     }
 
     pub fn record_dlq(&self, reason: &'static str) {
         self.dead_lettered.fetch_add(1, Relaxed);
         bump(&self.by_dlq_reason, reason);
+        self.families.dlq.get_or_create(&ReasonLabel { reason: reason.to_owned() }).inc();
     }
 
     pub fn record_produced(&self, topic: &str) {
@@ -70,22 +230,61 @@ impl Stats {
                 map.insert(topic.to_owned(), 1);
             }
         }
+        drop(map);
+        self.families.produced.get_or_create(&TopicLabel { topic: topic.to_owned() }).inc();
+    }
+
+    /// Age of an article whose outputs were just acknowledged, from its input timestamp.
+    pub fn observe_article_age(&self, age: Duration) {
+        self.families.article_age.observe(age.as_secs_f64());
     }
 
     pub fn record_rebalance(&self, kind: &'static str) {
         bump(&self.rebalances, kind);
+        self.families.rebalances.get_or_create(&KindLabel { kind: kind.to_owned() }).inc();
     }
 
     pub fn record_commit(&self, ok: bool) {
-        if ok { &self.commits_ok } else { &self.commits_failed }.fetch_add(1, Relaxed);
+        let result = if ok { "ok" } else { "error" };
+        self.families.commits.get_or_create(&ResultLabel { result: result.to_owned() }).inc();
     }
 
     pub fn observe_processing(&self, elapsed: Duration) {
         self.processing_nanos.fetch_add(elapsed.as_nanos() as u64, Relaxed);
+        self.families.processing.observe(elapsed.as_secs_f64());
     }
 
     pub fn set_assigned(&self, n: usize) {
         self.assigned_partitions.store(n, Relaxed);
+        self.families.assigned.set(n as i64);
+    }
+
+    pub fn set_in_flight(&self, n: usize) {
+        self.families.in_flight.set(n as i64);
+    }
+
+    pub fn set_health(&self, ready: bool, stalled: bool, broker_up: bool) {
+        self.families.ready.set(i64::from(ready));
+        self.families.stalled.set(i64::from(stalled));
+        self.families.broker_up.set(i64::from(broker_up));
+    }
+
+    /// Replaces the lag gauges with the given owned partitions' values; partitions no longer
+    /// owned disappear from the export instead of showing stale or -1 values.
+    pub fn set_lag(&self, lags: &[(PartitionLabels, i64, f64)]) {
+        self.families.lag.clear();
+        self.families.lag_seconds.clear();
+        for (labels, offsets, seconds) in lags {
+            self.families.lag.get_or_create(labels).set(*offsets);
+            self.families.lag_seconds.get_or_create(labels).set(*seconds);
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -102,5 +301,33 @@ impl Stats {
             rebalances: copy(&self.rebalances),
             processing_seconds: self.processing_nanos.load(Relaxed) as f64 / 1e9,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_prefixed_families() {
+        let stats = Stats::default();
+        stats.record_consumed("news.raw");
+        stats.record_dlq("not_json");
+        stats.record_produced("news.enriched");
+        stats.set_lag(&[(PartitionLabels { topic: "news.raw".into(), partition: "3".into() }, 7, 1.5)]);
+        let text = stats.encode();
+        for line in [
+            "news_enricher_messages_consumed_total{topic=\"news.raw\"} 1",
+            "news_enricher_dlq_records_total{reason=\"not_json\"} 1",
+            "news_enricher_records_produced_total{topic=\"news.enriched\"} 1",
+            "news_enricher_consumer_lag{topic=\"news.raw\",partition=\"3\"} 7",
+            "news_enricher_consumer_lag_seconds{topic=\"news.raw\",partition=\"3\"} 1.5",
+            "news_enricher_build_info{version=\"",
+            "news_enricher_broker_up 1",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        stats.set_lag(&[]);
+        assert!(!stats.encode().contains("news_enricher_consumer_lag{"), "released partitions disappear");
     }
 }

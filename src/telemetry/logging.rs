@@ -17,7 +17,10 @@ pub fn init(settings: &LogSettings) {
         LogFormat::Text => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ =
         if json { builder.json().flatten_event(true).with_current_span(false).try_init() } else { builder.try_init() };
 }

@@ -1,0 +1,118 @@
+//! The operations endpoint and the health logic on the mock cluster: metrics that match what was
+//! processed, readiness while the broker is down, and the stall watchdog.
+
+mod common;
+
+use common::*;
+use news_enricher::pipeline::Worker;
+use news_enricher::telemetry::http;
+use rdkafka::types::RDKafkaApiKey;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A minimal HTTP/1.0 GET: (status code, body).
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(name_and_labels).and_then(|rest| rest.trim().parse().ok()))
+}
+
+async fn get_async(addr: SocketAddr, path: &'static str) -> (u16, String) {
+    tokio::task::spawn_blocking(move || get(addr, path)).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_serves_metrics_health_and_readiness() {
+    let fx = Fixture::new("ops-http");
+    let slot = http::WorkerSlot::default();
+    let addr = http::serve("127.0.0.1:0", slot.clone()).await.unwrap();
+    assert_eq!(get_async(addr, "/healthz").await.0, 200);
+    assert_eq!(get_async(addr, "/readyz").await, (503, "not ready: starting\n".into()));
+
+    let mut records: Vec<_> =
+        synthetic("ops", 40).into_iter().map(|(id, j)| (Some(id.into_bytes()), j.into_bytes())).collect();
+    records.push((Some(b"bad".to_vec()), b"{broken".to_vec()));
+    fx.produce(&records);
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let _ = slot.set(worker.shared().clone());
+    let ok =
+        eventually(Duration::from_secs(30), || worker.stats().consumed == 41 && worker.shared().in_flight() == 0).await;
+    assert!(ok);
+    let ready = eventually(Duration::from_secs(10), || worker.shared().is_ready()).await;
+    assert!(ready, "{:?}", worker.shared().not_ready_reason());
+    assert_eq!(get_async(addr, "/readyz").await, (200, "ready\n".into()));
+
+    let (status, text) = get_async(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(metric(&text, "news_enricher_messages_consumed_total{topic=\"news.raw\"}"), Some(41.0), "{text}");
+    assert_eq!(metric(&text, "news_enricher_records_produced_total{topic=\"news.enriched\"}"), Some(40.0));
+    assert_eq!(metric(&text, "news_enricher_records_produced_total{topic=\"news.dlq\"}"), Some(1.0));
+    assert_eq!(metric(&text, "news_enricher_dlq_records_total{reason=\"not_json\"}"), Some(1.0));
+    assert_eq!(metric(&text, "news_enricher_tags_total{tag=\"taiwan\"}"), Some(40.0), "{text}");
+    assert_eq!(metric(&text, "news_enricher_processing_duration_seconds_count"), Some(41.0));
+    assert_eq!(metric(&text, "news_enricher_article_age_seconds_count"), Some(41.0));
+    assert_eq!(metric(&text, "news_enricher_assigned_partitions"), Some(PARTITIONS as f64));
+    assert_eq!(metric(&text, "news_enricher_ready"), Some(1.0));
+    assert!(text.contains("news_enricher_build_info{version=\""));
+    // Lag comes from librdkafka statistics (every 5 s): owned partitions only, never -1.
+    let lag_seen = eventually(Duration::from_secs(15), || {
+        let text = get(addr, "/metrics").1;
+        (0..PARTITIONS).all(|p| {
+            metric(&text, &format!("news_enricher_consumer_lag{{topic=\"news.raw\",partition=\"{p}\"}}")) == Some(0.0)
+        })
+    })
+    .await;
+    assert!(lag_seen, "{}", get_async(addr, "/metrics").await.1);
+    assert!(!get_async(addr, "/metrics").await.1.contains("} -1"));
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_while_the_broker_is_down() {
+    let fx = Fixture::new("ops-broker-down");
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert!(eventually(Duration::from_secs(20), || worker.shared().is_ready()).await, "ready after joining");
+    fx.broker.broker_down(1);
+    let down = eventually(Duration::from_secs(20), || !worker.shared().is_ready()).await;
+    assert!(down, "not ready while the broker is down");
+    assert_eq!(worker.shared().not_ready_reason(), Some("brokers unreachable"));
+    assert_eq!(metric(&worker.shared().metrics_text(), "news_enricher_broker_up"), Some(0.0));
+    fx.broker.broker_up(1);
+    // Traffic proves the connection is back.
+    fx.produce_articles(&synthetic("back", 5));
+    let back = eventually(Duration::from_secs(40), || worker.shared().is_ready()).await;
+    assert!(back, "ready again after the broker returned: {:?}", worker.shared().not_ready_reason());
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_watchdog_marks_a_stuck_worker_not_ready_and_recovers() {
+    let fx = Fixture::new("ops-stall");
+    let mut settings = fx.settings.clone();
+    settings.http.stall_timeout_secs = 2;
+    fx.produce_articles(&synthetic("stall", 20));
+    // Output writes hang for 6 s each: partitions have work but nothing completes.
+    fx.broker.delay_requests(1, RDKafkaApiKey::Produce, 3, 6000);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let stalled = eventually(Duration::from_secs(20), || {
+        metric(&worker.shared().metrics_text(), "news_enricher_stalled") == Some(1.0)
+    })
+    .await;
+    assert!(stalled, "{}", worker.shared().metrics_text());
+    assert!(!worker.shared().is_ready());
+    assert_eq!(worker.shared().not_ready_reason(), Some("stalled: partitions with lag but no progress"));
+    let recovered =
+        eventually(Duration::from_secs(40), || worker.stats().enriched == 20 && worker.shared().is_ready()).await;
+    assert!(recovered, "{:?}", worker.shared().not_ready_reason());
+    assert_eq!(metric(&worker.shared().metrics_text(), "news_enricher_stalled"), Some(0.0));
+    worker.shutdown().await.unwrap();
+}
