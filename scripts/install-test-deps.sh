@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, idempotently: Python packages (the VADER reference
-# implementation and the Tansu broker binary), cargo components, and the Prometheus server and
-# promtool (Debian package) used by the deployment checks.
+# implementation and the Tansu broker binary) and cargo components. The deployment checks
+# (scripts/check-deploy.sh) install their own tools.
 set -euo pipefail
 
 PY=${PYTHON:-python3}
