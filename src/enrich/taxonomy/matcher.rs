@@ -1,24 +1,27 @@
 //! The hot path: one automaton pass collects hits for every tag, then each tag with hits is
 //! scored. Tags without a single hit cost nothing, regexes run only for tags that already have a
-//! hit of a phrase that counts on its own, and all working memory lives in a per-thread [`Scratch`] reused across calls, so a
-//! call allocates only its output.
+//! hit of a phrase that counts on its own, and all working memory lives in a per-thread
+//! [`Scratch`] reused across calls, so a call allocates only its output.
 //!
 //! Scoring (the "substantially about" test), per tag:
 //!
 //! ```text
-//! E = Σ_terms  w_group · (1 + ln count)          repeated mentions: diminishing returns
-//!   + Σ_terms in title  title_weight · w_group    a headline mention is worth more
+//! E = Σ_groups  w_group · (1 + ln sentences)     sentences with a term of the group: diminishing
+//!   + Σ_groups in title  title_weight · w_group   a headline mention is worth more
 //!   + Σ_rules  w_rule · (1 + ln sentences)        context rules, per sentence where they fire
 //!   + Σ_rules fired in title  title_weight · w_rule
 //! e = E / (max(len, min_length) / reference_length) ^ length_exponent     density
 //! score = e / (e + half_saturation)               in [0, 1); tagged when score ≥ threshold
 //! ```
 //!
-//! A term of a weight-0 group counts only in sentences where a context rule using its group
-//! fires ("talks" alone says nothing; "military … talks" does).
+//! Repeats are counted per sentence, not per occurrence: "deconfliction … deconfliction" in one
+//! quote is one point made once. And per group, not per term: a group holds terms of one
+//! strength, often synonyms ("North Korea", "Pyongyang"), which are one subject, not two. A term
+//! of a weight-0 group counts only in sentences where a context rule using its group fires
+//! ("talks" alone says nothing; "military … talks" does).
 
 use super::compile::{Compiled, EXCLUDE};
-use super::spec::{RuleDef, Scoring};
+use super::spec::{RuleDef, Scoring, MAX_GROUPS_PER_TAG};
 use super::words::{boundary_after, boundary_before, is_word_char, word_mask};
 use super::{Evidence, TagMatch};
 use crate::enrich::text::Document;
@@ -62,6 +65,10 @@ struct Agg {
     key: u32,
     group: u8,
     count: u32,
+    /// Distinct sentences with this term (hits come in text order, so `last` suffices); orders
+    /// the evidence.
+    sentences: u32,
+    last_sentence: u32,
     title_count: u32,
     first: u32,
     end: u32,
@@ -130,6 +137,18 @@ impl Matcher<'_> {
         // Strongest first; the sort is stable, so ties keep taxonomy order.
         out.sort_by(|a, b| b.score.total_cmp(&a.score));
         out
+    }
+
+    /// The raw phrase hits of `hay` as (tag, term, start, end), by the fast or the exact scan.
+    #[cfg(test)]
+    pub(super) fn scan_for_test(&self, hay: &[u8], exact: bool) -> Vec<(u16, u32, u32, u32)> {
+        let mut s = Scratch::default();
+        if exact {
+            self.scan_exact(hay, &mut s);
+        } else {
+            self.scan_fast(hay, &mut s);
+        }
+        s.hits.iter().map(|h| (h.tag, h.term, h.start, h.end)).collect()
     }
 
     /// Finds the phrases of all tags: at each word start, in order, the longest phrase that
@@ -293,8 +312,9 @@ impl Matcher<'_> {
                     let overlaps = |a: u32, b: u32| (ms as u32) < b && a < me as u32;
                     if s.excl.iter().any(|&(t, a, b)| t == tag && overlaps(a, b))
                         || s.hits[i..j].iter().any(|h| overlaps(h.start, h.end))
+                        || s.hits[n..].iter().any(|h| h.tag == tag && overlaps(h.start, h.end))
                     {
-                        continue; // vetoed, or already counted as a phrase
+                        continue; // vetoed, or already counted as a phrase or an earlier regex
                     }
                     s.hits.push(Hit {
                         tag,
@@ -355,14 +375,33 @@ impl Matcher<'_> {
             }
             h.counted = tag.group_weights[h.group as usize] > 0.0 || s.sents[k].2 & (1u64 << h.group) != 0;
         }
-        aggregate(doc, &s.hits[range.clone()], range.start as u32, &mut s.aggs);
-        for a in &s.aggs {
-            let w = tag.group_weights[a.group as usize];
-            evidence_mass += w * (1.0 + (a.count as f64).ln());
-            if a.title_count > 0 {
-                evidence_mass += tag.title_weight * w;
+        // Per group: distinct sentences with a counted hit, and whether one is in the title.
+        let mut group_sentences = [0u32; MAX_GROUPS_PER_TAG];
+        let mut group_last = [u32::MAX; MAX_GROUPS_PER_TAG];
+        let mut group_in_title = 0u64;
+        for h in s.hits[range.clone()].iter().filter(|h| h.counted) {
+            let g = h.group as usize;
+            if group_last[g] != h.sentence {
+                group_last[g] = h.sentence;
+                group_sentences[g] += 1;
+            }
+            if doc.in_title(h.start as usize) {
+                group_in_title |= 1 << g;
             }
         }
+        for (g, &n) in group_sentences.iter().enumerate().take(tag.group_weights.len()) {
+            if n > 0 {
+                let w = tag.group_weights[g];
+                evidence_mass += w * (1.0 + (n as f64).ln());
+                if group_in_title & (1 << g) != 0 {
+                    evidence_mass += tag.title_weight * w;
+                }
+            }
+        }
+        if evidence_mass == 0.0 && !all {
+            return None;
+        }
+        aggregate(doc, &s.hits[range.clone()], range.start as u32, &mut s.aggs);
         if s.aggs.is_empty() {
             return None;
         }
@@ -373,35 +412,32 @@ impl Matcher<'_> {
             return None;
         }
 
-        let mut evidence: Vec<(f64, Evidence)> = s
+        // Strongest first: by the term's own contribution, then count, then position.
+        let weights = &tag.group_weights;
+        let strength = |a: &Agg| weights[a.group as usize] * (1.0 + (a.sentences as f64).ln());
+        s.aggs.sort_by(|a, b| {
+            strength(b).total_cmp(&strength(a)).then(b.count.cmp(&a.count)).then(a.first.cmp(&b.first))
+        });
+        let evidence: Vec<Evidence> = s
             .aggs
             .iter()
-            .map(|a| {
-                let term = if a.key & REGEX_TERM == 0 {
+            .take(self.scoring.max_evidence)
+            .map(|a| Evidence {
+                term: if a.key & REGEX_TERM == 0 {
                     self.compiled.terms[a.key as usize].name.to_string()
                 } else {
                     doc.full[a.first as usize..a.end as usize].to_lowercase()
-                };
-                let w = tag.group_weights[a.group as usize];
-                let contribution = w * (1.0 + (a.count as f64).ln());
-                let ev = Evidence { term, count: a.count, first_offset: a.first as usize, title_count: a.title_count };
-                (contribution, ev)
+                },
+                count: a.count,
+                first_offset: a.first as usize,
+                title_count: a.title_count,
             })
             .collect();
-        evidence.sort_by(|a, b| {
-            b.0.total_cmp(&a.0).then(b.1.count.cmp(&a.1.count)).then(a.1.first_offset.cmp(&b.1.first_offset))
-        });
         let mut sentences: Vec<usize> =
             s.hits[range].iter().filter(|h| h.counted).map(|h| h.sentence as usize).collect();
         sentences.sort_unstable();
         sentences.dedup();
-        Some(TagMatch {
-            id: tag.id.clone(),
-            label: tag.label.clone(),
-            score,
-            evidence: evidence.into_iter().map(|(_, e)| e).collect(),
-            sentences,
-        })
+        Some(TagMatch { id: tag.id.clone(), label: tag.label.clone(), score, evidence, sentences })
     }
 }
 
@@ -458,11 +494,17 @@ fn aggregate(doc: &Document<'_>, hits: &[Hit], base: u32, aggs: &mut Vec<Agg>) {
             Some(a) => {
                 a.count += 1;
                 a.title_count += title;
+                if a.last_sentence != h.sentence {
+                    a.sentences += 1;
+                    a.last_sentence = h.sentence;
+                }
             }
             None => aggs.push(Agg {
                 key: if h.term & REGEX_TERM == 0 { h.term } else { REGEX_TERM | (base + idx as u32) },
                 group: h.group,
                 count: 1,
+                sentences: 1,
+                last_sentence: h.sentence,
                 title_count: title,
                 first: h.start,
                 end: h.end,

@@ -5,15 +5,18 @@
 //! This module owns the taxonomy file format, its validation, the phrase automaton and the
 //! "substantially about" scoring. Parts:
 //!
-//! - [`spec`]: the TOML format (`deny_unknown_fields`, spans kept) and validation into a model.
-//! - [`compile`]: spelling variants and the single leftmost-longest automaton over the phrases
+//! - `spec`: the TOML format (`deny_unknown_fields`, spans kept) and validation into a model.
+//! - `compile`: spelling variants and the single leftmost-longest automaton over the phrases
 //!   of all tags, with per-tag parses so tags never hide each other's phrases.
-//! - [`matcher`]: the hot path — one automaton pass, regexes only for tags with phrase hits,
-//!   context rules per sentence, and the scoring formula (documented there).
-//! - [`words`]: word characters, boundaries and a branch-free mask of word bytes.
+//! - `matcher`: the hot path — one pass over the text for all tags, regexes only for tags with
+//!   phrase hits, context rules per sentence, and the scoring formula (documented there).
+//! - `words`: word characters, boundaries and a branch-free mask of word bytes.
 //!
-//! The cost of [`Taxonomy::tag`] is one automaton pass over the text plus work proportional to
-//! the hits; it does not grow with the number of tags.
+//! The cost of [`Taxonomy::tag`] is one pass over the text — word starts found 64 bytes at a
+//! time, most words rejected by a bit-set filter, the rest walked through the automaton — plus
+//! work proportional to the hits; it does not grow with the number of tags (≈9 µs of CPU for a
+//! 3.4 KB article with the built-in taxonomy). Working memory is kept per thread, so a call
+//! allocates only its output.
 
 mod compile;
 mod matcher;

@@ -14,10 +14,11 @@ use toml::Spanned;
 /// Defaults of the `[scoring]` table; the commented default taxonomy explains each.
 const DEFAULT_HALF_SATURATION: f64 = 4.0;
 const DEFAULT_REFERENCE_LENGTH: u64 = 3000;
-const DEFAULT_MIN_LENGTH: u64 = 1000;
+const DEFAULT_MIN_LENGTH: u64 = 2000;
 const DEFAULT_LENGTH_EXPONENT: f64 = 0.5;
 const DEFAULT_THRESHOLD: f64 = 0.5;
 const DEFAULT_TITLE_WEIGHT: f64 = 1.0;
+const DEFAULT_MAX_EVIDENCE: u32 = 12;
 
 /// Limits that keep the compiled form compact (offsets in `u16`, group sets in a `u64`).
 pub(super) const MAX_GROUPS_PER_TAG: usize = 64;
@@ -47,6 +48,7 @@ struct ScoringSpec {
     length_exponent: Option<Spanned<f64>>,
     threshold: Option<Spanned<f64>>,
     title_weight: Option<Spanned<f64>>,
+    max_evidence: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +113,8 @@ pub(super) struct Scoring {
     pub reference_length: f64,
     pub min_length: f64,
     pub length_exponent: f64,
+    /// At most this many evidence entries per tag in the output, strongest first.
+    pub max_evidence: usize,
 }
 
 #[derive(Debug)]
@@ -231,7 +235,7 @@ pub(super) fn parse(ctx: &Ctx<'_>) -> Result<Model, TaxonomyError> {
     let file: FileSpec = toml::from_str(ctx.src).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let tag = ctx.enclosing_tag(span.start);
-        ctx.err(span, tag.as_deref(), e.message().trim_end().to_owned())
+        ctx.err(span, tag.as_deref(), e.message().trim_end().replace('\n', "; "))
     })?;
 
     let version = file.version.get_ref().trim();
@@ -253,6 +257,11 @@ pub(super) fn parse(ctx: &Ctx<'_>) -> Result<Model, TaxonomyError> {
             0.0,
             1.0,
         )?,
+        max_evidence: match &s.max_evidence {
+            None => DEFAULT_MAX_EVIDENCE as usize,
+            Some(v) if (1..=1000).contains(v.get_ref()) => *v.get_ref() as usize,
+            Some(v) => return Err(ctx.err(v.span(), None, "`max_evidence` must be between 1 and 1000")),
+        },
     };
     let default_threshold = threshold(ctx, None, s.threshold.as_ref(), DEFAULT_THRESHOLD)?;
     let default_title_weight = weight(ctx, None, "title_weight", s.title_weight.as_ref(), DEFAULT_TITLE_WEIGHT)?;

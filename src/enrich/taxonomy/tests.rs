@@ -1,1 +1,562 @@
+//! Unit tests, one or more per rule of the taxonomy: phrase matching, variants, boundaries,
+//! regexes, context rules, exclusions, title weight, density, threshold, and validation errors
+//! that name the file, the tag and the line.
 
+use super::*;
+use crate::enrich::text::{combine, Document};
+
+/// A one-tag taxonomy: `tag_body` is everything after the `[[tag]]` header's id/label/description.
+fn one_tag(tag_body: &str) -> String {
+    format!("version = \"t1\"\n\n[[tag]]\nid = \"t\"\nlabel = \"T\"\ndescription = \"test tag\"\n{tag_body}")
+}
+
+fn tax(src: &str) -> Taxonomy {
+    match Taxonomy::from_toml_str(src, "test.toml") {
+        Ok(t) => t,
+        Err(e) => panic!("taxonomy should be valid: {e}\n{src}"),
+    }
+}
+
+fn err(src: &str) -> String {
+    Taxonomy::from_toml_str(src, "test.toml").expect_err("taxonomy should be invalid").to_string()
+}
+
+/// Every tag with evidence (passing or not) for `title` + `body`.
+fn cands(t: &Taxonomy, title: &str, body: &str) -> Vec<TagMatch> {
+    let (full, title_len) = combine(title, body);
+    t.candidates(&Document::new(&full, title_len))
+}
+
+fn tagged(t: &Taxonomy, title: &str, body: &str) -> Vec<TagMatch> {
+    let (full, title_len) = combine(title, body);
+    t.tag(&Document::new(&full, title_len))
+}
+
+/// Evidence of tag `id` as (term, count), or empty.
+fn terms(t: &Taxonomy, id: &str, title: &str, body: &str) -> Vec<(String, u32)> {
+    cands(t, title, body)
+        .into_iter()
+        .find(|m| m.id == id)
+        .map(|m| m.evidence.into_iter().map(|e| (e.term, e.count)).collect())
+        .unwrap_or_default()
+}
+
+fn score(t: &Taxonomy, id: &str, title: &str, body: &str) -> f64 {
+    cands(t, title, body).into_iter().find(|m| m.id == id).map_or(0.0, |m| m.score)
+}
+
+/// A neutral filler sentence without any phrase of the test taxonomies.
+const FILLER: &str = "The committee met on Tuesday and discussed the budget for the coming year. ";
+
+fn filler(bytes: usize) -> String {
+    FILLER.repeat(bytes / FILLER.len() + 1)
+}
+
+const SIMPLE: &str = r#"
+[tag.terms.name]
+weight = 1.5
+phrases = ["taiwan", "taiwanese", "u.s.", "people's liberation army", "military-to-military"]
+"#;
+
+// ---------------------------------------------------------------------------------------------
+// Phrases
+
+#[test]
+fn phrases_match_case_insensitively_as_whole_words() {
+    let t = tax(&one_tag(SIMPLE));
+    assert_eq!(terms(&t, "t", "", "TAIWAN and Taiwan's and pro-Taiwan"), vec![("taiwan".to_owned(), 3)]);
+    assert!(terms(&t, "t", "", "Taiwanx and ataiwan and taiwan2").is_empty());
+    assert_eq!(terms(&t, "t", "", "Taiwanese"), vec![("taiwanese".to_owned(), 1)]);
+}
+
+#[test]
+fn phrases_match_next_to_typographic_quotes_and_non_ascii_letters_block_them() {
+    let t = tax(&one_tag(SIMPLE));
+    assert_eq!(terms(&t, "t", "", "“Taiwan” — ‘Taiwan’"), vec![("taiwan".to_owned(), 2)]);
+    assert!(terms(&t, "t", "", "éTaiwan Taiwané").is_empty());
+}
+
+#[test]
+fn hyphens_match_spaces_and_en_dashes_and_apostrophes_match_typographic_ones() {
+    let t = tax(&one_tag(SIMPLE));
+    let got = terms(&t, "t", "", "military to military, military–to–military, Military-To-Military");
+    assert_eq!(got, vec![("military-to-military".to_owned(), 3)]);
+    let got = terms(&t, "t", "", "the People’s Liberation Army and the People's Liberation Army");
+    assert_eq!(got, vec![("people's liberation army".to_owned(), 2)]);
+}
+
+#[test]
+fn a_written_space_matches_only_a_space() {
+    let t = tax(&one_tag("[tag.terms.a]\nphrases = [\"trade war\"]\n"));
+    assert_eq!(terms(&t, "t", "", "a trade war, a trade-war"), vec![("trade war".to_owned(), 1)]);
+}
+
+#[test]
+fn phrases_ending_in_punctuation_need_no_boundary_after_them() {
+    let t = tax(&one_tag(SIMPLE));
+    assert_eq!(terms(&t, "t", "", "U.S.-led and the U.S."), vec![("u.s.".to_owned(), 2)]);
+}
+
+#[test]
+fn the_longest_phrase_wins_within_a_tag() {
+    let t = tax(&one_tag(
+        "[tag.terms.a]\nweight = 1.0\nphrases = [\"taiwan\"]\n[tag.terms.b]\nweight = 3.0\nphrases = [\"taiwan strait\"]\n",
+    ));
+    let got = terms(&t, "t", "", "ships in the Taiwan Strait near Taiwan");
+    assert_eq!(got, vec![("taiwan strait".to_owned(), 1), ("taiwan".to_owned(), 1)]);
+}
+
+#[test]
+fn a_shorter_phrase_is_found_when_the_longest_runs_into_a_longer_word() {
+    let t = tax(&one_tag("[tag.terms.a]\nphrases = [\"taiwan\", \"taiwan strait\"]\n"));
+    assert_eq!(terms(&t, "t", "", "the Taiwan Straits"), vec![("taiwan".to_owned(), 1)]);
+}
+
+#[test]
+fn tags_do_not_hide_each_others_phrases() {
+    let src = r#"version = "t"
+[[tag]]
+id = "scs"
+label = "SCS"
+description = "d"
+[tag.terms.a]
+phrases = ["south china sea"]
+[[tag]]
+id = "china"
+label = "China"
+description = "d"
+[tag.terms.a]
+phrases = ["china", "sea"]
+"#;
+    let t = tax(src);
+    assert_eq!(terms(&t, "scs", "", "patrols in the South China Sea"), vec![("south china sea".to_owned(), 1)]);
+    let got = terms(&t, "china", "", "patrols in the South China Sea");
+    assert_eq!(got, vec![("china".to_owned(), 1), ("sea".to_owned(), 1)]);
+}
+
+#[test]
+fn case_sensitive_groups_match_only_as_written() {
+    let t = tax(&one_tag("[tag.terms.a]\ncase_sensitive = true\nphrases = [\"US\"]\n"));
+    assert_eq!(terms(&t, "t", "", "the US told us; Us"), vec![("US".to_owned(), 1)]);
+}
+
+#[test]
+fn the_fast_scan_finds_exactly_what_the_exact_scan_finds() {
+    let t = Taxonomy::builtin();
+    let m = t.matcher();
+    let texts = [
+        crate::enrich::taxonomy::BUILTIN_TAXONOMY,
+        "naïve Taiwan café—Taiwan’s “one-China” policy; US-China relations, U.S.-China ties.",
+        "x".repeat(63).as_str(),
+        &format!("{}Taiwan Strait{}taiwan", "a ".repeat(31), " b".repeat(40)),
+    ]
+    .map(str::to_owned);
+    // Plus pseudo-random texts made of phrase fragments, separators and runs crossing 64 bytes.
+    let pieces = ["taiwan", " ", "-", "strait", "’", "é", "US", "china", ".", "military", "to", "x", "\n", "talks"];
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut random = Vec::new();
+    for _ in 0..300 {
+        let mut s = String::new();
+        for _ in 0..60 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            s.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+        }
+        random.push(s);
+    }
+    for text in texts.iter().chain(&random) {
+        let fast = m.scan_for_test(text.as_bytes(), false);
+        let exact = m.scan_for_test(text.as_bytes(), true);
+        assert_eq!(fast, exact, "scans differ on {text:?}");
+    }
+}
+
+#[test]
+fn phrases_starting_with_a_non_ascii_letter_are_found() {
+    let t = tax(&one_tag("[tag.terms.a]\nphrases = [\"Ürümqi\", \"taiwan\"]\n"));
+    assert_eq!(
+        terms(&t, "t", "", "from Ürümqi to Taiwan, not xÜrümqi"),
+        vec![("Ürümqi".to_owned(), 1), ("taiwan".to_owned(), 1)]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regex terms
+
+const REGEX_TAG: &str = r#"
+exclude = ["no 5 kg of fentanyl"]
+[tag.terms.a]
+weight = 3.0
+phrases = ["fentanyl"]
+regex = ['\d+\s*kg of (?:fentanyl|carfentanil)', 'carfentanil']
+"#;
+
+#[test]
+fn regex_terms_count_by_matched_text_once_a_phrase_of_the_tag_matched() {
+    let t = tax(&one_tag(REGEX_TAG));
+    let got = terms(&t, "t", "", "Police seized 12 kg of carfentanil and 3 KG of Carfentanil. Fentanyl again.");
+    assert!(got.contains(&("12 kg of carfentanil".to_owned(), 1)), "{got:?}");
+    assert!(got.contains(&("3 kg of carfentanil".to_owned(), 1)), "{got:?}");
+    assert!(got.contains(&("fentanyl".to_owned(), 1)), "{got:?}");
+    // Without a phrase hit the regexes do not run.
+    assert!(terms(&t, "t", "", "Police seized 12 kg of carfentanil.").is_empty());
+}
+
+#[test]
+fn regex_matches_are_whole_words_and_do_not_double_count_phrases() {
+    let t = tax(&one_tag(REGEX_TAG));
+    let got = terms(&t, "t", "", "fentanyl; xcarfentanil and carfentanils are not words of it");
+    assert_eq!(got, vec![("fentanyl".to_owned(), 1)]);
+    // "12 kg of fentanyl" overlaps the phrase hit "fentanyl", so it is not counted again.
+    let got = terms(&t, "t", "", "12 kg of fentanyl");
+    assert_eq!(got, vec![("fentanyl".to_owned(), 1)]);
+}
+
+#[test]
+fn exclusions_veto_regex_hits_too() {
+    let t = tax(&one_tag(REGEX_TAG));
+    let got = terms(&t, "t", "", "There was no 5 kg of fentanyl here, only carfentanil and fentanyl.");
+    let mut got: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
+    got.sort_unstable();
+    assert_eq!(got, ["carfentanil", "fentanyl"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Context rules
+
+const CONTEXT_TAG: &str = r#"
+[tag.terms.core]
+weight = 3.0
+phrases = ["hotline"]
+[tag.terms.military]
+weight = 0.0
+phrases = ["military", "defense minister"]
+[tag.terms.channel]
+weight = 0.0
+phrases = ["talks", "call"]
+[tag.terms.buying]
+weight = 0.0
+phrases = ["purchase"]
+[[tag.context]]
+groups = ["military", "channel"]
+unless = ["buying"]
+weight = 2.0
+"#;
+
+#[test]
+fn context_rules_fire_within_a_sentence_and_make_their_terms_count() {
+    let t = tax(&one_tag(CONTEXT_TAG));
+    let got = terms(&t, "t", "", "The military held talks with its neighbour. Nothing else happened.");
+    assert_eq!(got, vec![("military".to_owned(), 1), ("talks".to_owned(), 1)]);
+    // The same words in different sentences prove nothing.
+    assert!(terms(&t, "t", "", "The military was there. Talks went on elsewhere.").is_empty());
+}
+
+#[test]
+fn context_rules_respect_unless() {
+    let t = tax(&one_tag(CONTEXT_TAG));
+    assert!(terms(&t, "t", "", "The defense minister held talks on the purchase of jets.").is_empty());
+}
+
+#[test]
+fn context_rule_windows_span_neighbouring_sentences() {
+    let body = "The military was there. Talks went on. Unrelated sentence. Another one.";
+    let t = tax(&one_tag(&CONTEXT_TAG.replace("weight = 2.0\n", "weight = 2.0\nwindow = 1\n")));
+    assert_eq!(terms(&t, "t", "", body), vec![("military".to_owned(), 1), ("talks".to_owned(), 1)]);
+}
+
+#[test]
+fn context_rules_add_to_the_score_per_sentence() {
+    let t = tax(&one_tag(CONTEXT_TAG));
+    let one = score(&t, "t", "", &format!("The military held talks. {}", filler(2000)));
+    let two = score(&t, "t", "", &format!("The military held talks. The military had a call. {}", filler(2000)));
+    assert!(one > 0.0 && two > one, "{one} {two}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exclusions
+
+#[test]
+fn exclusions_veto_the_phrases_inside_them_and_only_those() {
+    let t = tax(&one_tag(&format!("exclude = [\"made in taiwan\", \"taiwan-made\"]\n{SIMPLE}")));
+    assert!(terms(&t, "t", "", "A router made in Taiwan, with Taiwan-made chips and Taiwan made parts.").is_empty());
+    let got = terms(&t, "t", "", "A router made in Taiwan. Taiwan's president spoke.");
+    assert_eq!(got, vec![("taiwan".to_owned(), 1)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scoring: title weight, density, repeats, threshold
+
+const SCORING: &str = r#"version = "s"
+[scoring]
+half_saturation = 4.0
+reference_length = 3000
+min_length = 2000
+length_exponent = 0.5
+title_weight = 2.0
+
+[[tag]]
+id = "t"
+label = "T"
+description = "d"
+[tag.terms.a]
+weight = 3.0
+phrases = ["fentanyl", "carfentanil"]
+"#;
+
+fn expected(evidence: f64, len: usize) -> f64 {
+    let e = evidence / ((len.max(2000) as f64) / 3000.0).sqrt();
+    e / (e + 4.0)
+}
+
+#[test]
+fn score_follows_the_documented_formula() {
+    let t = tax(SCORING);
+    let body = format!("Fentanyl was found. {}", filler(4000));
+    let (full, _) = combine("", &body);
+    let s = score(&t, "t", "", &body);
+    assert!((s - expected(3.0, full.len())).abs() < 1e-9, "{s}");
+}
+
+#[test]
+fn a_title_mention_weighs_more_than_the_same_mention_in_the_body() {
+    let t = tax(SCORING);
+    let body = filler(3000);
+    let in_body = score(&t, "t", "Council news", &format!("Fentanyl was found. {body}"));
+    let in_title = score(&t, "t", "Fentanyl found", &body);
+    assert!(in_title > in_body, "{in_title} {in_body}");
+    let (full, _) = combine("Fentanyl found", &body);
+    assert!((in_title - expected(3.0 + 2.0 * 3.0, full.len())).abs() < 1e-9);
+}
+
+#[test]
+fn a_single_passing_mention_in_a_long_article_does_not_pass() {
+    let t = tax(SCORING);
+    let long = format!("{} Drugs such as fentanyl were mentioned. {}", filler(4000), filler(4000));
+    assert!(tagged(&t, "Council news", &long).is_empty());
+    assert!(score(&t, "t", "Council news", &long) < 0.35);
+}
+
+#[test]
+fn density_matters_the_same_evidence_weighs_less_in_a_longer_text() {
+    let t = tax(SCORING);
+    let text = |n| format!("Fentanyl. Carfentanil. Fentanyl again. {}", filler(n));
+    assert!(score(&t, "t", "", &text(2000)) > score(&t, "t", "", &text(8000)));
+}
+
+#[test]
+fn repeats_have_diminishing_returns_and_count_per_sentence_and_group() {
+    let t = tax(SCORING);
+    // Short enough that every variant is scored as `min_length` long: only evidence differs.
+    let body = filler(1000);
+    let once = score(&t, "t", "", &format!("Fentanyl here. {body}"));
+    let same_sentence = score(&t, "t", "", &format!("Fentanyl, fentanyl and carfentanil here. {body}"));
+    let three = score(&t, "t", "", &format!("Fentanyl here. Fentanyl there. Fentanyl everywhere. {body}"));
+    assert!((same_sentence - once).abs() < 1e-12, "synonyms in one sentence are one point");
+    assert!((three - expected(3.0 * (1.0 + 3f64.ln()), 0)).abs() < 1e-9);
+    assert!(three < 3.0 * once);
+}
+
+#[test]
+fn the_threshold_decides_what_tag_returns_and_candidates_shows_the_rest() {
+    let t = tax(SCORING);
+    let body = format!("Fentanyl here. Fentanyl there. Fentanyl everywhere. {}", filler(2500));
+    let s = score(&t, "t", "", &body);
+    assert!(s > 0.5 && !tagged(&t, "", &body).is_empty());
+    let strict = tax(&SCORING.replace("description = \"d\"\n", "description = \"d\"\nthreshold = 0.9\n"));
+    assert!(tagged(&strict, "", &body).is_empty());
+    assert_eq!(cands(&strict, "", &body).len(), 1);
+}
+
+#[test]
+fn evidence_reports_counts_offsets_title_counts_and_sentences() {
+    let t = tax(SCORING);
+    let title = "Fentanyl seized";
+    let body = "Police found fentanyl. Nothing here. Carfentanil and fentanyl too.";
+    let m = cands(&t, title, body).remove(0);
+    let (full, title_len) = combine(title, body);
+    let doc = Document::new(&full, title_len);
+    let fent = m.evidence.iter().find(|e| e.term == "fentanyl").unwrap();
+    assert_eq!((fent.count, fent.title_count, fent.first_offset), (3, 1, 0));
+    let carf = m.evidence.iter().find(|e| e.term == "carfentanil").unwrap();
+    assert_eq!(&full[carf.first_offset..carf.first_offset + 11], "Carfentanil");
+    assert_eq!(m.sentences, vec![0, 1, 3]);
+    assert!(m.sentences.iter().all(|&i| doc.sentence(i).to_lowercase().contains("fentanyl")));
+    assert_eq!(m.evidence[0].term, "fentanyl", "strongest first");
+}
+
+#[test]
+fn evidence_is_capped_at_max_evidence() {
+    let src = SCORING.replace("title_weight = 2.0", "title_weight = 2.0\nmax_evidence = 1");
+    let t = tax(&src);
+    assert_eq!(cands(&t, "", "Fentanyl and carfentanil.")[0].evidence.len(), 1);
+}
+
+#[test]
+fn documents_without_hits_get_no_tags() {
+    let t = Taxonomy::builtin();
+    assert!(tagged(&t, "", "").is_empty());
+    assert!(tagged(&t, "Weather", &filler(3000)).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation: every error names the file, the line and (where there is one) the tag.
+
+fn assert_err(src: &str, line: usize, tag: Option<&str>, needle: &str) {
+    let e = err(src);
+    assert!(e.starts_with(&format!("test.toml:{line}:")), "wrong line in: {e}");
+    if let Some(tag) = tag {
+        assert!(e.contains(&format!("tag `{tag}`")), "tag not named in: {e}");
+    }
+    assert!(e.contains(needle), "{needle:?} not in: {e}");
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_tag_and_line() {
+    let src = one_tag("[tag.terms.a]\nphrases = [\"x\"]\nwieght = 2.0\n");
+    assert_err(&src, 9, Some("t"), "unknown field `wieght`");
+    assert_err("version = \"1\"\ncolour = 1\n", 2, None, "unknown field `colour`");
+}
+
+#[test]
+fn missing_keys_name_the_tag() {
+    let src = one_tag("[tag.terms.a]\nphrases = [\"x\"]\n").replace("label = \"T\"\n", "");
+    assert_err(&src, 3, Some("t"), "missing field `label`");
+}
+
+#[test]
+fn syntax_errors_name_the_line() {
+    // An unclosed array is noticed at the end of the file; messages stay on one line.
+    assert_err(&one_tag("[tag.terms.a]\nphrases = [\"x\"\n"), 9, Some("t"), "invalid array; expected `]`");
+}
+
+#[test]
+fn duplicate_tag_ids_are_errors() {
+    let tag = "[[tag]]\nid = \"a\"\nlabel = \"A\"\ndescription = \"d\"\n[tag.terms.x]\nphrases = [\"x\"]\n";
+    let src = format!("version = \"1\"\n{tag}{tag}");
+    assert_err(&src, 9, Some("a"), "duplicate tag id `a` (first defined on line 3)");
+}
+
+#[test]
+fn bad_ids_empty_labels_and_missing_terms_are_errors() {
+    let src = "version = \"1\"\n[[tag]]\nid = \"Bad Id\"\nlabel = \"A\"\ndescription = \"d\"\n";
+    assert_err(src, 3, Some("Bad Id"), "lower-case ASCII");
+    assert_err(&one_tag("").replace("label = \"T\"", "label = \" \""), 5, Some("t"), "`label` must not be empty");
+    assert_err(&one_tag(""), 4, Some("t"), "no term groups");
+    assert_err("version = \"1\"\n", 1, None, "defines no tags");
+    assert_err(&one_tag("[tag.terms.a]\nphrases = [\"x\"]\n").replace("\"t1\"", "\" \""), 1, None, "`version`");
+}
+
+#[test]
+fn empty_and_malformed_phrases_are_errors() {
+    assert_err(&one_tag("[tag.terms.a]\nphrases = [\"x\", \"  \"]\n"), 8, Some("t"), "empty phrase");
+    assert_err(&one_tag("[tag.terms.a]\nphrases = [\"-x\"]\n"), 8, Some("t"), "must start with a letter or digit");
+    assert_err(&one_tag("[tag.terms.a]\nphrases = [\"a - b\"]\n"), 8, Some("t"), "doubled space/hyphen");
+    assert_err(&one_tag("[tag.terms.a]\nweight = 1.0\n"), 7, Some("t"), "neither `phrases` nor `regex`");
+}
+
+#[test]
+fn duplicate_phrases_including_variants_are_errors() {
+    let src = one_tag("[tag.terms.a]\nphrases = [\"cross-strait\"]\n[tag.terms.b]\nphrases = [\"Cross Strait\"]\n");
+    assert_err(&src, 10, Some("t"), "duplicates phrase \"cross-strait\" on line 8");
+}
+
+#[test]
+fn bad_regexes_are_errors() {
+    assert_err(&one_tag("[tag.terms.a]\nphrases = [\"x\"]\nregex = ['(unclosed']\n"), 9, Some("t"), "invalid regex");
+    assert_err(
+        &one_tag("[tag.terms.a]\nphrases = [\"x\"]\nregex = ['a*']\n"),
+        9,
+        Some("t"),
+        "matches the empty string",
+    );
+    assert_err(&one_tag("[tag.terms.a]\nregex = ['abc']\n"), 4, Some("t"), "no phrases of positive weight");
+}
+
+#[test]
+fn thresholds_and_weights_out_of_range_are_errors() {
+    let src = one_tag("threshold = 1.5\n[tag.terms.a]\nphrases = [\"x\"]\n");
+    assert_err(&src, 7, Some("t"), "`threshold` must be strictly between 0 and 1");
+    assert_err(&one_tag("[tag.terms.a]\nweight = -1.0\nphrases = [\"x\"]\n"), 8, Some("t"), "`weight` must be between");
+    assert_err(
+        "version = \"1\"\n[scoring]\nhalf_saturation = 0.0\n",
+        3,
+        None,
+        "`half_saturation` must be greater than 0",
+    );
+}
+
+#[test]
+fn context_rules_referring_to_nothing_are_errors() {
+    let base = "[tag.terms.a]\nphrases = [\"x\"]\n[tag.terms.b]\nweight = 0.0\nphrases = [\"y\"]\n";
+    let src = one_tag(&format!("{base}[[tag.context]]\ngroups = [\"a\", \"nope\"]\n"));
+    assert_err(&src, 13, Some("t"), "unknown term group `nope` (known: a, b)");
+    let src = one_tag(&format!("{base}[[tag.context]]\ngroups = [\"a\"]\n"));
+    assert_err(&src, 13, Some("t"), "at least two term groups");
+    let src = one_tag(&format!("{base}[[tag.context]]\ngroups = [\"a\", \"b\"]\nunless = [\"b\"]\n"));
+    assert_err(&src, 14, Some("t"), "both required and in `unless`");
+    // A weight-0 group that no rule uses can never count.
+    assert_err(&one_tag(base), 11, Some("t"), "weight 0 and no context rule uses it");
+}
+
+#[test]
+fn exclusions_that_veto_nothing_are_errors() {
+    let src = one_tag("exclude = [\"made in china\"]\n[tag.terms.a]\nphrases = [\"taiwan\"]\n");
+    assert_err(&src, 7, Some("t"), "vetoes nothing");
+    let src = one_tag("exclude = [\"taiwan\"]\n[tag.terms.a]\nphrases = [\"taiwan\"]\n");
+    assert_err(&src, 7, Some("t"), "exclusion \"taiwan\" duplicates phrase \"taiwan\" on line 9");
+}
+
+#[test]
+fn load_names_the_file_when_it_cannot_be_read_or_is_invalid() {
+    let e = Taxonomy::load(std::path::Path::new("/nonexistent/taxonomy.toml")).unwrap_err().to_string();
+    assert!(e.starts_with("/nonexistent/taxonomy.toml: cannot read"), "{e}");
+    let dir = std::env::temp_dir().join(format!("taxonomy-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, one_tag("[tag.terms.a]\nphrases = [\"\"]\n")).unwrap();
+    let e = Taxonomy::load(&path).unwrap_err().to_string();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(e.starts_with(&format!("{}:8:", path.display())) && e.contains("tag `t`"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The built-in taxonomy
+
+#[test]
+fn the_builtin_taxonomy_is_valid_and_has_the_required_tags() {
+    let t = Taxonomy::builtin();
+    assert!(!t.version().is_empty());
+    let ids: Vec<&str> = t.tags().map(|i| i.id).collect();
+    for id in [
+        "taiwan",
+        "fentanyl",
+        "military_communications",
+        "us_china_relations",
+        "espionage_surveillance",
+        "trade_supply_chains",
+        "detained_citizens",
+    ] {
+        assert!(ids.contains(&id), "missing {id}");
+    }
+    assert!(t.tags().all(|i| !i.label.is_empty() && !i.description.is_empty()));
+}
+
+#[test]
+fn taxonomy_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Taxonomy>();
+    let t = std::sync::Arc::new(Taxonomy::builtin());
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                tagged(&t, "Taiwan Strait tensions", "Taiwan. Cross-strait talks. Taiwan again.").len()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 1);
+    }
+}

@@ -1,0 +1,79 @@
+//! The built-in taxonomy over the evaluation corpus
+//! (`$NEWS_DATA_DIR/news/news_articles_2017.jsonl`, 3,824 real articles from 2017): counts
+//! articles per tag, prints them with the titles of the tagged articles, and checks the counts
+//! stay within bounds judged by reading the hits.
+//!
+//! The bounds are not precision targets: they catch a taxonomy edit that makes a tag fire
+//! everywhere or nowhere. Run with `--nocapture` to see the tagged titles and judge precision.
+
+use news_enricher::enrich::taxonomy::Taxonomy;
+use news_enricher::enrich::text::{combine, Document};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("NEWS_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    assert!(
+        dir.is_dir(),
+        "shared data folder {} is missing: set NEWS_DATA_DIR to the folder holding seed/ and news/",
+        dir.display()
+    );
+    dir
+}
+
+/// Inclusive bounds on the number of tagged articles, from reading the hits of this corpus
+/// (2017: Trump's wiretapping claims, the Kim Jong-nam killing, Tillerson's Asia trip, Brexit).
+const BOUNDS: &[(&str, usize, usize)] = &[
+    // ~30 articles mention Taiwan; about ten discuss it (Ma Ying-jeou indicted, "One China").
+    ("taiwan", 5, 20),
+    // One article is about fentanyl (CDC overdose figures); other drug articles are not.
+    ("fentanyl", 1, 5),
+    // Pentagon–Russia deconfliction, NATO–Russia contacts, Russian–Turkish chiefs of staff,
+    // the Japan–Russia 2+2.
+    ("military_communications", 4, 20),
+    ("us_china_relations", 25, 70),
+    ("espionage_surveillance", 50, 140),
+    ("trade_supply_chains", 40, 120),
+    ("detained_citizens", 2, 15),
+    ("north_korea", 60, 130),
+    ("south_china_sea", 5, 20),
+    ("sanctions", 30, 80),
+    ("cybersecurity", 25, 70),
+];
+
+#[test]
+fn tag_counts_over_the_corpus_stay_within_judged_bounds() {
+    let path = data_dir().join("news/news_articles_2017.jsonl");
+    let data = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let taxonomy = Taxonomy::builtin();
+    let mut tagged: BTreeMap<String, Vec<(f64, String)>> = BTreeMap::new();
+    let mut articles = 0;
+    for (n, line) in data.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
+        let title = v["title"].as_str().unwrap_or("");
+        let (full, title_len) = combine(title, v["body"].as_str().unwrap_or(""));
+        let doc = Document::new(&full, title_len);
+        articles += 1;
+        for t in taxonomy.tag(&doc) {
+            assert!((0.0..1.0).contains(&t.score) && !t.evidence.is_empty() && !t.sentences.is_empty(), "{t:?}");
+            tagged.entry(t.id).or_default().push((t.score, format!("{} {}", v["id"].as_str().unwrap_or("?"), title)));
+        }
+    }
+    assert_eq!(articles, 3824, "unexpected corpus size");
+
+    let mut failures = Vec::new();
+    for &(id, min, max) in BOUNDS {
+        let hits = tagged.remove(id).unwrap_or_default();
+        println!("{id}: {} articles", hits.len());
+        for (score, title) in &hits {
+            println!("    {score:.3}  {title}");
+        }
+        if !(min..=max).contains(&hits.len()) {
+            failures.push(format!("{id}: {} articles, expected {min}..={max}", hits.len()));
+        }
+    }
+    assert!(tagged.is_empty(), "tags without bounds: {:?}", tagged.keys().collect::<Vec<_>>());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,246 @@
+//! Golden checks of the built-in taxonomy: the reference article (tags, evidence terms, offsets,
+//! sentences) and hand-written negatives for the cases the tag definitions exclude: a product
+//! made in Taiwan, Taiwan in a list, drugs in general, military radio equipment.
+//!
+//! The reference article is read from `$NEWS_DATA_DIR/seed/blinken_xi_beijing.txt`, by default
+//! `../shared/data` beside the crate.
+
+use news_enricher::enrich::taxonomy::{TagMatch, Taxonomy};
+use news_enricher::enrich::text::{combine, Document};
+use std::path::PathBuf;
+
+fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("NEWS_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    assert!(
+        dir.is_dir(),
+        "shared data folder {} is missing: set NEWS_DATA_DIR to the folder holding seed/ and news/",
+        dir.display()
+    );
+    dir
+}
+
+/// The reference article: a section line, the headline, then paragraphs.
+fn reference() -> (String, usize) {
+    let path = data_dir().join("seed/blinken_xi_beijing.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut lines = text.lines();
+    let _section = lines.next();
+    let title = lines.next().expect("a headline line");
+    let body: Vec<&str> = lines.collect();
+    combine(title, &body.join("\n"))
+}
+
+/// The tags of a hand-written article; prints every candidate with its score (shown when a test
+/// fails, or with `--nocapture`) so a regression shows how close it came.
+fn tag(title: &str, body: &str) -> Vec<TagMatch> {
+    let (full, title_len) = combine(title, body);
+    let doc = Document::new(&full, title_len);
+    let taxonomy = Taxonomy::builtin();
+    for c in taxonomy.candidates(&doc) {
+        eprintln!(
+            "  candidate {:<26} {:.3} {:?}",
+            c.id,
+            c.score,
+            c.evidence.iter().map(|e| (&e.term, e.count)).collect::<Vec<_>>()
+        );
+    }
+    taxonomy.tag(&doc)
+}
+
+fn ids(tags: &[TagMatch]) -> Vec<&str> {
+    tags.iter().map(|t| t.id.as_str()).collect()
+}
+
+fn evidence<'a>(tags: &'a [TagMatch], id: &str) -> Vec<(&'a str, u32)> {
+    let t = tags.iter().find(|t| t.id == id).unwrap_or_else(|| panic!("{id} not tagged: {:?}", ids(tags)));
+    t.evidence.iter().map(|e| (e.term.as_str(), e.count)).collect()
+}
+
+#[test]
+fn reference_article_gets_the_required_tags_and_the_neighbours_it_is_about() {
+    let (full, title_len) = reference();
+    let doc = Document::new(&full, title_len);
+    let tags = Taxonomy::builtin().tag(&doc);
+    for t in &tags {
+        eprintln!(
+            "{:<26} {:.3} {:?}",
+            t.id,
+            t.score,
+            t.evidence.iter().map(|e| (&e.term, e.count)).collect::<Vec<_>>()
+        );
+    }
+    let mut got = ids(&tags);
+    got.sort_unstable();
+    // Required: taiwan, fentanyl, military_communications. Neighbours: the article is about
+    // US–China relations throughout and twice about espionage (the spy balloon that postponed
+    // the trip, espionage accusations). Trade ("trade routes and supply chains") and detained
+    // citizens are single passing mentions.
+    assert_eq!(got, ["espionage_surveillance", "fentanyl", "military_communications", "taiwan", "us_china_relations"]);
+    assert!(tags.windows(2).all(|w| w[0].score >= w[1].score), "strongest first");
+    assert!(tags.iter().all(|t| t.score > 0.5 && t.score < 1.0));
+}
+
+#[test]
+fn reference_article_evidence_terms() {
+    let (full, title_len) = reference();
+    let doc = Document::new(&full, title_len);
+    let tags = Taxonomy::builtin().tag(&doc);
+
+    let taiwan = evidence(&tags, "taiwan");
+    assert!(taiwan.contains(&("taiwan", 6)), "{taiwan:?}");
+    for term in ["taiwan independence", "one-china", "strategic ambiguity", "democratic island"] {
+        assert!(taiwan.iter().any(|(t, _)| *t == term), "{term} missing from {taiwan:?}");
+    }
+    let fentanyl = evidence(&tags, "fentanyl");
+    assert!(fentanyl.contains(&("fentanyl precursors", 1)) && fentanyl.contains(&("opioid crisis", 1)), "{fentanyl:?}");
+    let mil = evidence(&tags, "military_communications");
+    assert_eq!(mil[0], ("military-to-military", 2), "{mil:?}");
+    assert!(mil.iter().any(|(t, _)| *t == "dialogues"), "{mil:?}");
+    let spy = evidence(&tags, "espionage_surveillance");
+    assert!(spy.contains(&("espionage", 1)) && spy.contains(&("spy balloon", 1)), "{spy:?}");
+    let us_china = evidence(&tags, "us_china_relations");
+    assert_eq!(us_china[0], ("us-china relations", 2), "{us_china:?}");
+}
+
+#[test]
+fn reference_article_offsets_and_sentences_point_at_the_evidence() {
+    let (full, title_len) = reference();
+    let doc = Document::new(&full, title_len);
+    let tags = Taxonomy::builtin().tag(&doc);
+    for t in &tags {
+        for e in &t.evidence {
+            // The text at the offset starts with the term's first word (spellings vary after it).
+            let first_word = e.term.split([' ', '-']).next().unwrap();
+            let at = &full[e.first_offset..];
+            assert!(
+                at.to_lowercase().starts_with(&first_word.to_lowercase()),
+                "{}: {:?} at {:?}",
+                t.id,
+                e.term,
+                &at[..20]
+            );
+            let s = doc.sentence_at(e.first_offset).unwrap();
+            assert!(t.sentences.contains(&s), "{}: sentence {s} of {:?} not listed", t.id, e.term);
+        }
+    }
+    // Per-tag sentiment reads these sentences: fentanyl is the closing agenda item.
+    let fentanyl = tags.iter().find(|t| t.id == "fentanyl").unwrap();
+    assert_eq!(fentanyl.sentences, [doc.sentences.len() - 1]);
+    assert!(doc.sentence(fentanyl.sentences[0]).contains("fentanyl precursors"));
+    let taiwan = tags.iter().find(|t| t.id == "taiwan").unwrap();
+    assert!(taiwan.sentences.len() >= 6);
+}
+
+#[test]
+fn negative_a_product_made_in_taiwan() {
+    let tags = tag(
+        "Acme launches ProLink X5 router with Wi-Fi 7 support",
+        "HSINCHU, Taiwan, March 3, 2024 /PRNewswire/ -- Acme Networks today announced the ProLink X5, a \
+         tri-band Wi-Fi 7 router for homes and small offices. The router is made in Taiwan at the \
+         company's own plant and uses Taiwan-made chipsets and a quad-core processor.\n\
+         The ProLink X5 delivers up to 19 gigabits per second across its three bands and supports \
+         multi-link operation, so phones and laptops can use two bands at once. Four 2.5-gigabit \
+         Ethernet ports and a 10-gigabit WAN port connect wired devices and fibre lines.\n\
+         \"Customers asked for a router that keeps up with their fibre connection and their gaming \
+         consoles,\" said Jane Lin, vice president of product management. \"The X5 does that and \
+         stays quiet and cool on a bookshelf.\"\n\
+         A mobile app guides set-up in under five minutes, and parental controls, a guest network \
+         and automatic firmware updates are included at no extra cost. Security features include \
+         WPA3 encryption and a built-in firewall.\n\
+         The ProLink X5 will be available from April in the United States, Europe and Japan at a \
+         suggested retail price of $399. A mesh kit with two satellite units follows in the summer.\n\
+         About Acme Networks: Acme Networks is a Taiwan-based maker of networking equipment, founded \
+         in 1998, with offices in Taipei, San Jose and Munich.",
+    );
+    assert!(!ids(&tags).contains(&"taiwan"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn negative_taiwan_in_a_list() {
+    let tags = tag(
+        "Asian shares rise as investors bet on rate cuts",
+        "Asian shares rose on Tuesday as investors bet that central banks would cut interest rates \
+         later this year, while oil prices steadied after last week's slide.\n\
+         Stocks in Japan, South Korea, Taiwan and Australia gained, led by technology and mining \
+         companies. Japan's Nikkei 225 index added 1.2 per cent and South Korea's Kospi rose 0.9 per \
+         cent, helped by chip makers.\n\
+         In Australia the S&P/ASX 200 climbed 0.6 per cent as iron ore prices recovered. Mining \
+         companies led the gains, while banks were little changed ahead of earnings reports due next \
+         week.\n\
+         Hong Kong's Hang Seng index was flat, and shares in mainland China slipped after weaker than \
+         expected factory data. Property developers fell again as investors worried about debt.\n\
+         On Wall Street overnight, the S&P 500 ended slightly higher after data showed inflation \
+         cooling for a third month. Treasury yields fell, and the dollar weakened against the yen and \
+         the euro.\n\
+         Brent crude was steady at $82 a barrel after losing 4 per cent last week on worries about \
+         demand. Gold rose to a record high, supported by the weaker dollar.\n\
+         Analysts said markets would watch retail sales and jobless claims later in the week for more \
+         signs that the economy is slowing without falling into recession.",
+    );
+    assert!(!ids(&tags).contains(&"taiwan"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn negative_drugs_in_general() {
+    let tags = tag(
+        "Record cocaine seizures as Europe's drug market keeps growing",
+        "Customs officers in Rotterdam and Antwerp seized a record 110 tonnes of cocaine last year, \
+         the European drugs agency said on Wednesday, warning that the continent's drug market is \
+         larger and more violent than ever.\n\
+         Cocaine, heroin, methamphetamine and fentanyl were among the drugs found in shipping \
+         containers, but cocaine from South America made up most of the haul, the agency's annual \
+         report said.\n\
+         Cannabis remains the most widely used illegal drug, with about 22 million adults saying they \
+         used it in the past year. Several countries are moving to decriminalise possession for \
+         personal use, and Germany has legalised home growing.\n\
+         Heroin use is falling among young people, but older users face serious health problems, and \
+         the number of people in treatment has barely changed in a decade.\n\
+         Police chiefs said criminal groups increasingly use violence and corruption in port cities. \
+         Dockworkers have been bribed or threatened to move containers, and several killings have been \
+         linked to disputes over lost shipments.\n\
+         The agency called for more money for prevention and treatment, and for closer cooperation \
+         between customs services, police and prosecutors across the European Union.\n\
+         Health ministers will discuss the report at a meeting in Brussels next month.",
+    );
+    assert!(!ids(&tags).contains(&"fentanyl"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn negative_military_radio_equipment() {
+    let tags = tag(
+        "Harris wins $400 million Army contract for tactical radios",
+        "L3Harris Technologies has won a $400 million contract to supply the US Army with tactical \
+         radios, the Pentagon said on Friday, as the service modernises its military communications \
+         equipment.\n\
+         Under the five-year deal, the company will deliver handheld and vehicle-mounted radios that \
+         give soldiers secure voice and data links, as well as satellite communications terminals for \
+         command posts.\n\
+         The Army said the new radios give commanders secure communications even when enemy forces \
+         try to jam them. Deliveries are due to begin early next year.\n\
+         The contract is part of a broader effort to replace communications systems that date from the \
+         1990s. The Marine Corps and the Air Force have placed similar orders this year.\n\
+         L3Harris shares rose 2 per cent after the announcement. Analysts said the award strengthened \
+         the company's position ahead of larger competitions for battlefield networks.\n\
+         Work will be performed in Rochester, New York, with an estimated completion date in 2029, the \
+         Defense Department said in its daily contract announcement.",
+    );
+    assert!(!ids(&tags).contains(&"military_communications"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn positive_control_a_military_hotline_story() {
+    let tags = tag(
+        "US and China defence chiefs hold first call in a year",
+        "The US defence secretary and his Chinese counterpart held a video call on Tuesday, the first \
+         talks between the two defence chiefs in more than a year, the Pentagon said.\n\
+         The two sides agreed to restore military-to-military communication channels that Beijing \
+         suspended last year, including the defence hotline and regular theatre-level talks.\n\
+         US officials have long argued that open lines of communication between the militaries are \
+         needed to prevent accidents in the South China Sea and around Taiwan from spiralling into \
+         conflict.\n\
+         Chinese state media said the call was \"candid and constructive\".",
+    );
+    assert!(ids(&tags).contains(&"military_communications"), "{:?}", ids(&tags));
+}
