@@ -87,3 +87,29 @@ fn news_model_beats_vader_on_news_and_keeps_up_elsewhere() {
     }
     assert!(failures.is_empty(), "sentiment accuracy regressed:\n{}", failures.join("\n"));
 }
+
+/// The reference article (a news report on the US Secretary of State meeting Xi Jinping): VADER's
+/// whole-text compound is +0.48 (saturation over 27 sentences); the news model must give a mild,
+/// near-neutral-to-negative document score, and per-sentence scores with both signs.
+#[test]
+fn reference_article_is_not_saturated() {
+    let path = news_enricher::enrich::sentiment::eval::data_file("seed/blinken_xi_beijing.txt")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let raw = std::fs::read_to_string(path).unwrap();
+    let mut lines = raw.lines().skip(1); // section line
+    let title = lines.next().unwrap();
+    let body = lines.collect::<Vec<_>>().join("\n");
+    let (full, title_len) = news_enricher::enrich::text::combine(title, &body);
+    let doc = Document::new(&full, title_len);
+    let sentences: Vec<&str> = doc.sentences.iter().map(|r| &full[r.clone()]).collect();
+
+    let vader = SentimentAnalyzer::new(ModelKind::Vader).analyze(&full, &sentences);
+    let news = SentimentAnalyzer::new(ModelKind::News).analyze(&full, &sentences);
+    println!("reference article: VADER document {:+.4}, news document {:+.4}", vader.document, news.document);
+    for (s, text) in news.sentences.iter().zip(&sentences) {
+        println!("  {s:+.3}  {}", text.chars().take(100).collect::<String>());
+    }
+    assert!((vader.document - 0.4813).abs() < 1e-4, "VADER's whole-text compound: {}", vader.document);
+    assert!((-0.5..=0.05).contains(&news.document), "news document score {}", news.document);
+    assert!(news.sentences.iter().any(|s| *s >= 0.05) && news.sentences.iter().any(|s| *s <= -0.05));
+}

@@ -1,7 +1,7 @@
 //! The VADER scoring engine, shared by both models: tokenisation with Python's string semantics,
 //! one lexicon lookup per token, VADER's rules, and the sums VADER normalises. [`super::vader`]
 //! runs it with VADER's own lexicon and rules (and documents the behaviour it reproduces);
-//! [`super::news`] with its news lexicon and extra rules ([`Rules::news`]).
+//! [`super::news`] with its news lexicon and extra rules (`Rules::news`).
 //!
 //! Performance notes: the lexicon is a frozen open-addressing table behind a 16 KiB bit filter
 //! (most tokens are not lexicon words and never touch the table); lower-casing, flags and the
@@ -165,6 +165,7 @@ const UPPER: u8 = 8;
 const LOWER: u8 = 16;
 const NON_ASCII: u8 = 32;
 const QUOTE: u8 = 64; // `'`, for the "n't" check and possessives
+const EMPH: u8 = 128; // `!` or `?`, counted for punctuation emphasis
 
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -175,6 +176,8 @@ static CLASS: [u8; 256] = {
             WS
         } else if c == b'\'' {
             PUNCT | QUOTE
+        } else if c == b'!' || c == b'?' {
+            PUNCT | EMPH
         } else if c.is_ascii_punctuation() {
             PUNCT
         } else if c.is_ascii_uppercase() {
@@ -247,8 +250,8 @@ pub(crate) struct Entry {
     pub negate: bool,
     /// Appears in a special-case idiom or a multi-word booster.
     pub idiom: bool,
-    /// The news rules look at this word (see [`super::news`]).
-    pub news: bool,
+    /// Roles of the word in the news rules (`news::NW_*` bits; see [`super::news`]).
+    pub news: u8,
     pub kw: Kw,
 }
 
@@ -445,9 +448,11 @@ pub struct Scores {
 pub(crate) struct Tok {
     /// Byte offset of the (unstripped) token in the tokenised text.
     pub start: u32,
-    /// Byte range of the lower-cased token in the scratch `lower` buffer.
+    /// Byte range of the lower-cased token: in the tokenised text when `in_text` (an ASCII
+    /// token without capitals is its own lower case), else in the scratch `lower` buffer.
     pub lo: u32,
     pub hi: u32,
+    pub in_text: bool,
     pub e: Entry,
     /// Python `isupper()` of the token.
     pub upper: bool,
@@ -457,6 +462,27 @@ pub(crate) struct Tok {
     pub ends_sentence: bool,
     /// `negated([token])`: in `NEGATE` or containing `n't`.
     pub negated: bool,
+    /// Last byte of the unstripped token.
+    pub last: u8,
+    /// Number of `!` and `?` in the unstripped token (saturating).
+    pub excl: u8,
+    pub quest: u8,
+}
+
+/// Where the lower-cased tokens are (see [`Tok::in_text`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Words<'a> {
+    pub text: &'a [u8],
+    pub lower: &'a [u8],
+}
+
+impl<'a> Words<'a> {
+    /// The lower-cased token.
+    #[inline]
+    pub fn of(&self, t: &Tok) -> &'a [u8] {
+        let source = if t.in_text { self.text } else { self.lower };
+        &source[t.lo as usize..t.hi as usize]
+    }
 }
 
 #[derive(Default)]
@@ -485,6 +511,13 @@ impl Engine {
                 table.entry(Cow::Borrowed(word)).or_default().boost = b;
             }
         }
+        if let Some(news) = &rules.news {
+            for (word, b) in news.boosters() {
+                let e = table.entry(Cow::Owned(word)).or_default();
+                e.boost = b;
+                e.val = None;
+            }
+        }
         for &word in NEGATE {
             table.entry(Cow::Borrowed(word)).or_default().negate = true;
         }
@@ -497,12 +530,14 @@ impl Engine {
             table.entry(Cow::Owned(word.clone())).or_default().idiom = true;
         }
         if let Some(news) = &rules.news {
-            for word in news.watched_words() {
-                table.entry(Cow::Owned(word)).or_default().news = true;
+            for (word, role) in news.watched_words() {
+                table.entry(Cow::Owned(word)).or_default().news |= role;
             }
         }
         // Entries that carry nothing would only slow down misses.
-        table.retain(|_, e| e.val.is_some() || e.boost != 0.0 || e.negate || e.idiom || e.news || e.kw != Kw::Other);
+        table.retain(|_, e| {
+            e.val.is_some() || e.boost != 0.0 || e.negate || e.idiom || e.news != 0 || e.kw != Kw::Other
+        });
         Engine { table: WordTable::new(table), emojis: parse_emojis(EMOJI_LEXICON), rules }
     }
 
@@ -521,8 +556,18 @@ impl Engine {
     fn has_emoji(&self, text: &str) -> bool {
         let b = text.as_bytes();
         let mut i = 0;
-        while let Some(k) = b[i..].iter().position(|&x| x >= 0xC2) {
-            i += k;
+        while i < b.len() {
+            // Skip ASCII eight bytes at a time; `i` always stays on a character boundary.
+            while i + 8 <= b.len() && u64::from_le_bytes(b[i..i + 8].try_into().unwrap()) & 0x8080_8080_8080_8080 == 0 {
+                i += 8;
+            }
+            if i >= b.len() {
+                break;
+            }
+            if b[i] < 0x80 {
+                i += 1;
+                continue;
+            }
             let c = text[i..].chars().next().unwrap_or_default();
             if c >= '\u{a9}' && self.emojis.contains_key(&c) {
                 return true;
@@ -564,7 +609,7 @@ impl Engine {
             let s = &mut *s.borrow_mut();
             self.tokenize(&text, s);
             let n = s.toks.len();
-            self.score_tokens(0..n, s) + punctuation_emphasis(&text)
+            self.score_tokens(text.as_bytes(), 0..n, s)
         })
     }
 
@@ -590,13 +635,13 @@ impl Engine {
         out: &mut Vec<Raw>,
     ) -> Option<Raw> {
         out.clear();
-        let shared = !self.has_emoji(text) && !(want_full && self.rules.news.is_some());
+        let shared = !(self.has_emoji(text) || (want_full && self.rules.news.is_some()));
         let mut alone = Vec::new();
         let full = if shared {
             SCRATCH.with(|s| {
                 let s = &mut *s.borrow_mut();
                 self.tokenize(text, s);
-                let full = want_full.then(|| self.score_tokens(0..s.toks.len(), s) + punctuation_emphasis(text));
+                let full = want_full.then(|| self.score_tokens(text.as_bytes(), 0..s.toks.len(), s));
                 for (k, r) in ranges.iter().enumerate() {
                     let aligned = r.start <= r.end
                         && r.end <= text.len()
@@ -611,7 +656,7 @@ impl Engine {
                     }
                     let a = s.toks.partition_point(|t| (t.start as usize) < r.start);
                     let b = a + s.toks[a..].partition_point(|t| (t.start as usize) < r.end);
-                    out.push(self.score_tokens(a..b, s) + punctuation_emphasis(&text[r.clone()]));
+                    out.push(self.score_tokens(text.as_bytes(), a..b, s));
                 }
                 full
             })
@@ -649,11 +694,19 @@ impl Engine {
             }
             let start = i;
             let mut flags = 0;
+            let (mut excl, mut quest) = (0u8, 0u8);
             // Continuation bytes are never white-space lead bytes, so stepping bytewise is safe.
             while i < n {
                 let c = CLASS[usize::from(b[i])];
-                if c & WS != 0 || (c & WS_LEAD != 0 && py_space_len(b, i) > 0) {
-                    break;
+                if c & (WS | WS_LEAD | EMPH) != 0 {
+                    if c & WS != 0 || (c & WS_LEAD != 0 && py_space_len(b, i) > 0) {
+                        break;
+                    }
+                    if b[i] == b'!' {
+                        excl = excl.saturating_add(1);
+                    } else if b[i] == b'?' {
+                        quest = quest.saturating_add(1);
+                    }
                 }
                 flags |= c;
                 i += 1;
@@ -669,21 +722,35 @@ impl Engine {
             let stripped = &text[start + a..start + z];
             let keep_all =
                 stripped.len() <= 2 || (flags & NON_ASCII != 0 && stripped.len() <= 8 && stripped.chars().count() <= 2);
-            let word = if keep_all { &text[start..i] } else { stripped };
+            let (word, word_start) = if keep_all { (&text[start..i], start) } else { (stripped, start + a) };
             let last = token[token.len() - 1];
             let ends_sentence = matches!(last, b'.' | b'!' | b'?' | b':')
                 || (matches!(last, b'"' | b'\'' | b')')
                     && token.len() > 1
                     && matches!(token[token.len() - 2], b'.' | b'!' | b'?' | b':'));
-            self.push_token(word, start as u32, flags, ends_sentence, s);
+            self.push_token(text, word, word_start, start as u32, flags, ends_sentence, [last, excl, quest], s);
         }
     }
 
     #[inline]
-    fn push_token(&self, word: &str, start: u32, flags: u8, ends_sentence: bool, s: &mut Scratch) {
-        let lo = s.lower.len();
+    #[allow(clippy::too_many_arguments)]
+    fn push_token(
+        &self,
+        text: &str,
+        word: &str,
+        word_start: usize,
+        start: u32,
+        flags: u8,
+        ends_sentence: bool,
+        [last, excl, quest]: [u8; 3],
+        s: &mut Scratch,
+    ) {
+        let (mut lo, mut hi, mut in_text) = (s.lower.len(), 0, false);
         let (upper, cap);
-        if flags & NON_ASCII == 0 {
+        if flags & NON_ASCII == 0 && flags & UPPER == 0 {
+            (lo, hi, in_text) = (word_start, word_start + word.len(), true);
+            (upper, cap) = (false, false);
+        } else if flags & NON_ASCII == 0 {
             s.lower.extend(word.bytes().map(|c| c.to_ascii_lowercase()));
             // `flags` covers the unstripped token; stripped punctuation has no letters.
             upper = flags & UPPER != 0 && flags & LOWER == 0;
@@ -693,29 +760,45 @@ impl Engine {
             upper = py_isupper(word);
             cap = !upper && word.chars().next().is_some_and(char::is_uppercase);
         }
-        let hi = s.lower.len();
-        let lower = &s.lower[lo..hi];
+        if !in_text {
+            hi = s.lower.len();
+        }
+        let lower = if in_text { &text.as_bytes()[lo..hi] } else { &s.lower[lo..hi] };
         let mut e = self.entry(lower);
         if let Some(news) = &self.rules.news {
             if e.val.is_none() && e.boost == 0.0 && !e.negate && e.kw == Kw::Other {
                 if flags & QUOTE != 0 {
                     e = news::possessive_entry(news, self, lower).unwrap_or(e);
-                } else if flags & (NON_ASCII | PUNCT) == 0 && lower.len() >= 5 {
+                } else if lower.len() >= 5 && lower.iter().all(u8::is_ascii_lowercase) {
                     e = news::inflected_entry(news, self, lower).unwrap_or(e);
                 }
             }
         }
         let negated = e.negate || (flags & QUOTE != 0 && lower.windows(3).any(|w| w == b"n't"));
-        s.toks.push(Tok { start, lo: lo as u32, hi: hi as u32, e, upper, cap, ends_sentence, negated });
+        s.toks.push(Tok {
+            start,
+            lo: lo as u32,
+            hi: hi as u32,
+            in_text,
+            e,
+            upper,
+            cap,
+            ends_sentence,
+            negated,
+            last,
+            excl,
+            quest,
+        });
     }
 
     /// VADER's rules over the tokens `range` of `s.toks` (a whole text or one sentence):
-    /// per-token valences, the "but" rule and the sums. Punctuation is added by the caller.
-    fn score_tokens(&self, range: Range<usize>, s: &mut Scratch) -> Raw {
+    /// per-token valences, the "but" rule, the sums and the punctuation emphasis (every `!` and
+    /// `?` of a text is inside one of its tokens).
+    fn score_tokens(&self, text: &[u8], range: Range<usize>, s: &mut Scratch) -> Raw {
         let Scratch { lower, toks, sent, nonzero, key } = s;
         let toks = &mut toks[range];
         if let Some(news) = &self.rules.news {
-            news::annotate(news, self, toks, lower, key);
+            news::annotate(news, self, toks, Words { text, lower }, key);
         }
         let toks = &*toks;
         let n = toks.len();
@@ -724,7 +807,8 @@ impl Engine {
         }
         let uppers = toks.iter().filter(|t| t.upper).count();
         let is_cap_diff = uppers > 0 && uppers < n;
-        let word = |j: usize| &lower[toks[j].lo as usize..toks[j].hi as usize];
+        let words = Words { text, lower };
+        let word = |j: usize| words.of(&toks[j]);
 
         sent.clear();
         let mut but_at = None;
@@ -785,7 +869,14 @@ impl Engine {
                         sc *= 0.9;
                     }
                     v += sc;
+                    let before = v;
                     v = negation_check(v, toks, start_i, i);
+                    if let Some(news) = &self.rules.news {
+                        // News: a negated negative is only mildly positive ("not bad").
+                        if before < 0.0 && v > 0.0 {
+                            v = before * news.negated_negative;
+                        }
+                    }
                     if start_i == 2 {
                         v = self.special_idioms_check(v, toks, &word, i);
                     }
@@ -806,7 +897,9 @@ impl Engine {
             but_check(sent, bi, nonzero);
         }
 
-        let mut raw = Raw { tokens: n, ..Raw::default() };
+        let (excl, quest) =
+            toks.iter().fold((0usize, 0usize), |(e, q), t| (e + usize::from(t.excl), q + usize::from(t.quest)));
+        let mut raw = Raw { tokens: n, punct: punctuation_amplifier(excl, quest), ..Raw::default() };
         for &v in sent.iter() {
             raw.sum += v;
             if v > 0.0 {
@@ -859,14 +952,6 @@ impl Engine {
             }
         }
         v
-    }
-}
-
-impl std::ops::Add<f64> for Raw {
-    type Output = Raw;
-    /// Sets the punctuation emphasis.
-    fn add(self, punct: f64) -> Raw {
-        Raw { punct, ..self }
     }
 }
 
@@ -925,11 +1010,12 @@ fn but_check(sent: &mut [f64], bi: usize, nonzero: &mut Vec<usize>) {
 /// VADER's punctuation emphasis: 0.292 per `!` (at most 4), plus 0.18 per `?` when there are 2
 /// or 3 of them (0.96 for more).
 pub fn punctuation_emphasis(text: &str) -> f64 {
-    let (mut ep, mut qm) = (0usize, 0usize);
-    for &b in text.as_bytes() {
-        ep += usize::from(b == b'!');
-        qm += usize::from(b == b'?');
-    }
+    let count = |c: u8| text.bytes().filter(|&b| b == c).count();
+    punctuation_amplifier(count(b'!'), count(b'?'))
+}
+
+/// [`punctuation_emphasis`] from the counts of `!` and `?`.
+fn punctuation_amplifier(ep: usize, qm: usize) -> f64 {
     let ep_amp = ep.min(4) as f64 * 0.292;
     let qm_amp = match qm {
         0 | 1 => 0.0,
@@ -937,4 +1023,42 @@ pub fn punctuation_emphasis(text: &str) -> f64 {
         _ => 0.96,
     };
     ep_amp + qm_amp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enrich::sentiment::vader::Vader;
+
+    #[test]
+    fn python_whitespace_and_isupper() {
+        assert!(is_py_space('\x1c') && is_py_space('\u{a0}') && is_py_space('\u{3000}'));
+        assert!(!is_py_space('\u{200b}'));
+        assert!(py_isupper("ABC1") && !py_isupper("AbC") && !py_isupper("123") && py_isupper("ÉTÉ"));
+        assert!(!py_isupper("ǅ")); // title case
+    }
+
+    #[test]
+    fn score_ranges_equals_scoring_each_slice() {
+        let engine = Vader::new().engine();
+        let text = "What a GREAT day!  It was not bad at all.\nBut the traffic was horrible :( \u{a0}No way.";
+        let ranges = [0..18, 20..41, 42..76, 78..text.len(), 5..10, 3..9];
+        let mut out = Vec::new();
+        let full = engine.score_ranges(text, &ranges, true, &mut out).unwrap();
+        assert_eq!(full, engine.raw(text));
+        for (r, raw) in ranges.iter().zip(&out) {
+            assert_eq!(*raw, engine.raw(&text[r.clone()]), "{:?}", &text[r.clone()]);
+        }
+    }
+
+    #[test]
+    fn score_ranges_with_emoji_falls_back_to_each_slice() {
+        let engine = Vader::new().engine();
+        let text = "I love it 😀. It broke 😢.";
+        let ranges = [0..13, 14..text.len()];
+        let mut out = Vec::new();
+        let full = engine.score_ranges(text, &ranges, true, &mut out).unwrap();
+        assert_eq!(full, engine.raw(text));
+        assert_eq!(out[1], engine.raw(&text[14..]));
+    }
 }

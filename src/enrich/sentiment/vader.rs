@@ -53,167 +53,44 @@ pub const VADER_LEXICON: &str = include_str!("data/vader_lexicon.txt");
 pub const EMOJI_LEXICON: &str = include_str!("data/emoji_utf8_lexicon.txt");
 
 /// VADER's `NEGATE` list.
+#[rustfmt::skip]
 pub const NEGATE: &[&str] = &[
-    "aint",
-    "arent",
-    "cannot",
-    "cant",
-    "couldnt",
-    "darent",
-    "didnt",
-    "doesnt",
-    "ain't",
-    "aren't",
-    "can't",
-    "couldn't",
-    "daren't",
-    "didn't",
-    "doesn't",
-    "dont",
-    "hadnt",
-    "hasnt",
-    "havent",
-    "isnt",
-    "mightnt",
-    "mustnt",
-    "neither",
-    "don't",
-    "hadn't",
-    "hasn't",
-    "haven't",
-    "isn't",
-    "mightn't",
-    "mustn't",
-    "neednt",
-    "needn't",
-    "never",
-    "none",
-    "nope",
-    "nor",
-    "not",
-    "nothing",
-    "nowhere",
-    "oughtnt",
-    "shant",
-    "shouldnt",
-    "uhuh",
-    "wasnt",
-    "werent",
-    "oughtn't",
-    "shan't",
-    "shouldn't",
-    "uh-uh",
-    "wasn't",
-    "weren't",
-    "without",
-    "wont",
-    "wouldnt",
-    "won't",
-    "wouldn't",
-    "rarely",
-    "seldom",
-    "despite",
+    "aint", "arent", "cannot", "cant", "couldnt", "darent", "didnt", "doesnt", "ain't", "aren't", "can't",
+    "couldn't", "daren't", "didn't", "doesn't", "dont", "hadnt", "hasnt", "havent", "isnt", "mightnt", "mustnt",
+    "neither", "don't", "hadn't", "hasn't", "haven't", "isn't", "mightn't", "mustn't", "neednt", "needn't", "never",
+    "none", "nope", "nor", "not", "nothing", "nowhere", "oughtnt", "shant", "shouldnt", "uhuh", "wasnt", "werent",
+    "oughtn't", "shan't", "shouldn't", "uh-uh", "wasn't", "weren't", "without", "wont", "wouldnt", "won't",
+    "wouldn't", "rarely", "seldom", "despite",
 ];
 
 /// VADER's `BOOSTER_DICT` (the multi-word keys only ever match as bigrams in the idiom check).
+#[rustfmt::skip]
 pub const BOOSTERS: &[(&str, f64)] = &[
-    ("absolutely", B_INCR),
-    ("amazingly", B_INCR),
-    ("awfully", B_INCR),
-    ("completely", B_INCR),
-    ("considerable", B_INCR),
-    ("considerably", B_INCR),
-    ("decidedly", B_INCR),
-    ("deeply", B_INCR),
-    ("effing", B_INCR),
-    ("enormous", B_INCR),
-    ("enormously", B_INCR),
-    ("entirely", B_INCR),
-    ("especially", B_INCR),
-    ("exceptional", B_INCR),
-    ("exceptionally", B_INCR),
-    ("extreme", B_INCR),
-    ("extremely", B_INCR),
-    ("fabulously", B_INCR),
-    ("flipping", B_INCR),
-    ("flippin", B_INCR),
-    ("frackin", B_INCR),
-    ("fracking", B_INCR),
-    ("fricking", B_INCR),
-    ("frickin", B_INCR),
-    ("frigging", B_INCR),
-    ("friggin", B_INCR),
-    ("fully", B_INCR),
-    ("fuckin", B_INCR),
-    ("fucking", B_INCR),
-    ("fuggin", B_INCR),
-    ("fugging", B_INCR),
-    ("greatly", B_INCR),
-    ("hella", B_INCR),
-    ("highly", B_INCR),
-    ("hugely", B_INCR),
-    ("incredible", B_INCR),
-    ("incredibly", B_INCR),
-    ("intensely", B_INCR),
-    ("major", B_INCR),
-    ("majorly", B_INCR),
-    ("more", B_INCR),
-    ("most", B_INCR),
-    ("particularly", B_INCR),
-    ("purely", B_INCR),
-    ("quite", B_INCR),
-    ("really", B_INCR),
-    ("remarkably", B_INCR),
-    ("so", B_INCR),
-    ("substantially", B_INCR),
-    ("thoroughly", B_INCR),
-    ("total", B_INCR),
-    ("totally", B_INCR),
-    ("tremendous", B_INCR),
-    ("tremendously", B_INCR),
-    ("uber", B_INCR),
-    ("unbelievably", B_INCR),
-    ("unusually", B_INCR),
-    ("utter", B_INCR),
-    ("utterly", B_INCR),
-    ("very", B_INCR),
-    ("almost", B_DECR),
-    ("barely", B_DECR),
-    ("hardly", B_DECR),
-    ("just enough", B_DECR),
-    ("kind of", B_DECR),
-    ("kinda", B_DECR),
-    ("kindof", B_DECR),
-    ("kind-of", B_DECR),
-    ("less", B_DECR),
-    ("little", B_DECR),
-    ("marginal", B_DECR),
-    ("marginally", B_DECR),
-    ("occasional", B_DECR),
-    ("occasionally", B_DECR),
-    ("partly", B_DECR),
-    ("scarce", B_DECR),
-    ("scarcely", B_DECR),
-    ("slight", B_DECR),
-    ("slightly", B_DECR),
-    ("somewhat", B_DECR),
-    ("sort of", B_DECR),
-    ("sorta", B_DECR),
-    ("sortof", B_DECR),
-    ("sort-of", B_DECR),
+    ("absolutely", B_INCR), ("amazingly", B_INCR), ("awfully", B_INCR), ("completely", B_INCR),
+    ("considerable", B_INCR), ("considerably", B_INCR), ("decidedly", B_INCR), ("deeply", B_INCR),
+    ("effing", B_INCR), ("enormous", B_INCR), ("enormously", B_INCR), ("entirely", B_INCR), ("especially", B_INCR),
+    ("exceptional", B_INCR), ("exceptionally", B_INCR), ("extreme", B_INCR), ("extremely", B_INCR),
+    ("fabulously", B_INCR), ("flipping", B_INCR), ("flippin", B_INCR), ("frackin", B_INCR), ("fracking", B_INCR),
+    ("fricking", B_INCR), ("frickin", B_INCR), ("frigging", B_INCR), ("friggin", B_INCR), ("fully", B_INCR),
+    ("fuckin", B_INCR), ("fucking", B_INCR), ("fuggin", B_INCR), ("fugging", B_INCR), ("greatly", B_INCR),
+    ("hella", B_INCR), ("highly", B_INCR), ("hugely", B_INCR), ("incredible", B_INCR), ("incredibly", B_INCR),
+    ("intensely", B_INCR), ("major", B_INCR), ("majorly", B_INCR), ("more", B_INCR), ("most", B_INCR),
+    ("particularly", B_INCR), ("purely", B_INCR), ("quite", B_INCR), ("really", B_INCR), ("remarkably", B_INCR),
+    ("so", B_INCR), ("substantially", B_INCR), ("thoroughly", B_INCR), ("total", B_INCR), ("totally", B_INCR),
+    ("tremendous", B_INCR), ("tremendously", B_INCR), ("uber", B_INCR), ("unbelievably", B_INCR),
+    ("unusually", B_INCR), ("utter", B_INCR), ("utterly", B_INCR), ("very", B_INCR), ("almost", B_DECR),
+    ("barely", B_DECR), ("hardly", B_DECR), ("just enough", B_DECR), ("kind of", B_DECR), ("kinda", B_DECR),
+    ("kindof", B_DECR), ("kind-of", B_DECR), ("less", B_DECR), ("little", B_DECR), ("marginal", B_DECR),
+    ("marginally", B_DECR), ("occasional", B_DECR), ("occasionally", B_DECR), ("partly", B_DECR),
+    ("scarce", B_DECR), ("scarcely", B_DECR), ("slight", B_DECR), ("slightly", B_DECR), ("somewhat", B_DECR),
+    ("sort of", B_DECR), ("sorta", B_DECR), ("sortof", B_DECR), ("sort-of", B_DECR),
 ];
 
 /// VADER's `SPECIAL_CASES` (`badass` has no space and so can never match; kept for fidelity).
+#[rustfmt::skip]
 pub const SPECIAL_CASES: &[(&str, f64)] = &[
-    ("the shit", 3.0),
-    ("the bomb", 3.0),
-    ("bad ass", 1.5),
-    ("badass", 1.5),
-    ("bus stop", 0.0),
-    ("yeah right", -2.0),
-    ("kiss of death", -1.5),
-    ("to die for", 3.0),
-    ("beating heart", 3.5),
+    ("the shit", 3.0), ("the bomb", 3.0), ("bad ass", 1.5), ("badass", 1.5), ("bus stop", 0.0),
+    ("yeah right", -2.0), ("kiss of death", -1.5), ("to die for", 3.0), ("beating heart", 3.5),
 ];
 
 /// VADER 3.3.2's rules.
@@ -258,5 +135,130 @@ impl Vader {
     /// `polarity_scores(text)["compound"]` (rounded to 4 decimals, like Python).
     pub fn compound(&self, text: &str) -> f64 {
         VADER.compound(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! One test per rule; expected values are Python vaderSentiment 3.3.2's output for the same
+    //! text (`SentimentIntensityAnalyzer().polarity_scores(text)`).
+    use super::*;
+
+    #[track_caller]
+    fn check(text: &str, neg: f64, neu: f64, pos: f64, compound: f64) {
+        let got = Vader::new().polarity_scores(text);
+        assert_eq!(got, Scores { neg, neu, pos, compound }, "{text:?}");
+    }
+
+    #[test]
+    fn plain_lexicon_words() {
+        check("The book was good.", 0.0, 0.508, 0.492, 0.4404);
+        check("", 0.0, 0.0, 0.0, 0.0);
+        check("   ", 0.0, 0.0, 0.0, 0.0);
+    }
+
+    #[test]
+    fn negation_window_of_three() {
+        check("The book was not good.", 0.376, 0.624, 0.0, -0.3412);
+        check("The book was not very good.", 0.344, 0.656, 0.0, -0.3865);
+        check("It isn't a horrible book.", 0.0, 0.584, 0.416, 0.431);
+        check("Never good.", 0.706, 0.294, 0.0, -0.3412);
+    }
+
+    #[test]
+    fn never_so_this_and_without_doubt() {
+        check("Sentiment analysis has never been this good!", 0.0, 0.621, 0.379, 0.5672);
+        check("Without a doubt, an excellent idea.", 0.0, 0.408, 0.592, 0.7013);
+    }
+
+    #[test]
+    fn but_rule() {
+        check(
+            "The plot was good, but the characters are uncompelling and the dialog is not great.",
+            0.327,
+            0.579,
+            0.094,
+            -0.7042,
+        );
+        // Python's list.index quirk: equal values before and after "but".
+        check("good but good", 0.0, 0.147, 0.853, 0.7003);
+    }
+
+    #[test]
+    fn caps_emphasis_needs_cap_differential() {
+        check("VADER is VERY SMART, handsome, and FUNNY.", 0.0, 0.246, 0.754, 0.9227);
+        // Everything in caps: no differential, no emphasis (same as the lower-case sentence).
+        check("VADER IS VERY SMART HANDSOME AND FUNNY", 0.0, 0.299, 0.701, 0.8545);
+        check("The food was GOOD.", 0.0, 0.452, 0.548, 0.5622);
+    }
+
+    #[test]
+    fn boosters_and_dampeners() {
+        check("VADER is very smart, handsome, and funny.", 0.0, 0.299, 0.701, 0.8545);
+        check("It was extremely bad.", 0.558, 0.442, 0.0, -0.5849);
+        check("It was slightly bad.", 0.517, 0.483, 0.0, -0.4951);
+        check("The book was only kind of good.", 0.0, 0.697, 0.303, 0.3832);
+        check("The movie was sort of good.", 0.0, 0.657, 0.343, 0.3832);
+    }
+
+    #[test]
+    fn no_rule() {
+        check("no problems", 0.0, 0.307, 0.693, 0.3089);
+        check("There is no good news.", 0.376, 0.624, 0.0, -0.3412);
+        check("no no", 0.0, 0.346, 0.654, 0.2235);
+        check("I have no love or hate for it.", 0.272, 0.485, 0.242, -0.0951);
+        // "No." keeps its dot (only two characters would remain) and is then no lexicon word.
+        check("No.", 0.0, 1.0, 0.0, 0.0);
+    }
+
+    #[test]
+    fn least_rule() {
+        check("Roger Dodger is one of the least compelling variations on this theme.", 0.132, 0.868, 0.0, -0.1695);
+        check("Roger Dodger is at least compelling as a variation on the theme.", 0.0, 0.853, 0.147, 0.2263);
+        check("least good", 0.706, 0.294, 0.0, -0.3412);
+    }
+
+    #[test]
+    fn punctuation_emphasis() {
+        check("Today SUX!", 0.779, 0.221, 0.0, -0.5461);
+        check("Good!!!", 0.0, 0.0, 1.0, 0.5826);
+        check("Good!!!!!!", 0.0, 0.0, 1.0, 0.6209); // at most 4 count
+        check("Good??", 0.0, 0.0, 1.0, 0.504);
+        check("Good????", 0.0, 0.0, 1.0, 0.594);
+        check("Bad!!!", 1.0, 0.0, 0.0, -0.6571);
+    }
+
+    #[test]
+    fn special_case_idioms_as_python_applies_them() {
+        check("With VADER, sentiment analysis is the shit!", 0.0, 0.583, 0.417, 0.6476);
+        check("You are the bomb", 0.0, 0.429, 0.571, 0.6124);
+        // Only checked when the third word before is not a lexicon word ("party" is).
+        check("That party was the bomb", 0.36, 0.337, 0.303, -0.128);
+        // ... and only from the fourth token on.
+        check("the bomb", 0.762, 0.238, 0.0, -0.4939);
+        check("It was the kiss of death for the show", 0.417, 0.583, 0.0, -0.6124);
+        // "to die for" can never match with "die" as the item.
+        check("The sweets were to die for.", 0.351, 0.36, 0.288, -0.1779);
+    }
+
+    #[test]
+    fn emoji_descriptions() {
+        check("Catch utf-8 emoji such as 💘 and 💋 and 😁", 0.0, 0.583, 0.417, 0.875);
+        check("good😀", 0.0, 0.156, 0.844, 0.6597); // "good grinning face"
+        check("😀", 0.0, 0.286, 0.714, 0.3612);
+    }
+
+    #[test]
+    fn emoticons_and_short_tokens_keep_punctuation() {
+        check(":)", 0.0, 0.0, 1.0, 0.4588);
+        check("Make sure you :) or :D today!", 0.0, 0.294, 0.706, 0.8633);
+        check("ok.", 0.0, 1.0, 0.0, 0.0);
+    }
+
+    #[test]
+    fn compound_is_rounded_like_python() {
+        assert_eq!(Vader::new().compound("The book was good."), 0.4404);
+        assert_eq!(super::super::engine::py_round(0.03125, 4), 0.0312); // ties to even, as Python
+        assert_eq!(super::super::engine::py_round(0.12345, 4), 0.1235);
     }
 }
