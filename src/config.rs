@@ -17,7 +17,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
 /// `kafka.brokers` value that starts the in-process development broker.
 pub const EMBEDDED_BROKERS: &str = "embedded";
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub kafka: KafkaSettings,
@@ -127,22 +127,6 @@ pub struct LogSettings {
 pub struct EmbeddedSettings {
     /// Partitions of each topic created on the embedded broker.
     pub partitions: i32,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            kafka: KafkaSettings::default(),
-            routes: Vec::new(),
-            limits: Limits::default(),
-            taxonomy: TaxonomySettings::default(),
-            sentiment: SentimentSettings::default(),
-            enrich: EnrichSettings::default(),
-            http: HttpSettings::default(),
-            log: LogSettings::default(),
-            embedded: EmbeddedSettings::default(),
-        }
-    }
 }
 
 impl Default for KafkaSettings {
@@ -381,6 +365,7 @@ mod tests {
 
     /// Loads `toml` as the config file with `env` set, isolated in a figment Jail (its own
     /// working directory and environment, serialised across tests).
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
     fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let mut result = None;
         figment::Jail::expect_with(|jail| {

@@ -46,7 +46,9 @@ struct Line {
 }
 
 type Batch = (u64, Vec<Line>);
-type Done = (u64, Vec<(usize, u64, Result<Vec<u8>, DecodeError>)>);
+/// (source index, line number, the enriched record or why the line was bad)
+type LineResult = (usize, u64, Result<Vec<u8>, DecodeError>);
+type Done = (u64, Vec<LineResult>);
 
 /// Runs the `enrich` command over `inputs` (stdin when empty or `-`), writing records to `out`
 /// and one line per bad input line to `errors`.
@@ -220,7 +222,7 @@ fn write_in_order(
 ) -> io::Result<Summary> {
     let mut summary = Summary::default();
     let mut next = 0u64;
-    let mut waiting: BTreeMap<u64, Vec<(usize, u64, Result<Vec<u8>, DecodeError>)>> = BTreeMap::new();
+    let mut waiting: BTreeMap<u64, Vec<LineResult>> = BTreeMap::new();
     for (seq, results) in done {
         waiting.insert(seq, results);
         while let Some(results) = waiting.remove(&next) {

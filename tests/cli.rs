@@ -55,7 +55,12 @@ fn enrich_reports_bad_lines_with_file_and_line_and_exits_2() {
         r#"{"id":"c","body":7}"#,
     ];
     let file = write_temp(lines.join("\n").as_bytes());
-    let out = bin().args(["enrich"]).arg(file.path()).env("NEWS_ENRICHER_LIMITS__MAX_MESSAGE_BYTES", "2048").output().unwrap();
+    let out = bin()
+        .args(["enrich"])
+        .arg(file.path())
+        .env("NEWS_ENRICHER_LIMITS__MAX_MESSAGE_BYTES", "2048")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let ids: Vec<&str> = stdout.lines().map(|l| if l.contains("\"id\":\"a\"") { "a" } else { "b" }).collect();
@@ -82,7 +87,12 @@ fn enrich_reads_stdin_and_takes_env_overrides() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"{\"id\":\"s1\",\"title\":\"Great news\",\"body\":\"A wonderful day.\"}\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"id\":\"s1\",\"title\":\"Great news\",\"body\":\"A wonderful day.\"}\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -118,7 +128,10 @@ fn check_config_redacts_secrets() {
 fn invalid_configuration_exits_64_naming_the_key() {
     let out = bin().arg("check-config").env("NEWS_ENRICHER_KAFKA__OUTPUT_TOPIC", "").output().unwrap();
     assert_eq!(out.status.code(), Some(64));
-    assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "Invalid configuration: kafka.output_topic: must not be empty");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "Invalid configuration: kafka.output_topic: must not be empty"
+    );
 
     let file = write_temp(b"[kafka]\nbrokerz = \"x\"\n");
     let out = bin().arg("run").arg("--config").arg(file.path()).output().unwrap();
@@ -166,7 +179,8 @@ fn run_on_the_embedded_broker_and_stop_with_sigterm() {
     let rest = std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect::<Vec<_>>());
 
     let articles = common::synthetic("cli-run", 5);
-    let records: Vec<_> = articles.iter().map(|(id, j)| (Some(id.clone().into_bytes()), j.clone().into_bytes())).collect();
+    let records: Vec<_> =
+        articles.iter().map(|(id, j)| (Some(id.clone().into_bytes()), j.clone().into_bytes())).collect();
     common::produce_to(&bootstrap, "news.raw", &records);
     let out = common::read_topic(&bootstrap, "news.enriched", articles.len(), Duration::from_secs(30));
     assert_eq!(common::ids_of(&out).0.len(), articles.len());

@@ -68,7 +68,9 @@ async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason_and_committed()
     let mut settings = fx.settings.clone();
     settings.limits.max_message_bytes = 4096;
     let nested = format!("{}{}", "[".repeat(500), "]".repeat(500));
-    let bad: Vec<(&str, Option<Vec<u8>>, Vec<u8>)> = vec![
+    // (expected DLQ reason, key, payload)
+    type BadInput = (&'static str, Option<Vec<u8>>, Vec<u8>);
+    let bad: Vec<BadInput> = vec![
         ("not_json", Some(b"k-not-json".to_vec()), b"this is not json".to_vec()),
         ("not_utf8", Some(b"k-not-utf8".to_vec()), b"{\"id\":\"x\",\"title\":\"\xff\xfe\"}".to_vec()),
         (
@@ -271,7 +273,7 @@ async fn a_second_member_joining_and_leaving_mid_stream_loses_nothing() {
         "rebalance: a consumed {}, b consumed {}, {dups} duplicates",
         a_summary.stats.consumed, b_summary.stats.consumed
     );
-    assert!(b_summary.stats.rebalances.get("assign").is_some());
+    assert!(b_summary.stats.rebalances.contains_key("assign"));
     assert_all_committed(&fx).await;
 }
 

@@ -14,20 +14,41 @@ const SEED: u64 = 0x6e65_7773_2d65_6e72; // "news-enr"
 /// SimHash of `text`. Empty text hashes to 0.
 pub fn simhash(text: &str) -> u64 {
     let mut weights = [0i32; 64];
-    let mut word = String::with_capacity(32);
-    let mut add = |word: &str| {
-        let h = xxh3_64_with_seed(word.as_bytes(), SEED);
+    // Words are lower-cased into a small buffer; ASCII (nearly all of English news) takes a
+    // byte-wise fast path, other characters go through Unicode lower-casing.
+    let mut word: Vec<u8> = Vec::with_capacity(64);
+    let mut add = |word: &[u8]| {
+        let h = xxh3_64_with_seed(word, SEED);
+        // Branch-free so the compiler vectorises it.
         for (bit, w) in weights.iter_mut().enumerate() {
-            *w += if h >> bit & 1 == 1 { 1 } else { -1 };
+            *w += (((h >> bit) & 1) as i32) * 2 - 1;
         }
     };
-    for c in text.chars() {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() {
+            if b.is_ascii_alphanumeric() {
+                word.push(b.to_ascii_lowercase());
+            } else if !word.is_empty() && b != b'\'' {
+                add(&word);
+                word.clear();
+            }
+            i += 1;
+            continue;
+        }
+        let c = text[i..].chars().next().expect("i is on a char boundary");
         if c.is_alphanumeric() {
-            word.extend(c.to_lowercase());
-        } else if !word.is_empty() && !matches!(c, '\'' | '’') {
+            let mut buf = [0u8; 4];
+            for lower in c.to_lowercase() {
+                word.extend_from_slice(lower.encode_utf8(&mut buf).as_bytes());
+            }
+        } else if !word.is_empty() && c != '’' {
             add(&word);
             word.clear();
         }
+        i += c.len_utf8();
     }
     if !word.is_empty() {
         add(&word);

@@ -78,6 +78,11 @@ fn split_sentences_into(text: &str, from: usize, out: &mut Vec<Range<usize>>) {
     let mut start = from;
     let mut i = from;
     while i < bytes.len() {
+        // Skip to the next byte that can end a sentence.
+        match bytes[i..].iter().position(|b| matches!(b, b'\n' | b'\r' | b'.' | b'!' | b'?')) {
+            Some(skip) => i += skip,
+            None => break,
+        }
         let b = bytes[i];
         if b == b'\n' || b == b'\r' {
             push_trimmed(text, start..i, out);
@@ -123,8 +128,7 @@ fn ends_with_abbreviation(before_dot: &str) -> bool {
     if word.chars().count() == 1 && word.chars().all(char::is_alphabetic) {
         return true; // initials: "John F. Kennedy"
     }
-    let lower = word.to_ascii_lowercase();
-    ABBREVIATIONS.contains(&lower.as_str())
+    ABBREVIATIONS.iter().any(|a| a.eq_ignore_ascii_case(word))
 }
 
 fn push_trimmed(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {

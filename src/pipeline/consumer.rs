@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 /// How long one `poll` waits for a message; bounds how fast the thread notices shutdown.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How long the in-flight bound may stay reached before intake is paused (see `poll_loop`).
+const PAUSE_AFTER: Duration = Duration::from_secs(1);
 /// Attempts of a synchronous commit (on revoke and shutdown) before giving up; the offsets stay
 /// stored and a later auto-commit or the next owner's re-processing covers a failure.
 const COMMIT_ATTEMPTS: u32 = 5;
@@ -138,21 +140,35 @@ pub(super) fn poll_loop(
 ) {
     let max_in_flight = shared.max_in_flight;
     let context = consumer.context();
+    // When the in-flight bound is reached, first just stop polling for a moment: the fetch
+    // pipeline stays warm and work drains. Only if the bound stays reached for PAUSE_AFTER
+    // (downstream stuck, broker down) are the partitions paused, so that polling — and with it
+    // rebalance callbacks — can go on without taking in more messages. Pausing is not the
+    // common path because librdkafka drops its prefetched messages on pause.
+    let mut full_since: Option<Instant> = None;
     while !shared.stopping() {
         let in_flight = shared.in_flight();
         let paused = context.paused.load(Ordering::Relaxed);
-        if !paused && in_flight >= max_in_flight {
+        if in_flight >= max_in_flight && !paused {
+            let since = *full_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < PAUSE_AFTER {
+                shared.wait_for_progress(POLL_INTERVAL);
+                continue;
+            }
             if let Ok(assignment) = consumer.assignment() {
                 let _ = consumer.pause(&assignment);
             }
             context.paused.store(true, Ordering::Relaxed);
-            tracing::debug!(in_flight, "intake paused: too many messages in flight");
-        } else if paused && in_flight <= max_in_flight / 2 {
-            if let Ok(assignment) = consumer.assignment() {
-                let _ = consumer.resume(&assignment);
+            tracing::debug!(in_flight, "intake paused: in-flight bound reached and not draining");
+        } else if in_flight < max_in_flight {
+            full_since = None;
+            if paused && in_flight <= max_in_flight / 2 {
+                if let Ok(assignment) = consumer.assignment() {
+                    let _ = consumer.resume(&assignment);
+                }
+                context.paused.store(false, Ordering::Relaxed);
+                tracing::debug!(in_flight, "intake resumed");
             }
-            context.paused.store(false, Ordering::Relaxed);
-            tracing::debug!(in_flight, "intake resumed");
         }
         match consumer.poll(POLL_INTERVAL) {
             Some(Ok(message)) => {

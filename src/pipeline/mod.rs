@@ -59,6 +59,7 @@ pub struct Shared {
     pub(crate) producer: FutureProducer<events::ProducerEvents>,
     pub(crate) health: Arc<events::BrokerHealth>,
     pub(crate) max_message_bytes: usize,
+    pub(crate) processing: Processing,
     pub(crate) max_in_flight: usize,
     pub(crate) drain_timeout: Duration,
     shutdown_timeout: Duration,
@@ -177,6 +178,12 @@ impl Shared {
         self.note_progress();
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
         self.progress.notify_all();
+    }
+
+    /// Blocks until some in-flight work completes, or `timeout`.
+    pub(crate) fn wait_for_progress(&self, timeout: Duration) {
+        let slots = self.slots();
+        let _ = self.progress.wait_timeout(slots, timeout);
     }
 
     /// Stops feeding the given partitions' tasks; they finish what they have and exit.
@@ -370,6 +377,17 @@ fn client_config(brokers: &str, settings: &Settings, own: &[(&str, &str)]) -> Cl
     config
 }
 
+/// What the worker does to each message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Processing {
+    /// Decode, enrich, route, dead-letter: the product.
+    #[default]
+    Enrich,
+    /// Copy each input unchanged to the output topic: the same consumer, producer and delivery
+    /// bookkeeping with no enrichment. The baseline of the throughput benchmark.
+    PassThrough,
+}
+
 /// A running worker: started by [`Worker::start`], stopped by [`Worker::shutdown`] or a fatal
 /// error.
 pub struct Worker {
@@ -381,6 +399,16 @@ impl Worker {
     /// Creates the clients, subscribes and starts the consumer thread. `brokers` is the bootstrap
     /// list (already resolved for the embedded broker). Must be called inside a tokio runtime.
     pub fn start(settings: &Settings, brokers: &str, enricher: Arc<Enricher>) -> Result<Self, WorkerError> {
+        Self::start_with(settings, brokers, enricher, Processing::Enrich)
+    }
+
+    /// [`Worker::start`] with a choice of processing (the benchmark's pass-through baseline).
+    pub fn start_with(
+        settings: &Settings,
+        brokers: &str,
+        enricher: Arc<Enricher>,
+        processing: Processing,
+    ) -> Result<Self, WorkerError> {
         let health = Arc::new(events::BrokerHealth::default());
         let fatal = Arc::new(events::FatalLatch::default());
         let producer: FutureProducer<events::ProducerEvents> = client_config(
@@ -404,6 +432,7 @@ impl Worker {
             producer,
             health,
             max_message_bytes: settings.limits.max_message_bytes,
+            processing,
             max_in_flight: settings.kafka.max_in_flight,
             drain_timeout: Duration::from_millis(settings.kafka.drain_timeout_ms),
             shutdown_timeout: Duration::from_secs(settings.kafka.shutdown_timeout_secs),

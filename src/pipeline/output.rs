@@ -184,8 +184,10 @@ mod tests {
     use rdkafka::Timestamp;
 
     fn topics() -> Topics {
-        let mut s = Settings::default();
-        s.routes = vec![Route { tag: "taiwan".into(), topic: "news.tag.taiwan".into(), min_score: 0.5 }];
+        let s = Settings {
+            routes: vec![Route { tag: "taiwan".into(), topic: "news.tag.taiwan".into(), min_score: 0.5 }],
+            ..Settings::default()
+        };
         Topics::from_settings(&s)
     }
 

@@ -78,6 +78,15 @@ pub(super) async fn run(
 fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
     let started = std::time::Instant::now();
     let payload = input.payload().unwrap_or_default();
+    if shared.processing == super::Processing::PassThrough {
+        let records = vec![OutRecord {
+            topic: shared.topics.output.clone(),
+            key: input.key().map(Into::into),
+            payload: payload.into(),
+            headers: None,
+        }];
+        return Enriched { input, records };
+    }
     let records = match RawArticle::decode(payload, input.key(), shared.max_message_bytes) {
         Ok(raw) => {
             let article = shared.enricher.enrich(raw);

