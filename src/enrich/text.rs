@@ -70,6 +70,17 @@ const ABBREVIATIONS: &[&str] = &[
     "nov", "dec", "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m", "approx", "dept", "est", "fig", "mt", "rev", "ft",
 ];
 
+/// Bytes at which a sentence may end: a table lookup per byte is the cheapest scan.
+static MAY_END_SENTENCE: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'\n' as usize] = true;
+    table[b'\r' as usize] = true;
+    table[b'.' as usize] = true;
+    table[b'!' as usize] = true;
+    table[b'?' as usize] = true;
+    table
+};
+
 /// Splits `text[from..]` into sentences: at line breaks, and after `.`, `!` or `?` (with any
 /// closing quotes or brackets) when white space and then an upper-case letter, digit or opening
 /// quote follow — unless the word before the dot is a known abbreviation or a single letter.
@@ -79,7 +90,7 @@ fn split_sentences_into(text: &str, from: usize, out: &mut Vec<Range<usize>>) {
     let mut i = from;
     while i < bytes.len() {
         // Skip to the next byte that can end a sentence.
-        match bytes[i..].iter().position(|b| matches!(b, b'\n' | b'\r' | b'.' | b'!' | b'?')) {
+        match bytes[i..].iter().position(|&b| MAY_END_SENTENCE[b as usize]) {
             Some(skip) => i += skip,
             None => break,
         }
