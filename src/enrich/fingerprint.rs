@@ -2,8 +2,8 @@
 //!
 //! Normalisation lower-cases, folds typographic quotes and keeps only alphanumeric runs, so
 //! re-flowed, re-punctuated or re-capitalised wire copies hash alike. Each word is hashed with
-//! FNV-1a and the MurmurHash3 finaliser (fixed, published algorithms, with a fixed seed), so fingerprints are stable across
-//! runs, machines and versions. A light edit (a few words changed, added or removed) moves only a
+//! FNV-1a and the MurmurHash3 finaliser (fixed, published algorithms, with a fixed seed), so
+//! fingerprints are stable across runs, machines and versions. A light edit (a few words changed, added or removed) moves only a
 //! few bits: compare fingerprints by Hamming distance, ≤ 3 meaning "same story".
 
 /// Part of the fingerprint definition: changing it changes every fingerprint.
