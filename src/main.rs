@@ -26,6 +26,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Err((key, message)) = enricher.check_routes(&settings) {
+        eprintln!("Invalid configuration: {key}: {message}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     match cli.command {
         Command::CheckConfig => {
             print!("{}", settings.to_redacted_toml());

@@ -139,6 +139,12 @@ fn invalid_configuration_exits_64_naming_the_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("Invalid configuration:") && stderr.contains("brokerz"), "{stderr}");
 
+    let typo_route = write_temp(b"[[routes]]\ntag = \"taiwn\"\ntopic = \"news.tag.taiwan\"\n");
+    let out = bin().arg("check-config").arg("--config").arg(typo_route.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("Invalid configuration: routes[0].tag: unknown tag \"taiwn\""), "{stderr}");
+
     let bad_taxonomy = write_temp(b"version = \"1\"\n[[tag]]\nid = \"\"\n");
     let out = bin().arg("check-config").env("NEWS_ENRICHER_TAXONOMY__PATH", bad_taxonomy.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(64));

@@ -36,6 +36,21 @@ impl Enricher {
         Ok(Enricher { taxonomy, sentiment: SentimentAnalyzer::new(settings.sentiment.model) })
     }
 
+    /// Checks that every `[[routes]]` tag exists in the taxonomy, so a typo fails at start-up
+    /// instead of silently routing nothing. Returns the offending key and message.
+    pub fn check_routes(&self, settings: &Settings) -> Result<(), (String, String)> {
+        for (i, route) in settings.routes.iter().enumerate() {
+            if !self.taxonomy.tags().any(|t| t.id == route.tag) {
+                let known: Vec<&str> = self.taxonomy.tags().map(|t| t.id).collect();
+                return Err((
+                    format!("routes[{i}].tag"),
+                    format!("unknown tag {:?} (the taxonomy has: {})", route.tag, known.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// An enricher with the built-in taxonomy and the given model.
     pub fn with_parts(taxonomy: Taxonomy, sentiment: SentimentAnalyzer) -> Self {
         Enricher { taxonomy, sentiment }
