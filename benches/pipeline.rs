@@ -149,8 +149,8 @@ fn settings(bootstrap: &str, input: &str, output: &str, group: &str) -> Settings
     s.kafka.output_topic = output.into();
     s.kafka.dlq_topic = format!("{output}.dlq");
     s.kafka.group_id = group.into();
-    s.kafka.properties.insert("max.poll.interval.ms".into(), "10000".into());
-    s.kafka.properties.insert("session.timeout.ms".into(), "10000".into());
+    s.kafka.consumer_properties.insert("max.poll.interval.ms".into(), "10000".into());
+    s.kafka.consumer_properties.insert("session.timeout.ms".into(), "10000".into());
     s.http.listen = String::new();
     if let Some(n) = std::env::var("BENCH_MAX_IN_FLIGHT").ok().and_then(|v| v.parse().ok()) {
         s.kafka.max_in_flight = n;

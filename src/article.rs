@@ -248,12 +248,22 @@ pub struct SentimentOut {
     /// Which model produced it (`news` or `vader`); only on the article-level sentiment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<crate::enrich::sentiment::ModelKind>,
+    /// Only when a remote model is configured (`[sentiment.remote]`), on the article-level
+    /// sentiment: `remote:<name>` when the remote model scored it, `builtin` when the built-in
+    /// model's result was kept (model slow, failing, breaker open, or language not sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl SentimentOut {
     pub fn scored(score: f64) -> Self {
         let score = crate::enrich::round4(score.clamp(-1.0, 1.0));
-        SentimentOut { score: Some(score), label: crate::enrich::sentiment::label_for(score), model: None }
+        SentimentOut {
+            score: Some(score),
+            label: crate::enrich::sentiment::label_for(score),
+            model: None,
+            source: None,
+        }
     }
 
     pub fn scored_with_model(score: f64, model: crate::enrich::sentiment::ModelKind) -> Self {
@@ -261,7 +271,7 @@ impl SentimentOut {
     }
 
     pub fn unsupported(model: crate::enrich::sentiment::ModelKind) -> Self {
-        SentimentOut { score: None, label: "unsupported_language", model: Some(model) }
+        SentimentOut { score: None, label: "unsupported_language", model: Some(model), source: None }
     }
 }
 

@@ -47,6 +47,11 @@ pub struct KafkaSettings {
     /// flattened with dots, so `sasl.password = "…"` and `[kafka.properties.sasl] password = "…"`
     /// and `NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD` all mean `sasl.password`.
     pub properties: BTreeMap<String, serde_json::Value>,
+    /// Like `properties`, for the consumer only (e.g. `session.timeout.ms`); wins over
+    /// `properties`. Keeps consumer settings from being warned about by the producer.
+    pub consumer_properties: BTreeMap<String, serde_json::Value>,
+    /// Like `properties`, for the producer only (e.g. `linger.ms`, `compression.type`).
+    pub producer_properties: BTreeMap<String, serde_json::Value>,
     /// Upper bound on messages read but not yet fully acknowledged; reading pauses at the bound.
     pub max_in_flight: usize,
     /// How long a revoked partition's in-flight work may take to drain before it is released
@@ -85,6 +90,10 @@ pub struct TaxonomySettings {
 #[serde(deny_unknown_fields, default)]
 pub struct SentimentSettings {
     pub model: ModelKind,
+    /// `[sentiment.remote]`: an optional remote model for article-level sentiment, with the
+    /// built-in `model` as its fallback (see `docs/remote-model.md`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::remote::RemoteSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -138,6 +147,8 @@ impl Default for KafkaSettings {
             output_topic: "news.enriched".into(),
             dlq_topic: "news.dlq".into(),
             properties: BTreeMap::new(),
+            consumer_properties: BTreeMap::new(),
+            producer_properties: BTreeMap::new(),
             max_in_flight: 2000,
             drain_timeout_ms: 10_000,
             shutdown_timeout_secs: 30,
@@ -240,7 +251,7 @@ impl Settings {
             return Err(invalid("kafka.shutdown_timeout_secs", "must be at least 1"));
         }
         let session_timeout_ms = self
-            .kafka_properties()
+            .consumer_kafka_properties()
             .get("session.timeout.ms")
             .map(|v| {
                 v.parse::<u64>().map_err(|_| {
@@ -286,6 +297,17 @@ impl Settings {
                 return Err(invalid("taxonomy.path", format!("{}: no such file", path.display())));
             }
         }
+        if let Some(remote) = self.sentiment.remote.as_ref().filter(|r| r.enabled) {
+            remote.validate().map_err(|(key, message)| invalid(format!("sentiment.remote.{key}"), message))?;
+            // A revoke drains in-flight work within drain_timeout_ms; an article waits for the
+            // remote model at most timeout_ms, so that must fit.
+            if remote.timeout_ms >= k.drain_timeout_ms {
+                return Err(invalid(
+                    "sentiment.remote.timeout_ms",
+                    format!("must be below kafka.drain_timeout_ms ({} ms)", k.drain_timeout_ms),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -296,24 +318,39 @@ impl Settings {
 
     /// `kafka.properties` flattened to librdkafka's `key = string value` form.
     pub fn kafka_properties(&self) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
-        for (key, value) in &self.kafka.properties {
-            flatten_property(key, value, &mut out);
-        }
-        out
+        flatten_properties(&[&self.kafka.properties])
+    }
+
+    /// The consumer's librdkafka properties: `kafka.properties`, then `kafka.consumer_properties`.
+    pub fn consumer_kafka_properties(&self) -> BTreeMap<String, String> {
+        flatten_properties(&[&self.kafka.properties, &self.kafka.consumer_properties])
+    }
+
+    /// The producer's librdkafka properties: `kafka.properties`, then `kafka.producer_properties`.
+    pub fn producer_kafka_properties(&self) -> BTreeMap<String, String> {
+        flatten_properties(&[&self.kafka.properties, &self.kafka.producer_properties])
     }
 
     /// The effective settings as TOML with secrets replaced by `"<redacted>"`.
     pub fn to_redacted_toml(&self) -> String {
+        let redact = |props: BTreeMap<String, String>| -> BTreeMap<String, serde_json::Value> {
+            props
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = if is_secret_key(&k) { REDACTED.to_owned() } else { v };
+                    (k, serde_json::Value::String(v))
+                })
+                .collect()
+        };
         let mut shown = self.clone();
-        shown.kafka.properties = self
-            .kafka_properties()
-            .into_iter()
-            .map(|(k, v)| {
-                let v = if is_secret_key(&k) { REDACTED.to_owned() } else { v };
-                (k, serde_json::Value::String(v))
-            })
-            .collect();
+        shown.kafka.properties = redact(self.kafka_properties());
+        shown.kafka.consumer_properties = redact(flatten_properties(&[&self.kafka.consumer_properties]));
+        shown.kafka.producer_properties = redact(flatten_properties(&[&self.kafka.producer_properties]));
+        // The remote model's token serialises as "<redacted>" by construction (remote::Secret);
+        // made explicit here so the rule is visible where redaction happens.
+        if let Some(token) = shown.sentiment.remote.as_mut().and_then(|r| r.token.as_mut()) {
+            *token = crate::remote::Secret::new(REDACTED);
+        }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
     }
 }
@@ -327,6 +364,17 @@ pub fn is_secret_key(key: &str) -> bool {
     ["password", "secret", "token", "key.pem", "private", "sasl.jaas", "sasl.oauthbearer.config", "credentials"]
         .iter()
         .any(|s| k.contains(s))
+}
+
+/// Flattens property tables (later tables win) to librdkafka's `key = string value` form.
+fn flatten_properties(tables: &[&BTreeMap<String, serde_json::Value>]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for table in tables {
+        for (key, value) in *table {
+            flatten_property(key, value, &mut out);
+        }
+    }
+    out
 }
 
 fn flatten_property(key: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
@@ -429,6 +477,23 @@ mod tests {
     }
 
     #[test]
+    fn client_specific_properties_layer_over_shared_ones() {
+        let s = load_str(
+            "[kafka.properties]\n\"client.rack\" = \"a\"\n\"linger.ms\" = 1\n[kafka.consumer_properties]\n\"session.timeout.ms\" = 60000\n[kafka.producer_properties]\n\"linger.ms\" = 20\n\"ssl.key.password\" = \"pw\"\n",
+            &[],
+        )
+        .unwrap();
+        let consumer = s.consumer_kafka_properties();
+        let producer = s.producer_kafka_properties();
+        assert_eq!(consumer["session.timeout.ms"], "60000");
+        assert!(!producer.contains_key("session.timeout.ms"));
+        assert_eq!(producer["linger.ms"], "20");
+        assert_eq!(consumer["linger.ms"], "1");
+        assert_eq!(consumer["client.rack"], "a");
+        assert!(!s.to_redacted_toml().contains("\"pw\""));
+    }
+
+    #[test]
     fn invalid_values_are_named() {
         for (toml, key) in [
             ("[http]\nlisten = \"nope\"\n", "http.listen"),
@@ -441,6 +506,83 @@ mod tests {
             let e = load_str(toml, &[]).unwrap_err().to_string();
             assert!(e.contains(key), "{toml:?} -> {e}");
         }
+    }
+
+    #[test]
+    fn remote_model_is_off_by_default_and_on_with_a_section() {
+        assert_eq!(Settings::default().sentiment.remote, None);
+        assert_eq!(load_str("", &[]).unwrap().sentiment.remote, None);
+        let s = load_str(
+            "[sentiment.remote]\nurl = \"http://tei:8080/predict\"\nbatch_size = 8\n[sentiment.remote.labels]\n\"1 star\" = -1.0\n\"5 stars\" = 1.0\n",
+            &[("NEWS_ENRICHER_SENTIMENT__REMOTE__BREAKER__OPEN_MS", "2500")],
+        )
+        .unwrap();
+        let r = s.sentiment.remote.unwrap();
+        assert_eq!((r.url.as_str(), r.batch_size, r.breaker.open_ms), ("http://tei:8080/predict", 8, 2500));
+        assert_eq!(r.timeout_ms, crate::remote::RemoteSettings::default().timeout_ms, "unset keys keep defaults");
+        assert_eq!(r.labels.keys().collect::<Vec<_>>(), ["1 star", "5 stars"], "the label map replaces the default");
+        // The whole section from the environment alone.
+        let s = load_str("", &[("NEWS_ENRICHER_SENTIMENT__REMOTE__URL", "https://model.example/predict")]).unwrap();
+        assert_eq!(s.sentiment.remote.unwrap().api, crate::remote::Api::Tei);
+    }
+
+    #[test]
+    fn remote_token_comes_from_the_environment_and_is_never_shown() {
+        let s = load_str(
+            "[sentiment.remote]\nurl = \"http://tei:8080/predict\"\n",
+            &[("NEWS_ENRICHER_SENTIMENT__REMOTE__TOKEN", "s3cr3t-token")],
+        )
+        .unwrap();
+        let remote = s.sentiment.remote.as_ref().unwrap();
+        assert_eq!(remote.token.as_ref().unwrap().expose(), "s3cr3t-token");
+        let shown = s.to_redacted_toml();
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains(&format!("token = \"{REDACTED}\"")), "{shown}");
+        assert!(!format!("{s:?}").contains("s3cr3t"), "Debug redacts too");
+        // A numeric-looking token from the environment is still text.
+        let s = load_str(
+            "[sentiment.remote]\nurl = \"http://tei:8080/predict\"\n",
+            &[("NEWS_ENRICHER_SENTIMENT__REMOTE__TOKEN", "123456")],
+        )
+        .unwrap();
+        assert_eq!(s.sentiment.remote.unwrap().token.unwrap().expose(), "123456");
+    }
+
+    #[test]
+    fn remote_settings_are_validated_with_their_key() {
+        for (extra, key) in [
+            ("", ""),
+            ("url = \"tei:8080\"\n", "sentiment.remote.url"),
+            ("url = \"ftp://tei/predict\"\n", "sentiment.remote.url"),
+            ("url = \"http://user:pw@tei/predict\"\n", "sentiment.remote.url"),
+            ("url = \"\"\n", "sentiment.remote.url"),
+            ("timeout_ms = 0\n", "sentiment.remote.timeout_ms"),
+            ("timeout_ms = 20000\n", "sentiment.remote.timeout_ms"),
+            ("batch_size = 0\n", "sentiment.remote.batch_size"),
+            ("linger_ms = 5000\n", "sentiment.remote.linger_ms"),
+            ("max_concurrent_requests = 0\n", "sentiment.remote.max_concurrent_requests"),
+            ("queue_size = 0\n", "sentiment.remote.queue_size"),
+            ("name = \"my model\"\n", "sentiment.remote.name"),
+            ("token = \"a b\"\n", "sentiment.remote.token"),
+            ("api = \"openai\"\n", "api"),
+            ("bogus = 1\n", "bogus"),
+            ("[sentiment.remote.breaker]\nfailure_threshold = 0\n", "sentiment.remote.breaker.failure_threshold"),
+            ("[sentiment.remote.retry]\nmax_backoff_ms = 1\n", "sentiment.remote.retry.max_backoff_ms"),
+            ("[sentiment.remote.labels]\npositive = 2.0\n", "sentiment.remote.labels.positive"),
+        ] {
+            let url = if extra.starts_with("url") { "" } else { "url = \"http://tei:8080/predict\"\n" };
+            let toml = format!("[sentiment.remote]\n{url}{extra}");
+            let result = load_str(&toml, &[]);
+            if key.is_empty() {
+                result.unwrap();
+            } else {
+                let e = result.unwrap_err().to_string();
+                assert!(e.contains(key), "{toml:?} -> {e}");
+            }
+        }
+        // Disabled: its settings are not checked, and it is off.
+        let s = load_str("[sentiment.remote]\nenabled = false\n", &[]).unwrap();
+        assert!(!s.sentiment.remote.unwrap().enabled);
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //!   validated at start-up.
 //! - [`cli`]: the command-line interface (`run`, `demo`, `enrich`, `check-config`).
 //! - [`offline`]: the `enrich` command — JSON Lines in, JSON Lines out, parallel and in order.
+//! - [`remote`]: an optional remote sentiment model over HTTP (`[sentiment.remote]`): batching,
+//!   retries, circuit breaker, and the built-in model as the fallback for every article.
 pub mod article;
 pub mod cli;
 pub mod config;
@@ -21,6 +23,7 @@ pub mod embedded;
 pub mod enrich;
 pub mod offline;
 pub mod pipeline;
+pub mod remote;
 pub mod runner;
 pub mod telemetry;
 

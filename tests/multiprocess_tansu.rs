@@ -692,7 +692,7 @@ dlq_topic = "{DLQ}"
 drain_timeout_ms = 5000
 shutdown_timeout_secs = 20
 
-[kafka.properties]
+[kafka.consumer_properties]
 "max.poll.interval.ms" = "10000"
 "session.timeout.ms" = "10000"
 "heartbeat.interval.ms" = "1000"

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A child process killed (SIGKILL) when dropped, also on panic.
-struct Proc(Child, &'static str);
+struct Proc(Child);
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -36,7 +36,13 @@ fn http_get(addr: &str, path_and_query: &str) -> Option<(u16, String)> {
 
 fn percent_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -62,8 +68,11 @@ fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
 }
 
 fn prometheus_bin() -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("prometheus")).find(|p| p.is_file()));
-    found.unwrap_or_else(|| panic!("prometheus not found on PATH: apt-get install prometheus (or run scripts/install-test-deps.sh)"))
+    let found = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("prometheus")).find(|p| p.is_file()));
+    found.unwrap_or_else(|| {
+        panic!("prometheus not found on PATH: apt-get install prometheus (or run scripts/install-test-deps.sh)")
+    })
 }
 
 fn start_worker(dir: &Path, name: &'static str, bootstrap: &str, http: &str) -> Proc {
@@ -97,7 +106,7 @@ format = "json"
         .stderr(log)
         .spawn()
         .unwrap();
-    Proc(child, name)
+    Proc(child)
 }
 
 #[test]
@@ -132,17 +141,22 @@ fn prometheus_sees_the_processed_counts_and_readiness_dropping_with_the_broker()
             .stderr(prom_log)
             .spawn()
             .unwrap(),
-        "prometheus",
     );
     let logs = || {
-        ["w1.log", "w2.log", "prometheus.log"].iter().map(|f| format!("--- {f}\n{}", tansu::tail(&dir.path().join(f), 15))).collect::<String>()
+        ["w1.log", "w2.log", "prometheus.log"]
+            .iter()
+            .map(|f| format!("--- {f}\n{}", tansu::tail(&dir.path().join(f), 15)))
+            .collect::<String>()
     };
 
-    wait_for("both workers ready", Duration::from_secs(60), || http.iter().all(|a| http_get(a, "/readyz").is_some_and(|(s, _)| s == 200)));
+    wait_for("both workers ready", Duration::from_secs(60), || {
+        http.iter().all(|a| http_get(a, "/readyz").is_some_and(|(s, _)| s == 200))
+    });
 
     // 2,000 corpus articles; one of them has no text and is dead-lettered.
     let articles = common::corpus(2000);
-    let records: Vec<_> = articles.iter().map(|(id, j)| (Some(id.clone().into_bytes()), j.clone().into_bytes())).collect();
+    let records: Vec<_> =
+        articles.iter().map(|(id, j)| (Some(id.clone().into_bytes()), j.clone().into_bytes())).collect();
     common::produce_to(&bootstrap, "news.raw", &records);
     let out = common::read_topic(&bootstrap, "news.enriched", 1999, Duration::from_secs(120));
     assert_eq!(common::ids_of(&out).0.len(), 1999, "{}", logs());
@@ -171,7 +185,8 @@ fn prometheus_sees_the_processed_counts_and_readiness_dropping_with_the_broker()
     // The broker goes away: both workers report not ready, directly and through Prometheus.
     drop(broker);
     wait_for("/readyz to answer 503 on both workers", Duration::from_secs(60), || {
-        http.iter().all(|a| http_get(a, "/readyz").is_some_and(|(s, body)| s == 503 && body.contains("brokers unreachable")))
+        http.iter()
+            .all(|a| http_get(a, "/readyz").is_some_and(|(s, body)| s == 503 && body.contains("brokers unreachable")))
     });
     expect("sum(news_enricher_ready)", 0.0);
     expect("sum(news_enricher_broker_up)", 0.0);

@@ -26,7 +26,7 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::Message;
 use stats::Stats;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -55,6 +55,9 @@ struct PartitionSlot {
 /// State shared by the consumer thread, the partition tasks and the callbacks.
 pub struct Shared {
     pub(crate) enricher: Arc<Enricher>,
+    /// The remote sentiment model when `[sentiment.remote]` is configured and enabled; the
+    /// partition tasks hand each enriched article to it (see `partition::enrich`).
+    pub(crate) remote: Option<Arc<crate::remote::RemoteSentiment>>,
     pub(crate) topics: Topics,
     pub(crate) producer: FutureProducer<events::ProducerEvents>,
     pub(crate) health: Arc<events::BrokerHealth>,
@@ -286,6 +289,11 @@ impl Shared {
         self.stats.encode()
     }
 
+    /// The remote sentiment model, when one is configured.
+    pub fn remote(&self) -> Option<&Arc<crate::remote::RemoteSentiment>> {
+        self.remote.as_ref()
+    }
+
     /// Recomputes readiness, stall state and the lag gauges; run every second by the watchdog.
     pub(crate) fn watchdog_tick(&self) {
         let now_ms = now_millis();
@@ -363,15 +371,15 @@ pub enum WorkerError {
     Fatal(String),
 }
 
-/// librdkafka settings shared by consumer and producer, then the user's `kafka.properties`.
-fn client_config(brokers: &str, settings: &Settings, own: &[(&str, &str)]) -> ClientConfig {
+/// Our librdkafka settings for one client, then the user's properties for it (which win).
+fn client_config(brokers: &str, user: BTreeMap<String, String>, own: &[(&str, &str)]) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", brokers);
     config.set("client.id", format!("news-enricher-{}", env!("CARGO_PKG_VERSION")));
     for (k, v) in own {
         config.set(*k, *v);
     }
-    for (k, v) in settings.kafka_properties() {
+    for (k, v) in user {
         config.set(k, v);
     }
     config
@@ -413,7 +421,7 @@ impl Worker {
         let fatal = Arc::new(events::FatalLatch::default());
         let producer: FutureProducer<events::ProducerEvents> = client_config(
             brokers,
-            settings,
+            settings.producer_kafka_properties(),
             &[
                 ("enable.idempotence", "true"),
                 ("acks", "all"),
@@ -426,8 +434,19 @@ impl Worker {
         )
         .create_with_context(events::ProducerEvents { health: health.clone(), fatal: fatal.clone() })?;
         let topics = Topics::from_settings(settings);
+        // The remote model (issue 5): one client and batcher for the whole worker, its metrics in
+        // the worker's registry.
+        let remote = match settings.sentiment.remote.as_ref().filter(|r| r.enabled) {
+            Some(r) => Some(Arc::new(crate::remote::RemoteSentiment::start(r).map_err(WorkerError::Fatal)?)),
+            None => None,
+        };
+        let mut stats = Stats::default();
+        if let Some(remote) = &remote {
+            stats.register_with(|registry| remote.register_metrics(registry));
+        }
         let shared = Arc::new(Shared {
             enricher,
+            remote,
             topics,
             producer,
             health,
@@ -436,7 +455,7 @@ impl Worker {
             max_in_flight: settings.kafka.max_in_flight,
             drain_timeout: Duration::from_millis(settings.kafka.drain_timeout_ms),
             shutdown_timeout: Duration::from_secs(settings.kafka.shutdown_timeout_secs),
-            stats: Stats::default(),
+            stats,
             partitions: Mutex::new(HashMap::new()),
             progress: Condvar::new(),
             in_flight: AtomicUsize::new(0),
@@ -454,7 +473,7 @@ impl Worker {
         });
         let consumer: BaseConsumer<WorkerContext> = client_config(
             brokers,
-            settings,
+            settings.consumer_kafka_properties(),
             &[
                 ("group.id", &settings.kafka.group_id),
                 ("enable.auto.commit", "true"),

@@ -66,7 +66,7 @@ pub(super) async fn run(
             msg = input.recv(), if input_open && enriching.len() < MAX_ENRICHING => match msg {
                 Some(msg) => {
                     let shared = shared.clone();
-                    enriching.push_back(tokio::spawn(async move { enrich(&shared, msg) }));
+                    enriching.push_back(tokio::spawn(async move { enrich(&shared, msg).await }));
                 }
                 None => input_open = false,
             },
@@ -75,7 +75,9 @@ pub(super) async fn run(
     }
 }
 
-fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
+/// Decodes and enriches one message. Async only for the remote model's wait, which is bounded
+/// by `sentiment.remote.timeout_ms` (so processing times include it when one is configured).
+async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
     let started = std::time::Instant::now();
     let payload = input.payload().unwrap_or_default();
     if shared.processing == super::Processing::PassThrough {
@@ -89,7 +91,15 @@ fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
     }
     let records = match RawArticle::decode(payload, input.key(), shared.max_message_bytes) {
         Ok(raw) => {
-            let article = shared.enricher.enrich(raw);
+            let mut article = shared.enricher.enrich(raw);
+            // Remote model hook (issue 5): with `[sentiment.remote]`, the article-level sentiment
+            // comes from the remote model, or stays built-in (marked "builtin") when the model is
+            // slow, failing or its breaker open. `apply` returns within the configured timeout
+            // and never fails, so this message is delayed at most that long and never lost; the
+            // FuturesOrdered stages keep output order and the offset watermark as before.
+            if let Some(remote) = &shared.remote {
+                remote.apply(&mut article).await;
+            }
             shared.stats.record_enriched(&article);
             shared.topics.enriched_records(&article)
         }

@@ -280,6 +280,12 @@ impl Stats {
         }
     }
 
+    /// Registers further metric families in the same registry (names get the `news_enricher_`
+    /// prefix): the remote model's `news_enricher_remote_*` (issue 5).
+    pub fn register_with(&mut self, register: impl FnOnce(&mut Registry)) {
+        register(&mut self.registry);
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(8 * 1024);

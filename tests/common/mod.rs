@@ -76,8 +76,8 @@ impl Fixture {
         settings.kafka.group_id = group.to_owned();
         settings.kafka.shutdown_timeout_secs = 20;
         settings.kafka.drain_timeout_ms = 5000;
-        settings.kafka.properties.insert("session.timeout.ms".into(), "6000".into());
-        settings.kafka.properties.insert("heartbeat.interval.ms".into(), "500".into());
+        settings.kafka.consumer_properties.insert("session.timeout.ms".into(), "6000".into());
+        settings.kafka.consumer_properties.insert("heartbeat.interval.ms".into(), "500".into());
         settings.kafka.properties.insert("topic.metadata.refresh.interval.ms".into(), "1000".into());
         let enricher = Arc::new(Enricher::from_config(&settings).unwrap());
         Fixture { broker, settings, enricher }

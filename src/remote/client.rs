@@ -1,0 +1,412 @@
+//! One HTTP request to the model server: building the body for the configured API flavour,
+//! sending it with reqwest (pooled connections, HTTP/1.1 or HTTP/2, rustls), and turning the
+//! answer into one sentiment score per text — or a typed [`CallError`] saying what went wrong
+//! and whether a retry may help.
+//!
+//! # Flavours
+//!
+//! **`tei`** — Hugging Face Text Embeddings Inference, `POST /predict` on a
+//! sequence-classification model. Each text is sent as a one-element sequence, because TEI reads
+//! a flat list of two strings as a *pair*:
+//!
+//! ```text
+//! → {"inputs": [["text 1"], ["text 2"]], "truncate": true}
+//! ← [[{"label": "positive", "score": 0.91}, {"label": "neutral", ...}, ...], [...]]
+//! ```
+//!
+//! **`generic`** — for any server you write yourself:
+//!
+//! ```text
+//! → {"texts": ["text 1", "text 2"]}
+//! ← {"results": [{"score": -0.42}, {"labels": [{"label": "positive", "score": 0.7}, ...]}]}
+//! ```
+//!
+//! one result per text, in order: either a sentiment `score` in [-1, 1], or a `labels`
+//! distribution mapped like TEI's.
+//!
+//! A label distribution becomes a score with the label map: Σ pᵢ·valence(labelᵢ) / Σ pᵢ over the
+//! labels the map knows (case-insensitive), so `{positive: 0.9, neutral: 0.08, negative: 0.02}`
+//! with the default map scores 0.88.
+
+use super::settings::{Api, HttpVersion, RemoteSettings, Secret};
+use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Responses larger than this are refused rather than buffered (a batch of label lists is a few
+/// kilobytes).
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Why a request failed. `kind` is the `kind` label of `news_enricher_remote_errors_total`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// The server's `Retry-After`, when it sent one with a 429 or 503.
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// No complete answer within the request's time budget.
+    Timeout,
+    /// The connection could not be made (refused, DNS, TLS handshake).
+    Connect,
+    /// 5xx.
+    ServerError,
+    /// 429 Too Many Requests.
+    Throttled,
+    /// Other 4xx: a configuration problem (URL, token, batch too large for the server).
+    ClientError,
+    /// The answer is not what the flavour promises (not JSON, wrong shape, wrong length).
+    Malformed,
+    /// The model answered with labels none of which is in the label map.
+    UnmappedLabel,
+    /// Any other transport failure (connection reset mid-response, …).
+    Transport,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connect => "connect",
+            ErrorKind::ServerError => "server_error",
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::ClientError => "client_error",
+            ErrorKind::Malformed => "malformed",
+            ErrorKind::UnmappedLabel => "unmapped_label",
+            ErrorKind::Transport => "transport",
+        }
+    }
+
+    /// Whether the same request may succeed if sent again: transient server and network
+    /// trouble yes; answers that will be just as wrong next time (4xx, malformed) no.
+    pub fn retriable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Timeout
+                | ErrorKind::Connect
+                | ErrorKind::ServerError
+                | ErrorKind::Throttled
+                | ErrorKind::Transport
+        )
+    }
+}
+
+impl CallError {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        CallError { kind, message: message.into(), retry_after: None }
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.message)
+    }
+}
+
+/// Label → valence, keys lower-cased.
+#[derive(Debug, Clone)]
+pub struct LabelMap(HashMap<String, f64>);
+
+impl LabelMap {
+    pub fn new<'a>(labels: impl IntoIterator<Item = (&'a String, &'a f64)>) -> Self {
+        LabelMap(labels.into_iter().map(|(k, v)| (k.to_lowercase(), *v)).collect())
+    }
+
+    /// The probability-weighted mean valence of the mapped labels; `None` when no label is
+    /// mapped (or all mapped ones have probability 0).
+    pub fn score<'a>(&self, predictions: impl IntoIterator<Item = (&'a str, f64)>) -> Option<f64> {
+        let (mut weighted, mut total) = (0.0, 0.0);
+        for (label, p) in predictions {
+            if let Some(v) = self.0.get(&label.to_lowercase()) {
+                if p.is_finite() && p > 0.0 {
+                    weighted += p * v;
+                    total += p;
+                }
+            }
+        }
+        (total > 0.0).then(|| (weighted / total).clamp(-1.0, 1.0))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Prediction {
+    label: String,
+    score: f64,
+}
+
+/// Sends batches to the model server. Cheap to share: reqwest's client is a pooled handle.
+#[derive(Debug)]
+pub struct ModelClient {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    api: Api,
+    token: Option<Secret>,
+    labels: LabelMap,
+}
+
+impl ModelClient {
+    /// Builds the client: connection pool sized for `max_concurrent_requests`, TCP_NODELAY,
+    /// no redirects (a redirect is a misconfigured URL, and must not carry the token elsewhere),
+    /// and the configured HTTP version.
+    pub fn new(settings: &RemoteSettings) -> Result<Self, String> {
+        let url = reqwest::Url::parse(&settings.url).map_err(|e| format!("sentiment.remote.url: {e}"))?;
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("news-enricher/", env!("CARGO_PKG_VERSION")))
+            .tcp_nodelay(true)
+            .connect_timeout(settings.timeout())
+            .pool_max_idle_per_host(settings.max_concurrent_requests)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .use_rustls_tls();
+        builder = match settings.http {
+            HttpVersion::Auto => builder,
+            HttpVersion::Http1 => builder.http1_only(),
+            HttpVersion::Http2 => builder
+                .http2_prior_knowledge()
+                .http2_adaptive_window(true)
+                .http2_keep_alive_interval(Duration::from_secs(20))
+                .http2_keep_alive_timeout(Duration::from_secs(10)),
+        };
+        let http = builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(ModelClient {
+            http,
+            url,
+            api: settings.api,
+            token: settings.token.clone(),
+            labels: LabelMap::new(&settings.labels),
+        })
+    }
+
+    /// Scores `texts` in one request; the whole request, answer included, must finish within
+    /// `timeout`. Returns one score in [-1, 1] per text, in order.
+    pub async fn predict(&self, texts: &[&str], timeout: Duration) -> Result<Vec<f64>, CallError> {
+        let body = match self.api {
+            Api::Tei => {
+                let inputs: Vec<[&str; 1]> = texts.iter().map(|t| [*t]).collect();
+                serde_json::json!({"inputs": inputs, "truncate": true})
+            }
+            Api::Generic => serde_json::json!({"texts": texts}),
+        };
+        let mut request = self
+            .http
+            .post(self.url.clone())
+            .timeout(timeout)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .body(serde_json::to_vec(&body).expect("serialising JSON to a Vec cannot fail"));
+        if let Some(token) = &self.token {
+            // bearer_auth marks the header sensitive (kept out of reqwest's own Debug output).
+            request = request.bearer_auth(token.expose());
+        }
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+        if let Some(len) = response.content_length() {
+            if len > MAX_RESPONSE_BYTES as u64 {
+                return Err(CallError::new(ErrorKind::Malformed, format!("response of {len} bytes is too large")));
+            }
+        }
+        let bytes = response.bytes().await.map_err(transport_error)?;
+        if !status.is_success() {
+            let kind = match status {
+                StatusCode::TOO_MANY_REQUESTS => ErrorKind::Throttled,
+                StatusCode::REQUEST_TIMEOUT => ErrorKind::Timeout,
+                s if s.is_server_error() => ErrorKind::ServerError,
+                _ => ErrorKind::ClientError,
+            };
+            let excerpt = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+            let honoured = matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE);
+            return Err(CallError {
+                kind,
+                message: format!("HTTP {status}: {excerpt}"),
+                retry_after: retry_after.filter(|_| honoured),
+            });
+        }
+        if bytes.len() > MAX_RESPONSE_BYTES {
+            return Err(CallError::new(
+                ErrorKind::Malformed,
+                format!("response of {} bytes is too large", bytes.len()),
+            ));
+        }
+        self.parse(&bytes, texts.len())
+    }
+
+    /// Turns a successful answer into `n` scores.
+    pub fn parse(&self, bytes: &[u8], n: usize) -> Result<Vec<f64>, CallError> {
+        let malformed = |m: String| CallError::new(ErrorKind::Malformed, m);
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| malformed(format!("response is not JSON: {e}")))?;
+        let items: Vec<Value> = match (self.api, value) {
+            (Api::Tei, Value::Array(items)) => {
+                // A single sequence may be answered with a flat list of predictions.
+                if n == 1 && items.first().is_some_and(Value::is_object) {
+                    vec![Value::Array(items)]
+                } else {
+                    items
+                }
+            }
+            (Api::Tei, other) => return Err(malformed(format!("expected a JSON array, got {}", kind_of(&other)))),
+            (Api::Generic, Value::Object(mut map)) => match map.remove("results") {
+                Some(Value::Array(items)) => items,
+                _ => return Err(malformed("expected an object with a `results` array".into())),
+            },
+            (Api::Generic, other) => return Err(malformed(format!("expected a JSON object, got {}", kind_of(&other)))),
+        };
+        if items.len() != n {
+            return Err(malformed(format!("{} results for {n} texts", items.len())));
+        }
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match (self.api, item) {
+                (Api::Tei, Value::Array(preds)) => self.score_predictions(i, preds),
+                (Api::Generic, Value::Object(mut obj)) => match (obj.remove("score"), obj.remove("labels")) {
+                    (Some(Value::Number(s)), _) => match s.as_f64() {
+                        Some(s) if (-1.0..=1.0).contains(&s) => Ok(s),
+                        _ => Err(malformed(format!("result {i}: score {s} is not in [-1, 1]"))),
+                    },
+                    (None, Some(Value::Array(preds))) => self.score_predictions(i, preds),
+                    _ => Err(malformed(format!("result {i}: needs a numeric `score` or a `labels` array"))),
+                },
+                (_, other) => Err(malformed(format!("result {i}: unexpected {}", kind_of(&other)))),
+            })
+            .collect()
+    }
+
+    fn score_predictions(&self, i: usize, preds: Vec<Value>) -> Result<f64, CallError> {
+        let preds: Vec<Prediction> = preds
+            .into_iter()
+            .map(serde_json::from_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| CallError::new(ErrorKind::Malformed, format!("result {i}: {e}")))?;
+        self.labels.score(preds.iter().map(|p| (p.label.as_str(), p.score))).ok_or_else(|| {
+            let got: Vec<&str> = preds.iter().map(|p| p.label.as_str()).collect();
+            CallError::new(
+                ErrorKind::UnmappedLabel,
+                format!("result {i}: none of the labels {got:?} is in sentiment.remote.labels"),
+            )
+        })
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn transport_error(e: reqwest::Error) -> CallError {
+    // The error's Display names the URL but never headers, so the token cannot leak through it.
+    let kind = if e.is_timeout() {
+        ErrorKind::Timeout
+    } else if e.is_connect() {
+        ErrorKind::Connect
+    } else {
+        ErrorKind::Transport
+    };
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    CallError::new(kind, message)
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let delta = at - time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(delta).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(api: Api) -> ModelClient {
+        let mut s = RemoteSettings { url: "http://127.0.0.1:9/predict".into(), api, ..RemoteSettings::default() };
+        s.labels.insert("LABEL_X".into(), 0.5);
+        ModelClient::new(&s).unwrap()
+    }
+
+    #[test]
+    fn label_map_is_a_weighted_mean_and_case_insensitive() {
+        let m = client(Api::Tei);
+        let s = m.labels.score([("POSITIVE", 0.9), ("Neutral", 0.08), ("negative", 0.02)]).unwrap();
+        assert!((s - 0.88).abs() < 1e-9, "{s}");
+        // Unknown labels are ignored; the rest renormalised.
+        let s = m.labels.score([("positive", 0.5), ("sarcasm", 0.5)]).unwrap();
+        assert!((s - 1.0).abs() < 1e-9);
+        assert_eq!(m.labels.score([("joy", 1.0)]), None);
+        assert_eq!(m.labels.score([("positive", f64::NAN)]), None);
+    }
+
+    #[test]
+    fn parses_tei_batches_and_a_flat_single_answer() {
+        let m = client(Api::Tei);
+        let body = br#"[[{"label":"positive","score":1.0}],[{"label":"negative","score":0.75},{"label":"neutral","score":0.25}]]"#;
+        assert_eq!(m.parse(body, 2).unwrap(), vec![1.0, -0.75]);
+        let flat = br#"[{"label":"label_x","score":1.0}]"#;
+        assert_eq!(m.parse(flat, 1).unwrap(), vec![0.5]);
+    }
+
+    #[test]
+    fn parses_generic_scores_and_labels() {
+        let m = client(Api::Generic);
+        let body = br#"{"results":[{"score":-0.42},{"labels":[{"label":"positive","score":1}]}]}"#;
+        assert_eq!(m.parse(body, 2).unwrap(), vec![-0.42, 1.0]);
+    }
+
+    #[test]
+    fn malformed_answers_are_typed() {
+        let tei = client(Api::Tei);
+        let generic = client(Api::Generic);
+        for (m, body, n) in [
+            (&tei, &b"not json"[..], 1),
+            (&tei, br#"{"error":"x"}"#, 1),
+            (&tei, br#"[[{"label":"positive","score":1}]]"#, 2),
+            (&tei, br#"[[{"label":"positive"}]]"#, 1),
+            (&tei, br#"[3]"#, 1),
+            (&generic, br#"{"results":[{"score":2.0}]}"#, 1),
+            (&generic, br#"{"results":[{"nope":1}]}"#, 1),
+            (&generic, br#"[]"#, 0),
+        ] {
+            let e = m.parse(body, n).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Malformed, "{}: {e}", String::from_utf8_lossy(body));
+            assert!(!e.kind.retriable());
+        }
+        let e = tei.parse(br#"[[{"label":"joy","score":1}]]"#, 1).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::UnmappedLabel);
+        assert!(e.message.contains("joy"), "{e}");
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO), "a past date: now");
+        let future = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
+        let text = future.format(&time::format_description::well_known::Rfc2822).unwrap();
+        let d = parse_retry_after(&text).unwrap();
+        assert!(d > Duration::from_secs(27) && d <= Duration::from_secs(30), "{d:?}");
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+    }
+}

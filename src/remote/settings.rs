@@ -1,0 +1,265 @@
+//! `[sentiment.remote]`: where the remote model is and how hard to try. The same shape serves any
+//! remote classifier (a future `[taxonomy.remote]` would reuse it with its own label map).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The request and response format spoken to the model server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    /// Hugging Face Text Embeddings Inference, `POST /predict` of a sequence-classification
+    /// model: `{"inputs": [["text"], ...], "truncate": true}` → `[[{"label", "score"}, ...], ...]`.
+    #[default]
+    Tei,
+    /// The small generic form documented in `docs/remote-model.md`: `{"texts": [...]}` →
+    /// `{"results": [{"score": s} | {"labels": [{"label", "score"}, ...]}, ...]}`.
+    Generic,
+}
+
+/// Which HTTP version to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpVersion {
+    /// HTTP/1.1 for `http://`; for `https://`, HTTP/2 when the server offers it (ALPN).
+    #[default]
+    Auto,
+    /// HTTP/1.1 only (a pool of keep-alive connections, up to `max_concurrent_requests`).
+    Http1,
+    /// HTTP/2 only, without upgrade (prior knowledge; `h2c` on `http://`): one multiplexed
+    /// connection. For gRPC-style inference gateways and servers that speak h2c.
+    Http2,
+}
+
+/// A credential: deserialised normally, but never shown — `Debug` and `Serialize` (hence
+/// `check-config` and any log of the settings) print `"<redacted>"`.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it (the `Authorization` header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(crate::config::REDACTED)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(crate::config::REDACTED)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Environment values that look like numbers arrive as numbers: accept them as text.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Int(i64),
+        }
+        Ok(Secret(match Raw::deserialize(d)? {
+            Raw::Text(s) => s,
+            Raw::Int(n) => n.to_string(),
+        }))
+    }
+}
+
+/// A remote model provider. See `docs/remote-model.md`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteSettings {
+    /// Switch the remote model off without deleting its settings (e.g.
+    /// `NEWS_ENRICHER_SENTIMENT__REMOTE__ENABLED=false`).
+    pub enabled: bool,
+    /// Short name: records say `"source": "remote:<name>"`, metrics carry `model="<name>"`.
+    pub name: String,
+    /// Full URL of the endpoint, e.g. `http://tei:8080/predict`.
+    pub url: String,
+    pub api: Api,
+    pub http: HttpVersion,
+    /// The most an article waits for the remote model, end to end (queueing, linger, requests
+    /// and retries); after it, the built-in model's result is used. Bounds the latency a slow or
+    /// hung model can add to any message. Must stay below `kafka.drain_timeout_ms`.
+    pub timeout_ms: u64,
+    /// Articles per request (at most; a request leaves when full or after `linger_ms`). Keep it
+    /// at or below the server's limit (TEI: `--max-client-batch-size`, default 32).
+    pub batch_size: usize,
+    /// How long the first article of a batch waits for others before the request leaves.
+    pub linger_ms: u64,
+    /// Requests in flight at once; further batches wait (and fill up) meanwhile.
+    pub max_concurrent_requests: usize,
+    /// Articles waiting for a request slot; beyond it, articles use the built-in model at once
+    /// (fallback reason `overloaded`) rather than queue without bound.
+    pub queue_size: usize,
+    /// Characters of title and body sent (models read ~512 tokens, about 2,000 characters).
+    pub max_chars: usize,
+    /// Languages sent to the model (ISO 639-1); articles in others keep the built-in result.
+    /// Empty: every article. Articles too short to tell count as English, as for the built-in
+    /// model.
+    pub languages: Vec<String>,
+    /// Bearer token (`Authorization: Bearer …`). Put it in the environment:
+    /// `NEWS_ENRICHER_SENTIMENT__REMOTE__TOKEN`. Redacted everywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+    pub retry: RetrySettings,
+    pub breaker: BreakerSettings,
+    /// Model label → sentiment valence in [-1, 1] (matched case-insensitively). The article's
+    /// score is the probability-weighted mean valence of the labels the model returns.
+    pub labels: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySettings {
+    /// Retries of a failed request (timeouts, connection errors, 5xx, 429), within `timeout_ms`.
+    pub max_retries: u32,
+    /// First backoff; doubles on each retry, with full jitter, up to `max_backoff_ms`.
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// A 429 or 503 with `Retry-After` pauses all requests for that long, up to this cap.
+    pub max_retry_after_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerSettings {
+    /// Consecutive failed requests that open the breaker (every article then uses the built-in
+    /// model at once, without calling the server).
+    pub failure_threshold: u32,
+    /// How long the breaker stays open before it lets a probe request through (half-open).
+    pub open_ms: u64,
+    /// Successful probe requests (one at a time) that close the breaker again; a failed probe
+    /// re-opens it.
+    pub half_open_probes: u32,
+}
+
+impl Default for RemoteSettings {
+    fn default() -> Self {
+        RemoteSettings {
+            enabled: true,
+            name: "remote".into(),
+            url: String::new(),
+            api: Api::Tei,
+            http: HttpVersion::Auto,
+            timeout_ms: 1000,
+            batch_size: 16,
+            linger_ms: 5,
+            max_concurrent_requests: 4,
+            queue_size: 1024,
+            max_chars: 2000,
+            languages: vec!["en".into()],
+            token: None,
+            retry: RetrySettings::default(),
+            breaker: BreakerSettings::default(),
+            labels: [("negative", -1.0), ("neutral", 0.0), ("positive", 1.0)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        }
+    }
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings { max_retries: 2, initial_backoff_ms: 50, max_backoff_ms: 1000, max_retry_after_ms: 30_000 }
+    }
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        BreakerSettings { failure_threshold: 5, open_ms: 5000, half_open_probes: 1 }
+    }
+}
+
+impl RemoteSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    /// Checks every value. The error names the key relative to the section (`url`,
+    /// `retry.max_backoff_ms`, …); the caller prefixes the section.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let bad = |key: &str, message: String| Err((key.to_owned(), message));
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return bad("name", format!("{:?} must be non-empty letters, digits, '-', '_' or '.'", self.name));
+        }
+        if self.url.trim().is_empty() {
+            return bad("url", "must be set (or set enabled = false)".into());
+        }
+        match reqwest::Url::parse(&self.url) {
+            Err(e) => return bad("url", format!("{:?} is not a URL: {e}", self.url)),
+            Ok(u) if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() => {
+                return bad("url", format!("{:?} must be an http:// or https:// URL with a host", self.url))
+            }
+            Ok(u) if u.password().is_some() => {
+                return bad("url", "must not contain a password: put the credential in `token`".into())
+            }
+            Ok(_) => {}
+        }
+        for (key, value) in [
+            ("timeout_ms", self.timeout_ms),
+            ("batch_size", self.batch_size as u64),
+            ("max_concurrent_requests", self.max_concurrent_requests as u64),
+            ("queue_size", self.queue_size as u64),
+            ("max_chars", self.max_chars as u64),
+            ("breaker.failure_threshold", u64::from(self.breaker.failure_threshold)),
+            ("breaker.open_ms", self.breaker.open_ms),
+            ("breaker.half_open_probes", u64::from(self.breaker.half_open_probes)),
+        ] {
+            if value == 0 {
+                return bad(key, "must be at least 1".into());
+            }
+        }
+        if self.batch_size > 4096 {
+            return bad("batch_size", "must be at most 4096".into());
+        }
+        if self.linger_ms >= self.timeout_ms {
+            return bad("linger_ms", format!("must be below timeout_ms ({})", self.timeout_ms));
+        }
+        let r = &self.retry;
+        if r.max_retries > 0 && r.initial_backoff_ms == 0 {
+            return bad("retry.initial_backoff_ms", "must be at least 1 when retries are enabled".into());
+        }
+        if r.max_backoff_ms < r.initial_backoff_ms {
+            return bad("retry.max_backoff_ms", "must be at least retry.initial_backoff_ms".into());
+        }
+        if let Some(token) = &self.token {
+            let t = token.expose();
+            if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return bad("token", "must be non-empty, without spaces or control characters".into());
+            }
+        }
+        if self.labels.is_empty() {
+            return bad("labels", "must map at least one model label to a valence".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (label, valence) in &self.labels {
+            if !valence.is_finite() || !(-1.0..=1.0).contains(valence) {
+                return bad(&format!("labels.{label}"), format!("{valence} must be between -1 and 1"));
+            }
+            if !seen.insert(label.to_lowercase()) {
+                return bad(&format!("labels.{label}"), "differs from another label only in case".into());
+            }
+        }
+        if self.languages.iter().any(|l| l.trim().is_empty()) {
+            return bad("languages", "must not contain empty codes".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,585 @@
+//! The remote model provider against a real HTTP server on 127.0.0.1:0 that answers correctly,
+//! slowly, with 5xx, 4xx, 429 and `Retry-After`, malformed JSON, the wrong number of results,
+//! unknown labels, or hangs: batching, bounded concurrency, retries, the circuit breaker, the
+//! fallback and its marking in the record, the token, HTTP/2, and the metrics.
+
+#[path = "support/model_server.rs"]
+mod model_server;
+
+use model_server::{expected_score, Behaviour, ModelServer};
+use news_enricher::article::RawArticle;
+use news_enricher::config::Settings;
+use news_enricher::enrich::Enricher;
+use news_enricher::remote::{Api, BreakerState, Failure, HttpVersion, RemoteSentiment, RemoteSettings, Secret};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn settings(server: &ModelServer) -> RemoteSettings {
+    RemoteSettings {
+        name: "test".into(),
+        url: server.url("/predict"),
+        timeout_ms: 2000,
+        batch_size: 8,
+        linger_ms: 10,
+        retry: news_enricher::remote::RetrySettings {
+            max_retries: 2,
+            initial_backoff_ms: 20,
+            max_backoff_ms: 100,
+            max_retry_after_ms: 30_000,
+        },
+        ..RemoteSettings::default()
+    }
+}
+
+fn start(settings: &RemoteSettings) -> Arc<RemoteSentiment> {
+    Arc::new(RemoteSentiment::start(settings).expect("valid remote settings"))
+}
+
+/// Scores `texts` concurrently, as partition tasks do.
+async fn score_all(remote: &Arc<RemoteSentiment>, texts: &[String]) -> Vec<Result<f64, Failure>> {
+    let tasks: Vec<_> = texts
+        .iter()
+        .map(|t| {
+            let (r, t) = (remote.clone(), t.clone());
+            tokio::spawn(async move { r.score(&t).await })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+fn texts(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{} news number {i}", ["good", "bad", "plain"][i % 3])).collect()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tei_answers_become_scores_for_the_right_texts() {
+    let server = ModelServer::start().await;
+    let remote = start(&settings(&server));
+    let texts = texts(20);
+    let results = score_all(&remote, &texts).await;
+    for (text, result) in texts.iter().zip(&results) {
+        let score = result.unwrap_or_else(|f| panic!("{text}: {f:?}"));
+        assert!(close(score, expected_score(text)), "{text}: {score}");
+    }
+    assert!(close(results[0].unwrap(), 0.86), "good: 0.9 - 0.04");
+    // TEI reads a flat pair of strings as one sequence pair: every text is its own sequence.
+    for seen in server.seen() {
+        assert_eq!(seen.path, "/predict");
+        assert!(!seen.texts.is_empty() && seen.texts.len() <= 8);
+    }
+    assert_eq!(server.batch_sizes().iter().sum::<usize>(), 20);
+    assert_eq!(remote.metrics().scored_total(), 20);
+    assert_eq!(remote.metrics().fallbacks_total(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generic_api_takes_direct_scores_and_label_lists() {
+    let server = ModelServer::start().await;
+    let remote = start(&RemoteSettings { url: server.url("/generic"), api: Api::Generic, ..settings(&server) });
+    let results = score_all(&remote, &["a good day".into(), "a score given directly".into()]).await;
+    assert!(close(results[0].unwrap(), expected_score("a good day")));
+    assert_eq!(results[1], Ok(-0.25));
+    assert!(server.seen().iter().all(|s| s.path == "/generic"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_fill_up_to_batch_size() {
+    let server = ModelServer::start().await;
+    let remote = start(&RemoteSettings { batch_size: 4, linger_ms: 300, ..settings(&server) });
+    let started = Instant::now();
+    let results = score_all(&remote, &texts(10)).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let mut sizes = server.batch_sizes();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [2, 4, 4], "two full batches leave at once, the rest after the linger");
+    // The full batches did not wait for the linger; the last one did.
+    let seen = server.seen();
+    let full: Vec<_> = seen.iter().filter(|s| s.texts.len() == 4).collect();
+    let partial_at = seen.iter().find(|s| s.texts.len() == 2).unwrap().at;
+    assert!(full.iter().all(|s| s.at < partial_at), "full batches left without waiting for the linger");
+    let partial = seen.iter().find(|s| s.texts.len() == 2).unwrap();
+    assert!(partial.at.duration_since(started) >= Duration::from_millis(290));
+    let text = metrics_text(&remote);
+    assert!(text.contains("news_enricher_remote_batch_size_count{model=\"test\"} 3"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linger_sends_a_partial_batch() {
+    let server = ModelServer::start().await;
+    let remote = start(&RemoteSettings { batch_size: 100, linger_ms: 50, ..settings(&server) });
+    let started = Instant::now();
+    let results = score_all(&remote, &texts(3)).await;
+    let elapsed = started.elapsed();
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(server.batch_sizes(), [3], "one request for the three articles");
+    assert!(elapsed >= Duration::from_millis(45) && elapsed < Duration::from_millis(1000), "{elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_are_bounded() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Slow(Duration::from_millis(150)));
+    let remote = start(&RemoteSettings {
+        batch_size: 1,
+        linger_ms: 0,
+        max_concurrent_requests: 2,
+        timeout_ms: 5000,
+        ..settings(&server)
+    });
+    let results = score_all(&remote, &texts(8)).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(server.max_in_flight(), 2, "never more than max_concurrent_requests at once");
+    assert_eq!(server.requests(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_batches_fill_up_while_slots_are_busy() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Slow(Duration::from_millis(200)));
+    let remote = start(&RemoteSettings {
+        batch_size: 16,
+        linger_ms: 0,
+        max_concurrent_requests: 1,
+        timeout_ms: 5000,
+        ..settings(&server)
+    });
+    let first = {
+        let r = remote.clone();
+        tokio::spawn(async move { r.score("good first").await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let rest = score_all(&remote, &texts(10)).await;
+    assert!(first.await.unwrap().is_ok());
+    assert!(rest.iter().all(Result::is_ok));
+    // The ten queued while the only slot was busy and left together when it was free.
+    assert_eq!(server.batch_sizes(), [1, 10]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_retried_with_backoff() {
+    let server = ModelServer::start().await;
+    server.script([Behaviour::Status(500), Behaviour::Status(503)]);
+    let remote = start(&settings(&server));
+    let score = remote.score("good news").await;
+    assert!(close(score.unwrap(), expected_score("good news")));
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3, "two failures, then success");
+    // Jittered backoff: 20 ms doubling, half of it fixed.
+    assert!(seen[1].at.duration_since(seen[0].at) >= Duration::from_millis(10));
+    assert!(seen[2].at.duration_since(seen[1].at) >= Duration::from_millis(20));
+    let m = remote.metrics();
+    assert_eq!((m.retries(), m.errors("server_error"), m.requests("ok"), m.requests("error")), (2, 2, 1, 2));
+    assert_eq!(m.fallbacks_total(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_give_up_after_max_retries_and_fall_back() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Status(502));
+    let remote = start(&settings(&server));
+    assert_eq!(remote.score("good news").await, Err(Failure::Error));
+    assert_eq!(server.requests(), 3, "1 + max_retries");
+    assert_eq!(remote.metrics().fallbacks("error"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_requests_honours_retry_after() {
+    let server = ModelServer::start().await;
+    server.script([Behaviour::TooMany(Some(1))]);
+    let remote = start(&RemoteSettings { timeout_ms: 3000, ..settings(&server) });
+    let score = remote.score("good news").await;
+    assert!(score.is_ok(), "{score:?}");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    let gap = seen[1].at.duration_since(seen[0].at);
+    assert!(gap >= Duration::from_millis(950), "retried after Retry-After (1 s), not the 20 ms backoff: {gap:?}");
+    assert_eq!(remote.metrics().errors("throttled"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_requests_without_retry_after_backs_off() {
+    let server = ModelServer::start().await;
+    server.script([Behaviour::TooMany(None), Behaviour::TooMany(None)]);
+    let remote = start(&settings(&server));
+    assert!(remote.score("good news").await.is_ok());
+    assert_eq!(server.requests(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_beyond_the_timeout_falls_back_and_pauses_all_requests() {
+    let server = ModelServer::start().await;
+    server.script([Behaviour::TooMany(Some(2))]);
+    let remote = start(&RemoteSettings { timeout_ms: 500, ..settings(&server) });
+    let started = Instant::now();
+    assert_eq!(remote.score("good news").await, Err(Failure::Throttled));
+    assert!(started.elapsed() < Duration::from_millis(400), "gave up at once, not at the timeout");
+    // During the pause nothing is sent: articles fall back at once.
+    let started = Instant::now();
+    assert_eq!(remote.score("more news").await, Err(Failure::Throttled));
+    assert!(started.elapsed() < Duration::from_millis(100), "no request, no wait");
+    assert_eq!(server.requests(), 1);
+    assert_eq!(remote.metrics().fallbacks("throttled"), 2);
+    // After it, requests flow again.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(remote.score("good news").await.is_ok());
+    assert_eq!(server.requests(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_json_falls_back_without_retrying() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Malformed);
+    let remote = start(&settings(&server));
+    assert_eq!(remote.score("good news").await, Err(Failure::Error));
+    assert_eq!(server.requests(), 1, "a malformed answer is not retried");
+    assert_eq!(remote.metrics().errors("malformed"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_number_of_results_is_malformed() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::WrongLength);
+    let remote = start(&settings(&server));
+    let results = score_all(&remote, &texts(3)).await;
+    assert!(results.iter().all(|r| *r == Err(Failure::Error)), "{results:?}");
+    assert!(remote.metrics().errors("malformed") >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_outside_the_label_map_fall_back() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::UnknownLabels);
+    let remote = start(&settings(&server));
+    assert_eq!(remote.score("good news").await, Err(Failure::Error));
+    assert_eq!(remote.metrics().errors("unmapped_label"), 1);
+    // With the label in the map, the same answer scores.
+    let remote = start(&RemoteSettings {
+        labels: [("joy".to_owned(), 0.7)].into_iter().collect(),
+        name: "joyful".into(),
+        ..settings(&server)
+    });
+    assert_eq!(remote.score("good news").await, Ok(0.7));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_errors_are_not_retried() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Status(401));
+    let remote = start(&settings(&server));
+    assert_eq!(remote.score("good news").await, Err(Failure::Error));
+    assert_eq!(server.requests(), 1);
+    assert_eq!(remote.metrics().errors("client_error"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_model_delays_an_article_by_at_most_the_timeout() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Hang);
+    let remote = start(&RemoteSettings { timeout_ms: 300, ..settings(&server) });
+    let started = Instant::now();
+    let results = score_all(&remote, &texts(5)).await;
+    let elapsed = started.elapsed();
+    assert!(results.iter().all(|r| *r == Err(Failure::Timeout)), "{results:?}");
+    assert!(elapsed >= Duration::from_millis(290) && elapsed < Duration::from_millis(800), "{elapsed:?}");
+    assert_eq!(remote.metrics().fallbacks("timeout"), 5);
+    assert_eq!(server.requests(), 1, "no retry: the timeout was used up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_model_times_out_and_is_used_again_when_fast() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Slow(Duration::from_millis(500)));
+    let remote = start(&RemoteSettings { timeout_ms: 200, ..settings(&server) });
+    assert_eq!(remote.score("good news").await, Err(Failure::Timeout));
+    server.set(Behaviour::Ok);
+    assert!(remote.score("good news").await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn articles_that_gave_up_are_not_sent() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Slow(Duration::from_millis(600)));
+    let remote = start(&RemoteSettings {
+        timeout_ms: 300,
+        batch_size: 1,
+        linger_ms: 0,
+        max_concurrent_requests: 1,
+        ..settings(&server)
+    });
+    let results = score_all(&remote, &texts(4)).await;
+    assert!(results.iter().all(|r| *r == Err(Failure::Timeout)), "{results:?}");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(server.requests(), 1, "the three that waited for the slot had given up by then");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breaker_opens_fails_fast_and_closes_after_a_probe() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Status(500));
+    let mut s = settings(&server);
+    s.retry.max_retries = 0;
+    s.breaker.failure_threshold = 3;
+    s.breaker.open_ms = 400;
+    let remote = start(&s);
+    for _ in 0..3 {
+        assert_eq!(remote.score("good news").await, Err(Failure::Error));
+    }
+    assert_eq!(remote.breaker_state(), BreakerState::Open);
+    assert!(metrics_text(&remote).contains("news_enricher_remote_breaker_state{model=\"test\"} 1"));
+    // Open: no request, an immediate fallback.
+    let started = Instant::now();
+    assert_eq!(remote.score("good news").await, Err(Failure::BreakerOpen));
+    assert!(started.elapsed() < Duration::from_millis(100));
+    assert_eq!(server.requests(), 3);
+    // The model recovers; after open_ms one probe goes through and closes the breaker.
+    server.set(Behaviour::Ok);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(remote.score("good news").await.is_ok());
+    assert_eq!(remote.breaker_state(), BreakerState::Closed);
+    assert!(metrics_text(&remote).contains("news_enricher_remote_breaker_state{model=\"test\"} 0"));
+    assert!(score_all(&remote, &texts(5)).await.iter().all(Result::is_ok));
+    assert_eq!(remote.metrics().fallbacks("breaker_open"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_probe_reopens_the_breaker() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Status(503));
+    let mut s = settings(&server);
+    s.retry.max_retries = 0;
+    s.breaker.failure_threshold = 2;
+    s.breaker.open_ms = 300;
+    let remote = start(&s);
+    for _ in 0..2 {
+        let _ = remote.score("x").await;
+    }
+    assert_eq!(remote.breaker_state(), BreakerState::Open);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(remote.score("x").await, Err(Failure::Error), "the probe fails");
+    assert_eq!(server.requests(), 3, "exactly one probe");
+    assert_eq!(remote.breaker_state(), BreakerState::Open);
+    assert_eq!(remote.score("x").await, Err(Failure::BreakerOpen));
+    assert_eq!(server.requests(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_count_towards_the_breaker() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Hang);
+    let mut s = settings(&server);
+    s.timeout_ms = 150;
+    s.breaker.failure_threshold = 2;
+    let remote = start(&s);
+    for _ in 0..2 {
+        assert_eq!(remote.score("x").await, Err(Failure::Timeout));
+    }
+    // The request gives up at the same deadline as its article, a moment later.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(remote.breaker_state(), BreakerState::Open);
+    let started = Instant::now();
+    assert_eq!(remote.score("x").await, Err(Failure::BreakerOpen));
+    assert!(started.elapsed() < Duration::from_millis(100), "a hung model costs nothing once the breaker is open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_refused_falls_back() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let remote = start(&RemoteSettings {
+        name: "test".into(),
+        url: format!("http://127.0.0.1:{port}/predict"),
+        ..RemoteSettings::default()
+    });
+    assert_eq!(remote.score("good news").await, Err(Failure::Error));
+    assert!(remote.metrics().errors("connect") >= 1, "{}", metrics_text(&remote));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_falls_back_at_once() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Hang);
+    let remote = start(&RemoteSettings {
+        queue_size: 2,
+        batch_size: 1,
+        linger_ms: 0,
+        max_concurrent_requests: 1,
+        timeout_ms: 1000,
+        ..settings(&server)
+    });
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let r = remote.clone();
+            tokio::spawn(async move { (r.score(&format!("text {i}")).await, Instant::now()) })
+        })
+        .collect();
+    let mut overloaded = 0;
+    for t in tasks {
+        let (result, at) = t.await.unwrap();
+        if result == Err(Failure::Overloaded) {
+            overloaded += 1;
+            assert!(at.duration_since(started) < Duration::from_millis(200), "overload is answered at once");
+        } else {
+            assert_eq!(result, Err(Failure::Timeout));
+        }
+    }
+    assert!(overloaded >= 4, "at most one in flight, one in hand and two queued: {overloaded} overloaded");
+    assert_eq!(remote.metrics().fallbacks("overloaded"), overloaded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_token_is_sent_and_never_shown() {
+    let server = ModelServer::start().await;
+    let s = RemoteSettings { token: Some(Secret::new("tok-Zq9")), ..settings(&server) };
+    let remote = start(&s);
+    assert!(remote.score("good news").await.is_ok());
+    assert_eq!(server.seen()[0].authorization.as_deref(), Some("Bearer tok-Zq9"));
+    for shown in [format!("{s:?}"), format!("{remote:?}"), metrics_text(&remote), toml::to_string(&s).unwrap()] {
+        assert!(!shown.contains("tok-Zq9"), "{shown}");
+    }
+    // And the worker's own config printing.
+    let mut settings = Settings::default();
+    settings.sentiment.remote = Some(s);
+    assert!(!settings.to_redacted_toml().contains("tok-Zq9"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speaks_http2_with_prior_knowledge_and_http1() {
+    let server = ModelServer::start().await;
+    let h2 = start(&RemoteSettings { http: HttpVersion::Http2, ..settings(&server) });
+    assert!(score_all(&h2, &texts(20)).await.iter().all(Result::is_ok));
+    let h1 = start(&RemoteSettings { http: HttpVersion::Http1, name: "h1".into(), ..settings(&server) });
+    assert!(h1.score("good").await.is_ok());
+    let versions: Vec<_> = server.seen().iter().map(|s| s.version).collect();
+    assert!(versions[..versions.len() - 1].iter().all(|v| *v == axum::http::Version::HTTP_2), "{versions:?}");
+    assert_eq!(*versions.last().unwrap(), axum::http::Version::HTTP_11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_marks_the_source_in_the_record() {
+    let server = ModelServer::start().await;
+    let remote = start(&settings(&server));
+    let enricher = Enricher::from_config(&Settings::default()).unwrap();
+    let raw = |json: &str| RawArticle::decode(json.as_bytes(), None, 1 << 20).unwrap();
+
+    let mut article = enricher.enrich(raw(r#"{"id":"a","title":"Good talks","body":"Officials met in Taipei."}"#));
+    remote.apply(&mut article).await;
+    let s = &article.enrichment.sentiment;
+    assert_eq!(s.source.as_deref(), Some("remote:test"));
+    assert!(close(s.score.unwrap(), 0.86));
+    assert_eq!(s.label, "positive");
+    assert_eq!(s.model, None, "`model` names the built-in model only when it produced the score");
+    let json: serde_json::Value = serde_json::from_slice(&article.to_json()).unwrap();
+    assert_eq!(json["enrichment"]["sentiment"]["source"], "remote:test");
+    assert_eq!(server.seen()[0].texts, ["Good talks\nOfficials met in Taipei."]);
+
+    // The model fails: the built-in result stays, marked.
+    server.set(Behaviour::Status(500));
+    let mut article = enricher.enrich(raw(r#"{"id":"b","title":"Good talks","body":"Officials met in Taipei."}"#));
+    let builtin = article.enrichment.sentiment.clone();
+    remote.apply(&mut article).await;
+    let s = &article.enrichment.sentiment;
+    assert_eq!(s.source.as_deref(), Some("builtin"));
+    assert_eq!((s.score, s.label, s.model), (builtin.score, builtin.label, builtin.model));
+
+    // Without a remote model, records carry no `source` at all.
+    let article = enricher.enrich(raw(r#"{"id":"c","title":"Good talks"}"#));
+    let json: serde_json::Value = serde_json::from_slice(&article.to_json()).unwrap();
+    assert!(json["enrichment"]["sentiment"].get("source").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_configured_languages_are_sent() {
+    let server = ModelServer::start().await;
+    let enricher = Enricher::from_config(&Settings::default()).unwrap();
+    let german = r#"{"id":"de","title":"Gute Nachrichten","body":"Die Gespräche waren gut.","language":"de"}"#;
+    let remote = start(&settings(&server));
+    let mut article = enricher.enrich(RawArticle::decode(german.as_bytes(), None, 1 << 20).unwrap());
+    remote.apply(&mut article).await;
+    assert_eq!(article.enrichment.sentiment.source.as_deref(), Some("builtin"));
+    assert_eq!(article.enrichment.sentiment.label, "unsupported_language");
+    assert_eq!(server.requests(), 0);
+    // A multilingual model: every language.
+    let remote = start(&RemoteSettings { languages: vec![], name: "multi".into(), ..settings(&server) });
+    let mut article = enricher.enrich(RawArticle::decode(german.as_bytes(), None, 1 << 20).unwrap());
+    remote.apply(&mut article).await;
+    assert_eq!(article.enrichment.sentiment.source.as_deref(), Some("remote:multi"));
+    assert_eq!(server.requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_articles_are_cut_to_max_chars() {
+    let server = ModelServer::start().await;
+    let remote = start(&RemoteSettings { max_chars: 100, ..settings(&server) });
+    let enricher = Enricher::from_config(&Settings::default()).unwrap();
+    let body = "Taiwan ".repeat(10_000);
+    let json = serde_json::json!({"id": "long", "title": "Long", "body": body}).to_string();
+    let mut article = enricher.enrich(RawArticle::decode(json.as_bytes(), None, 1 << 20).unwrap());
+    remote.apply(&mut article).await;
+    assert_eq!(server.seen()[0].texts[0].chars().count(), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_families_are_exported() {
+    let server = ModelServer::start().await;
+    let remote = start(&settings(&server));
+    remote.score("good").await.unwrap();
+    let text = metrics_text(&remote);
+    for family in [
+        "news_enricher_remote_requests_total{model=\"test\",result=\"ok\"} 1",
+        "news_enricher_remote_request_duration_seconds_count{model=\"test\"} 1",
+        "news_enricher_remote_batch_size_count{model=\"test\"} 1",
+        "news_enricher_remote_breaker_state{model=\"test\"} 0",
+        "news_enricher_remote_scored_total{model=\"test\"} 1",
+        "news_enricher_remote_errors_total{model=\"test\",kind=\"timeout\"} 0",
+        "news_enricher_remote_fallbacks_total{model=\"test\",reason=\"breaker_open\"} 0",
+        "news_enricher_remote_retries_total{model=\"test\"} 0",
+    ] {
+        assert!(text.contains(family), "missing {family:?} in\n{text}");
+    }
+}
+
+fn metrics_text(remote: &RemoteSentiment) -> String {
+    let mut registry = prometheus_client::registry::Registry::with_prefix("news_enricher");
+    remote.register_metrics(&mut registry);
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+    out
+}
+
+#[test]
+fn the_documented_example_in_the_default_config_is_valid() {
+    // config/default.toml documents [sentiment.remote] commented out; uncommented, it must load.
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
+    let start = text.find("# [sentiment.remote]").expect("documented section");
+    let example: String = text[start..]
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| {
+            l.starts_with('[')
+                || l.split_once(" = ").is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(example.contains("half_open_probes = 1"), "{example}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("remote.toml");
+    std::fs::write(&path, &example).unwrap();
+    let settings = Settings::load(Some(&path)).unwrap_or_else(|e| panic!("{e}\n{example}"));
+    assert_eq!(
+        settings.sentiment.remote,
+        Some(RemoteSettings { url: "http://tei:8080/predict".into(), ..RemoteSettings::default() }),
+        "the documented values are the defaults"
+    );
+}
