@@ -67,7 +67,8 @@
 //!
 //! Lexicons are embedded (`include_str!`) and built once per process ([`std::sync::LazyLock`]);
 //! [`SentimentAnalyzer`] is a cheap handle. Both models tokenise a document once and score the
-//! document and its sentences from the same tokens ([`engine::Engine::score_ranges`]).
+//! document and its sentences from the same tokens ([`engine::Engine::score_ranges`]): about
+//! 140k instructions for a 3.4 KB article with either model (see [`engine`] for how).
 
 pub mod engine;
 pub mod eval;

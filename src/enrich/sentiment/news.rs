@@ -90,6 +90,9 @@ pub(crate) const NW_REDUCER: u8 = 16;
 pub struct NewsRules {
     /// Two-word collocations ("a b", lower case) whose lexicon words carry no sentiment.
     collocations: FxMap<Vec<u8>, ()>,
+    /// The same as pairs of spelling numbers (`Entry::wid`, `a << 16 | b`), set when the
+    /// engine's table is built (`extend_table`).
+    pairs: FxMap<u32, ()>,
     /// Extra degree adverbs of formal English, with VADER's increments.
     boosters: Vec<(&'static str, f64)>,
     /// See [`NEGATED_NEGATIVE`].
@@ -116,22 +119,130 @@ impl NewsRules {
     pub(crate) fn boosters(&self) -> impl Iterator<Item = (String, f64)> + '_ {
         self.boosters.iter().map(|&(w, b)| (w.to_owned(), b))
     }
+
+    /// The two-word collocations as (first word, second word). Those with more words cannot
+    /// match two tokens.
+    pub(crate) fn collocation_pairs(&self) -> Vec<(&[u8], &[u8])> {
+        let mut pairs: Vec<(&[u8], &[u8])> = self
+            .collocations
+            .keys()
+            .filter_map(|c| {
+                let space = c.iter().position(|&b| b == b' ')?;
+                let (a, b) = (&c[..space], &c[space + 1..]);
+                (!b.contains(&b' ')).then_some((a, b))
+            })
+            .collect();
+        pairs.sort_unstable();
+        pairs
+    }
+
+    /// Whether the spellings numbered `a` and `b` (`Entry::wid`) form a collocation "a b".
+    #[inline]
+    fn is_collocation(&self, a: u16, b: u16) -> bool {
+        a != 0 && b != 0 && self.pairs.contains_key(&(u32::from(a) << 16 | u32::from(b)))
+    }
+}
+
+/// Completes the news model's word table (`words`: the engine's words and entries, sorted, with
+/// their spelling numbers). Returns the entry of each word as a token without an apostrophe
+/// (see `Engine::token`), and the inflected forms missing from the table with theirs:
+///
+/// - records the collocations as pairs of spelling numbers (`Entry::wid`), so that a pair of
+///   tokens is checked without building a string;
+/// - gives every word that [`inflected_entry`] maps to a stem its stem's entry, and lists every
+///   such form missing from the table ("unfairly", "escalates", "sabotaged", ...) to be added
+///   to it, so that a token costs one lookup. The forms are generated from the stems by inverting each suffix rule, and each is kept only if
+///   [`inflected_entry`] itself maps it to that entry, so tokens get exactly what a lookup of
+///   their stems at run time would give.
+pub(crate) fn extend_table(news: &mut NewsRules, words: &[(Vec<u8>, Entry)]) -> (Vec<Entry>, Vec<(Vec<u8>, Entry)>) {
+    let index: FxMap<&[u8], usize> = words.iter().enumerate().map(|(k, (w, _))| (w.as_slice(), k)).collect();
+    let wid = |w: &[u8]| index.get(w).map_or(0, |&k| words[k].1.wid);
+    let pairs: Vec<u32> = news
+        .collocation_pairs()
+        .into_iter()
+        .map(|(a, b)| (wid(a), wid(b)))
+        // Words outside the table never carry `NW_COLLOCATION`, so their pairs cannot match.
+        .filter(|&(a, b)| a != 0 && b != 0)
+        .map(|(a, b)| u32::from(a) << 16 | u32::from(b))
+        .collect();
+    news.pairs.extend(pairs.into_iter().map(|p| (p, ())));
+
+    let lookup = |w: &[u8]| index.get(w).map_or(Entry::NONE, |&k| words[k].1);
+    let mut token: Vec<Entry> = words.iter().map(|(_, e)| *e).collect();
+    for (k, (word, own)) in words.iter().enumerate() {
+        if let Some(stem) = inflection_of(&lookup, word, *own) {
+            token[k] = stem.with_wid(own.wid);
+        }
+    }
+    let mut forms: FxMap<Vec<u8>, Entry> = FxMap::default();
+    for (stem, e) in words.iter() {
+        if !is_stem(e) {
+            continue;
+        }
+        for form in inflected_candidates(stem) {
+            if index.contains_key(form.as_slice()) || forms.contains_key(&form) {
+                continue;
+            }
+            if let Some(entry) = inflection_of(&lookup, &form, Entry::NONE) {
+                // Forms missing from the table are not spelled words: number 0.
+                forms.insert(form, entry.with_wid(0));
+            }
+        }
+    }
+    let mut forms: Vec<(Vec<u8>, Entry)> = forms.into_iter().collect();
+    forms.sort_by(|a, b| a.0.cmp(&b.0));
+    (token, forms)
+}
+
+/// The entry a token spelled `word` without an apostrophe takes instead of its own entry `own`
+/// (`None`: keeps its own): its stem's, for an inflected form of a lexicon word that is not
+/// itself a lexicon word, booster, negation or keyword.
+fn inflection_of(lookup: &impl Fn(&[u8]) -> Entry, word: &[u8], own: Entry) -> Option<Entry> {
+    if own.is_plain() && word.len() >= 5 && word.iter().all(u8::is_ascii_lowercase) {
+        inflected_entry(lookup, word)
+    } else {
+        None
+    }
+}
+
+/// Whether [`inflected_entry`] accepts the entry of a stem.
+fn is_stem(e: &Entry) -> bool {
+    e.has_val() && !e.is_booster() && !e.negate() && e.news & NW_REDUCER == 0
+}
+
+/// Every word that [`inflected_entry`] could map to `stem`: each of its suffix rules inverted.
+fn inflected_candidates(stem: &[u8]) -> Vec<Vec<u8>> {
+    let join = |a: &[u8], b: &[u8]| [a, b].concat();
+    let mut out: Vec<Vec<u8>> =
+        [&b"s"[..], b"es", b"ed", b"ing", b"ly", b"ally", b"ness"].iter().map(|suffix| join(stem, suffix)).collect();
+    if let Some(&last) = stem.last() {
+        // A doubled final consonant: "stopped" → "stop".
+        out.extend([&b"ed"[..], b"ing"].iter().map(|suffix| join(&join(stem, &[last]), suffix)));
+    }
+    if let Some(base) = stem.strip_suffix(b"y") {
+        out.extend([&b"ily"[..], b"iness", b"ies", b"ied"].iter().map(|suffix| join(base, suffix)));
+    }
+    if let Some(base) = stem.strip_suffix(b"e") {
+        out.extend([&b"ly"[..], b"ed", b"ing"].iter().map(|suffix| join(base, suffix)));
+    }
+    out
 }
 
 /// The entry for a possessive whose stem is a lexicon word ("nation's", "winner's"): the stem's.
-pub(crate) fn possessive_entry(_news: &NewsRules, engine: &Engine, lower: &[u8]) -> Option<Entry> {
+pub(crate) fn possessive_entry(engine: &Engine, lower: &[u8]) -> Option<Entry> {
     let stem = lower.strip_suffix(b"'s")?;
     if stem.len() < 3 {
         return None;
     }
     let e = engine.entry(stem);
-    e.val.is_some().then_some(e)
+    e.has_val().then_some(e)
 }
 
 /// The entry of an inflected or derived form of a lexicon word that the lexicon lacks
 /// ("unfairly" → "unfair", "angrily" → "angry", "escalates" → "escalate", "sabotaged" →
-/// "sabotage", "stubbornness" → "stubborn"): the stem's.
-pub(crate) fn inflected_entry(_news: &NewsRules, engine: &Engine, lower: &[u8]) -> Option<Entry> {
+/// "sabotage", "stubbornness" → "stubborn"): the stem's. `lookup` gives a word's own entry.
+/// Applied when the table is built (`extend_table`), not per token.
+fn inflected_entry(lookup: &impl Fn(&[u8]) -> Entry, lower: &[u8]) -> Option<Entry> {
     let mut buf = [0u8; 48];
     let n = lower.len();
     if n > buf.len() {
@@ -144,8 +255,8 @@ pub(crate) fn inflected_entry(_news: &NewsRules, engine: &Engine, lower: &[u8]) 
         }
         buf[..stem.len()].copy_from_slice(stem);
         buf[stem.len()..len].copy_from_slice(extra);
-        let e = engine.entry(&buf[..len]);
-        (e.val.is_some() && e.boost == 0.0 && !e.negate && e.news & NW_REDUCER == 0).then_some(e)
+        let e = lookup(&buf[..len]);
+        is_stem(&e).then_some(e)
     };
     let ends = |suffix: &[u8]| lower.ends_with(suffix);
     let base = |cut: usize| &lower[..n - cut];
@@ -184,7 +295,11 @@ pub(crate) fn inflected_entry(_news: &NewsRules, engine: &Engine, lower: &[u8]) 
 
 /// The news rules over the tokens of one sentence (or text), run before VADER's rules. They only
 /// remove valences, give "too" one, or turn "pretty" into a booster; everything else is VADER's.
-pub(crate) fn annotate(news: &NewsRules, _engine: &Engine, toks: &mut [Tok], words: Words<'_>, key: &mut Vec<u8>) {
+///
+/// `toks` are the text's tokens, `marks` the positions (counted from `base`, the position of
+/// `toks[0]`) of those with a valence or a role in these rules (see `Scratch::marks`): only
+/// they can gain, lose or keep a valence here, the others are read as neighbours.
+pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &[u32], words: Words<'_>) {
     let n = toks.len();
     if n == 0 {
         return;
@@ -192,70 +307,81 @@ pub(crate) fn annotate(news: &NewsRules, _engine: &Engine, toks: &mut [Tok], wor
     let word = |t: &Tok| words.of(t);
 
     // Collocations: "health care", "security council", "as well", "no one", "stressed that".
-    for i in 0..n.saturating_sub(1) {
-        if toks[i].e.news & NW_COLLOCATION != 0 && toks[i + 1].e.news & NW_COLLOCATION != 0 {
-            key.clear();
-            key.extend_from_slice(word(&toks[i]));
-            key.push(b' ');
-            key.extend_from_slice(word(&toks[i + 1]));
-            if news.collocations.contains_key(key.as_slice()) {
-                toks[i].e.val = None;
-                toks[i + 1].e.val = None;
-            }
+    let mut reducers = false;
+    for &m in marks {
+        let i = m as usize - base;
+        reducers |= toks[i].e.news & NW_REDUCER != 0;
+        if i + 1 < n
+            && toks[i].e.news & NW_COLLOCATION != 0
+            && toks[i + 1].e.news & NW_COLLOCATION != 0
+            && news.is_collocation(toks[i].e.wid, toks[i + 1].e.wid)
+        {
+            toks[i].e.set_val(None);
+            toks[i + 1].e.set_val(None);
         }
     }
 
-    for i in 0..n {
+    for &m in marks {
+        let i = m as usize - base;
         let role = toks[i].e.news;
-        if role & NW_LIKE != 0 && toks[i].e.val.is_some() {
+        if role & NW_LIKE != 0 && toks[i].e.has_val() {
             let verb = i > 0 && LIKE_VERB_BEFORE.iter().any(|w| w.as_bytes() == word(&toks[i - 1]));
             if !verb {
-                toks[i].e.val = None;
+                toks[i].e.set_val(None);
             }
-        } else if role & NW_PRETTY != 0 && i + 1 < n && toks[i + 1].e.val.is_some() {
+        } else if role & NW_PRETTY != 0 && i + 1 < n && toks[i + 1].e.has_val() {
             // "pretty good", "pretty bad": a degree adverb, not the adjective.
-            toks[i].e.val = None;
-            toks[i].e.boost = B_INCR;
-        } else if role & NW_TOO != 0 && i + 1 < n && toks[i + 1].e.val.is_none() && toks[i + 1].e.boost == 0.0 {
-            toks[i].e.val = Some(TOO_VALENCE);
+            toks[i].e.set_val(None);
+            toks[i].e.set_boost(B_INCR);
+        } else if role & NW_TOO != 0 && i + 1 < n && !toks[i + 1].e.has_val() && !toks[i + 1].e.is_booster() {
+            toks[i].e.set_val(Some(TOO_VALENCE));
         }
     }
 
     // Reducers: "reduce (a person's) cancer risk".
-    for i in 1..n {
-        if toks[i].e.val.is_none() || toks[i].e.news & NW_REDUCER != 0 {
-            continue;
-        }
-        for j in (i.saturating_sub(3)..i).rev() {
-            if j + 1 < i && matches!(toks[j].last, b',' | b';' | b':') {
-                break; // a clause boundary between the reducer and the word
+    if reducers {
+        for &m in marks {
+            let i = m as usize - base;
+            if i == 0 || !toks[i].e.has_val() || toks[i].e.news & NW_REDUCER != 0 {
+                continue;
             }
-            if toks[j].e.news & NW_REDUCER != 0 {
-                toks[i].e.val = None;
-                toks[j].e.val = None;
-                break;
+            for j in (i.saturating_sub(3)..i).rev() {
+                if j + 1 < i && matches!(toks[j].last, b',' | b';' | b':') {
+                    break; // a clause boundary between the reducer and the word
+                }
+                if toks[j].e.news & NW_REDUCER != 0 {
+                    toks[i].e.set_val(None);
+                    toks[j].e.set_val(None);
+                    break;
+                }
             }
         }
     }
 
     // Proper names: a capitalised lexicon word inside a sentence next to another capitalised
     // word that is not a function word ("Great Hall", "Hope Hicks", "Justice Department",
-    // "Freedom Party"). Not in title-case text (headlines), where every word is capitalised.
-    let caps = toks.iter().filter(|t| t.cap).count();
-    if caps * 2 > n && n > 2 {
-        return;
-    }
-    let initial = |toks: &[Tok], j: usize| j == 0 || toks[j - 1].ends_sentence;
+    // "Freedom Party"). Not in title-case text (headlines), where every word is capitalised:
+    // counted when the first candidate needs it.
+    let mut title_case = None;
+    let initial = |toks: &[Tok], j: usize| j == 0 || toks[j - 1].ends_sentence();
     let name_part =
-        |toks: &[Tok], j: usize| toks[j].cap && !NOT_NAME_PARTS.iter().any(|w| w.as_bytes() == word(&toks[j]));
-    for i in 0..n {
-        if toks[i].e.val.is_none() || !toks[i].cap || initial(toks, i) {
+        |toks: &[Tok], j: usize| toks[j].cap() && !NOT_NAME_PARTS.iter().any(|w| w.as_bytes() == word(&toks[j]));
+    for &m in marks {
+        let i = m as usize - base;
+        if !toks[i].e.has_val() || !toks[i].cap() || initial(toks, i) {
             continue;
+        }
+        let title = *title_case.get_or_insert_with(|| {
+            let caps = toks.iter().filter(|t| t.cap()).count();
+            caps * 2 > n && n > 2
+        });
+        if title {
+            return;
         }
         let prev = i > 0 && name_part(toks, i - 1) && !initial(toks, i - 1);
         let next = i + 1 < n && name_part(toks, i + 1);
         if prev || next {
-            toks[i].e.val = None;
+            toks[i].e.set_val(None);
         }
     }
 }
@@ -306,6 +432,7 @@ fn news_engine() -> Engine {
     rules.special_cases.retain(|(words, _)| !DROPPED_SPECIAL_CASES.contains(&words.join(" ").as_str()));
     rules.news = Some(NewsRules {
         collocations: news.collocations.into_iter().map(|c| (c.as_bytes().to_vec(), ())).collect(),
+        pairs: FxMap::default(),
         boosters: news.boosters,
         negated_negative: NEGATED_NEGATIVE,
     });
@@ -399,14 +526,22 @@ pub fn normalize_typography<'t>(text: &'t str, ranges: &[Range<usize>]) -> (Cow<
     (Cow::Owned(out), ranges)
 }
 
+/// `k^DENSITY_EXPONENT` for small k, computed once with the same `powf`.
+static DENSITY_POWERS: LazyLock<[f64; 64]> =
+    LazyLock::new(|| std::array::from_fn(|k| (k as f64).powf(DENSITY_EXPONENT)));
+
 /// A sentence's sentiment evidence: VADER's sum (with punctuation emphasis) over the news
 /// lexicon and rules, divided by (sentiment-bearing tokens)^[`DENSITY_EXPONENT`].
 pub fn evidence(raw: &Raw) -> f64 {
     if raw.tokens == 0 {
         return 0.0;
     }
-    let bearing = (raw.tokens - raw.neu_count).max(1) as f64;
-    raw.emphasized() / bearing.powf(DENSITY_EXPONENT)
+    let bearing = (raw.tokens - raw.neu_count).max(1);
+    let divisor = match DENSITY_POWERS.get(bearing) {
+        Some(&d) => d,
+        None => (bearing as f64).powf(DENSITY_EXPONENT),
+    };
+    raw.emphasized() / divisor
 }
 
 /// A sentence's score from its evidence: VADER's normalisation.
