@@ -6,22 +6,11 @@
 //! The bounds are not precision targets: they catch a taxonomy edit that makes a tag fire
 //! everywhere or nowhere. Run with `--nocapture` to see the tagged titles and judge precision.
 
+mod common;
+use common::data_dir;
 use news_enricher::enrich::taxonomy::Taxonomy;
 use news_enricher::enrich::text::{combine, Document};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("NEWS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    assert!(
-        dir.is_dir(),
-        "shared data folder {} is missing: set NEWS_DATA_DIR to the folder holding seed/ and news/",
-        dir.display()
-    );
-    dir
-}
 
 /// Inclusive bounds on the number of tagged articles, from reading the hits of this corpus
 /// (2017: Trump's wiretapping claims, the Kim Jong-nam killing, Tillerson's Asia trip, Brexit).

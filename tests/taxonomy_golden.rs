@@ -5,21 +5,10 @@
 //! The reference article is read from `$NEWS_DATA_DIR/seed/blinken_xi_beijing.txt`, by default
 //! `../shared/data` beside the crate.
 
+mod common;
+use common::data_dir;
 use news_enricher::enrich::taxonomy::{TagMatch, Taxonomy};
 use news_enricher::enrich::text::{combine, Document};
-use std::path::PathBuf;
-
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("NEWS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    assert!(
-        dir.is_dir(),
-        "shared data folder {} is missing: set NEWS_DATA_DIR to the folder holding seed/ and news/",
-        dir.display()
-    );
-    dir
-}
 
 /// The reference article: a section line, the headline, then paragraphs.
 fn reference() -> (String, usize) {

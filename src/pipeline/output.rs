@@ -37,6 +37,20 @@ pub struct OutRecord {
     pub headers: Option<OwnedHeaders>,
 }
 
+impl OutRecord {
+    /// The record in the producer's terms (borrowing its bytes).
+    pub fn to_future_record(&self) -> FutureRecord<'_, [u8], [u8]> {
+        let mut record = FutureRecord::to(&self.topic).payload(&*self.payload);
+        if let Some(key) = &self.key {
+            record = record.key(&**key);
+        }
+        if let Some(headers) = &self.headers {
+            record = record.headers(headers.clone());
+        }
+        record
+    }
+}
+
 /// Topics and routes, resolved once from settings.
 #[derive(Debug)]
 pub struct Topics {
@@ -153,14 +167,7 @@ pub async fn deliver(
 ) -> Result<(), DeliveryFailure> {
     let mut backoff = Duration::from_millis(10);
     loop {
-        let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic).payload(&record.payload);
-        if let Some(key) = &record.key {
-            fr = fr.key(key);
-        }
-        if let Some(h) = &record.headers {
-            fr = fr.headers(h.clone());
-        }
-        let error = match producer.send_result(fr) {
+        let error = match producer.send_result(record.to_future_record()) {
             Ok(delivery) => match delivery.await {
                 Ok(Ok(_)) => return Ok(()),
                 Ok(Err((e, _))) => e,

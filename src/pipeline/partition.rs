@@ -12,7 +12,7 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedMessage;
-use rdkafka::producer::{DeliveryFuture, FutureRecord};
+use rdkafka::producer::DeliveryFuture;
 use rdkafka::Message;
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,14 +129,7 @@ async fn enqueue_all(shared: &Shared, records: Vec<OutRecord>) -> Vec<Pending> {
     let mut pending = Vec::with_capacity(records.len());
     for record in records {
         loop {
-            let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic).payload(&record.payload);
-            if let Some(key) = &record.key {
-                fr = fr.key(key);
-            }
-            if let Some(h) = &record.headers {
-                fr = fr.headers(h.clone());
-            }
-            match shared.producer.send_result(fr) {
+            match shared.producer.send_result(record.to_future_record()) {
                 Ok(future) => {
                     pending.push(Pending::Enqueued(record, future));
                     break;

@@ -21,9 +21,7 @@ pub const PARTITIONS: i32 = 4;
 
 /// The shared data folder (`NEWS_DATA_DIR`, default `../shared/data` beside the checkout).
 pub fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("NEWS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let dir = news_enricher::enrich::sentiment::eval::data_dir();
     assert!(dir.is_dir(), "shared data not found at {}: set NEWS_DATA_DIR to the shared/data folder", dir.display());
     dir
 }
