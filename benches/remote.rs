@@ -14,6 +14,8 @@
 //! Run: `cargo bench --bench remote [-- --articles N] [--repeat R]` (defaults 5000, 3; the
 //! median run is reported). Method and figures: docs/remote-model.md.
 
+mod support;
+
 use axum::body::Bytes;
 use axum::routing::post;
 use axum::Router;
@@ -182,25 +184,13 @@ async fn pipeline_run(articles: &[(String, String)], remote: Option<RemoteSettin
     s.sentiment.remote = remote;
     let enricher = Arc::new(Enricher::from_config(&s).unwrap());
     let worker = Worker::start(&s, &bootstrap, enricher).unwrap();
-    let n = articles.len() as u64;
-    let mut first = None;
-    loop {
-        let st = worker.stats();
-        if first.is_none() && st.consumed > 0 {
-            first = Some(Instant::now());
-        }
-        if st.produced >= n {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let secs = first.unwrap().elapsed().as_secs_f64();
+    let secs = support::backlog_seconds(&worker, articles.len() as u64).await;
     let (requests, scored) = worker.shared().remote().map_or((0, 0), |r| {
         let m = r.metrics();
         (m.requests("ok") + m.requests("error"), m.scored_total())
     });
     worker.shutdown().await.unwrap();
-    (n as f64 / secs, requests, scored)
+    (articles.len() as f64 / secs, requests, scored)
 }
 
 fn main() {
