@@ -22,24 +22,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PARTITIONS: i32 = 4;
 
-fn corpus(n: usize) -> Vec<(String, String)> {
-    let dir = std::env::var_os("NEWS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let path = dir.join("news/news_articles_2017.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {} ({e}): set NEWS_DATA_DIR", path.display()));
-    let base: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    (0..n)
-        .map(|i| {
-            let mut v = base[i % base.len()].clone();
-            let id = format!("{}#{}", v["id"].as_str().unwrap(), i / base.len());
-            v["id"] = id.clone().into();
-            (id, v.to_string())
-        })
-        .collect()
-}
-
 fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
 }
@@ -268,7 +250,7 @@ fn main() {
     if args.iter().any(|a| a == "--list") {
         return; // `cargo bench -- --list` compatibility
     }
-    let articles = corpus(n);
+    let articles = support::corpus(n);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     println!("| broker | articles | enrich (articles/s) | pass-through (articles/s) | ratio | enrich p50 / p99 ms @1000/s | pass-through p50 / p99 ms |");
     println!("|---|---|---|---|---|---|---|");

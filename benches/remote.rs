@@ -28,31 +28,12 @@ use news_enricher::remote::{RemoteSentiment, RemoteSettings};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 const IN_FLIGHT: usize = 256;
 const PARTITIONS: i32 = 4;
-
-fn corpus(n: usize) -> Vec<(String, String)> {
-    let dir = std::env::var_os("NEWS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let path = dir.join("news/news_articles_2017.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {} ({e}): set NEWS_DATA_DIR", path.display()));
-    let base: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    (0..n)
-        .map(|i| {
-            let mut v = base[i % base.len()].clone();
-            let id = format!("{}#{}", v["id"].as_str().unwrap(), i / base.len());
-            v["id"] = id.clone().into();
-            (id, v.to_string())
-        })
-        .collect()
-}
 
 /// A model server on its own runtime thread: parses the TEI request, answers a label
 /// distribution derived from the text's length (no real inference), after `delay`.
@@ -211,7 +192,7 @@ fn main() {
         return; // `cargo bench -- --list` and `cargo test --benches` probe the binary
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let articles = corpus(n);
+    let articles = support::corpus(n);
     // The client harness takes valid articles only (the pipeline dead-letters the rest).
     let bytes: Vec<Vec<u8>> = articles
         .iter()
