@@ -11,39 +11,101 @@ const SEED: u64 = 0x6e65_7773_2d65_6e72; // "news-enr"
 
 /// SimHash of `text`. Empty text hashes to 0.
 pub fn simhash(text: &str) -> u64 {
+    simhash_and_word_count(text).0
+}
+
+/// [`simhash`] and [`crate::enrich::text::word_count`] in one pass over the text: both walk the
+/// same words, and the enricher needs both.
+pub fn simhash_and_word_count(text: &str) -> (u64, usize) {
     let mut votes = BitVotes::default();
     let mut word = WordHash::new();
+    // The word count's own state (see `text::word_count`): `'`, `’` and `-` after a letter keep
+    // a counted word going, where `-` separates the fingerprint's words.
+    let mut words = 0;
+    let mut in_counted_word = false;
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        // ASCII (nearly all of English news) takes a byte-wise fast path; other characters go
-        // through Unicode lower-casing.
-        if b.is_ascii() {
-            if b.is_ascii_alphanumeric() {
-                word.push(b.to_ascii_lowercase());
-            } else if !word.is_empty() && b != b'\'' {
-                votes.add(word.finish());
-            }
+        // ASCII (nearly all of English news) is classified and lower-cased by table; other
+        // characters go through Unicode lower-casing.
+        let class = SIMHASH_ASCII[bytes[i] as usize];
+        if class > NOT_ASCII {
+            words += usize::from(!in_counted_word);
+            in_counted_word = true;
+            // A run of ASCII letters and digits, the hot loop: one table load and one FNV step
+            // a byte, one mispredicted exit a word.
+            word.push(class);
             i += 1;
+            while let Some(&b) = bytes.get(i) {
+                let lower = SIMHASH_ASCII[b as usize];
+                if lower <= NOT_ASCII {
+                    break;
+                }
+                word.push(lower);
+                i += 1;
+            }
             continue;
         }
-        let c = text[i..].chars().next().expect("i is on a char boundary");
-        if c.is_alphanumeric() {
-            let mut buf = [0u8; 4];
-            for lower in c.to_lowercase() {
-                lower.encode_utf8(&mut buf).bytes().for_each(|b| word.push(b));
+        match class {
+            SEPARATOR => {
+                if !word.is_empty() {
+                    votes.add(word.finish());
+                }
+                in_counted_word &= bytes[i] == b'-';
+                i += 1;
             }
-        } else if !word.is_empty() && c != '’' {
-            votes.add(word.finish());
+            APOSTROPHE => i += 1,
+            NOT_ASCII => {
+                let c = text[i..].chars().next().expect("i is on a char boundary");
+                if c.is_alphanumeric() {
+                    words += usize::from(!in_counted_word);
+                    in_counted_word = true;
+                    let mut buf = [0u8; 4];
+                    for lower in c.to_lowercase() {
+                        lower.encode_utf8(&mut buf).bytes().for_each(|b| word.push(b));
+                    }
+                } else if c != '’' {
+                    if !word.is_empty() {
+                        votes.add(word.finish());
+                    }
+                    in_counted_word = false;
+                }
+                i += c.len_utf8();
+            }
+            _ => unreachable!("letters and digits are handled above"),
         }
-        i += c.len_utf8();
     }
     if !word.is_empty() {
         votes.add(word.finish());
     }
-    votes.finish()
+    (votes.finish(), words)
 }
+
+const SEPARATOR: u8 = 0;
+const APOSTROPHE: u8 = 1;
+const NOT_ASCII: u8 = 2;
+
+/// Each byte's part in a word: ASCII letters and digits map to their lower case (what is
+/// hashed), `'` is skipped inside a word ("don't" = "dont"), other ASCII separates words, and
+/// bytes of multi-byte characters are decoded.
+static SIMHASH_ASCII: [u8; 256] = {
+    let mut table = [SEPARATOR; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = if byte >= 0x80 {
+            NOT_ASCII
+        } else if byte.is_ascii_alphanumeric() {
+            byte.to_ascii_lowercase()
+        } else if byte == b'\'' {
+            APOSTROPHE
+        } else {
+            SEPARATOR
+        };
+        b += 1;
+    }
+    table
+};
 
 /// The hash of one normalised word, computed while the word is read: FNV-1a over its bytes,
 /// then the MurmurHash3 64-bit finaliser so that every output bit depends on every input bit
@@ -62,6 +124,7 @@ impl WordHash {
         WordHash { state: Self::OFFSET, len: 0 }
     }
 
+    #[inline(always)]
     fn push(&mut self, byte: u8) {
         self.state = (self.state ^ u64::from(byte)).wrapping_mul(Self::PRIME);
         self.len += 1;
@@ -72,6 +135,7 @@ impl WordHash {
     }
 
     /// The word's hash; resets for the next word.
+    #[inline(always)]
     fn finish(&mut self) -> u64 {
         let mut h = self.state ^ SEED;
         h ^= h >> 33;
@@ -105,6 +169,7 @@ impl Default for BitVotes {
 impl BitVotes {
     const LOW_BIT_OF_EACH_BYTE: u64 = 0x0101_0101_0101_0101;
 
+    #[inline(always)]
     fn add(&mut self, hash: u64) {
         for (j, acc) in self.packed.iter_mut().enumerate() {
             *acc += (hash >> j) & Self::LOW_BIT_OF_EACH_BYTE;
@@ -218,5 +283,12 @@ mod tests {
             the secretary of education in President Trump's administration, after Vice President Mike \
             Pence cast a tie-breaking vote in the Senate.";
         assert!(hamming(simhash(STORY), simhash(other)) > 10);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fused_word_count_is_the_word_count(text in "(?s)[a-zA-Z0-9 '’\\-.,éßİ—\u{a0}\n]{0,200}") {
+            proptest::prop_assert_eq!(simhash_and_word_count(&text).1, crate::enrich::text::word_count(&text));
+        }
     }
 }

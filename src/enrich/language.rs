@@ -3,7 +3,7 @@
 
 /// How much text the detector looks at: the title and the first paragraphs decide the language,
 /// and bounding it keeps the cost flat for long articles.
-const DETECTION_PREFIX_BYTES: usize = 512;
+const DETECTION_PREFIX_BYTES: usize = 256;
 
 /// Texts with fewer letters than this are too short to detect reliably; we return `None`.
 const MIN_LETTERS: usize = 12;

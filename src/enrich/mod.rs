@@ -101,13 +101,14 @@ impl Enricher {
             })
             .collect();
 
+        let (fingerprint, word_count) = fingerprint::simhash_and_word_count(&full);
         let enrichment = Enrichment {
             schema_version: SCHEMA_VERSION,
             tags,
             sentiment,
             language,
-            word_count: text::word_count(&full),
-            fingerprint: fingerprint::format(fingerprint::simhash(&full)),
+            word_count,
+            fingerprint: fingerprint::format(fingerprint),
             processed_at: crate::article::now_rfc3339(),
             enricher: EnricherInfo {
                 version: env!("CARGO_PKG_VERSION"),
