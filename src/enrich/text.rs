@@ -70,16 +70,43 @@ const ABBREVIATIONS: &[&str] = &[
     "nov", "dec", "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m", "approx", "dept", "est", "fig", "mt", "rev", "ft",
 ];
 
-/// Bytes at which a sentence may end: a table lookup per byte is the cheapest scan.
-static MAY_END_SENTENCE: [bool; 256] = {
-    let mut table = [false; 256];
-    table[b'\n' as usize] = true;
-    table[b'\r' as usize] = true;
-    table[b'.' as usize] = true;
-    table[b'!' as usize] = true;
-    table[b'?' as usize] = true;
-    table
+/// Longer words need no comparison with the abbreviations.
+const LONGEST_ABBREVIATION: usize = {
+    let (mut longest, mut i) = (0, 0);
+    while i < ABBREVIATIONS.len() {
+        if ABBREVIATIONS[i].len() > longest {
+            longest = ABBREVIATIONS[i].len();
+        }
+        i += 1;
+    }
+    longest
 };
+
+/// Bytes at which a sentence may end.
+const SENTENCE_END_CANDIDATES: [u8; 5] = [b'\n', b'\r', b'.', b'!', b'?'];
+
+/// The position of the first byte of `bytes[from..]` that may end a sentence. Eight bytes at a
+/// time (SWAR): sentence ends are about a hundred bytes apart, so the scan is most of the cost
+/// of segmentation.
+fn next_sentence_end_candidate(bytes: &[u8], from: usize) -> Option<usize> {
+    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut i = from;
+    while i + 8 <= bytes.len() {
+        let x = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+        // A byte of `x ^ splat(c)` is zero where `x` has `c`; the zero-byte test flags it (and
+        // possibly bytes above a real match, never below one, so the lowest flag is exact).
+        let found = SENTENCE_END_CANDIDATES.iter().fold(0, |acc, &c| {
+            let y = x ^ (LOW * u64::from(c));
+            acc | (y.wrapping_sub(LOW) & !y & HIGH)
+        });
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes[i..].iter().position(|b| SENTENCE_END_CANDIDATES.contains(b)).map(|skip| i + skip)
+}
 
 /// Splits `text[from..]` into sentences: at line breaks, and after `.`, `!` or `?` (with any
 /// closing quotes or brackets) when white space and then an upper-case letter, digit or opening
@@ -90,8 +117,8 @@ fn split_sentences_into(text: &str, from: usize, out: &mut Vec<Range<usize>>) {
     let mut i = from;
     while i < bytes.len() {
         // Skip to the next byte that can end a sentence.
-        match bytes[i..].iter().position(|&b| MAY_END_SENTENCE[b as usize]) {
-            Some(skip) => i += skip,
+        match next_sentence_end_candidate(bytes, i) {
+            Some(at) => i = at,
             None => break,
         }
         let b = bytes[i];
@@ -139,7 +166,7 @@ fn ends_with_abbreviation(before_dot: &str) -> bool {
     if word.chars().count() == 1 && word.chars().all(char::is_alphabetic) {
         return true; // initials: "John F. Kennedy"
     }
-    ABBREVIATIONS.iter().any(|a| a.eq_ignore_ascii_case(word))
+    word.len() <= LONGEST_ABBREVIATION && ABBREVIATIONS.iter().any(|a| a.eq_ignore_ascii_case(word))
 }
 
 fn push_trimmed(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
@@ -284,6 +311,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn the_sentence_end_scan_finds_the_first_candidate(text in "(?s)[a-z .!?\n\r\u{80}-\u{10ffff}]{0,80}", from in 0usize..80) {
+            let bytes = text.as_bytes();
+            let from = from.min(bytes.len());
+            let expected = bytes[from..].iter().position(|b| b"\n\r.!?".contains(b)).map(|p| from + p);
+            proptest::prop_assert_eq!(next_sentence_end_candidate(bytes, from), expected);
+        }
+
         #[test]
         fn word_count_fast_path_matches_the_definition(text in "(?s)[a-zA-Z0-9 '’\\-.,éß—\u{a0}\n]{0,200}") {
             proptest::prop_assert_eq!(word_count(&text), word_count_by_chars(&text));
