@@ -150,15 +150,30 @@ impl WordHash {
 
 /// Per-bit vote counts of the word hashes. A SimHash bit is set when more than half of the
 /// words' hashes have it set (the classic sum of ±1 being positive). Counting is bit-sliced:
-/// eight u64 accumulators hold eight 8-bit counters each (bit `j + 8k` lives in byte `k` of
-/// accumulator `j`), so one word costs 8 shift-mask-adds instead of 64 updates; the byte
-/// counters are flushed into wide totals before they can overflow.
+/// eight u64 accumulators hold eight 8-bit counters each (bit `8k + i` of the hash is counted in
+/// byte `i` of accumulator `k`), so one word costs eight table loads and adds instead of 64
+/// updates; the byte counters are flushed into wide totals before they can overflow.
 struct BitVotes {
     packed: [u64; 8],
     in_packed: u32,
     totals: [u32; 64],
     words: u32,
 }
+
+/// `SPREAD[b]` has byte `i` set to bit `i` of `b`: adding it counts the eight bits of `b` at once.
+static SPREAD: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut i = 0;
+        while i < 8 {
+            table[b] |= ((b as u64 >> i) & 1) << (8 * i);
+            i += 1;
+        }
+        b += 1;
+    }
+    table
+};
 
 impl Default for BitVotes {
     fn default() -> Self {
@@ -167,12 +182,10 @@ impl Default for BitVotes {
 }
 
 impl BitVotes {
-    const LOW_BIT_OF_EACH_BYTE: u64 = 0x0101_0101_0101_0101;
-
     #[inline(always)]
     fn add(&mut self, hash: u64) {
-        for (j, acc) in self.packed.iter_mut().enumerate() {
-            *acc += (hash >> j) & Self::LOW_BIT_OF_EACH_BYTE;
+        for (k, acc) in self.packed.iter_mut().enumerate() {
+            *acc += SPREAD[((hash >> (8 * k)) & 0xff) as usize];
         }
         self.words += 1;
         self.in_packed += 1;
@@ -182,9 +195,9 @@ impl BitVotes {
     }
 
     fn flush(&mut self) {
-        for (j, acc) in self.packed.iter_mut().enumerate() {
-            for k in 0..8 {
-                self.totals[j + 8 * k] += ((*acc >> (8 * k)) & 0xff) as u32;
+        for (k, acc) in self.packed.iter_mut().enumerate() {
+            for i in 0..8 {
+                self.totals[8 * k + i] += ((*acc >> (8 * i)) & 0xff) as u32;
             }
             *acc = 0;
         }
