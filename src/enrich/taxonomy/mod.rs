@@ -138,7 +138,7 @@ impl Taxonomy {
 
     /// Parses, validates and compiles taxonomy source; `origin` names it in errors.
     pub fn from_toml_str(src: &str, origin: &str) -> Result<Self, TaxonomyError> {
-        let ctx = spec::Ctx { origin, src };
+        let ctx = spec::Ctx::new(origin, src);
         let model = spec::parse(&ctx)?;
         let compiled = compile::compile(&ctx, &model)?;
         let tags: Vec<matcher::TagRt> = model

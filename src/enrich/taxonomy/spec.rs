@@ -167,14 +167,22 @@ pub(super) struct RuleDef {
 pub(super) struct Ctx<'a> {
     pub origin: &'a str,
     pub src: &'a str,
+    /// Byte offsets where the lines of `src` start: every phrase records its position, so
+    /// positions are looked up, not counted from the start of the file each time.
+    line_starts: Vec<usize>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    pub fn new(origin: &'a str, src: &'a str) -> Self {
+        let line_starts = std::iter::once(0).chain(src.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Ctx { origin, src, line_starts }
+    }
+
     pub fn pos(&self, offset: usize) -> Pos {
         let offset = offset.min(self.src.len());
-        let before = &self.src[..offset];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        Pos { line: before.matches('\n').count() + 1, column: before[line_start..].chars().count() + 1 }
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let line_start = self.line_starts[line - 1];
+        Pos { line, column: self.src[line_start..offset].chars().count() + 1 }
     }
 
     pub fn err_at(&self, pos: Pos, tag: Option<&str>, message: impl Into<String>) -> TaxonomyError {

@@ -560,3 +560,19 @@ fn taxonomy_is_shareable_across_threads() {
         assert_eq!(h.join().unwrap(), 1);
     }
 }
+
+#[test]
+fn positions_count_lines_from_one_and_columns_in_characters() {
+    let ctx = spec::Ctx::new("t.toml", "ab\ncdé\n\nx");
+    let at = |offset| {
+        let p = ctx.pos(offset);
+        (p.line, p.column)
+    };
+    assert_eq!(at(0), (1, 1));
+    assert_eq!(at(2), (1, 3)); // the newline ends line 1
+    assert_eq!(at(3), (2, 1));
+    assert_eq!(at(7), (2, 4)); // after "cdé": é is one character of two bytes
+    assert_eq!(at(8), (3, 1));
+    assert_eq!(at(9), (4, 1));
+    assert_eq!(at(100), (4, 2)); // clamped to the end
+}
