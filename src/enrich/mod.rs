@@ -98,12 +98,14 @@ impl Enricher {
                 score: round4(t.score),
                 evidence: t.evidence,
                 sentiment,
+                source: None,
             })
             .collect();
 
         let enrichment = Enrichment {
             schema_version: SCHEMA_VERSION,
             tags,
+            tags_source: None,
             sentiment,
             language,
             word_count: text::word_count(&full),
