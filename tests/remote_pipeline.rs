@@ -95,7 +95,7 @@ async fn the_remote_model_scores_every_record_in_order() {
     assert_eq!(remote.metrics().scored_total(), 400);
     assert!(server.requests() < 400, "articles of different messages and partitions share requests");
     let metrics = worker.shared().metrics_text();
-    assert!(metrics.contains("news_enricher_remote_scored_total{model=\"test\"} 400"), "{metrics}");
+    assert!(metrics.contains("news_enricher_remote_scored_total{model=\"test\",task=\"sentiment\"} 400"), "{metrics}");
     assert!(metrics.contains("news_enricher_messages_consumed_total"), "one registry for all families");
     worker.shutdown().await.unwrap();
     assert_all_committed(&fx).await;
@@ -247,7 +247,7 @@ async fn an_unreachable_model_does_not_stop_the_worker() {
     assert!(worker
         .shared()
         .metrics_text()
-        .contains("news_enricher_remote_errors_total{model=\"test\",kind=\"connect\"}"));
+        .contains("news_enricher_remote_errors_total{model=\"test\",task=\"sentiment\",kind=\"connect\"}"));
     worker.shutdown().await.unwrap();
     assert_all_committed(&fx).await;
 }
