@@ -668,6 +668,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
     fn a_ca_file_must_hold_usable_pem_certificates() {
         let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls/ca.pem");
         let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls/server.key");
