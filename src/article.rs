@@ -216,6 +216,11 @@ impl Serialize for EnrichedArticle {
 pub struct Enrichment {
     pub schema_version: u32,
     pub tags: Vec<TagOut>,
+    /// Only when a remote tag classifier is configured (`[taxonomy.remote]`): `remote:<name>`
+    /// when its tags were merged into `tags`, `builtin` when `tags` are the taxonomy's only
+    /// (model slow, failing, breaker open, or language not sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags_source: Option<String>,
     pub sentiment: SentimentOut,
     /// ISO 639-1 code; `null` when the text is too short to tell and none was declared.
     pub language: Option<String>,
@@ -234,8 +239,13 @@ pub struct TagOut {
     pub label: String,
     pub score: f64,
     pub evidence: Vec<crate::enrich::taxonomy::Evidence>,
-    /// Sentiment of the sentences carrying this tag's evidence; `null` for unsupported languages.
+    /// Sentiment of the sentences carrying this tag's evidence; `null` for unsupported languages
+    /// and for tags without evidence (found by the remote tag classifier only).
     pub sentiment: Option<SentimentOut>,
+    /// `remote:<name>` on a tag only the remote tag classifier found (`[taxonomy.remote]`);
+    /// absent on tags the taxonomy found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Sentiment of the article or of one tag's sentences.

@@ -84,6 +84,10 @@ pub struct Limits {
 pub struct TaxonomySettings {
     /// Taxonomy file; when unset, the built-in default taxonomy (a copy of config/taxonomy.toml).
     pub path: Option<PathBuf>,
+    /// `[taxonomy.remote]`: an optional remote tag classifier whose tags are merged with the
+    /// taxonomy's (see `docs/remote-model.md`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::remote::TagRemoteSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -93,7 +97,7 @@ pub struct SentimentSettings {
     /// `[sentiment.remote]`: an optional remote model for article-level sentiment, with the
     /// built-in `model` as its fallback (see `docs/remote-model.md`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub remote: Option<crate::remote::RemoteSettings>,
+    pub remote: Option<crate::remote::SentimentRemoteSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -297,16 +301,11 @@ impl Settings {
                 return Err(invalid("taxonomy.path", format!("{}: no such file", path.display())));
             }
         }
-        if let Some(remote) = self.sentiment.remote.as_ref().filter(|r| r.enabled) {
-            remote.validate().map_err(|(key, message)| invalid(format!("sentiment.remote.{key}"), message))?;
-            // A revoke drains in-flight work within drain_timeout_ms; an article waits for the
-            // remote model at most timeout_ms, so that must fit.
-            if remote.timeout_ms >= k.drain_timeout_ms {
-                return Err(invalid(
-                    "sentiment.remote.timeout_ms",
-                    format!("must be below kafka.drain_timeout_ms ({} ms)", k.drain_timeout_ms),
-                ));
-            }
+        if let Some(remote) = self.sentiment.remote.as_ref() {
+            validate_remote(remote, k.drain_timeout_ms)?;
+        }
+        if let Some(remote) = self.taxonomy.remote.as_ref() {
+            validate_remote(remote, k.drain_timeout_ms)?;
         }
         Ok(())
     }
@@ -351,8 +350,32 @@ impl Settings {
         if let Some(token) = shown.sentiment.remote.as_mut().and_then(|r| r.token.as_mut()) {
             *token = crate::remote::Secret::new(REDACTED);
         }
+        if let Some(token) = shown.taxonomy.remote.as_mut().and_then(|r| r.token.as_mut()) {
+            *token = crate::remote::Secret::new(REDACTED);
+        }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
     }
+}
+
+/// Checks a remote model's section (when enabled) and that its timeout fits in a drain.
+fn validate_remote<L: crate::remote::LabelTarget>(
+    remote: &crate::remote::RemoteSettings<L>,
+    drain_timeout_ms: u64,
+) -> Result<(), ConfigError> {
+    if !remote.enabled {
+        return Ok(());
+    }
+    let section = L::SECTION;
+    remote.validate().map_err(|(key, message)| invalid(format!("{section}.{key}"), message))?;
+    // A revoke drains in-flight work within drain_timeout_ms; an article waits for a remote
+    // model at most its timeout_ms, so that must fit.
+    if remote.timeout_ms >= drain_timeout_ms {
+        return Err(invalid(
+            format!("{section}.timeout_ms"),
+            format!("must be below kafka.drain_timeout_ms ({drain_timeout_ms} ms)"),
+        ));
+    }
+    Ok(())
 }
 
 /// What secrets are replaced with in logs and `check-config`.
@@ -519,7 +542,11 @@ mod tests {
         .unwrap();
         let r = s.sentiment.remote.unwrap();
         assert_eq!((r.url.as_str(), r.batch_size, r.breaker.open_ms), ("http://tei:8080/predict", 8, 2500));
-        assert_eq!(r.timeout_ms, crate::remote::RemoteSettings::default().timeout_ms, "unset keys keep defaults");
+        assert_eq!(
+            r.timeout_ms,
+            crate::remote::SentimentRemoteSettings::default().timeout_ms,
+            "unset keys keep defaults"
+        );
         assert_eq!(r.labels.keys().collect::<Vec<_>>(), ["1 star", "5 stars"], "the label map replaces the default");
         // The whole section from the environment alone.
         let s = load_str("", &[("NEWS_ENRICHER_SENTIMENT__REMOTE__URL", "https://model.example/predict")]).unwrap();
@@ -583,6 +610,95 @@ mod tests {
         // Disabled: its settings are not checked, and it is off.
         let s = load_str("[sentiment.remote]\nenabled = false\n", &[]).unwrap();
         assert!(!s.sentiment.remote.unwrap().enabled);
+    }
+
+    #[test]
+    fn remote_tag_classifier_has_the_same_shape_with_tag_ids_and_a_threshold() {
+        assert_eq!(load_str("", &[]).unwrap().taxonomy.remote, None);
+        let s = load_str(
+            "[taxonomy.remote]\nname = \"topics\"\nurl = \"http://tei:8081/predict\"\n[taxonomy.remote.labels]\n\"Taiwan\" = \"taiwan\"\n",
+            &[
+                ("NEWS_ENRICHER_TAXONOMY__REMOTE__TOKEN", "tag-s3cr3t"),
+                ("NEWS_ENRICHER_TAXONOMY__REMOTE__RETRY__MAX_RETRIES", "0"),
+            ],
+        )
+        .unwrap();
+        let r = s.taxonomy.remote.as_ref().unwrap();
+        assert_eq!(r.labels["Taiwan"], "taiwan");
+        assert_eq!((r.threshold, r.retry.max_retries), (Some(0.5), 0), "default threshold, env override");
+        assert_eq!(r.token.as_ref().unwrap().expose(), "tag-s3cr3t");
+        let shown = s.to_redacted_toml();
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("[taxonomy.remote]") && shown.contains("threshold = 0.5"), "{shown}");
+        // check-config output loads back as the same settings (the token aside).
+        let mut back = load_str(&shown, &[]).unwrap();
+        back.taxonomy.remote.as_mut().unwrap().token = r.token.clone();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn remote_tag_settings_are_validated_with_their_key() {
+        let base = "[taxonomy.remote]\nurl = \"http://tei:8081/predict\"\n";
+        for (extra, key) in [
+            ("[taxonomy.remote.labels]\nTaiwan = \"taiwan\"\n", ""),
+            ("", "taxonomy.remote.labels: must map at least one model label"),
+            ("threshold = 0.0\n[taxonomy.remote.labels]\nTaiwan = \"taiwan\"\n", "taxonomy.remote.threshold"),
+            ("threshold = 1.5\n[taxonomy.remote.labels]\nTaiwan = \"taiwan\"\n", "taxonomy.remote.threshold"),
+            ("[taxonomy.remote.labels]\nTaiwan = \" \"\n", "taxonomy.remote.labels.Taiwan: must name a tag id"),
+            ("[taxonomy.remote.labels]\nTaiwan = 1.0\n", "labels"),
+            ("[taxonomy.remote.labels]\nTaiwan = \"taiwan\"\ntaiwan = \"taiwan\"\n", "taxonomy.remote.labels.taiwan"),
+            ("timeout_ms = 20000\n[taxonomy.remote.labels]\nTaiwan = \"taiwan\"\n", "taxonomy.remote.timeout_ms"),
+            (
+                "ca_file = \"/nonexistent/ca.pem\"\n[taxonomy.remote.labels]\nTaiwan = \"taiwan\"\n",
+                "taxonomy.remote.ca_file: /nonexistent/ca.pem: cannot read",
+            ),
+        ] {
+            let toml = format!("{base}{extra}");
+            let result = load_str(&toml, &[]);
+            if key.is_empty() {
+                result.unwrap();
+            } else {
+                let e = result.unwrap_err().to_string();
+                assert!(e.contains(key), "{toml:?} -> {e}");
+            }
+        }
+        // A threshold means nothing for sentiment.
+        let e = load_str("[sentiment.remote]\nurl = \"http://tei/predict\"\nthreshold = 0.5\n", &[]).unwrap_err();
+        assert!(e.to_string().starts_with("sentiment.remote.threshold: only a tag classifier"), "{e}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
+    fn a_ca_file_must_hold_usable_pem_certificates() {
+        let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls/ca.pem");
+        let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls/server.key");
+        let section = |path: &str| format!("[sentiment.remote]\nurl = \"https://tei/predict\"\nca_file = \"{path}\"\n");
+        let s = load_str(&section(ca), &[]).unwrap();
+        assert_eq!(s.sentiment.remote.unwrap().ca_file.unwrap(), Path::new(ca));
+        let damaged = "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n";
+        let not_a_cert = "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n";
+        for (contents, message) in [
+            (None, "no \"BEGIN CERTIFICATE\" block found"), // a private key, not a certificate
+            (Some(""), "no \"BEGIN CERTIFICATE\" block found"),
+            (Some(damaged), "not a PEM certificate bundle"),
+            (Some(not_a_cert), "not usable as CA certificates"),
+        ] {
+            let mut result = None;
+            figment::Jail::expect_with(|jail| {
+                let path = match contents {
+                    Some(text) => {
+                        jail.create_file("ca.pem", text)?;
+                        "ca.pem"
+                    }
+                    None => key,
+                };
+                jail.create_file("test.toml", &section(path))?;
+                result = Some(Settings::load(Some(Path::new("test.toml"))));
+                Ok(())
+            });
+            let e = result.unwrap().unwrap_err().to_string();
+            assert!(e.starts_with("sentiment.remote.ca_file: ") && e.contains(message), "{contents:?} -> {e}");
+        }
     }
 
     #[test]

@@ -14,8 +14,9 @@
 //!   validated at start-up.
 //! - [`cli`]: the command-line interface (`run`, `demo`, `enrich`, `check-config`).
 //! - [`offline`]: the `enrich` command — JSON Lines in, JSON Lines out, parallel and in order.
-//! - [`remote`]: an optional remote sentiment model over HTTP (`[sentiment.remote]`): batching,
-//!   retries, circuit breaker, and the built-in model as the fallback for every article.
+//! - [`remote`]: optional remote models over HTTP — sentiment (`[sentiment.remote]`) and a tag
+//!   classifier merged with the taxonomy (`[taxonomy.remote]`): batching, retries, circuit
+//!   breaker, and the built-in result as the fallback for every article.
 pub mod article;
 pub mod cli;
 pub mod config;

@@ -26,7 +26,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Err((key, message)) = enricher.check_routes(&settings) {
+    if let Err((key, message)) = enricher
+        .check_routes(&settings)
+        .and_then(|()| news_enricher::remote::tags::check_labels(&settings, enricher.taxonomy()))
+    {
         eprintln!("Invalid configuration: {key}: {message}");
         return ExitCode::from(EXIT_CONFIG);
     }
@@ -38,17 +41,38 @@ fn main() -> ExitCode {
         }
         Command::Enrich { files } => {
             let threads = news_enricher::enrich_threads(&settings);
+            let remote = match news_enricher::remote::Remote::start(&settings, enricher.taxonomy()) {
+                Ok(remote) => remote,
+                Err(e) => {
+                    eprintln!("news-enricher: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if remote.is_some() {
+                // Breaker changes (a model failing, answering again) belong on stderr; routine
+                // info lines do not clutter it.
+                let mut log = settings.log.clone();
+                if log.level == "info" {
+                    log.level = "warn".into();
+                }
+                news_enricher::telemetry::logging::init(&log);
+            }
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
             let mut err = std::io::stderr();
-            match news_enricher::offline::run(
+            let result = news_enricher::offline::run(
                 &enricher,
+                remote.as_ref(),
                 &files,
                 settings.limits.max_message_bytes,
                 threads,
                 &mut out,
                 &mut err,
-            ) {
+            );
+            if let Some(remote) = &remote {
+                remote.report_fallbacks(&mut std::io::stderr());
+            }
+            match result {
                 Ok(summary) => {
                     if summary.bad > 0 {
                         eprintln!(

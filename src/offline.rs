@@ -6,9 +6,18 @@
 //! batches that exist at once (queued, in work, or waiting to be written), so memory stays
 //! constant whatever the input size and however uneven the work. Lines longer than the message
 //! size limit are skipped while being read, never buffered whole.
+//!
+//! With remote models configured (`[sentiment.remote]`, `[taxonomy.remote]`), each worker
+//! thread, after enriching a batch, hands all its articles to them at once (so they share
+//! requests) and waits — at most the models' `timeout_ms` — on a small runtime owned by the
+//! run; records are marked as in the worker (`sentiment.source`, `tags_source`). Order, the
+//! memory bound and the per-line error behaviour are unchanged: bad lines never reach a model,
+//! and a slow or failing model only delays a batch by its timeout (then by nothing once its
+//! breaker is open), with the built-in results kept.
 
-use crate::article::{DecodeError, RawArticle};
+use crate::article::{DecodeError, EnrichedArticle, RawArticle};
 use crate::enrich::Enricher;
+use crate::remote::Remote;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -51,9 +60,11 @@ type LineResult = (usize, u64, Result<Vec<u8>, DecodeError>);
 type Done = (u64, Vec<LineResult>);
 
 /// Runs the `enrich` command over `inputs` (stdin when empty or `-`), writing records to `out`
-/// and one line per bad input line to `errors`.
+/// and one line per bad input line to `errors`. `remote`: the remote models to apply to every
+/// enriched article, if any.
 pub fn run(
     enricher: &Enricher,
+    remote: Option<&Remote>,
     inputs: &[PathBuf],
     max_bytes: usize,
     threads: usize,
@@ -88,13 +99,27 @@ pub fn run(
     }
     let (batch_tx, batch_rx) = bounded::<Batch>(permits);
     let (done_tx, done_rx) = bounded::<Done>(permits);
+    // The remote models' waits need a tokio timer; their requests run on their own I/O threads,
+    // so one runtime thread is plenty. Worker threads enter it with `Handle::block_on`.
+    let runtime = match remote {
+        Some(_) => Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("enrich-remote")
+                .enable_all()
+                .build()?,
+        ),
+        None => None,
+    };
+    let remote = remote.zip(runtime.as_ref().map(|rt| rt.handle().clone()));
 
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || read_batches(readers, max_bytes, &permit_rx, &batch_tx));
         for _ in 0..threads {
             let batch_rx = batch_rx.clone();
             let done_tx = done_tx.clone();
-            scope.spawn(move || enrich_batches(enricher, max_bytes, &batch_rx, &done_tx));
+            let remote = remote.clone();
+            scope.spawn(move || enrich_batches(enricher, remote, max_bytes, &batch_rx, &done_tx));
         }
         drop(done_tx);
         drop(batch_rx);
@@ -195,18 +220,32 @@ fn memchr_newline(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'\n')
 }
 
-fn enrich_batches(enricher: &Enricher, max_bytes: usize, batches: &Receiver<Batch>, done: &Sender<Done>) {
+fn enrich_batches(
+    enricher: &Enricher,
+    remote: Option<(&Remote, tokio::runtime::Handle)>,
+    max_bytes: usize,
+    batches: &Receiver<Batch>,
+    done: &Sender<Done>,
+) {
     for (seq, lines) in batches {
-        let results = lines
+        let mut enriched: Vec<(usize, u64, Result<EnrichedArticle, DecodeError>)> = lines
             .into_iter()
             .map(|line| {
                 let result = match line.bytes {
-                    Ok(bytes) => RawArticle::decode(&bytes, None, max_bytes).map(|raw| enricher.enrich(raw).to_json()),
+                    Ok(bytes) => RawArticle::decode(&bytes, None, max_bytes).map(|raw| enricher.enrich(raw)),
                     Err(size) => Err(DecodeError::TooLarge { size, limit: max_bytes }),
                 };
                 (line.source, line.number, result)
             })
             .collect();
+        if let Some((remote, runtime)) = &remote {
+            // The whole batch at once: its articles share requests, and the batch waits for
+            // the slowest answer (at most the timeout), not for the sum.
+            let applying = enriched.iter_mut().filter_map(|(_, _, r)| r.as_mut().ok()).map(|a| remote.apply(a));
+            runtime.block_on(futures::future::join_all(applying));
+        }
+        let results =
+            enriched.into_iter().map(|(source, number, r)| (source, number, r.map(|a| a.to_json()))).collect();
         if done.send((seq, results)).is_err() {
             return;
         }

@@ -1,8 +1,11 @@
-//! The binary as a user runs it: `enrich`, `check-config`, configuration errors, `run` on the
-//! embedded broker with SIGTERM, and `demo`.
+//! The binary as a user runs it: `enrich` (also with remote models on a test model server),
+//! `check-config`, configuration errors, `run` on the embedded broker with SIGTERM, and `demo`.
 
 mod common;
+#[path = "support/model_server.rs"]
+mod model_server;
 
+use model_server::{Behaviour, ModelServer};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -225,4 +228,187 @@ fn demo_prints_records_and_a_summary() {
     assert_eq!((enriched, dead), (6, 1), "{stdout}");
     assert!(stderr.contains("demo summary: 7 articles consumed, 6 enriched, 1 dead-lettered"), "{stderr}");
     assert!(stderr.contains("taiwan="), "{stderr}");
+}
+
+/// A config file with both remote models on `server` (sentiment on `/predict`, tags on `/tags`).
+fn remote_config(server: &ModelServer, extra: &str) -> tempfile::NamedTempFile {
+    let toml = format!(
+        r#"[sentiment.remote]
+name = "senti"
+url = "{}"
+batch_size = 16
+linger_ms = 5
+{extra}
+[taxonomy.remote]
+name = "topics"
+url = "{}"
+batch_size = 16
+linger_ms = 5
+{extra}
+[taxonomy.remote.labels]
+Taiwan = "taiwan"
+Cyber = "cybersecurity"
+"#,
+        server.url("/predict"),
+        server.url("/tags")
+    );
+    write_temp(toml.as_bytes())
+}
+
+/// Lines alternating between Taiwan articles (positive) and hack reports, with bad lines.
+fn remote_input(n: usize) -> (String, Vec<String>) {
+    let mut lines = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = format!("r{i}");
+        let body = if i % 2 == 0 {
+            format!("Good talks {i}: officials in Taipei discussed cross-strait relations and the economy of Taiwan.")
+        } else {
+            format!("Report {i}: a hack hit the water utility of a small town; engineers restored service.")
+        };
+        lines.push(serde_json::json!({"id": id, "title": format!("Story {i}"), "body": body}).to_string());
+        ids.push(id);
+        if i == 7 || i == n / 2 {
+            lines.push("not json".into());
+        }
+    }
+    (lines.join("\n") + "\n", ids)
+}
+
+#[test]
+fn enrich_uses_the_remote_models_when_configured() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(ModelServer::start());
+    // Answers in a different order than asked: the output must not follow.
+    server.set(Behaviour::Jitter(Duration::from_millis(20)));
+    let config = remote_config(&server, "");
+    let (input, ids) = remote_input(400);
+    let file = write_temp(input.as_bytes());
+    let out = bin()
+        .args(["enrich", "--config"])
+        .arg(config.path())
+        .arg(file.path())
+        .env("NEWS_ENRICHER_TAXONOMY__REMOTE__TOKEN", "tags-tok")
+        .env("NEWS_ENRICHER_ENRICH__THREADS", "2")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "bad lines still make exit 2: {stderr}");
+    let name = file.path().display().to_string();
+    assert!(stderr.contains(&format!("{name}:9: not_json:")), "{stderr}");
+    assert!(stderr.contains("2 of 402 lines were bad"), "{stderr}");
+    assert!(!stderr.contains("kept"), "no fallbacks to report: {stderr}");
+    let records: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let got: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(got, ids, "input order");
+    for (i, r) in records.iter().enumerate() {
+        let e = &r["enrichment"];
+        assert_eq!(e["sentiment"]["source"], "remote:senti", "{r}");
+        assert_eq!(e["tags_source"], "remote:topics", "{r}");
+        let tags = e["tags"].as_array().unwrap();
+        if i % 2 == 0 {
+            assert_eq!(e["sentiment"]["label"], "positive", "the test model: 'good' is positive");
+            assert!(tags.iter().any(|t| t["id"] == "taiwan" && t["score"] == 0.97), "{r}");
+        } else {
+            let cyber = tags.iter().find(|t| t["id"] == "cybersecurity").unwrap_or_else(|| panic!("{r}"));
+            assert_eq!(cyber["source"], "remote:topics");
+        }
+    }
+    // Bad lines never reach a model; articles share requests; the token goes to its model only.
+    let seen = server.seen();
+    for path in ["/predict", "/tags"] {
+        let texts: usize = seen.iter().filter(|s| s.path == path).map(|s| s.texts.len()).sum();
+        let requests = seen.iter().filter(|s| s.path == path).count();
+        assert_eq!(texts, 400, "{path}");
+        assert!(requests < 100, "{path}: {requests} requests for 400 articles");
+    }
+    assert!(seen.iter().all(|s| (s.path == "/tags") == (s.authorization.as_deref() == Some("Bearer tags-tok"))));
+    drop(server);
+}
+
+#[test]
+fn enrich_with_the_remote_models_down_keeps_builtin_results_and_says_so() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(ModelServer::start());
+    server.set(Behaviour::Status(503));
+    let config = remote_config(&server, "retry.max_retries = 0");
+    let (input, ids) = remote_input(300);
+    let input: String = input.lines().filter(|l| *l != "not json").map(|l| format!("{l}\n")).collect();
+    let started = Instant::now();
+    let mut child = bin()
+        .args(["enrich", "--config"])
+        .arg(config.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "a down model is not an error: {stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    let records: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.iter().map(|r| r["id"].as_str().unwrap()).collect::<Vec<_>>(), ids);
+    for r in &records {
+        let e = &r["enrichment"];
+        assert_eq!((&e["sentiment"]["source"], &e["tags_source"]), (&"builtin".into(), &"builtin".into()), "{r}");
+        assert!(e["tags"].as_array().unwrap().iter().all(|t| t.get("source").is_none() && t["id"] != "cybersecurity"));
+    }
+    for expected in [
+        "news-enricher: remote sentiment model \"senti\": 300 of 300 articles kept the built-in sentiment (",
+        "news-enricher: remote tag classifier \"topics\": 300 of 300 articles kept the taxonomy's tags only (",
+        "breaker_open",
+        "circuit breaker open",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+    drop(server);
+}
+
+#[test]
+fn remote_model_configuration_errors_exit_64() {
+    let unknown_tag = write_temp(
+        b"[taxonomy.remote]\nurl = \"http://tei/predict\"\n[taxonomy.remote.labels]\nTaiwan = \"taiwan\"\nMoon = \"moon_landing\"\n",
+    );
+    let bad_ca = write_temp(b"[taxonomy.remote]\nurl = \"https://tei/predict\"\nca_file = \"/nonexistent/ca.pem\"\n[taxonomy.remote.labels]\nTaiwan = \"taiwan\"\n");
+    for (file, expected) in [
+        (&unknown_tag, "Invalid configuration: taxonomy.remote.labels.Moon: unknown tag \"moon_landing\" (the taxonomy has: taiwan, "),
+        (&bad_ca, "Invalid configuration: taxonomy.remote.ca_file: /nonexistent/ca.pem: cannot read the CA file"),
+    ] {
+        for command in ["check-config", "enrich", "run"] {
+            let out = bin().arg(command).arg("--config").arg(file.path()).stdin(Stdio::null()).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(64), "{command}: {stderr}");
+            assert!(stderr.starts_with(expected), "{command}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn check_config_shows_the_tag_classifier_with_its_token_redacted() {
+    let file = write_temp(
+        b"[taxonomy.remote]\nurl = \"https://tei/predict\"\n[taxonomy.remote.labels]\nTaiwan = \"taiwan\"\n",
+    );
+    let out = bin()
+        .arg("check-config")
+        .arg("--config")
+        .arg(file.path())
+        .env("NEWS_ENRICHER_TAXONOMY__REMOTE__TOKEN", "tag-secret-123")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains("tag-secret-123"), "{stdout}");
+    for expected in [
+        "[taxonomy.remote]",
+        "token = \"<redacted>\"",
+        "threshold = 0.5",
+        "[taxonomy.remote.labels]",
+        "Taiwan = \"taiwan\"",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
 }

@@ -1,16 +1,21 @@
 //! The remote model provider against a real HTTP server on 127.0.0.1:0 that answers correctly,
 //! slowly, with 5xx, 4xx, 429 and `Retry-After`, malformed JSON, the wrong number of results,
 //! unknown labels, or hangs: batching, bounded concurrency, retries, the circuit breaker, the
-//! fallback and its marking in the record, the token, HTTP/2, and the metrics.
+//! fallback and its marking in the record, the token, HTTP/2, HTTPS with a private CA, and the
+//! metrics — for the sentiment model and the tag classifier (labels to taxonomy tags, the merge
+//! with the taxonomy's tags, both models at once).
 
 #[path = "support/model_server.rs"]
 mod model_server;
 
-use model_server::{expected_score, Behaviour, ModelServer};
-use news_enricher::article::RawArticle;
+use model_server::{expected_score, Behaviour, ModelServer, TEST_CA};
+use news_enricher::article::{EnrichedArticle, RawArticle};
 use news_enricher::config::Settings;
 use news_enricher::enrich::Enricher;
-use news_enricher::remote::{Api, BreakerState, Failure, HttpVersion, RemoteSentiment, RemoteSettings, Secret};
+use news_enricher::remote::{
+    Api, BreakerState, Failure, HttpVersion, Remote, RemoteSentiment, RemoteSettings, RemoteTags, Secret,
+    TagRemoteSettings,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -108,7 +113,7 @@ async fn batches_fill_up_to_batch_size() {
     let partial = seen.iter().find(|s| s.texts.len() == 2).unwrap();
     assert!(partial.at.duration_since(started) >= Duration::from_millis(290));
     let text = metrics_text(&remote);
-    assert!(text.contains("news_enricher_remote_batch_size_count{model=\"test\"} 3"), "{text}");
+    assert!(text.contains("news_enricher_remote_batch_size_count{model=\"test\",task=\"sentiment\"} 3"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -333,7 +338,7 @@ async fn breaker_opens_fails_fast_and_closes_after_a_probe() {
         assert_eq!(remote.score("good news").await, Err(Failure::Error));
     }
     assert_eq!(remote.breaker_state(), BreakerState::Open);
-    assert!(metrics_text(&remote).contains("news_enricher_remote_breaker_state{model=\"test\"} 1"));
+    assert!(metrics_text(&remote).contains("news_enricher_remote_breaker_state{model=\"test\",task=\"sentiment\"} 1"));
     // Open: no request, an immediate fallback.
     let started = Instant::now();
     assert_eq!(remote.score("good news").await, Err(Failure::BreakerOpen));
@@ -344,7 +349,7 @@ async fn breaker_opens_fails_fast_and_closes_after_a_probe() {
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert!(remote.score("good news").await.is_ok());
     assert_eq!(remote.breaker_state(), BreakerState::Closed);
-    assert!(metrics_text(&remote).contains("news_enricher_remote_breaker_state{model=\"test\"} 0"));
+    assert!(metrics_text(&remote).contains("news_enricher_remote_breaker_state{model=\"test\",task=\"sentiment\"} 0"));
     assert!(score_all(&remote, &texts(5)).await.iter().all(Result::is_ok));
     assert_eq!(remote.metrics().fallbacks("breaker_open"), 1);
 }
@@ -536,14 +541,14 @@ async fn metrics_families_are_exported() {
     remote.score("good").await.unwrap();
     let text = metrics_text(&remote);
     for family in [
-        "news_enricher_remote_requests_total{model=\"test\",result=\"ok\"} 1",
-        "news_enricher_remote_request_duration_seconds_count{model=\"test\"} 1",
-        "news_enricher_remote_batch_size_count{model=\"test\"} 1",
-        "news_enricher_remote_breaker_state{model=\"test\"} 0",
-        "news_enricher_remote_scored_total{model=\"test\"} 1",
-        "news_enricher_remote_errors_total{model=\"test\",kind=\"timeout\"} 0",
-        "news_enricher_remote_fallbacks_total{model=\"test\",reason=\"breaker_open\"} 0",
-        "news_enricher_remote_retries_total{model=\"test\"} 0",
+        "news_enricher_remote_requests_total{model=\"test\",task=\"sentiment\",result=\"ok\"} 1",
+        "news_enricher_remote_request_duration_seconds_count{model=\"test\",task=\"sentiment\"} 1",
+        "news_enricher_remote_batch_size_count{model=\"test\",task=\"sentiment\"} 1",
+        "news_enricher_remote_breaker_state{model=\"test\",task=\"sentiment\"} 0",
+        "news_enricher_remote_scored_total{model=\"test\",task=\"sentiment\"} 1",
+        "news_enricher_remote_errors_total{model=\"test\",task=\"sentiment\",kind=\"timeout\"} 0",
+        "news_enricher_remote_fallbacks_total{model=\"test\",task=\"sentiment\",reason=\"breaker_open\"} 0",
+        "news_enricher_remote_retries_total{model=\"test\",task=\"sentiment\"} 0",
     ] {
         assert!(text.contains(family), "missing {family:?} in\n{text}");
     }
@@ -582,4 +587,261 @@ fn the_documented_example_in_the_default_config_is_valid() {
         Some(RemoteSettings { url: "http://tei:8080/predict".into(), ..RemoteSettings::default() }),
         "the documented values are the defaults"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tag classifier ([taxonomy.remote]) and both models together.
+
+fn tag_settings(server: &ModelServer) -> TagRemoteSettings {
+    TagRemoteSettings {
+        name: "topics".into(),
+        url: server.url("/tags"),
+        timeout_ms: 2000,
+        batch_size: 8,
+        linger_ms: 10,
+        labels: [
+            ("Taiwan", "taiwan"),
+            ("Opioids", "fentanyl"),
+            ("Cyber", "cybersecurity"),
+            ("Borderline", "sanctions"),
+        ]
+        .into_iter()
+        .map(|(l, t)| (l.to_owned(), t.to_owned()))
+        .collect(),
+        ..TagRemoteSettings::default()
+    }
+}
+
+fn start_tags(settings: &TagRemoteSettings) -> Arc<RemoteTags> {
+    let enricher = Enricher::from_config(&Settings::default()).unwrap();
+    Arc::new(RemoteTags::start(settings, enricher.taxonomy()).expect("valid tag classifier settings"))
+}
+
+fn enrich(json: &str) -> EnrichedArticle {
+    let enricher = Enricher::from_config(&Settings::default()).unwrap();
+    enricher.enrich(RawArticle::decode(json.as_bytes(), None, 1 << 20).unwrap())
+}
+
+/// (id, score, evidence entries, source) of each tag, in record order.
+fn tag_view(article: &EnrichedArticle) -> Vec<(String, f64, usize, Option<String>)> {
+    article.enrichment.tags.iter().map(|t| (t.id.clone(), t.score, t.evidence.len(), t.source.clone())).collect()
+}
+
+/// Taxonomy tags Taiwan (strong), a single mention of a hack (not enough for the taxonomy's
+/// cybersecurity tag), and "maybe" (the model's Borderline label, below the threshold).
+const MIXED: &str = r#"{"id":"m","title":"Taiwan talks in Taipei","body":"Officials in Taipei discussed cross-strait relations and the economy of Taiwan. A hack was reported, maybe."}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_classifier_labels_become_taxonomy_tags_above_the_threshold() {
+    let server = ModelServer::start().await;
+    let tags = start_tags(&tag_settings(&server));
+    let found = tags.classify("Fentanyl seizures in Taipei; maybe more.").await.unwrap();
+    // Taiwan 0.97 and Opioids 0.91 count; Borderline 0.45 is below 0.5; Sports (0.6) is not in
+    // the label map; the rest are improbable.
+    assert_eq!(found, [("taiwan".to_owned(), 0.97), ("fentanyl".to_owned(), 0.91)]);
+    assert_eq!(server.seen()[0].path, "/tags");
+    // A lower threshold lets the borderline label in.
+    let low = start_tags(&TagRemoteSettings { threshold: Some(0.4), name: "low".into(), ..tag_settings(&server) });
+    let found = low.classify("maybe").await.unwrap();
+    assert_eq!(found, [("sanctions".to_owned(), 0.45)]);
+    assert_eq!(tags.metrics().scored_total(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_tags_merge_with_the_taxonomy_tags_in_the_record() {
+    let server = ModelServer::start().await;
+    let tags = start_tags(&tag_settings(&server));
+    let builtin = enrich(MIXED);
+    let before = tag_view(&builtin);
+    let taiwan = before.iter().find(|t| t.0 == "taiwan").expect("the taxonomy tags Taiwan").clone();
+    assert!(taiwan.1 < 0.97 && taiwan.2 > 0, "{before:?}");
+    assert!(!before.iter().any(|t| t.0 == "cybersecurity"), "one mention does not make a cybersecurity tag");
+
+    let mut article = builtin.clone();
+    tags.apply(&mut article).await;
+    let after = tag_view(&article);
+    // Taiwan: found by both — the taxonomy's evidence, the higher score, no source. Cybersecurity:
+    // the model's only — its probability, no evidence, marked. Sanctions (0.45) not added.
+    assert_eq!(after[0], ("taiwan".to_owned(), 0.97, taiwan.2, None));
+    assert_eq!(after[1], ("cybersecurity".to_owned(), 0.88, 0, Some("remote:topics".to_owned())));
+    assert!(!after.iter().any(|t| t.0 == "sanctions"));
+    // Taxonomy-only tags are unchanged.
+    for t in before.iter().filter(|t| t.0 != "taiwan") {
+        assert!(after.contains(t), "{t:?} changed: {after:?}");
+    }
+    assert_eq!(after.len(), before.len() + 1);
+    let e = &article.enrichment;
+    assert_eq!(e.tags_source.as_deref(), Some("remote:topics"));
+    assert_eq!(e.tags[0].sentiment, builtin.enrichment.tags[0].sentiment, "taxonomy tag keeps its sentiment");
+    let json: serde_json::Value = serde_json::from_slice(&article.to_json()).unwrap();
+    let cyber = &json["enrichment"]["tags"][1];
+    assert_eq!(cyber["label"], "Cybersecurity", "label from the taxonomy");
+    assert_eq!((&cyber["evidence"], &cyber["sentiment"]), (&serde_json::json!([]), &serde_json::Value::Null));
+    assert_eq!(cyber["source"], "remote:topics");
+    assert!(json["enrichment"]["tags"][0].get("source").is_none());
+    assert_eq!(json["enrichment"]["tags_source"], "remote:topics");
+    // The sentiment is untouched (no sentiment model configured), and unmarked.
+    assert!(json["enrichment"]["sentiment"].get("source").is_none());
+    // Without a tag classifier, records carry no tags_source.
+    let plain: serde_json::Value = serde_json::from_slice(&builtin.to_json()).unwrap();
+    assert!(plain["enrichment"].get("tags_source").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_or_hung_tag_classifier_keeps_the_taxonomy_tags_marked_builtin() {
+    let server = ModelServer::start().await;
+    let mut s = tag_settings(&server);
+    s.timeout_ms = 300;
+    s.retry.max_retries = 0;
+    s.breaker.failure_threshold = 2;
+    let tags = start_tags(&s);
+    let builtin = enrich(MIXED);
+    for behaviour in [Behaviour::Status(500), Behaviour::Hang] {
+        server.set(behaviour.clone());
+        let mut article = builtin.clone();
+        let started = Instant::now();
+        tags.apply(&mut article).await;
+        assert!(started.elapsed() < Duration::from_millis(600), "{behaviour:?}: {:?}", started.elapsed());
+        assert_eq!(tag_view(&article), tag_view(&builtin), "{behaviour:?}: taxonomy tags only");
+        assert_eq!(article.enrichment.tags_source.as_deref(), Some("builtin"));
+    }
+    // Two failures opened the tag classifier's breaker: the next article does not wait at all.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(tags.breaker_state(), BreakerState::Open);
+    let mut article = builtin.clone();
+    let started = Instant::now();
+    tags.apply(&mut article).await;
+    assert!(started.elapsed() < Duration::from_millis(50));
+    assert_eq!(article.enrichment.tags_source.as_deref(), Some("builtin"));
+    let m = tags.metrics();
+    assert_eq!((m.fallbacks("error"), m.fallbacks("timeout"), m.fallbacks("breaker_open")), (1, 1, 1));
+    let text = metrics_text_of(|r| tags.register_metrics(r));
+    assert!(text.contains("news_enricher_remote_breaker_state{model=\"topics\",task=\"tags\"} 1"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tag_classifier_speaks_the_generic_flavour_and_skips_other_languages() {
+    let server = ModelServer::start().await;
+    let tags =
+        start_tags(&TagRemoteSettings { url: server.url("/generic-tags"), api: Api::Generic, ..tag_settings(&server) });
+    assert_eq!(tags.classify("Opioid crisis").await.unwrap(), [("fentanyl".to_owned(), 0.91)]);
+    // A direct score is a sentiment answer, malformed for a tag classifier (the test server
+    // answers {"score": …} for texts mentioning "score").
+    assert_eq!(tags.classify("a score").await, Err(Failure::Error));
+    assert_eq!(tags.metrics().errors("malformed"), 1);
+    // Articles in languages the classifier does not take are not sent, and marked.
+    let requests = server.requests();
+    let mut german = enrich(r#"{"id":"de","title":"Taiwan","body":"Gespräche in Taipeh.","language":"de"}"#);
+    tags.apply(&mut german).await;
+    assert_eq!(german.enrichment.tags_source.as_deref(), Some("builtin"));
+    assert_eq!(server.requests(), requests);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_models_are_asked_at_once_and_share_metric_families() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Slow(Duration::from_millis(300)));
+    let mut settings = Settings::default();
+    settings.sentiment.remote = Some(settings_for_name(&server, "remote"));
+    settings.taxonomy.remote = Some(TagRemoteSettings { name: "remote".into(), ..tag_settings(&server) });
+    settings.validate().unwrap();
+    let enricher = Enricher::from_config(&settings).unwrap();
+    let remote = Remote::start(&settings, enricher.taxonomy()).unwrap().expect("both configured");
+    let mut article = enrich(MIXED);
+    let started = Instant::now();
+    remote.apply(&mut article).await;
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(290) && took < Duration::from_millis(550), "one wait, not two: {took:?}");
+    let e = &article.enrichment;
+    assert_eq!(e.sentiment.source.as_deref(), Some("remote:remote"));
+    assert_eq!(e.tags_source.as_deref(), Some("remote:remote"));
+    assert!(e.tags.iter().any(|t| t.id == "cybersecurity"));
+    let mut paths: Vec<String> = server.seen().into_iter().map(|s| s.path).collect();
+    paths.sort();
+    assert_eq!(paths, ["/predict", "/tags"]);
+    // One registry, each family once, the two models told apart by `task` (same name).
+    let text = metrics_text_of(|r| remote.register_metrics(r));
+    assert_eq!(text.matches("# TYPE news_enricher_remote_scored counter").count(), 1, "{text}");
+    for task in ["sentiment", "tags"] {
+        let series = format!("news_enricher_remote_scored_total{{model=\"remote\",task=\"{task}\"}} 1");
+        assert!(text.contains(&series), "missing {series} in\n{text}");
+    }
+}
+
+fn settings_for_name(server: &ModelServer, name: &str) -> RemoteSettings {
+    RemoteSettings { name: name.into(), ..settings(server) }
+}
+
+fn metrics_text_of(register: impl FnOnce(&mut prometheus_client::registry::Registry)) -> String {
+    let mut registry = prometheus_client::registry::Registry::with_prefix("news_enricher");
+    register(&mut registry);
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+    out
+}
+
+#[test]
+fn the_documented_tag_classifier_example_is_valid() {
+    // config/default.toml documents [taxonomy.remote] commented out; uncommented, it must load
+    // and its tag ids must exist in the built-in taxonomy.
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
+    let start = text.find("# [taxonomy.remote]").expect("documented section");
+    let example: String = text[start..]
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.starts_with('[') || l.split_once(" = ").is_some_and(|(k, _)| !k.starts_with(' ')))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tags.toml");
+    std::fs::write(&path, &example).unwrap();
+    let settings = Settings::load(Some(&path)).unwrap_or_else(|e| panic!("{e}\n{example}"));
+    let tags = settings.taxonomy.remote.as_ref().expect("the section");
+    assert!(tags.labels.len() >= 2, "{example}");
+    assert_eq!(tags.threshold, Some(0.5));
+    let enricher = Enricher::from_config(&settings).unwrap();
+    news_enricher::remote::tags::check_labels(&settings, enricher.taxonomy()).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTPS with a private CA (ca_file).
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_a_private_ca_from_ca_file() {
+    let server = ModelServer::start_tls().await;
+    assert!(server.url("/predict").starts_with("https://127.0.0.1:"));
+    // Without the CA, the server's certificate is not trusted: the handshake fails, the
+    // article keeps the built-in result.
+    let untrusted = start(&RemoteSettings { name: "untrusted".into(), ..settings(&server) });
+    assert_eq!(untrusted.score("good news").await, Err(Failure::Error));
+    assert!(untrusted.metrics().errors("connect") >= 1, "{}", metrics_text(&untrusted));
+    assert!(server.failed_handshakes() >= 1);
+    assert_eq!(server.requests(), 0);
+    // With it, the model answers — over HTTP/2, chosen by ALPN (http = "auto").
+    let trusted = start(&RemoteSettings { ca_file: Some(TEST_CA.into()), ..settings(&server) });
+    assert!(close(trusted.score("good news").await.unwrap(), expected_score("good news")));
+    assert_eq!(server.seen()[0].version, axum::http::Version::HTTP_2);
+    // The tag classifier takes the same setting.
+    let tags = start_tags(&TagRemoteSettings { ca_file: Some(TEST_CA.into()), ..tag_settings(&server) });
+    assert_eq!(tags.classify("Taipei").await.unwrap(), [("taiwan".to_owned(), 0.97)]);
+}
+
+#[test]
+fn a_bad_ca_file_stops_the_model_from_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("ca.der");
+    std::fs::write(&not_pem, [0x30u8, 0x82, 0x01, 0x0a]).unwrap();
+    for (path, message) in
+        [(dir.path().join("missing.pem"), "cannot read the CA file"), (not_pem, "no \"BEGIN CERTIFICATE\" block found")]
+    {
+        let s = RemoteSettings {
+            url: "https://127.0.0.1:9/predict".into(),
+            ca_file: Some(path.clone()),
+            ..RemoteSettings::default()
+        };
+        let e = RemoteSentiment::start(&s).unwrap_err();
+        assert!(e.starts_with("sentiment.remote.ca_file: ") && e.contains(message), "{e}");
+        assert!(e.contains(&path.display().to_string()), "names the file: {e}");
+    }
 }

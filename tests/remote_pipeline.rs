@@ -1,6 +1,7 @@
-//! The Kafka worker with a remote sentiment model, on librdkafka's mock cluster, against a real
-//! HTTP model server on 127.0.0.1:0: records say which model scored them, order and offsets are
-//! kept, and while the model is down, hung or flapping no article is lost and nothing stalls.
+//! The Kafka worker with remote models, on librdkafka's mock cluster, against a real HTTP model
+//! server on 127.0.0.1:0: records say which model scored or tagged them, remote tags are routed
+//! like taxonomy tags, order and offsets are kept, and while a model is down, hung or flapping
+//! no article is lost and nothing stalls.
 
 mod common;
 #[path = "support/model_server.rs"]
@@ -8,9 +9,10 @@ mod model_server;
 
 use common::*;
 use model_server::{Behaviour, ModelServer};
+use news_enricher::config::Route;
 use news_enricher::config::Settings;
 use news_enricher::pipeline::Worker;
-use news_enricher::remote::{BreakerState, RemoteSettings};
+use news_enricher::remote::{BreakerState, RemoteSettings, TagRemoteSettings};
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
@@ -95,7 +97,7 @@ async fn the_remote_model_scores_every_record_in_order() {
     assert_eq!(remote.metrics().scored_total(), 400);
     assert!(server.requests() < 400, "articles of different messages and partitions share requests");
     let metrics = worker.shared().metrics_text();
-    assert!(metrics.contains("news_enricher_remote_scored_total{model=\"test\"} 400"), "{metrics}");
+    assert!(metrics.contains("news_enricher_remote_scored_total{model=\"test\",task=\"sentiment\"} 400"), "{metrics}");
     assert!(metrics.contains("news_enricher_messages_consumed_total"), "one registry for all families");
     worker.shutdown().await.unwrap();
     assert_all_committed(&fx).await;
@@ -247,7 +249,180 @@ async fn an_unreachable_model_does_not_stop_the_worker() {
     assert!(worker
         .shared()
         .metrics_text()
-        .contains("news_enricher_remote_errors_total{model=\"test\",kind=\"connect\"}"));
+        .contains("news_enricher_remote_errors_total{model=\"test\",task=\"sentiment\",kind=\"connect\"}"));
+    worker.shutdown().await.unwrap();
+    assert_all_committed(&fx).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The remote tag classifier ([taxonomy.remote]).
+
+const CYBER_TOPIC: &str = "news.tag.cyber";
+const TAIWAN_TOPIC: &str = "news.tag.taiwan";
+
+/// A tag classifier on the test server and two routes: every `cybersecurity` tag (which only the
+/// model finds in these articles) and `taiwan` tags scoring at least 0.9 (which only the
+/// model's probability reaches).
+fn with_tags(fx: &Fixture, server: &ModelServer, configure: impl FnOnce(&mut TagRemoteSettings)) -> Settings {
+    fx.broker.create_topic(CYBER_TOPIC, 1).unwrap();
+    let mut settings = fx.settings.clone();
+    let mut remote = TagRemoteSettings {
+        name: "topics".into(),
+        url: server.url("/tags"),
+        timeout_ms: 1000,
+        linger_ms: 5,
+        labels: [("Taiwan", "taiwan"), ("Cyber", "cybersecurity")]
+            .into_iter()
+            .map(|(l, t)| (l.to_owned(), t.to_owned()))
+            .collect(),
+        ..TagRemoteSettings::default()
+    };
+    configure(&mut remote);
+    settings.taxonomy.remote = Some(remote);
+    settings.routes = vec![
+        Route { tag: "cybersecurity".into(), topic: CYBER_TOPIC.into(), min_score: 0.0 },
+        Route { tag: "taiwan".into(), topic: TAIWAN_TOPIC.into(), min_score: 0.9 },
+    ];
+    settings.validate().expect("valid test settings");
+    settings
+}
+
+/// Half the synthetic Taiwan articles (the taxonomy tags them below 0.9), half about a hack
+/// (one mention: no taxonomy tag), interleaved.
+fn taiwan_and_cyber(prefix: &str, n: usize) -> (Vec<(String, String)>, BTreeSet<String>, BTreeSet<String>) {
+    let mut articles = synthetic(prefix, n);
+    let mut cyber = BTreeSet::new();
+    for (i, (id, json)) in articles.iter_mut().enumerate().filter(|(i, _)| i % 2 == 1) {
+        let body = format!("Article {i}: a hack hit the water utility of a small town; engineers restored service.");
+        *json = serde_json::json!({"id": id, "title": format!("Story {i}"), "body": body}).to_string();
+        cyber.insert(id.clone());
+    }
+    let taiwan = ids(&articles).difference(&cyber).cloned().collect();
+    (articles, taiwan, cyber)
+}
+
+fn tag_score(record: &Record, tag: &str) -> Option<f64> {
+    let v = record.json();
+    v["enrichment"]["tags"].as_array().unwrap().iter().find(|t| t["id"] == tag).map(|t| t["score"].as_f64().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_tags_are_merged_before_routing() {
+    let fx = Fixture::new("remote-tags");
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Jitter(Duration::from_millis(30)));
+    let settings = with_tags(&fx, &server, |_| {});
+    let (articles, taiwan, cyber) = taiwan_and_cyber("tags", 300);
+    // What the taxonomy alone does with them: no cybersecurity tag, Taiwan below the route's 0.9.
+    for (id, json) in &articles {
+        let raw = news_enricher::article::RawArticle::decode(json.as_bytes(), None, 1 << 20).unwrap();
+        let tags = fx.enricher.enrich(raw).enrichment.tags;
+        assert!(tags.iter().all(|t| t.id != "cybersecurity"), "{id}: {tags:?}");
+        assert!(tags.iter().all(|t| t.id != "taiwan" || t.score < 0.9), "{id}: {tags:?}");
+    }
+    fx.produce_articles(&articles);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, articles.len(), WAIT);
+    assert_eq!(ids_of(&out), (ids(&articles), 0));
+    assert_in_input_order(&articles, &out);
+    for r in &out {
+        let v = r.json();
+        assert_eq!(v["enrichment"]["tags_source"], "remote:topics");
+        let id = r.key.clone().unwrap();
+        if cyber.contains(&id) {
+            assert_eq!(tag_score(r, "cybersecurity"), Some(0.88), "{v}");
+            let tag = v["enrichment"]["tags"].as_array().unwrap().iter().find(|t| t["id"] == "cybersecurity").unwrap();
+            assert_eq!(
+                (&tag["source"], &tag["evidence"]),
+                (&serde_json::json!("remote:topics"), &serde_json::json!([]))
+            );
+        } else {
+            assert_eq!(tag_score(r, "taiwan"), Some(0.97), "raised to the model's probability: {v}");
+        }
+    }
+    // Routes see the merged tags: a tag only the model found, and a score only the model gave.
+    let routed_cyber = fx.read(CYBER_TOPIC, cyber.len(), WAIT);
+    assert_eq!(ids_of(&routed_cyber), (cyber.clone(), 0));
+    let routed_taiwan = fx.read(TAIWAN_TOPIC, taiwan.len(), WAIT);
+    assert_eq!(ids_of(&routed_taiwan), (taiwan, 0));
+    let metrics = worker.shared().metrics_text();
+    assert!(
+        metrics.contains(&format!("news_enricher_tags_total{{tag=\"cybersecurity\"}} {}", cyber.len())),
+        "{metrics}"
+    );
+    assert!(metrics.contains("news_enricher_remote_scored_total{model=\"topics\",task=\"tags\"} 300"), "{metrics}");
+    assert!(worker.shared().remote().is_none(), "no sentiment model configured");
+    worker.shutdown().await.unwrap();
+    assert_all_committed(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_tag_classifier_loses_nothing_and_routes_by_the_taxonomy_only() {
+    let fx = Fixture::new("remote-tags-hung");
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Hang);
+    let mut settings = with_tags(&fx, &server, |r| {
+        r.timeout_ms = 500;
+        r.breaker.failure_threshold = 3;
+        r.breaker.open_ms = 60_000;
+    });
+    // The Taiwan route at 0.0: the taxonomy's own tags still route while the model is down.
+    settings.routes[1].min_score = 0.0;
+    let (articles, taiwan, _cyber) = taiwan_and_cyber("tags-hung", 400);
+    fx.produce_articles(&articles);
+    let started = Instant::now();
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, articles.len(), WAIT);
+    let elapsed = started.elapsed();
+    let (got, _) = ids_of(&out);
+    let missing: Vec<_> = ids(&articles).difference(&got).cloned().collect();
+    assert!(missing.is_empty(), "lost {} articles, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert_in_input_order(&articles, &out);
+    for r in &out {
+        let v = r.json();
+        assert_eq!(v["enrichment"]["tags_source"], "builtin", "{v}");
+        assert!(tag_score(r, "cybersecurity").is_none());
+        assert!(v["enrichment"]["tags"].as_array().unwrap().iter().all(|t| t.get("source").is_none()));
+    }
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+    let tags = worker.shared().remote_tags().unwrap().clone();
+    assert_eq!(tags.breaker_state(), BreakerState::Open);
+    assert_eq!(tags.metrics().fallbacks_total(), 400);
+    assert!(tags.metrics().fallbacks("breaker_open") >= 100, "most fell back at once");
+    // Taxonomy routes work; the model-only route gets nothing.
+    let routed_taiwan = fx.read(TAIWAN_TOPIC, taiwan.len(), WAIT);
+    assert_eq!(ids_of(&routed_taiwan).0, taiwan);
+    assert!(fx.read(CYBER_TOPIC, 1, Duration::from_secs(2)).is_empty());
+    worker.shutdown().await.unwrap();
+    assert_all_committed(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_remote_models_on_one_worker() {
+    let fx = Fixture::new("remote-both");
+    let server = ModelServer::start().await;
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut settings = with_tags(&fx, &server, |_| {});
+    // The sentiment model is unreachable, the tag classifier answers: each is marked on its own.
+    settings.sentiment = with_remote(&fx, &server, |r| r.url = format!("http://127.0.0.1:{refused}/predict")).sentiment;
+    let articles = synthetic("both", 200);
+    fx.produce_articles(&articles);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, articles.len(), WAIT);
+    assert_eq!(ids_of(&out).0, ids(&articles));
+    for r in &out {
+        let v = r.json();
+        assert_eq!(v["enrichment"]["sentiment"]["source"], "builtin");
+        assert_eq!(v["enrichment"]["tags_source"], "remote:topics");
+        assert_eq!(tag_score(r, "taiwan"), Some(0.97));
+    }
+    let metrics = worker.shared().metrics_text();
+    assert_eq!(metrics.matches("# TYPE news_enricher_remote_scored counter").count(), 1, "{metrics}");
+    assert!(metrics.contains("news_enricher_remote_scored_total{model=\"test\",task=\"sentiment\"} 0"));
+    assert!(metrics.contains("news_enricher_remote_scored_total{model=\"topics\",task=\"tags\"} 200"));
     worker.shutdown().await.unwrap();
     assert_all_committed(&fx).await;
 }

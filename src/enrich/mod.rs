@@ -98,6 +98,7 @@ impl Enricher {
                 score: round4(t.score),
                 evidence: t.evidence,
                 sentiment,
+                source: None,
             })
             .collect();
 
@@ -105,6 +106,7 @@ impl Enricher {
         let enrichment = Enrichment {
             schema_version: SCHEMA_VERSION,
             tags,
+            tags_source: None,
             sentiment,
             language,
             word_count,

@@ -55,9 +55,10 @@ struct PartitionSlot {
 /// State shared by the consumer thread, the partition tasks and the callbacks.
 pub struct Shared {
     pub(crate) enricher: Arc<Enricher>,
-    /// The remote sentiment model when `[sentiment.remote]` is configured and enabled; the
-    /// partition tasks hand each enriched article to it (see `partition::enrich`).
-    pub(crate) remote: Option<Arc<crate::remote::RemoteSentiment>>,
+    /// The remote models when `[sentiment.remote]` and/or `[taxonomy.remote]` are configured
+    /// and enabled; the partition tasks hand each enriched article to them before routing (see
+    /// `partition::enrich`).
+    pub(crate) remote: Option<crate::remote::Remote>,
     pub(crate) topics: Topics,
     pub(crate) producer: FutureProducer<events::ProducerEvents>,
     pub(crate) health: Arc<events::BrokerHealth>,
@@ -291,7 +292,12 @@ impl Shared {
 
     /// The remote sentiment model, when one is configured.
     pub fn remote(&self) -> Option<&Arc<crate::remote::RemoteSentiment>> {
-        self.remote.as_ref()
+        self.remote.as_ref().and_then(|r| r.sentiment.as_ref())
+    }
+
+    /// The remote tag classifier, when one is configured.
+    pub fn remote_tags(&self) -> Option<&Arc<crate::remote::RemoteTags>> {
+        self.remote.as_ref().and_then(|r| r.tags.as_ref())
     }
 
     /// Recomputes readiness, stall state and the lag gauges; run every second by the watchdog.
@@ -434,12 +440,9 @@ impl Worker {
         )
         .create_with_context(events::ProducerEvents { health: health.clone(), fatal: fatal.clone() })?;
         let topics = Topics::from_settings(settings);
-        // The remote model (issue 5): one client and batcher for the whole worker, its metrics in
-        // the worker's registry.
-        let remote = match settings.sentiment.remote.as_ref().filter(|r| r.enabled) {
-            Some(r) => Some(Arc::new(crate::remote::RemoteSentiment::start(r).map_err(WorkerError::Fatal)?)),
-            None => None,
-        };
+        // The remote models (issue 5): one client and batcher per model for the whole worker,
+        // their metrics in the worker's registry.
+        let remote = crate::remote::Remote::start(settings, enricher.taxonomy()).map_err(WorkerError::Fatal)?;
         let mut stats = Stats::default();
         if let Some(remote) = &remote {
             stats.register_with(|registry| remote.register_metrics(registry));

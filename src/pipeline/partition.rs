@@ -75,8 +75,8 @@ pub(super) async fn run(
     }
 }
 
-/// Decodes and enriches one message. Async only for the remote model's wait, which is bounded
-/// by `sentiment.remote.timeout_ms` (so processing times include it when one is configured).
+/// Decodes and enriches one message. Async only for the remote models' wait, which is bounded
+/// by their `timeout_ms` (so processing times include it when one is configured).
 async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
     let started = std::time::Instant::now();
     let payload = input.payload().unwrap_or_default();
@@ -92,11 +92,14 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
     let records = match RawArticle::decode(payload, input.key(), shared.max_message_bytes) {
         Ok(raw) => {
             let mut article = shared.enricher.enrich(raw);
-            // Remote model hook (issue 5): with `[sentiment.remote]`, the article-level sentiment
-            // comes from the remote model, or stays built-in (marked "builtin") when the model is
-            // slow, failing or its breaker open. `apply` returns within the configured timeout
-            // and never fails, so this message is delayed at most that long and never lost; the
-            // FuturesOrdered stages keep output order and the offset watermark as before.
+            // Remote models hook (issue 5): with `[sentiment.remote]`, the article-level sentiment
+            // comes from the remote model; with `[taxonomy.remote]`, the classifier's tags are
+            // merged into the taxonomy's. Either keeps the built-in result (marked "builtin")
+            // when its model is slow, failing or its breaker open. `apply` returns within the
+            // configured timeouts and never fails, so this message is delayed at most that long
+            // and never lost; the FuturesOrdered stages keep output order and the offset
+            // watermark as before. It runs before routing and counting, which must see the
+            // merged tags.
             if let Some(remote) = &shared.remote {
                 remote.apply(&mut article).await;
             }

@@ -10,25 +10,26 @@
 //! up, asks the circuit breaker and the `Retry-After` hold for permission, sends, and on a
 //! retriable failure sleeps a jittered exponential backoff (or the server's `Retry-After`) and
 //! tries again — only while the latest deadline of its articles leaves room. Every article gets
-//! exactly one answer: a score or a [`Failure`]; its caller also stops waiting at its own
-//! deadline whatever happens here.
+//! exactly one answer: the model's output for it (a sentiment score, tags — whatever the model's
+//! [`Head`] makes of the server's answer) or a [`Failure`]; its caller also stops waiting at its
+//! own deadline whatever happens here. The batcher is the same for every remote model.
 
 use super::breaker::Admission;
 use super::client::{CallError, ErrorKind};
-use super::Core;
+use super::{Core, Head};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-/// One article waiting for the remote model.
-pub(super) struct Job {
+/// One article waiting for the remote model; `T` is what the model makes of it.
+pub(super) struct Job<T> {
     pub text: String,
     /// When its caller stops waiting.
     pub deadline: Instant,
-    pub reply: oneshot::Sender<Result<f64, Failure>>,
+    pub reply: oneshot::Sender<Result<T, Failure>>,
 }
 
-/// Why an article got no remote score.
+/// Why an article got nothing from the remote model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
     /// No answer before the article's deadline.
@@ -65,7 +66,7 @@ impl Failure {
 }
 
 /// Runs until every sender of `queue` is dropped (the worker is gone).
-pub(super) async fn run(core: Arc<Core>, mut queue: mpsc::Receiver<Job>) {
+pub(super) async fn run<H: Head>(core: Arc<Core<H>>, mut queue: mpsc::Receiver<Job<H::Output>>) {
     let slots = Arc::new(Semaphore::new(core.settings.max_concurrent_requests));
     let linger = Duration::from_millis(core.settings.linger_ms);
     let max = core.settings.batch_size;
@@ -94,7 +95,7 @@ pub(super) async fn run(core: Arc<Core>, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
-fn fail_all(jobs: Vec<Job>, failure: Failure) {
+fn fail_all<T>(jobs: Vec<Job<T>>, failure: Failure) {
     for job in jobs {
         let _ = job.reply.send(Err(failure));
     }
@@ -109,7 +110,7 @@ pub fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duration {
 }
 
 /// Sends one batch, with retries, and answers every article in it.
-async fn send_batch(core: &Core, mut jobs: Vec<Job>) {
+async fn send_batch<H: Head>(core: &Core<H>, mut jobs: Vec<Job<H::Output>>) {
     let s = &core.settings;
     let min_budget = (s.timeout() / 10).max(Duration::from_millis(1));
     let mut attempt = 0u32;
@@ -134,14 +135,14 @@ async fn send_batch(core: &Core, mut jobs: Vec<Job>) {
         let texts: Vec<&str> = jobs.iter().map(|j| j.text.as_str()).collect();
         core.metrics.observe_batch(texts.len());
         let started = Instant::now();
-        let result = core.client.predict(&texts, budget).await;
+        let result = core.request(&texts, budget).await;
         core.metrics.observe_request(started.elapsed(), result.is_ok());
         let transition = core.breaker.record(admission, result.is_ok(), Instant::now());
         let error: CallError = match result {
-            Ok(scores) => {
+            Ok(outputs) => {
                 core.note(transition, None);
-                for (job, score) in jobs.into_iter().zip(scores) {
-                    let _ = job.reply.send(Ok(score));
+                for (job, output) in jobs.into_iter().zip(outputs) {
+                    let _ = job.reply.send(Ok(output));
                 }
                 return;
             }

@@ -1,7 +1,8 @@
 //! One HTTP request to the model server: building the body for the configured API flavour,
-//! sending it with reqwest (pooled connections, HTTP/1.1 or HTTP/2, rustls), and turning the
-//! answer into one sentiment score per text — or a typed [`CallError`] saying what went wrong
-//! and whether a retry may help.
+//! sending it with reqwest (pooled connections, HTTP/1.1 or HTTP/2, rustls with the Mozilla
+//! roots plus an optional private CA), and turning the answer into one [`Answer`] per text — or
+//! a typed [`CallError`] saying what went wrong and whether a retry may help. What an answer
+//! *means* (a sentiment score, tags) is the business of the model's [`super::Head`].
 //!
 //! # Flavours
 //!
@@ -21,19 +22,14 @@
 //! ← {"results": [{"score": -0.42}, {"labels": [{"label": "positive", "score": 0.7}, ...]}]}
 //! ```
 //!
-//! one result per text, in order: either a sentiment `score` in [-1, 1], or a `labels`
-//! distribution mapped like TEI's.
-//!
-//! A label distribution becomes a score with the label map: Σ pᵢ·valence(labelᵢ) / Σ pᵢ over the
-//! labels the map knows (case-insensitive), so `{positive: 0.9, neutral: 0.08, negative: 0.02}`
-//! with the default map scores 0.88.
+//! one result per text, in order: either a direct `score` (sentiment only), or a `labels`
+//! list of label probabilities.
 
-use super::settings::{Api, HttpVersion, RemoteSettings, Secret};
+use super::settings::{Api, HttpVersion, LabelTarget, RemoteSettings, Secret};
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// Responses larger than this are refused rather than buffered (a batch of label lists is a few
@@ -109,29 +105,13 @@ impl std::fmt::Display for CallError {
     }
 }
 
-/// Label → valence, keys lower-cased.
-#[derive(Debug, Clone)]
-pub struct LabelMap(HashMap<String, f64>);
-
-impl LabelMap {
-    pub fn new<'a>(labels: impl IntoIterator<Item = (&'a String, &'a f64)>) -> Self {
-        LabelMap(labels.into_iter().map(|(k, v)| (k.to_lowercase(), *v)).collect())
-    }
-
-    /// The probability-weighted mean valence of the mapped labels; `None` when no label is
-    /// mapped (or all mapped ones have probability 0).
-    pub fn score<'a>(&self, predictions: impl IntoIterator<Item = (&'a str, f64)>) -> Option<f64> {
-        let (mut weighted, mut total) = (0.0, 0.0);
-        for (label, p) in predictions {
-            if let Some(v) = self.0.get(&label.to_lowercase()) {
-                if p.is_finite() && p > 0.0 {
-                    weighted += p * v;
-                    total += p;
-                }
-            }
-        }
-        (total > 0.0).then(|| (weighted / total).clamp(-1.0, 1.0))
-    }
+/// What the model said about one text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// A direct sentiment score (generic flavour, `{"score": s}`), checked to be in [-1, 1].
+    Score(f64),
+    /// Label probabilities, as the server sent them.
+    Labels(Vec<(String, f64)>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,15 +127,15 @@ pub struct ModelClient {
     url: reqwest::Url,
     api: Api,
     token: Option<Secret>,
-    labels: LabelMap,
 }
 
 impl ModelClient {
     /// Builds the client: connection pool sized for `max_concurrent_requests`, TCP_NODELAY,
     /// no redirects (a redirect is a misconfigured URL, and must not carry the token elsewhere),
-    /// and the configured HTTP version.
-    pub fn new(settings: &RemoteSettings) -> Result<Self, String> {
-        let url = reqwest::Url::parse(&settings.url).map_err(|e| format!("sentiment.remote.url: {e}"))?;
+    /// the configured HTTP version, and the CA certificates of `ca_file` added to the roots.
+    pub fn new<L: LabelTarget>(settings: &RemoteSettings<L>) -> Result<Self, String> {
+        let section = L::SECTION;
+        let url = reqwest::Url::parse(&settings.url).map_err(|e| format!("{section}.url: {e}"))?;
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("news-enricher/", env!("CARGO_PKG_VERSION")))
             .tcp_nodelay(true)
@@ -164,6 +144,11 @@ impl ModelClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())
             .use_rustls_tls();
+        if let Some(path) = &settings.ca_file {
+            for cert in super::settings::load_ca_file(path).map_err(|e| format!("{section}.ca_file: {e}"))? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
         builder = match settings.http {
             HttpVersion::Auto => builder,
             HttpVersion::Http1 => builder.http1_only(),
@@ -174,18 +159,12 @@ impl ModelClient {
                 .http2_keep_alive_timeout(Duration::from_secs(10)),
         };
         let http = builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(ModelClient {
-            http,
-            url,
-            api: settings.api,
-            token: settings.token.clone(),
-            labels: LabelMap::new(&settings.labels),
-        })
+        Ok(ModelClient { http, url, api: settings.api, token: settings.token.clone() })
     }
 
-    /// Scores `texts` in one request; the whole request, answer included, must finish within
-    /// `timeout`. Returns one score in [-1, 1] per text, in order.
-    pub async fn predict(&self, texts: &[&str], timeout: Duration) -> Result<Vec<f64>, CallError> {
+    /// Asks the model about `texts` in one request; the whole request, answer included, must
+    /// finish within `timeout`. Returns one answer per text, in order.
+    pub async fn predict(&self, texts: &[&str], timeout: Duration) -> Result<Vec<Answer>, CallError> {
         let body = match self.api {
             Api::Tei => {
                 let inputs: Vec<[&str; 1]> = texts.iter().map(|t| [*t]).collect();
@@ -237,8 +216,8 @@ impl ModelClient {
         self.parse(&bytes, texts.len())
     }
 
-    /// Turns a successful answer into `n` scores.
-    pub fn parse(&self, bytes: &[u8], n: usize) -> Result<Vec<f64>, CallError> {
+    /// Turns a successful answer into `n` answers.
+    pub fn parse(&self, bytes: &[u8], n: usize) -> Result<Vec<Answer>, CallError> {
         let malformed = |m: String| CallError::new(ErrorKind::Malformed, m);
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| malformed(format!("response is not JSON: {e}")))?;
@@ -265,34 +244,29 @@ impl ModelClient {
             .into_iter()
             .enumerate()
             .map(|(i, item)| match (self.api, item) {
-                (Api::Tei, Value::Array(preds)) => self.score_predictions(i, preds),
+                (Api::Tei, Value::Array(preds)) => labels(i, preds),
                 (Api::Generic, Value::Object(mut obj)) => match (obj.remove("score"), obj.remove("labels")) {
                     (Some(Value::Number(s)), _) => match s.as_f64() {
-                        Some(s) if (-1.0..=1.0).contains(&s) => Ok(s),
+                        Some(s) if (-1.0..=1.0).contains(&s) => Ok(Answer::Score(s)),
                         _ => Err(malformed(format!("result {i}: score {s} is not in [-1, 1]"))),
                     },
-                    (None, Some(Value::Array(preds))) => self.score_predictions(i, preds),
+                    (None, Some(Value::Array(preds))) => labels(i, preds),
                     _ => Err(malformed(format!("result {i}: needs a numeric `score` or a `labels` array"))),
                 },
                 (_, other) => Err(malformed(format!("result {i}: unexpected {}", kind_of(&other)))),
             })
             .collect()
     }
+}
 
-    fn score_predictions(&self, i: usize, preds: Vec<Value>) -> Result<f64, CallError> {
-        let preds: Vec<Prediction> = preds
-            .into_iter()
-            .map(serde_json::from_value)
-            .collect::<Result<_, _>>()
-            .map_err(|e| CallError::new(ErrorKind::Malformed, format!("result {i}: {e}")))?;
-        self.labels.score(preds.iter().map(|p| (p.label.as_str(), p.score))).ok_or_else(|| {
-            let got: Vec<&str> = preds.iter().map(|p| p.label.as_str()).collect();
-            CallError::new(
-                ErrorKind::UnmappedLabel,
-                format!("result {i}: none of the labels {got:?} is in sentiment.remote.labels"),
-            )
-        })
-    }
+/// One result's label list.
+fn labels(i: usize, preds: Vec<Value>) -> Result<Answer, CallError> {
+    preds
+        .into_iter()
+        .map(|p| serde_json::from_value::<Prediction>(p).map(|p| (p.label, p.score)))
+        .collect::<Result<_, _>>()
+        .map(Answer::Labels)
+        .map_err(|e| CallError::new(ErrorKind::Malformed, format!("result {i}: {e}")))
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -341,37 +315,31 @@ mod tests {
     use super::*;
 
     fn client(api: Api) -> ModelClient {
-        let mut s = RemoteSettings { url: "http://127.0.0.1:9/predict".into(), api, ..RemoteSettings::default() };
-        s.labels.insert("LABEL_X".into(), 0.5);
+        let s = RemoteSettings::<f64> { url: "http://127.0.0.1:9/predict".into(), api, ..RemoteSettings::default() };
         ModelClient::new(&s).unwrap()
     }
 
-    #[test]
-    fn label_map_is_a_weighted_mean_and_case_insensitive() {
-        let m = client(Api::Tei);
-        let s = m.labels.score([("POSITIVE", 0.9), ("Neutral", 0.08), ("negative", 0.02)]).unwrap();
-        assert!((s - 0.88).abs() < 1e-9, "{s}");
-        // Unknown labels are ignored; the rest renormalised.
-        let s = m.labels.score([("positive", 0.5), ("sarcasm", 0.5)]).unwrap();
-        assert!((s - 1.0).abs() < 1e-9);
-        assert_eq!(m.labels.score([("joy", 1.0)]), None);
-        assert_eq!(m.labels.score([("positive", f64::NAN)]), None);
+    fn labels(pairs: &[(&str, f64)]) -> Answer {
+        Answer::Labels(pairs.iter().map(|(l, p)| (l.to_string(), *p)).collect())
     }
 
     #[test]
     fn parses_tei_batches_and_a_flat_single_answer() {
         let m = client(Api::Tei);
         let body = br#"[[{"label":"positive","score":1.0}],[{"label":"negative","score":0.75},{"label":"neutral","score":0.25}]]"#;
-        assert_eq!(m.parse(body, 2).unwrap(), vec![1.0, -0.75]);
+        assert_eq!(
+            m.parse(body, 2).unwrap(),
+            vec![labels(&[("positive", 1.0)]), labels(&[("negative", 0.75), ("neutral", 0.25)])]
+        );
         let flat = br#"[{"label":"label_x","score":1.0}]"#;
-        assert_eq!(m.parse(flat, 1).unwrap(), vec![0.5]);
+        assert_eq!(m.parse(flat, 1).unwrap(), vec![labels(&[("label_x", 1.0)])]);
     }
 
     #[test]
     fn parses_generic_scores_and_labels() {
         let m = client(Api::Generic);
         let body = br#"{"results":[{"score":-0.42},{"labels":[{"label":"positive","score":1}]}]}"#;
-        assert_eq!(m.parse(body, 2).unwrap(), vec![-0.42, 1.0]);
+        assert_eq!(m.parse(body, 2).unwrap(), vec![Answer::Score(-0.42), labels(&[("positive", 1.0)])]);
     }
 
     #[test]
@@ -392,9 +360,6 @@ mod tests {
             assert_eq!(e.kind, ErrorKind::Malformed, "{}: {e}", String::from_utf8_lossy(body));
             assert!(!e.kind.retriable());
         }
-        let e = tei.parse(br#"[[{"label":"joy","score":1}]]"#, 1).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::UnmappedLabel);
-        assert!(e.message.contains("joy"), "{e}");
     }
 
     #[test]

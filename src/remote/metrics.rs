@@ -1,6 +1,8 @@
-//! Metric families of the remote model, exported as `news_enricher_remote_*` when registered in
-//! the worker's registry ([`RemoteMetrics::register`], called by `pipeline::stats`). Each family
-//! carries `model="<name>"`, so a second remote model can share them.
+//! Metric families of the remote models, exported as `news_enricher_remote_*` when registered in
+//! the worker's registry ([`RemoteMetrics::register`], once per worker). Every series carries
+//! `model="<name>"` (the configured name) and `task="sentiment"|"tags"` (which remote model), so
+//! both models share one set of families — registering a family twice would export it twice —
+//! and stay apart even when both keep the default name.
 
 use super::breaker::BreakerState;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -14,36 +16,43 @@ use std::time::Duration;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModelLabel {
     model: String,
+    task: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
     model: String,
+    task: &'static str,
     result: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     model: String,
+    task: &'static str,
     kind: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     model: String,
+    task: &'static str,
     reason: String,
 }
 
-const FALLBACK_REASONS: [&str; 5] = ["timeout", "error", "breaker_open", "throttled", "overloaded"];
+/// The `reason` values of `news_enricher_remote_fallbacks_total` ([`super::Failure::as_str`]).
+pub const FALLBACK_REASONS: [&str; 5] = ["timeout", "error", "breaker_open", "throttled", "overloaded"];
 const ERROR_KINDS: [&str; 8] =
     ["timeout", "connect", "server_error", "throttled", "client_error", "malformed", "unmapped_label", "transport"];
 
 type HistogramFamily = Family<ModelLabel, Histogram, fn() -> Histogram>;
 
-/// The remote model's metrics. Cheap to clone (families are shared handles).
+/// One remote model's handle on the metric families. Cheap to clone (families are shared
+/// handles); [`RemoteMetrics::sharing`] gives another model a handle on the same families.
 #[derive(Clone, Debug)]
 pub struct RemoteMetrics {
     model: String,
+    task: &'static str,
     requests: Family<ResultLabels, Counter>,
     duration: HistogramFamily,
     errors: Family<KindLabels, Counter>,
@@ -65,9 +74,11 @@ fn batch_histogram() -> Histogram {
 }
 
 impl RemoteMetrics {
-    pub fn new(model: &str) -> Self {
-        let m = RemoteMetrics {
+    /// Fresh families, with the series of model `model` doing `task` (`sentiment`, `tags`).
+    pub fn new(model: &str, task: &'static str) -> Self {
+        RemoteMetrics {
             model: model.to_owned(),
+            task,
             requests: Family::default(),
             duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             errors: Family::default(),
@@ -76,25 +87,40 @@ impl RemoteMetrics {
             fallbacks: Family::default(),
             retries: Family::default(),
             scored: Family::default(),
-        };
+        }
+        .init()
+    }
+
+    /// The same families as `self` (register either, once), for another model.
+    pub fn sharing(&self, model: &str, task: &'static str) -> Self {
+        RemoteMetrics { model: model.to_owned(), task, ..self.clone() }.init()
+    }
+
+    fn init(self) -> Self {
+        let m = self;
         // Present from the start, so dashboards and alerts see 0 rather than nothing.
         m.breaker.get_or_create(&m.label()).set(BreakerState::Closed as i64);
         let _ = m.scored.get_or_create(&m.label());
         let _ = m.retries.get_or_create(&m.label());
         for reason in FALLBACK_REASONS {
-            let _ = m.fallbacks.get_or_create(&ReasonLabels { model: m.model.clone(), reason: reason.into() });
+            let _ = m.fallbacks.get_or_create(&ReasonLabels {
+                model: m.model.clone(),
+                task: m.task,
+                reason: reason.into(),
+            });
         }
         for result in ["ok", "error"] {
-            let _ = m.requests.get_or_create(&ResultLabels { model: m.model.clone(), result: result.into() });
+            let _ =
+                m.requests.get_or_create(&ResultLabels { model: m.model.clone(), task: m.task, result: result.into() });
         }
         for kind in ERROR_KINDS {
-            let _ = m.errors.get_or_create(&KindLabels { model: m.model.clone(), kind: kind.into() });
+            let _ = m.errors.get_or_create(&KindLabels { model: m.model.clone(), task: m.task, kind: kind.into() });
         }
         m
     }
 
     fn label(&self) -> ModelLabel {
-        ModelLabel { model: self.model.clone() }
+        ModelLabel { model: self.model.clone(), task: self.task }
     }
 
     /// Registers the families (prefix `remote_`, so `news_enricher_remote_*` in the worker's
@@ -112,21 +138,27 @@ impl RemoteMetrics {
         r.register("breaker_state", "Circuit breaker: 0 closed, 1 open, 2 half-open", self.breaker.clone());
         r.register(
             "fallbacks",
-            "Articles scored by the built-in model because the remote one was not usable, by reason (timeout, error, breaker_open, throttled, overloaded)",
+            "Articles that kept the built-in result (sentiment model, or taxonomy tags only) because the remote model was not usable, by reason (timeout, error, breaker_open, throttled, overloaded)",
             self.fallbacks.clone(),
         );
         r.register("retries", "Requests to the remote model retried", self.retries.clone());
-        r.register("scored", "Articles scored by the remote model", self.scored.clone());
+        r.register(
+            "scored",
+            "Articles the remote model answered for (sentiment scored, tags merged)",
+            self.scored.clone(),
+        );
     }
 
     pub(crate) fn observe_request(&self, elapsed: Duration, ok: bool) {
         let result = if ok { "ok" } else { "error" };
-        self.requests.get_or_create(&ResultLabels { model: self.model.clone(), result: result.into() }).inc();
+        self.requests
+            .get_or_create(&ResultLabels { model: self.model.clone(), task: self.task, result: result.into() })
+            .inc();
         self.duration.get_or_create(&self.label()).observe(elapsed.as_secs_f64());
     }
 
     pub(crate) fn error(&self, kind: &str) {
-        self.errors.get_or_create(&KindLabels { model: self.model.clone(), kind: kind.into() }).inc();
+        self.errors.get_or_create(&KindLabels { model: self.model.clone(), task: self.task, kind: kind.into() }).inc();
     }
 
     pub(crate) fn observe_batch(&self, size: usize) {
@@ -138,7 +170,9 @@ impl RemoteMetrics {
     }
 
     pub(crate) fn fallback(&self, reason: &str) {
-        self.fallbacks.get_or_create(&ReasonLabels { model: self.model.clone(), reason: reason.into() }).inc();
+        self.fallbacks
+            .get_or_create(&ReasonLabels { model: self.model.clone(), task: self.task, reason: reason.into() })
+            .inc();
     }
 
     pub(crate) fn retry(&self) {
@@ -151,7 +185,9 @@ impl RemoteMetrics {
 
     /// Articles that fell back to the built-in model for `reason` so far.
     pub fn fallbacks(&self, reason: &str) -> u64 {
-        self.fallbacks.get_or_create(&ReasonLabels { model: self.model.clone(), reason: reason.into() }).get()
+        self.fallbacks
+            .get_or_create(&ReasonLabels { model: self.model.clone(), task: self.task, reason: reason.into() })
+            .get()
     }
 
     /// Articles that fell back for any reason so far.
@@ -166,12 +202,14 @@ impl RemoteMetrics {
 
     /// Requests sent so far with the given result (`ok`, `error`).
     pub fn requests(&self, result: &str) -> u64 {
-        self.requests.get_or_create(&ResultLabels { model: self.model.clone(), result: result.into() }).get()
+        self.requests
+            .get_or_create(&ResultLabels { model: self.model.clone(), task: self.task, result: result.into() })
+            .get()
     }
 
     /// Failed requests of one kind so far.
     pub fn errors(&self, kind: &str) -> u64 {
-        self.errors.get_or_create(&KindLabels { model: self.model.clone(), kind: kind.into() }).get()
+        self.errors.get_or_create(&KindLabels { model: self.model.clone(), task: self.task, kind: kind.into() }).get()
     }
 
     /// Retries so far.

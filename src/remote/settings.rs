@@ -1,8 +1,16 @@
-//! `[sentiment.remote]`: where the remote model is and how hard to try. The same shape serves any
-//! remote classifier (a future `[taxonomy.remote]` would reuse it with its own label map).
+//! Settings of a remote model: where it is, how to reach it (TLS roots, token) and how hard to
+//! try. One shape, [`RemoteSettings`], serves both remote models; they differ only in what their
+//! label map points at ([`LabelTarget`]):
+//!
+//! - `[sentiment.remote]` — [`SentimentRemoteSettings`]: model label → sentiment valence;
+//! - `[taxonomy.remote]` — [`TagRemoteSettings`]: model label → taxonomy tag id, plus a
+//!   probability `threshold`.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The request and response format spoken to the model server.
@@ -76,10 +84,70 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// A remote model provider. See `docs/remote-model.md`.
+/// What a remote model's label map points at: the one thing in which the two remote models'
+/// settings differ. Implemented for `f64` (sentiment valence) and `String` (tag id).
+pub trait LabelTarget: Clone + PartialEq + Debug + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The config section, for error messages: `sentiment.remote`, `taxonomy.remote`.
+    const SECTION: &'static str;
+    /// Whether the section has a probability `threshold` (the tag classifier).
+    const HAS_THRESHOLD: bool;
+    /// The label map when the file gives none.
+    fn default_labels() -> BTreeMap<String, Self>;
+    /// Checks one entry of the label map.
+    fn check(&self) -> Result<(), String>;
+}
+
+/// `[sentiment.remote]`: model label → valence in [-1, 1].
+impl LabelTarget for f64 {
+    const SECTION: &'static str = "sentiment.remote";
+    const HAS_THRESHOLD: bool = false;
+
+    fn default_labels() -> BTreeMap<String, Self> {
+        [("negative", -1.0), ("neutral", 0.0), ("positive", 1.0)].into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.is_finite() && (-1.0..=1.0).contains(self) {
+            Ok(())
+        } else {
+            Err(format!("{self} must be between -1 and 1"))
+        }
+    }
+}
+
+/// `[taxonomy.remote]`: model label → tag id of the taxonomy (checked against the taxonomy at
+/// start-up by [`crate::remote::tags::check_labels`]).
+impl LabelTarget for String {
+    const SECTION: &'static str = "taxonomy.remote";
+    const HAS_THRESHOLD: bool = true;
+
+    /// None: which of a classifier's labels are tags is the operator's decision.
+    fn default_labels() -> BTreeMap<String, Self> {
+        BTreeMap::new()
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.trim().is_empty() {
+            Err("must name a tag id".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// `[sentiment.remote]`.
+pub type SentimentRemoteSettings = RemoteSettings<f64>;
+/// `[taxonomy.remote]`.
+pub type TagRemoteSettings = RemoteSettings<String>;
+
+/// Default probability a tag classifier's label needs to count (`taxonomy.remote.threshold`).
+pub const DEFAULT_TAG_THRESHOLD: f64 = 0.5;
+
+/// A remote model provider. See `docs/remote-model.md`. `L` is what the label map points at
+/// ([`LabelTarget`]): `f64` for `[sentiment.remote]`, `String` for `[taxonomy.remote]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct RemoteSettings {
+#[serde(deny_unknown_fields, default, bound(serialize = "L: LabelTarget", deserialize = "L: LabelTarget"))]
+pub struct RemoteSettings<L: LabelTarget = f64> {
     /// Switch the remote model off without deleting its settings (e.g.
     /// `NEWS_ENRICHER_SENTIMENT__REMOTE__ENABLED=false`).
     pub enabled: bool,
@@ -110,14 +178,25 @@ pub struct RemoteSettings {
     /// model.
     pub languages: Vec<String>,
     /// Bearer token (`Authorization: Bearer …`). Put it in the environment:
-    /// `NEWS_ENRICHER_SENTIMENT__REMOTE__TOKEN`. Redacted everywhere.
+    /// `NEWS_ENRICHER_SENTIMENT__REMOTE__TOKEN` (`NEWS_ENRICHER_TAXONOMY__REMOTE__TOKEN`).
+    /// Redacted everywhere.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<Secret>,
+    /// PEM file of extra CA certificates to trust for `https://` (a private CA in front of the
+    /// model server), in addition to the Mozilla roots compiled in. Relative paths are relative
+    /// to the working directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     pub retry: RetrySettings,
     pub breaker: BreakerSettings,
-    /// Model label → sentiment valence in [-1, 1] (matched case-insensitively). The article's
-    /// score is the probability-weighted mean valence of the labels the model returns.
-    pub labels: BTreeMap<String, f64>,
+    /// Model label (matched case-insensitively) → what it means. `[sentiment.remote]`: a
+    /// valence in [-1, 1]; the article's score is the probability-weighted mean valence of the
+    /// labels the model returns. `[taxonomy.remote]`: a tag id of the taxonomy.
+    pub labels: BTreeMap<String, L>,
+    /// `[taxonomy.remote]` only: the probability a label needs for its tag to count (default
+    /// 0.5). Not accepted in `[sentiment.remote]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -145,7 +224,7 @@ pub struct BreakerSettings {
     pub half_open_probes: u32,
 }
 
-impl Default for RemoteSettings {
+impl<L: LabelTarget> Default for RemoteSettings<L> {
     fn default() -> Self {
         RemoteSettings {
             enabled: true,
@@ -161,12 +240,11 @@ impl Default for RemoteSettings {
             max_chars: 2000,
             languages: vec!["en".into()],
             token: None,
+            ca_file: None,
             retry: RetrySettings::default(),
             breaker: BreakerSettings::default(),
-            labels: [("negative", -1.0), ("neutral", 0.0), ("positive", 1.0)]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
+            labels: L::default_labels(),
+            threshold: L::HAS_THRESHOLD.then_some(DEFAULT_TAG_THRESHOLD),
         }
     }
 }
@@ -183,7 +261,7 @@ impl Default for BreakerSettings {
     }
 }
 
-impl RemoteSettings {
+impl<L: LabelTarget> RemoteSettings<L> {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
     }
@@ -246,12 +324,12 @@ impl RemoteSettings {
             }
         }
         if self.labels.is_empty() {
-            return bad("labels", "must map at least one model label to a valence".into());
+            return bad("labels", "must map at least one model label".into());
         }
         let mut seen = std::collections::HashSet::new();
-        for (label, valence) in &self.labels {
-            if !valence.is_finite() || !(-1.0..=1.0).contains(valence) {
-                return bad(&format!("labels.{label}"), format!("{valence} must be between -1 and 1"));
+        for (label, target) in &self.labels {
+            if let Err(message) = target.check() {
+                return bad(&format!("labels.{label}"), message);
             }
             if !seen.insert(label.to_lowercase()) {
                 return bad(&format!("labels.{label}"), "differs from another label only in case".into());
@@ -260,6 +338,56 @@ impl RemoteSettings {
         if self.languages.iter().any(|l| l.trim().is_empty()) {
             return bad("languages", "must not contain empty codes".into());
         }
+        match (L::HAS_THRESHOLD, self.threshold) {
+            (true, Some(t)) if !(t > 0.0 && t <= 1.0) => {
+                return bad("threshold", format!("{t} must be above 0 and at most 1"));
+            }
+            (true, None) => return bad("threshold", "must be set".into()),
+            (false, Some(_)) => {
+                return bad("threshold", "only a tag classifier ([taxonomy.remote]) has a threshold".into());
+            }
+            _ => {}
+        }
+        if let Some(path) = &self.ca_file {
+            load_ca_file(path).map_err(|message| ("ca_file".to_owned(), message))?;
+        }
         Ok(())
     }
+
+    /// The probability a label needs to count (tag classifier).
+    pub fn threshold(&self) -> f64 {
+        self.threshold.unwrap_or(DEFAULT_TAG_THRESHOLD)
+    }
+}
+
+/// Reads a PEM bundle of CA certificates and checks that rustls accepts each as a trust anchor,
+/// so a wrong file is a configuration error at start-up rather than a TLS failure on every
+/// request. The message names the file.
+pub fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let shown = path.display();
+    let pem = std::fs::read(path).map_err(|e| format!("{shown}: cannot read the CA file: {e}"))?;
+    // from_pem_bundle skips text outside PEM blocks and fails on a damaged block; a file with
+    // no certificate block at all (a key, a DER file, an empty file) yields none.
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("{shown}: not a PEM certificate bundle: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{shown}: no \"BEGIN CERTIFICATE\" block found (expected PEM CA certificates)"));
+    }
+    // reqwest parses the certificates only when it builds a client (adding them to rustls' root
+    // store): build one to find out now.
+    let mut builder = reqwest::Client::builder().use_rustls_tls();
+    for cert in &certs {
+        builder = builder.add_root_certificate(cert.clone());
+    }
+    builder.build().map_err(|e| {
+        let mut message = format!("{shown}: not usable as CA certificates: {e}");
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        message
+    })?;
+    Ok(certs)
 }

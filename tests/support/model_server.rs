@@ -1,9 +1,12 @@
 //! A programmable model server for the remote-model tests: a real HTTP server (axum, HTTP/1.1
-//! and HTTP/2) on 127.0.0.1:0 speaking the TEI `/predict` API and the generic JSON form, whose
-//! behaviour the test sets per request — answer correctly, slowly, with a status (5xx, 4xx),
-//! with 429 and `Retry-After`, with malformed JSON or a wrong number of results, with labels the
-//! label map does not know, or hang. It records every request (batch size, time, headers,
-//! HTTP version) and the most requests it served at once.
+//! and HTTP/2) on 127.0.0.1:0 — plain, or HTTPS with a certificate of a private test CA
+//! ([`ModelServer::start_tls`], `tests/support/tls/`) — speaking the TEI `/predict` API and the
+//! generic JSON form, as a sentiment model (`/predict`, `/generic`) and as a multi-label tag
+//! classifier (`/tags`, `/generic-tags`), whose behaviour the test sets per request — answer
+//! correctly, slowly, with a status (5xx, 4xx), with 429 and `Retry-After`, with malformed JSON
+//! or a wrong number of results, with labels the label map does not know, or hang. It records
+//! every request (path, batch size, time, headers, HTTP version) and the most requests it
+//! served at once.
 #![allow(dead_code)]
 
 use axum::body::Bytes;
@@ -58,12 +61,65 @@ struct State {
     seen: Mutex<Vec<Seen>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    failed_handshakes: AtomicUsize,
 }
 
 pub struct ModelServer {
     pub addr: SocketAddr,
     state: Arc<State>,
     task: tokio::task::JoinHandle<()>,
+    scheme: &'static str,
+}
+
+/// The test CA's certificate (PEM file), which signed the TLS server's certificate.
+pub const TEST_CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls/ca.pem");
+
+fn tls_file(name: &str) -> String {
+    format!("{}/tests/support/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The routes, on a fresh state answering correctly.
+fn app() -> (Arc<State>, Router) {
+    let state = Arc::new(State::default());
+    *state.default.lock().unwrap() = Some(Behaviour::Ok);
+    let route = |path: &'static str| {
+        let s = state.clone();
+        post(move |v: Version, h: HeaderMap, b: Bytes| handle(s.clone(), path, v, h, b))
+    };
+    let mut router = Router::new();
+    for path in ["/predict", "/generic", "/tags", "/generic-tags"] {
+        router = router.route(path, route(path));
+    }
+    (state, router)
+}
+
+/// TCP accept plus the TLS handshake, for `axum::serve`. Handshakes run one at a time, which is
+/// plenty for tests; a failed one is counted and the next connection accepted.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    state: Arc<State>,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else { continue };
+            match self.acceptor.accept(tcp).await {
+                Ok(tls) => return (tls, addr),
+                Err(_) => {
+                    self.state.failed_handshakes.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
 }
 
 impl Drop for ModelServer {
@@ -75,24 +131,51 @@ impl Drop for ModelServer {
 impl ModelServer {
     /// Starts the server on 127.0.0.1:0 on the current runtime, answering correctly.
     pub async fn start() -> Self {
-        let state = Arc::new(State::default());
-        *state.default.lock().unwrap() = Some(Behaviour::Ok);
+        let (state, app) = app();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let route = |path: &'static str| {
-            let s = state.clone();
-            post(move |v: Version, h: HeaderMap, b: Bytes| handle(s.clone(), path, v, h, b))
-        };
-        let app = Router::new().route("/predict", route("/predict")).route("/generic", route("/generic"));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        ModelServer { addr, state, task }
+        ModelServer { addr, state, task, scheme: "http" }
     }
 
-    /// `http://127.0.0.1:PORT/predict` (TEI) or `/generic`.
+    /// Starts the server for HTTPS on 127.0.0.1:0 with the certificate of the test CA
+    /// ([`TEST_CA`]), offering HTTP/2 and HTTP/1.1 by ALPN.
+    pub async fn start_tls() -> Self {
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer> =
+            CertificateDer::pem_file_iter(tls_file("server.pem")).unwrap().collect::<Result<_, _>>().unwrap();
+        let key = PrivateKeyDer::from_pem_file(tls_file("server.key")).unwrap();
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let (state, app) = app();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let listener =
+            TlsListener { tcp, acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)), state: state.clone() };
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        ModelServer { addr, state, task, scheme: "https" }
+    }
+
+    /// `http://127.0.0.1:PORT/predict` (TEI sentiment), `/generic`, `/tags` (TEI tag
+    /// classifier) or `/generic-tags`; `https://` for a TLS server.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
+    }
+
+    /// TLS handshakes that failed (a client that does not trust the test CA).
+    pub fn failed_handshakes(&self) -> usize {
+        self.state.failed_handshakes.load(Ordering::SeqCst)
     }
 
     /// What every request gets from now on (after the script).
@@ -147,6 +230,24 @@ pub fn expected_score(text: &str) -> f64 {
     p.iter().map(|(l, s)| s * v(l)).sum::<f64>() / p.iter().map(|(_, s)| s).sum::<f64>()
 }
 
+/// The test tag classifier, multi-label (independent probabilities): `Taiwan` for texts
+/// mentioning Taiwan or Taipei, `Opioids` for fentanyl or opioids, `Cyber` for hacking,
+/// `Borderline` (0.45, below the default threshold) for "maybe", and always `Sports` (a label no
+/// test maps). Labels in the order TEI sends them, most probable first.
+pub fn tag_predictions(text: &str) -> Vec<(&'static str, f64)> {
+    let t = text.to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
+    let mut p: Vec<(&'static str, f64)> = vec![
+        ("Taiwan", if has(&["taiwan", "taipei"]) { 0.97 } else { 0.03 }),
+        ("Opioids", if has(&["fentanyl", "opioid"]) { 0.91 } else { 0.02 }),
+        ("Cyber", if has(&["hack"]) { 0.88 } else { 0.01 }),
+        ("Borderline", if has(&["maybe"]) { 0.45 } else { 0.0 }),
+        ("Sports", 0.6),
+    ];
+    p.sort_by(|a, b| b.1.total_cmp(&a.1));
+    p
+}
+
 struct InFlight(Arc<State>);
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -163,7 +264,9 @@ async fn handle(state: Arc<State>, path: &'static str, version: Version, headers
         Err(e) => return (StatusCode::BAD_REQUEST, format!("bad JSON: {e}")).into_response(),
     };
     // TEI: {"inputs": [["t1"], ["t2"]], "truncate": true}; generic: {"texts": ["t1", "t2"]}.
-    let texts: Vec<String> = if path == "/predict" {
+    let tei = matches!(path, "/predict" | "/tags");
+    let tags = matches!(path, "/tags" | "/generic-tags");
+    let texts: Vec<String> = if tei {
         match request["inputs"].as_array() {
             Some(items) => items.iter().map(|i| i[0].as_str().unwrap_or("").to_owned()).collect(),
             None => return (StatusCode::UNPROCESSABLE_ENTITY, "no inputs").into_response(),
@@ -208,6 +311,8 @@ async fn handle(state: Arc<State>, path: &'static str, version: Version, headers
         .map(|t| {
             let labels: Vec<Value> = if behaviour == Behaviour::UnknownLabels {
                 vec![json!({"label": "joy", "score": 1.0})]
+            } else if tags {
+                tag_predictions(t).into_iter().map(|(l, s)| json!({"label": l, "score": s})).collect()
             } else {
                 predictions(t).into_iter().map(|(l, s)| json!({"label": l, "score": s})).collect()
             };
@@ -217,7 +322,7 @@ async fn handle(state: Arc<State>, path: &'static str, version: Version, headers
     if behaviour == Behaviour::WrongLength {
         results.pop();
     }
-    let body = if path == "/predict" {
+    let body = if tei {
         Value::Array(results)
     } else {
         // Generic: a direct score for texts mentioning "score", else the label list.
