@@ -33,10 +33,17 @@
 //!    word is a criticism (-0.8); "pretty" before a lexicon word is a booster; inflected forms
 //!    and possessives missing from the lexicon take their stem's valence ("unfairly", "victim's");
 //!    formal degree adverbs are boosters (profoundly, unduly, relatively, ...); a negated
-//!    negative keeps 0.3 of its valence (VADER: 0.74) — "not bad" is mildly positive; positive
+//!    negative keeps 0.1 of its valence (VADER: 0.74) — "not bad" is faint praise; positive
 //!    valences are weighted 0.8 (news uses mild positive words formulaically); standalone "no"
 //!    is -0.6 (VADER -1.2, for "No!" replies).
-//! 4. **Scores.** A sentence's *evidence* is its VADER sum (punctuation emphasis included)
+//! 4. **Editorial rules.** A negation of a predicate ("not", "never", "didn't", ...) with no
+//!    sentiment word in its reach (the next three tokens of the clause) is -1.0 on its own ("wages
+//!    have not kept up", "the agency did not reply": a denied predicate is a failure or a refusal
+//!    far more often than good news); sentiment words up to eight tokens after "should", "must",
+//!    "ought" or "need(s)" in the same clause are halved (what ought to be, not what is); positive
+//!    words in a question are halved (editorial questions are mostly rhetorical and sceptical);
+//!    "however", "nevertheless" and "nonetheless" are read like VADER's "but".
+//! 5. **Scores.** A sentence's *evidence* is its VADER sum (punctuation emphasis included)
 //!    divided by k^0.3, k = its number of sentiment-bearing tokens; its score is VADER's
 //!    normalisation x/√(x²+15). The document's evidence is the sum of its sentences' divided by
 //!    √n up to n = 4 sentences (short texts accumulate, like a tweet of three positive sentences)
@@ -51,17 +58,22 @@
 //!
 //! | file | n | VADER r | VADER F1 | news r | news F1 |
 //! |---|---:|---:|---:|---:|---:|
-//! | `nyt_editorial_dev.tsv` | 2,601 | 0.517 | 0.548 | 0.556 | 0.578 |
-//! | `tweets.tsv` | 4,200 | 0.872 | 0.896 | 0.865 | 0.874 |
-//! | `movie_reviews.tsv` | 10,605 | 0.427 | 0.581 | 0.484 | 0.622 |
-//! | `amazon_reviews.tsv` | 3,708 | 0.590 | 0.610 | 0.609 | 0.622 |
+//! | `nyt_editorial_dev.tsv` | 2,601 | 0.517 | 0.548 | 0.581 | 0.598 |
+//! | `tweets.tsv` | 4,200 | 0.872 | 0.896 | 0.867 | 0.870 |
+//! | `movie_reviews.tsv` | 10,605 | 0.427 | 0.581 | 0.501 | 0.638 |
+//! | `amazon_reviews.tsv` | 3,708 | 0.590 | 0.610 | 0.633 | 0.656 |
+//!
+//! On 200 random halves of the NYT file split by editorial, news r has p10 0.564 and p50 0.583.
+//! Each rule and constant was chosen on one half of a fixed split by editorial and kept only if
+//! the other half agreed.
 //!
 //! # Labels
 //!
 //! [`label_for`]: positive ≥ 0.05, negative ≤ -0.05, else neutral — VADER's published
 //! convention, kept for both models so that labels are comparable across them and with VADER
-//! tooling. The news model's scores are on the same scale (same normalisation), and its
-//! weighted F1 with these thresholds is higher than VADER's on all four ground-truth files.
+//! tooling. The news model's scores are on the same scale (same normalisation); its weighted F1
+//! with these thresholds is higher than VADER's on the NYT, movie and Amazon files and lower on
+//! tweets (0.870 vs 0.896).
 //!
 //! # Cost
 //!

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::LazyLock;
 
-use super::engine::{normalize, parse_lexicon, Engine, Entry, FxMap, Raw, Tok, Words};
+use super::engine::{normalize, parse_lexicon, Engine, Entry, FxMap, Kw, Raw, Tok, Words};
 use super::vader::{vader_rules, B_DECR, B_INCR, VADER_LEXICON};
 
 /// `data/news_lexicon.tsv`: the news model's changes to VADER's lexicon.
@@ -19,8 +19,27 @@ pub const NEWS_LEXICON: &str = include_str!("data/news_lexicon.tsv");
 pub const POSITIVE_WEIGHT: f64 = 0.8;
 
 /// A negated negative word keeps this share of its valence, with the sign flipped ("not bad" is
-/// mildly positive; VADER flips it to -0.74 × its valence, i.e. as positive as "good" is).
-pub const NEGATED_NEGATIVE: f64 = -0.3;
+/// mildly positive; VADER flips it to -0.74 × its valence, i.e. as positive as "good" is). Denying
+/// a negative is weak praise in news ("not unreasonable", "no small feat", "not without merit").
+pub const NEGATED_NEGATIVE: f64 = -0.1;
+
+/// Valence of a negation that negates no sentiment word ("wages have not kept up", "the
+/// agency did not reply", "the money never arrived"): in news and opinion writing a predicate denied
+/// is a failure, an absence or a refusal far more often than good news.
+pub const BARE_NEGATION: f64 = -1.0;
+
+/// Sentiment words within [`DEONTIC_WINDOW`] tokens after a modal of obligation ("should",
+/// "must", "needs") in the same clause keep this share of their valence: they describe what
+/// ought to be, not what is ("the council should show more courage", "the city must find a better
+/// way", "the law needs a clearer purpose").
+pub const DEONTIC_FACTOR: f64 = 0.5;
+
+/// See [`DEONTIC_FACTOR`].
+pub const DEONTIC_WINDOW: usize = 8;
+
+/// Positive words in a question keep this share of their valence: an editorial's questions are
+/// mostly rhetorical and sceptical ("Is this progress?", "Who benefits from such a deal?"). Negative words keep theirs.
+pub const QUESTION_POSITIVE: f64 = 0.5;
 
 /// Valence of "too" before a word that is not a lexicon word: excess, a criticism ("too late",
 /// "too expensive", "too many"). "me too" (nothing follows) is untouched.
@@ -84,6 +103,26 @@ pub(crate) const NW_LIKE: u8 = 2;
 pub(crate) const NW_PRETTY: u8 = 4;
 pub(crate) const NW_TOO: u8 = 8;
 pub(crate) const NW_REDUCER: u8 = 16;
+pub(crate) const NW_DEONTIC: u8 = 32;
+pub(crate) const NW_CONTRAST: u8 = 64;
+pub(crate) const NW_NEGATION: u8 = 128;
+
+/// Modals of obligation (see [`DEONTIC_FACTOR`]).
+const DEONTIC: &[&str] = &["should", "must", "ought", "need", "needs", "needed"];
+
+/// Contrast adverbs that the news model reads like VADER's "but" (what follows outweighs what
+/// precedes): formal writing says "however" where speech says "but".
+const CONTRAST: &[&str] = &["however", "nevertheless", "nonetheless"];
+
+/// Negations of a predicate (see [`BARE_NEGATION`]). VADER's other negations ("without",
+/// "despite", "nothing", "rarely", ...) only negate.
+#[rustfmt::skip]
+const NEGATIONS: &[&str] = &[
+    "not", "never", "cannot", "can't", "cant", "don't", "dont", "doesn't", "doesnt", "didn't", "didnt", "isn't",
+    "isnt", "aren't", "arent", "wasn't", "wasnt", "weren't", "werent", "won't", "wont", "wouldn't", "wouldnt",
+    "couldn't", "couldnt", "shouldn't", "shouldnt", "hasn't", "hasnt", "haven't", "havent", "hadn't", "hadnt",
+    "mustn't", "needn't", "ain't",
+];
 
 /// The news model's rules on top of VADER's (see `annotate`).
 #[derive(Debug, Clone)]
@@ -112,6 +151,9 @@ impl NewsRules {
         words.push(("pretty".to_owned(), NW_PRETTY));
         words.push(("too".to_owned(), NW_TOO));
         words.extend(REDUCERS.iter().map(|w| ((*w).to_owned(), NW_REDUCER)));
+        words.extend(DEONTIC.iter().map(|w| ((*w).to_owned(), NW_DEONTIC)));
+        words.extend(CONTRAST.iter().map(|w| ((*w).to_owned(), NW_CONTRAST)));
+        words.extend(NEGATIONS.iter().map(|w| ((*w).to_owned(), NW_NEGATION)));
         words
     }
 
@@ -354,6 +396,39 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
                     toks[j].e.set_val(None);
                     break;
                 }
+            }
+        }
+    }
+
+    // Contrast adverbs, modals of obligation, questions and negations that negate nothing.
+    let question = toks[n - 1].last == b'?';
+    let clause_end = |t: &Tok| matches!(t.last, b',' | b';' | b':' | b'.');
+    let mut deontic: Option<usize> = None;
+    for &m in marks {
+        let i = m as usize - base;
+        let role = toks[i].e.news;
+        if toks[i].e.has_val() {
+            let v = toks[i].e.val().unwrap_or_default();
+            let mut f = 1.0;
+            if deontic.is_some_and(|j| i <= j + DEONTIC_WINDOW && !toks[j..i].iter().any(clause_end)) {
+                f = DEONTIC_FACTOR;
+            }
+            if question && v > 0.0 {
+                f *= QUESTION_POSITIVE;
+            }
+            if f != 1.0 {
+                toks[i].e.set_val(Some(v * f));
+            }
+        } else if role & NW_CONTRAST != 0 {
+            toks[i].e.kw = Kw::But;
+        } else if role & NW_DEONTIC != 0 {
+            deontic = Some(i);
+        } else if role & NW_NEGATION != 0 {
+            // Nothing to negate among the next three tokens of the clause (VADER's reach).
+            let end = (i + 4).min(n);
+            let scope = &toks[i + 1..end];
+            if !scope.iter().any(|t| t.e.has_val()) && !toks[i..end - 1].iter().any(clause_end) {
+                toks[i].e.set_val(Some(BARE_NEGATION));
             }
         }
     }
@@ -685,9 +760,46 @@ mod tests {
         assert!(score("The measure will reduce cancer risk.") >= 0.0);
         assert!(score("Officials vowed to curb the opioid crisis.") > score("The opioid crisis deepened."));
         let (not_bad, good) = (score("The results were not bad."), score("The results were good."));
-        assert!(not_bad > 0.0 && not_bad < good * 0.6, "not bad {not_bad} vs good {good}");
+        assert!(not_bad > 0.0 && not_bad < good * 0.2, "not bad {not_bad} vs good {good}");
         assert!(score("It came too late.") < 0.0);
         assert_eq!(score("Me too."), 0.0);
+    }
+
+    #[test]
+    fn a_negation_with_nothing_to_negate_is_negative() {
+        assert!(score("The agency did not reply.") < 0.0);
+        assert!(score("Wages have not kept up with prices.") < 0.0);
+        assert!(score("The money never arrived.") < 0.0);
+        // A negation of a sentiment word is VADER's (flipped), not the bare negation.
+        assert!(score("The plan is not good.") < 0.0);
+        let (not_bad, good) = (score("The plan is not bad."), score("The plan is good."));
+        assert!(not_bad > 0.0 && not_bad < good * 0.2, "not bad {not_bad} vs good {good}");
+        // The same words without the negation are neutral.
+        assert_eq!(score("The agency did reply."), 0.0);
+    }
+
+    #[test]
+    fn obligation_modals_halve_what_ought_to_be() {
+        let (ought, is) = (score("The city should find a better way."), score("The city found a better way."));
+        assert!(ought > 0.0 && ought < is, "should {ought} vs found {is}");
+        let (must, plain) = (score("The council must show more courage."), score("The council showed more courage."));
+        assert!(must > 0.0 && must < plain, "must {must} vs showed {plain}");
+        // The scope ends at the clause.
+        assert_eq!(score("They should leave, and the plan is good."), score("They leave, and the plan is good."));
+    }
+
+    #[test]
+    fn questions_damp_positive_words_only() {
+        let (asked, said) = (score("Is this progress?"), score("This is progress."));
+        assert!(asked > 0.0 && asked < said, "question {asked} vs statement {said}");
+        assert!(score("Is this a disaster?") <= score("This is a disaster."));
+    }
+
+    #[test]
+    fn however_is_read_like_but() {
+        let text = "The plan has merits; however, it is a failure.";
+        assert_eq!(score(text), score("The plan has merits; but, it is a failure."));
+        assert!(score(text) < 0.0);
     }
 
     #[test]
