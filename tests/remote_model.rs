@@ -249,6 +249,17 @@ async fn malformed_json_falls_back_without_retrying() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_answer_is_cut_at_the_size_limit() {
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Endless);
+    // A timeout far longer than reading the limit takes: only the size limit can end the call.
+    let remote = start(&RemoteSettings { timeout_ms: 20_000, ..settings(&server) });
+    assert_eq!(remote.score("good news").await, Err(Failure::Error));
+    assert_eq!(remote.metrics().errors("malformed"), 1, "cut as too large, not timed out");
+    assert_eq!(server.requests(), 1, "a too-large answer is not retried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_number_of_results_is_malformed() {
     let server = ModelServer::start().await;
     server.set(Behaviour::WrongLength);

@@ -183,7 +183,7 @@ impl ModelClient {
             // bearer_auth marks the header sensitive (kept out of reqwest's own Debug output).
             request = request.bearer_auth(token.expose());
         }
-        let response = request.send().await.map_err(transport_error)?;
+        let mut response = request.send().await.map_err(transport_error)?;
         let status = response.status();
         let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         if let Some(len) = response.content_length() {
@@ -191,7 +191,18 @@ impl ModelClient {
                 return Err(CallError::new(ErrorKind::Malformed, format!("response of {len} bytes is too large")));
             }
         }
-        let bytes = response.bytes().await.map_err(transport_error)?;
+        // Read in chunks up to the limit: a server that streams without a length must not
+        // make the worker buffer without bound.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(CallError::new(
+                    ErrorKind::Malformed,
+                    format!("response is larger than {MAX_RESPONSE_BYTES} bytes"),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         if !status.is_success() {
             let kind = match status {
                 StatusCode::TOO_MANY_REQUESTS => ErrorKind::Throttled,
@@ -206,12 +217,6 @@ impl ModelClient {
                 message: format!("HTTP {status}: {excerpt}"),
                 retry_after: retry_after.filter(|_| honoured),
             });
-        }
-        if bytes.len() > MAX_RESPONSE_BYTES {
-            return Err(CallError::new(
-                ErrorKind::Malformed,
-                format!("response of {} bytes is too large", bytes.len()),
-            ));
         }
         self.parse(&bytes, texts.len())
     }

@@ -42,6 +42,9 @@ pub enum Behaviour {
     UnknownLabels,
     /// Never answer.
     Hang,
+    /// 200 with a body streamed without a length that never ends (white space, so that only
+    /// a size limit stops a client reading it).
+    Endless,
 }
 
 /// One request as the server saw it.
@@ -304,6 +307,11 @@ async fn handle(state: Arc<State>, path: &'static str, version: Version, headers
         }
         Behaviour::Malformed => return (StatusCode::OK, "[[{\"label\": \"positive\", \"sco").into_response(),
         Behaviour::Hang => std::future::pending::<()>().await,
+        Behaviour::Endless => {
+            let spaces = Bytes::from(vec![b' '; 64 * 1024]);
+            let stream = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(spaces.clone()));
+            return (StatusCode::OK, axum::body::Body::from_stream(stream)).into_response();
+        }
         Behaviour::WrongLength | Behaviour::UnknownLabels => {}
     }
     let mut results: Vec<Value> = texts
