@@ -598,18 +598,22 @@ mod tests {
             ("[sentiment.remote.labels]\npositive = 2.0\n", "sentiment.remote.labels.positive"),
         ] {
             let url = if extra.starts_with("url") { "" } else { "url = \"http://tei:8080/predict\"\n" };
-            let toml = format!("[sentiment.remote]\n{url}{extra}");
-            let result = load_str(&toml, &[]);
-            if key.is_empty() {
-                result.unwrap();
-            } else {
-                let e = result.unwrap_err().to_string();
-                assert!(e.contains(key), "{toml:?} -> {e}");
-            }
+            assert_loads_or_names(&format!("[sentiment.remote]\n{url}{extra}"), key);
         }
         // Disabled: its settings are not checked, and it is off.
         let s = load_str("[sentiment.remote]\nenabled = false\n", &[]).unwrap();
         assert!(!s.sentiment.remote.unwrap().enabled);
+    }
+
+    /// `toml` loads when `expected` is empty; otherwise its error message contains `expected`.
+    fn assert_loads_or_names(toml: &str, expected: &str) {
+        let result = load_str(toml, &[]);
+        if expected.is_empty() {
+            result.unwrap();
+        } else {
+            let e = result.unwrap_err().to_string();
+            assert!(e.contains(expected), "{toml:?} -> {e}");
+        }
     }
 
     #[test]
@@ -653,14 +657,7 @@ mod tests {
                 "taxonomy.remote.ca_file: /nonexistent/ca.pem: cannot read",
             ),
         ] {
-            let toml = format!("{base}{extra}");
-            let result = load_str(&toml, &[]);
-            if key.is_empty() {
-                result.unwrap();
-            } else {
-                let e = result.unwrap_err().to_string();
-                assert!(e.contains(key), "{toml:?} -> {e}");
-            }
+            assert_loads_or_names(&format!("{base}{extra}"), key);
         }
         // A threshold means nothing for sentiment.
         let e = load_str("[sentiment.remote]\nurl = \"http://tei/predict\"\nthreshold = 0.5\n", &[]).unwrap_err();

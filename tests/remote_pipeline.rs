@@ -56,6 +56,22 @@ async fn assert_all_committed(fx: &Fixture) {
     assert!(ok, "committed {:?} != end offsets {:?}", fx.committed(), end);
 }
 
+/// Produces `articles`, starts a worker and reads the output topic until every article is
+/// there: asserts none is missing and each key's records are in input order. Returns the worker,
+/// the records and the time from the worker's start to the last record.
+fn process_all(fx: &Fixture, settings: &Settings, articles: &[(String, String)]) -> (Worker, Vec<Record>, Duration) {
+    fx.produce_articles(articles);
+    let started = Instant::now();
+    let worker = Worker::start(settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, articles.len(), WAIT);
+    let elapsed = started.elapsed();
+    let (got, _) = ids_of(&out);
+    let missing: Vec<_> = ids(articles).difference(&got).cloned().collect();
+    assert!(missing.is_empty(), "lost {} articles, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert_in_input_order(articles, &out);
+    (worker, out, elapsed)
+}
+
 fn assert_in_input_order(articles: &[(String, String)], out: &[Record]) {
     let position: HashMap<&str, usize> = articles.iter().enumerate().map(|(i, (id, _))| (id.as_str(), i)).collect();
     for p in 0..PARTITIONS {
@@ -76,13 +92,8 @@ async fn the_remote_model_scores_every_record_in_order() {
     server.set(Behaviour::Jitter(Duration::from_millis(40)));
     let settings = with_remote(&fx, &server, |_| {});
     let articles = synthetic("remote", 400);
-    fx.produce_articles(&articles);
-    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    let out = fx.read(OUTPUT, articles.len(), WAIT);
-    let (got, dups) = ids_of(&out);
-    assert_eq!(got, ids(&articles));
-    assert_eq!(dups, 0);
-    assert_in_input_order(&articles, &out);
+    let (worker, out, _) = process_all(&fx, &settings, &articles);
+    assert_eq!(ids_of(&out).1, 0, "no duplicates");
     for r in &out {
         let v = r.json();
         let s = &v["enrichment"]["sentiment"];
@@ -114,16 +125,8 @@ async fn a_hung_model_loses_nothing_and_stalls_nothing() {
         r.breaker.open_ms = 60_000;
     });
     let articles = synthetic("hung", 600);
-    fx.produce_articles(&articles);
-    let started = Instant::now();
-    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    let out = fx.read(OUTPUT, articles.len(), WAIT);
-    let elapsed = started.elapsed();
-    let (got, _) = ids_of(&out);
-    let missing: Vec<_> = ids(&articles).difference(&got).cloned().collect();
-    assert!(missing.is_empty(), "lost {} articles, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    let (worker, out, elapsed) = process_all(&fx, &settings, &articles);
     assert!(sources(&out).values().all(|s| s == "builtin"), "every record says the built-in model scored it");
-    assert_in_input_order(&articles, &out);
     // The hung model cost about one timeout (until the breaker opened), not one per article.
     assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
     let remote = worker.shared().remote().unwrap().clone();
@@ -241,10 +244,7 @@ async fn an_unreachable_model_does_not_stop_the_worker() {
     let server = ModelServer::start().await;
     let settings = with_remote(&fx, &server, |r| r.url = format!("http://127.0.0.1:{port}/predict"));
     let articles = synthetic("refused", 200);
-    fx.produce_articles(&articles);
-    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    let out = fx.read(OUTPUT, articles.len(), WAIT);
-    assert_eq!(ids_of(&out).0, ids(&articles));
+    let (worker, out, _) = process_all(&fx, &settings, &articles);
     assert!(sources(&out).values().all(|s| s == "builtin"));
     assert!(worker
         .shared()
@@ -320,11 +320,8 @@ async fn remote_tags_are_merged_before_routing() {
         assert!(tags.iter().all(|t| t.id != "cybersecurity"), "{id}: {tags:?}");
         assert!(tags.iter().all(|t| t.id != "taiwan" || t.score < 0.9), "{id}: {tags:?}");
     }
-    fx.produce_articles(&articles);
-    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    let out = fx.read(OUTPUT, articles.len(), WAIT);
-    assert_eq!(ids_of(&out), (ids(&articles), 0));
-    assert_in_input_order(&articles, &out);
+    let (worker, out, _) = process_all(&fx, &settings, &articles);
+    assert_eq!(ids_of(&out).1, 0, "no duplicates");
     for r in &out {
         let v = r.json();
         assert_eq!(v["enrichment"]["tags_source"], "remote:topics");
@@ -369,15 +366,7 @@ async fn a_hung_tag_classifier_loses_nothing_and_routes_by_the_taxonomy_only() {
     // The Taiwan route at 0.0: the taxonomy's own tags still route while the model is down.
     settings.routes[1].min_score = 0.0;
     let (articles, taiwan, _cyber) = taiwan_and_cyber("tags-hung", 400);
-    fx.produce_articles(&articles);
-    let started = Instant::now();
-    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    let out = fx.read(OUTPUT, articles.len(), WAIT);
-    let elapsed = started.elapsed();
-    let (got, _) = ids_of(&out);
-    let missing: Vec<_> = ids(&articles).difference(&got).cloned().collect();
-    assert!(missing.is_empty(), "lost {} articles, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
-    assert_in_input_order(&articles, &out);
+    let (worker, out, elapsed) = process_all(&fx, &settings, &articles);
     for r in &out {
         let v = r.json();
         assert_eq!(v["enrichment"]["tags_source"], "builtin", "{v}");
@@ -409,10 +398,7 @@ async fn both_remote_models_on_one_worker() {
     // The sentiment model is unreachable, the tag classifier answers: each is marked on its own.
     settings.sentiment = with_remote(&fx, &server, |r| r.url = format!("http://127.0.0.1:{refused}/predict")).sentiment;
     let articles = synthetic("both", 200);
-    fx.produce_articles(&articles);
-    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    let out = fx.read(OUTPUT, articles.len(), WAIT);
-    assert_eq!(ids_of(&out).0, ids(&articles));
+    let (worker, out, _) = process_all(&fx, &settings, &articles);
     for r in &out {
         let v = r.json();
         assert_eq!(v["enrichment"]["sentiment"]["source"], "builtin");

@@ -298,6 +298,14 @@ mod tests {
         assert!(hamming(simhash(STORY), simhash(other)) > 10);
     }
 
+    #[test]
+    fn the_fused_word_count_handles_joiners_and_non_ascii() {
+        for text in ["-a- 'b' --c", "Zürich’s ‘best’ café—and ﬁne", "a’ ’b", "x\u{a0}y 2024-11-29", STORY]
+        {
+            assert_eq!(simhash_and_word_count(text).1, crate::enrich::text::word_count(text), "{text:.40}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn the_fused_word_count_is_the_word_count(text in "(?s)[a-zA-Z0-9 '’\\-.,éßİ—\u{a0}\n]{0,200}") {
