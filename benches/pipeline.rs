@@ -240,15 +240,9 @@ async fn suite(name: &str, bootstrap: &str, embedded: Option<&EmbeddedBroker>, a
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let n = args
-        .iter()
-        .position(|a| a == "--articles")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    if args.iter().any(|a| a == "--list") {
-        return; // `cargo bench -- --list` compatibility
+    let n = support::arg_or("articles", 20_000);
+    if support::listing() {
+        return;
     }
     let articles = support::corpus(n);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

@@ -175,21 +175,10 @@ async fn pipeline_run(articles: &[(String, String)], remote: Option<RemoteSettin
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let n = args
-        .iter()
-        .position(|a| a == "--articles")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5000usize);
-    let repeat = args
-        .iter()
-        .position(|a| a == "--repeat")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3usize);
-    if args.iter().any(|a| a == "--list") {
-        return; // `cargo bench -- --list` and `cargo test --benches` probe the binary
+    let n = support::arg_or("articles", 5000usize);
+    let repeat = support::arg_or("repeat", 3usize);
+    if support::listing() {
+        return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let articles = support::corpus(n);

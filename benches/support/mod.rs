@@ -4,6 +4,22 @@ use news_enricher::enrich::sentiment::eval::data_file;
 use news_enricher::pipeline::Worker;
 use std::time::{Duration, Instant};
 
+/// The value after `--<name>` on the command line, parsed, or `default`.
+pub fn arg_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a.strip_prefix("--") == Some(name))
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Whether cargo is only probing the bench binary (`cargo bench -- --list`, `cargo test
+/// --benches`).
+pub fn listing() -> bool {
+    std::env::args().any(|a| a == "--list")
+}
+
 /// Waits until the worker has had `n` output records acknowledged and returns the seconds from
 /// its first consumed message to then (group joining is not part of the throughput).
 pub async fn backlog_seconds(worker: &Worker, n: u64) -> f64 {

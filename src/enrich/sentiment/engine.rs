@@ -386,6 +386,25 @@ fn load8(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
 }
 
+/// The non-ASCII characters of `text` from byte `from` (a character boundary) on, with their
+/// offsets. Skips ASCII eight bytes at a time: news text is nearly all ASCII.
+pub(crate) fn non_ascii_chars(text: &str, from: usize) -> impl Iterator<Item = (usize, char)> + '_ {
+    let b = text.as_bytes();
+    let mut i = from;
+    std::iter::from_fn(move || {
+        while i + 8 <= b.len() && load8(b, i) & 0x8080_8080_8080_8080 == 0 {
+            i += 8;
+        }
+        while i < b.len() && b[i] < 0x80 {
+            i += 1;
+        }
+        let c = text.get(i..)?.chars().next()?;
+        let at = i;
+        i += c.len_utf8();
+        Some((at, c))
+    })
+}
+
 /// The end of [`word_hash`]. Fx ends with a multiplication, whose high bits (the table slot and
 /// the filter bit) depend on every input bit.
 #[inline]
@@ -1056,27 +1075,7 @@ impl Engine {
 
     /// Whether `text` holds a character of the emoji lexicon (all of them are ≥ U+00A9).
     fn has_emoji(&self, text: &str) -> bool {
-        let b = text.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            // Skip ASCII eight bytes at a time; `i` always stays on a character boundary.
-            while i + 8 <= b.len() && load8(b, i) & 0x8080_8080_8080_8080 == 0 {
-                i += 8;
-            }
-            if i >= b.len() {
-                break;
-            }
-            if b[i] < 0x80 {
-                i += 1;
-                continue;
-            }
-            let c = text[i..].chars().next().unwrap_or_default();
-            if c >= '\u{a9}' && self.emojis.contains_key(&c) {
-                return true;
-            }
-            i += c.len_utf8();
-        }
-        false
+        non_ascii_chars(text, 0).any(|(_, c)| c >= '\u{a9}' && self.emojis.contains_key(&c))
     }
 
     /// VADER's emoji substitution followed by `strip()`.

@@ -534,26 +534,8 @@ fn replacement(c: char) -> Option<&'static str> {
 
 /// The next character at or after byte `from` of `text` that [`replacement`] replaces: (offset,
 /// length, replacement). Skips ASCII eight bytes at a time.
-fn next_replacement(text: &str, mut i: usize) -> Option<(usize, usize, &'static str)> {
-    let b = text.as_bytes();
-    while i < b.len() {
-        while i + 8 <= b.len() && u64::from_le_bytes(b[i..i + 8].try_into().unwrap()) & 0x8080_8080_8080_8080 == 0 {
-            i += 8;
-        }
-        if i >= b.len() {
-            break;
-        }
-        if b[i] < 0x80 {
-            i += 1;
-            continue;
-        }
-        let c = text[i..].chars().next().unwrap_or_default();
-        if let Some(r) = replacement(c) {
-            return Some((i, c.len_utf8(), r));
-        }
-        i += c.len_utf8();
-    }
-    None
+fn next_replacement(text: &str, from: usize) -> Option<(usize, usize, &'static str)> {
+    super::engine::non_ascii_chars(text, from).find_map(|(at, c)| replacement(c).map(|r| (at, c.len_utf8(), r)))
 }
 
 /// Applies the typographic normalisation to `text` and maps the byte ranges `ranges` of `text`
