@@ -442,10 +442,6 @@ mod tests {
         assert_eq!(e.to_string(), "field `body` has the wrong type: expected string, found array");
     }
 
-    fn serde_json_bytes(record: &EnrichedArticle) -> Vec<u8> {
-        serde_json::to_vec(record).unwrap()
-    }
-
     #[test]
     fn to_json_writes_what_serde_json_writes() {
         use crate::enrich::{sentiment::SentimentAnalyzer, taxonomy::Taxonomy, Enricher};
@@ -462,7 +458,7 @@ mod tests {
             let record = enricher.enrich(raw);
             assert_eq!(
                 String::from_utf8(record.to_json()).unwrap(),
-                String::from_utf8(serde_json_bytes(&record)).unwrap()
+                String::from_utf8(serde_json::to_vec(&record).unwrap()).unwrap()
             );
         }
     }
