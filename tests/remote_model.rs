@@ -566,33 +566,35 @@ async fn metrics_families_are_exported() {
 }
 
 fn metrics_text(remote: &RemoteSentiment) -> String {
-    let mut registry = prometheus_client::registry::Registry::with_prefix("news_enricher");
-    remote.register_metrics(&mut registry);
-    let mut out = String::new();
-    prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
-    out
+    metrics_text_of(|r| remote.register_metrics(r))
+}
+
+/// The commented-out example `section` of `config/default.toml`, uncommented (the section
+/// header and the lines whose key passes `is_key`, which leaves out the prose), loaded as a
+/// configuration file; and its text.
+fn load_documented_example(section: &str, is_key: impl Fn(&str) -> bool) -> (Settings, String) {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
+    let start = text.find(&format!("# {section}")).expect("documented section");
+    let example: String = text[start..]
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.starts_with('[') || l.split_once(" = ").is_some_and(|(k, _)| is_key(k)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("example.toml");
+    std::fs::write(&path, &example).unwrap();
+    let settings = Settings::load(Some(&path)).unwrap_or_else(|e| panic!("{e}\n{example}"));
+    (settings, example)
 }
 
 #[test]
 fn the_documented_example_in_the_default_config_is_valid() {
     // config/default.toml documents [sentiment.remote] commented out; uncommented, it must load.
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
-    let start = text.find("# [sentiment.remote]").expect("documented section");
-    let example: String = text[start..]
-        .lines()
-        .take_while(|l| l.starts_with('#'))
-        .filter_map(|l| l.strip_prefix("# "))
-        .filter(|l| {
-            l.starts_with('[')
-                || l.split_once(" = ").is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let (settings, example) =
+        load_documented_example("[sentiment.remote]", |k| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
     assert!(example.contains("half_open_probes = 1"), "{example}");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("remote.toml");
-    std::fs::write(&path, &example).unwrap();
-    let settings = Settings::load(Some(&path)).unwrap_or_else(|e| panic!("{e}\n{example}"));
     assert_eq!(
         settings.sentiment.remote,
         Some(RemoteSettings { url: "http://tei:8080/predict".into(), ..RemoteSettings::default() }),
@@ -795,19 +797,7 @@ fn metrics_text_of(register: impl FnOnce(&mut prometheus_client::registry::Regis
 fn the_documented_tag_classifier_example_is_valid() {
     // config/default.toml documents [taxonomy.remote] commented out; uncommented, it must load
     // and its tag ids must exist in the built-in taxonomy.
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
-    let start = text.find("# [taxonomy.remote]").expect("documented section");
-    let example: String = text[start..]
-        .lines()
-        .take_while(|l| l.starts_with('#'))
-        .filter_map(|l| l.strip_prefix("# "))
-        .filter(|l| l.starts_with('[') || l.split_once(" = ").is_some_and(|(k, _)| !k.starts_with(' ')))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tags.toml");
-    std::fs::write(&path, &example).unwrap();
-    let settings = Settings::load(Some(&path)).unwrap_or_else(|e| panic!("{e}\n{example}"));
+    let (settings, example) = load_documented_example("[taxonomy.remote]", |k| !k.starts_with(' '));
     let tags = settings.taxonomy.remote.as_ref().expect("the section");
     assert!(tags.labels.len() >= 2, "{example}");
     assert_eq!(tags.threshold, Some(0.5));
