@@ -143,14 +143,14 @@ fn settings(bootstrap: &str, input: &str, output: &str, group: &str) -> Settings
 }
 
 /// Backlog throughput: `n` articles already in the topic; time from the first message consumed
-/// to the last output acknowledged.
+/// to the last output acknowledged, and the machine's busy CPU time meanwhile.
 async fn throughput(
     bootstrap: &str,
     embedded: Option<&EmbeddedBroker>,
     mode: Processing,
     tag: &str,
     articles: &[(String, String)],
-) -> f64 {
+) -> support::Backlog {
     let (input, output) = (format!("bench.{tag}.in"), format!("bench.{tag}.out"));
     create_topics(bootstrap, embedded, &[&input, &output, &format!("{output}.dlq")]).await;
     let b = bootstrap.to_owned();
@@ -159,9 +159,9 @@ async fn throughput(
     let s = settings(bootstrap, &input, &output, &format!("bench-{tag}"));
     let enricher = Arc::new(Enricher::from_config(&s).unwrap());
     let worker = Worker::start_with(&s, bootstrap, enricher, mode).unwrap();
-    let secs = support::backlog_seconds(&worker, articles.len() as u64).await;
+    let run = support::backlog_run(&worker, articles.len() as u64).await;
     worker.shutdown().await.unwrap();
-    articles.len() as f64 / secs
+    run
 }
 
 /// Latency from the producer's send to the enriched record read back, at a steady rate well
@@ -216,22 +216,31 @@ async fn latency(
 }
 
 async fn suite(name: &str, bootstrap: &str, embedded: Option<&EmbeddedBroker>, articles: &[(String, String)]) {
-    // Interleave the modes and take the best of two runs each, to damp the noise of a shared machine.
+    // Interleave the modes and take the best of two runs each, to damp the noise of a shared
+    // machine. The CPU time per article sums both runs (the machine's clock ticks are 10 ms).
     let mut best = [0.0f64; 2];
+    let mut cpu = [(0.0f64, 0.0f64); 2]; // (busy CPU seconds, wall seconds) per mode
     for round in 0..2 {
         for (i, mode) in [Processing::PassThrough, Processing::Enrich].into_iter().enumerate() {
             let tag = format!("{name}-{i}-{round}");
-            let rate = throughput(bootstrap, embedded, mode, &tag, articles).await;
-            eprintln!("  {name} {mode:?} round {round}: {rate:.0} articles/s");
+            let run = throughput(bootstrap, embedded, mode, &tag, articles).await;
+            let rate = articles.len() as f64 / run.seconds;
+            let busy = run.busy_cpu_seconds.unwrap_or(f64::NAN);
+            eprintln!("  {name} {mode:?} round {round}: {rate:.0} articles/s, {:.2} cores busy", busy / run.seconds);
             best[i] = best[i].max(rate);
+            cpu[i].0 += busy;
+            cpu[i].1 += run.seconds;
         }
     }
+    let n = 2.0 * articles.len() as f64;
+    let (cpu_pt, cpu_en) = (cpu[0].0 / n * 1e6, cpu[1].0 / n * 1e6);
+    let (cores_pt, cores_en) = (cpu[0].0 / cpu[0].1, cpu[1].0 / cpu[1].1);
     let sample = &articles[..articles.len().min(3000)];
     let (p50_pt, p99_pt) =
         latency(bootstrap, embedded, Processing::PassThrough, &format!("{name}-pt"), sample, 1000).await;
     let (p50, p99) = latency(bootstrap, embedded, Processing::Enrich, &format!("{name}-en"), sample, 1000).await;
     println!(
-        "| {name} | {} | {:.0} | {:.0} | {:.2}x | {p50:.1} / {p99:.1} | {p50_pt:.1} / {p99_pt:.1} |",
+        "| {name} | {} | {:.0} | {:.0} | {:.2}x | {cpu_en:.0} / {cpu_pt:.0} | {cores_en:.2} / {cores_pt:.2} | {p50:.1} / {p99:.1} | {p50_pt:.1} / {p99_pt:.1} |",
         articles.len(),
         best[1],
         best[0],
@@ -246,8 +255,10 @@ fn main() {
     }
     let articles = support::corpus(n);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    println!("| broker | articles | enrich (articles/s) | pass-through (articles/s) | ratio | enrich p50 / p99 ms @1000/s | pass-through p50 / p99 ms |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| broker | articles | enrich (articles/s) | pass-through (articles/s) | ratio | machine CPU µs per article, enrich / pass-through | cores busy, enrich / pass-through | enrich p50 / p99 ms @1000/s | pass-through p50 / p99 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     rt.block_on(async {
         // librdkafka's mock broker keeps only about 5 MB per partition (older messages are
         // dropped and a consumer behind them jumps ahead), so it gets at most 5,000 articles.

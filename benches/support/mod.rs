@@ -20,21 +20,45 @@ pub fn listing() -> bool {
     std::env::args().any(|a| a == "--list")
 }
 
-/// Waits until the worker has had `n` output records acknowledged and returns the seconds from
-/// its first consumed message to then (group joining is not part of the throughput).
-pub async fn backlog_seconds(worker: &Worker, n: u64) -> f64 {
+/// A backlog run: its wall time, and the CPU time the whole machine spent meanwhile.
+pub struct Backlog {
+    /// From the worker's first consumed message to its `n`-th acknowledged output record (group
+    /// joining is not part of the throughput).
+    pub seconds: f64,
+    /// Busy CPU seconds of all cores (`/proc/stat`: user, nice, system, irq, softirq) over the
+    /// same window: the worker, the broker and anything else running. `None` without `/proc`.
+    #[allow(dead_code)] // read by the pipeline bench; each bench compiles this module on its own
+    pub busy_cpu_seconds: Option<f64>,
+}
+
+/// Waits until the worker has had `n` output records acknowledged; see [`Backlog`].
+pub async fn backlog_run(worker: &Worker, n: u64) -> Backlog {
     let mut first = None;
     loop {
         let st = worker.stats();
         if first.is_none() && st.consumed > 0 {
-            first = Some(Instant::now());
+            first = Some((Instant::now(), machine_busy_seconds()));
         }
         if st.produced >= n {
             break;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    first.expect("messages were consumed").elapsed().as_secs_f64()
+    let (start, busy_before) = first.expect("messages were consumed");
+    let seconds = start.elapsed().as_secs_f64();
+    let busy_cpu_seconds = busy_before.zip(machine_busy_seconds()).map(|(a, b)| b - a);
+    Backlog { seconds, busy_cpu_seconds }
+}
+
+/// Busy CPU seconds of all cores since boot, from the first line of `/proc/stat` (in USER_HZ
+/// ticks, 100 per second on Linux).
+fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> =
+        stat.lines().next()?.split_whitespace().skip(1).map(|v| v.parse().ok()).collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq ...
+    let busy = ticks.first()? + ticks.get(1)? + ticks.get(2)? + ticks.get(5)? + ticks.get(6)?;
+    Some(busy as f64 / 100.0)
 }
 
 /// `n` raw articles as (id, JSON line): the shared corpus, cycled, with ids made unique as
