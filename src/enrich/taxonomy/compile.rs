@@ -72,15 +72,27 @@ pub(super) struct Compiled {
     pub terms: Vec<TermInfo>,
 }
 
-/// A Bloom-style bit set over the words that can begin a phrase, keyed by the word's leading run
-/// of ASCII letters and digits: its length, first three and last bytes, lower-cased. A phrase can
-/// only match where the text's run has the same key as the phrase's own leading run (the phrase's
-/// next character, if any, is not an ASCII letter or digit, so the text must stop its run at the
-/// same place), so skipping words whose key is absent loses nothing. About one word in twenty
-/// gets through, most of them real hits.
+/// A Bloom-style filter over the places where a phrase can begin, in two steps.
+///
+/// First, keyed by the word's leading run of ASCII letters and digits: its length, first three
+/// and last bytes, lower-cased. A phrase can only match where the text's run has the same key as
+/// the phrase's own leading run (the phrase's next character, if any, is not an ASCII letter or
+/// digit, so the text must stop its run at the same place), so skipping words whose key is
+/// absent loses nothing. About one word in twenty gets through.
+///
+/// Most of those are the first words of longer phrases ("people" of "people's liberation army",
+/// "one" of "one china") followed by something else. So when every phrase with that leading run
+/// goes on for at least three more bytes, the run's key and those three bytes (with `| 0x20`,
+/// which maps a byte and its ASCII case variant alike) must also be in a second set; where fewer
+/// than three bytes follow the run in the text, none of those phrases fits.
 #[derive(Debug)]
 pub(super) struct StartFilter {
-    bits: Box<[u64]>,
+    /// Leading-run keys of all phrases.
+    starts: Box<[u64]>,
+    /// Leading-run keys of the phrases that end less than three bytes after their run.
+    short: Box<[u64]>,
+    /// Keys of the leading run and the next three bytes of the other phrases.
+    continued: Box<[u64]>,
     /// Some phrase starts with a non-ASCII letter; such phrases have no ASCII run to key on and
     /// the matcher then uses its exact, slower scan.
     pub unicode_starts: bool,
@@ -88,20 +100,41 @@ pub(super) struct StartFilter {
 
 const FILTER_BITS: u32 = 16;
 
+/// Bytes after the leading run that the second step of [`StartFilter`] keys on.
+const NEXT: usize = 3;
+
+fn new_bits() -> Box<[u64]> {
+    vec![0u64; 1 << (FILTER_BITS - 6)].into_boxed_slice()
+}
+
+fn set(bits: &mut [u64], k: usize) {
+    bits[k >> 6] |= 1 << (k & 63);
+}
+
+#[inline]
+fn is_set(bits: &[u64], k: usize) -> bool {
+    bits[k >> 6] >> (k & 63) & 1 == 1
+}
+
 impl StartFilter {
     fn new(patterns: &[String]) -> Self {
-        let mut bits = vec![0u64; 1 << (FILTER_BITS - 6)].into_boxed_slice();
+        let (mut starts, mut short, mut continued) = (new_bits(), new_bits(), new_bits());
         let mut unicode_starts = false;
         for p in patterns {
-            let run = p.bytes().take_while(u8::is_ascii_alphanumeric).count();
+            let p = p.as_bytes();
+            let run = p.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
             if run == 0 {
                 unicode_starts = true;
-            } else {
-                let k = Self::key(p.as_bytes(), run);
-                bits[k >> 6] |= 1 << (k & 63);
+                continue;
+            }
+            let k = Self::key(p, run);
+            set(&mut starts, k);
+            match p.get(run..run + NEXT) {
+                Some(next) => set(&mut continued, Self::continued_key(k, next)),
+                None => set(&mut short, k),
             }
         }
-        StartFilter { bits, unicode_starts }
+        StartFilter { starts, short, continued, unicode_starts }
     }
 
     /// Bit index for a run of `run` ASCII letters/digits at the start of `word`: its length,
@@ -120,11 +153,23 @@ impl StartFilter {
         (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FILTER_BITS)) as usize
     }
 
-    /// Whether a phrase may start with the run of `run` ASCII letters/digits at `word[0..]`.
+    /// Bit index for a leading run's key `k` and the [`NEXT`] bytes after the run.
+    #[inline]
+    fn continued_key(k: usize, next: &[u8]) -> usize {
+        let next = next.iter().rev().fold(0u64, |acc, &b| acc << 8 | u64::from(b | 0x20));
+        ((k as u64) << 24 | next).wrapping_mul(0xD6E8_FEB8_6659_FD93) as usize >> (64 - FILTER_BITS)
+    }
+
+    /// Whether a phrase may start with the run of `run` ASCII letters/digits at `word[0..]`
+    /// (`word` goes on to the end of the text).
     #[inline]
     pub fn may_start(&self, word: &[u8], run: usize) -> bool {
         let k = Self::key(word, run);
-        self.bits[k >> 6] >> (k & 63) & 1 == 1
+        if !is_set(&self.starts, k) {
+            return false;
+        }
+        is_set(&self.short, k)
+            || word.get(run..run + NEXT).is_some_and(|next| is_set(&self.continued, Self::continued_key(k, next)))
     }
 }
 

@@ -152,7 +152,33 @@ fn the_fast_scan_finds_exactly_what_the_exact_scan_finds() {
     ]
     .map(str::to_owned);
     // Plus pseudo-random texts made of phrase fragments, separators and runs crossing 64 bytes.
-    let pieces = ["taiwan", " ", "-", "strait", "’", "é", "US", "china", ".", "military", "to", "x", "\n", "talks"];
+    // "people" and "one" start longer phrases only ("people's liberation army", "one china"):
+    // the filter's second step.
+    let pieces = [
+        "taiwan",
+        " ",
+        "-",
+        "strait",
+        "’",
+        "é",
+        "US",
+        "china",
+        ".",
+        "military",
+        "to",
+        "x",
+        "\n",
+        "talks",
+        "people",
+        "'s",
+        "’s",
+        "liberation army",
+        "one",
+        "ONE",
+        "u.s",
+        "fentanyl",
+        "s",
+    ];
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let mut random = Vec::new();
     for _ in 0..300 {
