@@ -67,8 +67,9 @@ thread_local! {
 /// non-ASCII byte. The state is copied into locals so that it stays in registers.
 ///
 /// Most of the way the lanes go eight bytes at a time: one test per chunk for the bytes that
-/// need the rare branch, and the chunk's word states stored into an eight-slot window (a chunk
-/// ends at most five words), so the byte steps carry no checks of their own.
+/// need the rare branch, and the chunk's word states stored into an eight-slot window (a word
+/// ends at most every other byte: four per chunk), so the byte steps carry no checks of their
+/// own.
 #[inline(never)]
 fn read_side_by_side(bytes: &[u8], a: &mut Lane, b: &mut Lane, ha: &mut [u64], hb: &mut [u64]) {
     let steps = (a.end - a.at).min(b.end - b.at);
