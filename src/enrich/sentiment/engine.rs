@@ -443,7 +443,7 @@ fn word_hash(bytes: &[u8]) -> u64 {
 }
 
 /// A slot of [`WordTable`]: a word's entry, its first 8 bytes (padded), its length and its
-/// number.
+/// number. Empty slots have length 0 and the number of the table's zero tail.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     entry: Entry,
@@ -457,13 +457,22 @@ struct Slot {
 /// open-addressing array of 32-byte slots that hold the entry and the first 8 bytes of the word
 /// (the whole word up to 8 bytes); bytes 8–16 of longer words are compared as one integer and
 /// the rest in an arena. Words are numbered in the order given.
+///
+/// The lookups of the tokenizer ([`WordTable::short_entry`], [`WordTable::long_entry`]) do not
+/// branch on the filter or on a hit: whether a token is a lexicon word is as good as random, and
+/// those branches were the tokenizer's most mispredicted. A filter miss reads an empty sentinel
+/// slot after the table instead of the word's home slot, a hit is a selection, and only a home
+/// slot held by another word leads to the probing loop.
 #[derive(Debug)]
 struct WordTable {
     filter: Box<[u64]>,
     filter_shift: u32,
+    /// `mask + 1` slots, then the empty sentinel.
     slots: Box<[Slot]>,
+    mask: usize,
     shift: u32,
-    /// Bytes 8..16 of each word ([`load_padded`], 0 for words of up to 8 bytes).
+    /// Bytes 8..16 of each word ([`load_padded`], 0 for words of up to 8 bytes), then a zero
+    /// tail for the empty slots.
     tails: Vec<u64>,
     /// Bytes 16.. of the words longer than 16 bytes, and where each word's start.
     arena: Vec<u8>,
@@ -471,24 +480,26 @@ struct WordTable {
 }
 
 const MIN_FILTER_BITS: u32 = 17;
-const EMPTY: u32 = u32::MAX;
 
 impl WordTable {
     fn new<'w>(words: impl ExactSizeIterator<Item = (&'w [u8], Entry)>) -> Self {
         let count = words.len();
         let bits = (count * 2 + 1).next_power_of_two().trailing_zeros().max(4);
         let filter_bits = (count * 8).next_power_of_two().trailing_zeros().max(MIN_FILTER_BITS);
+        let empty = Slot { entry: Entry::NONE, head: 0, len: 0, idx: count as u32 };
         let mut table = WordTable {
             filter: vec![0u64; 1 << (filter_bits - 6)].into_boxed_slice(),
             filter_shift: 64 - filter_bits,
-            slots: vec![Slot { entry: Entry::NONE, head: 0, len: 0, idx: EMPTY }; 1 << bits].into_boxed_slice(),
+            slots: vec![empty; (1 << bits) + 1].into_boxed_slice(),
+            mask: (1 << bits) - 1,
             shift: 64 - bits,
-            tails: Vec::with_capacity(count),
+            tails: Vec::with_capacity(count + 1),
             arena: Vec::new(),
             rest_at: Vec::with_capacity(count),
         };
-        let mask = table.slots.len() - 1;
+        let mask = table.mask;
         for (word, entry) in words {
+            assert!(!word.is_empty(), "the lexicon has no empty word");
             let h = word_hash(word);
             let f = (h >> table.filter_shift) as usize;
             table.filter[f >> 6] |= 1 << (f & 63);
@@ -497,12 +508,13 @@ impl WordTable {
             table.rest_at.push(table.arena.len() as u32);
             table.arena.extend_from_slice(word.get(16..).unwrap_or_default());
             let mut slot = (h >> table.shift) as usize;
-            while table.slots[slot].idx != EMPTY {
+            while table.slots[slot].len != 0 {
                 slot = (slot + 1) & mask;
             }
             let head = load_padded(&word[..word.len().min(8)]);
             table.slots[slot] = Slot { entry, head, len: word.len() as u32, idx };
         }
+        table.tails.push(0);
         table
     }
 
@@ -511,11 +523,17 @@ impl WordTable {
     fn find(&self, bytes: &[u8]) -> Option<&Slot> {
         let len = bytes.len();
         if len <= 8 {
-            return self.find_short(len, load_padded(bytes));
+            let padded = load_padded(bytes);
+            let h = short_hash(len, padded);
+            return self.may_hold(h).then(|| self.probe(h, |s| s.head == padded && s.len == len as u32)).flatten();
         }
         let (head, tail) = (load8(bytes, 0), load_padded(&bytes[8..len.min(16)]));
         if len <= 16 {
-            return self.find_long(len, head, tail);
+            let h = long_hash(len, head, tail);
+            return self
+                .may_hold(h)
+                .then(|| self.probe(h, |s| s.head == head && s.len == len as u32 && self.tails[s.idx as usize] == tail))
+                .flatten();
         }
         let h = word_hash(bytes);
         if !self.may_hold(h) {
@@ -530,24 +548,40 @@ impl WordTable {
         })
     }
 
-    /// The slot of the word of `len` ≤ 8 bytes given as [`load_padded`].
+    /// The entry of the word of `len` ≤ 8 bytes given as [`load_padded`].
     #[inline]
-    fn find_short(&self, len: usize, padded: u64) -> Option<&Slot> {
+    fn short_entry(&self, len: usize, padded: u64) -> Entry {
         let h = short_hash(len, padded);
-        if !self.may_hold(h) {
-            return None;
+        let s = self.first_slot(h);
+        let hit = (s.head == padded) & (s.len == len as u32);
+        if !hit && s.len != 0 {
+            return self.probe(h, |s| s.head == padded && s.len == len as u32).map_or(Entry::NONE, |s| s.entry);
         }
-        self.probe(h, |s| s.head == padded && s.len == len as u32)
+        [Entry::NONE, s.entry][usize::from(hit)]
     }
 
-    /// The slot of the word of 9 to 16 bytes given as its first 8 bytes and the rest padded.
+    /// The entry of the word of 9 to 16 bytes given as its first 8 bytes and the rest padded.
     #[inline]
-    fn find_long(&self, len: usize, head: u64, tail: u64) -> Option<&Slot> {
+    fn long_entry(&self, len: usize, head: u64, tail: u64) -> Entry {
         let h = long_hash(len, head, tail);
-        if !self.may_hold(h) {
-            return None;
+        let s = self.first_slot(h);
+        let hit = (s.head == head) & (s.len == len as u32) & (self.tails[s.idx as usize] == tail);
+        if !hit && s.len != 0 {
+            return self
+                .probe(h, |s| s.head == head && s.len == len as u32 && self.tails[s.idx as usize] == tail)
+                .map_or(Entry::NONE, |s| s.entry);
         }
-        self.probe(h, |s| s.head == head && s.len == len as u32 && self.tails[s.idx as usize] == tail)
+        [Entry::NONE, s.entry][usize::from(hit)]
+    }
+
+    /// The home slot of hash `h`, or the empty sentinel where the filter rules the word out;
+    /// chosen arithmetically, without a branch.
+    #[inline]
+    fn first_slot(&self, h: u64) -> &Slot {
+        let f = (h >> self.filter_shift) as usize;
+        let maybe = (self.filter[f >> 6] >> (f & 63)) as usize & 1;
+        let (home, sentinel) = ((h >> self.shift) as usize, self.mask + 1);
+        &self.slots[sentinel ^ ((sentinel ^ home) & maybe.wrapping_neg())]
     }
 
     #[inline]
@@ -558,17 +592,16 @@ impl WordTable {
 
     #[inline]
     fn probe(&self, h: u64, is: impl Fn(&Slot) -> bool) -> Option<&Slot> {
-        let mask = self.slots.len() - 1;
         let mut slot = (h >> self.shift) as usize;
         loop {
             let s = &self.slots[slot];
-            if s.idx == EMPTY {
+            if s.len == 0 {
                 return None;
             }
             if is(s) {
                 return Some(s);
             }
-            slot = (slot + 1) & mask;
+            slot = (slot + 1) & self.mask;
         }
     }
 }
@@ -877,14 +910,15 @@ struct Sink {
 }
 
 impl Sink {
-    /// Appends a token (and marks it, see `Scratch::marks`).
+    /// Appends a token (and marks it, see `Scratch::marks`). The index is written either way
+    /// and kept only for a marked token: whether a token is marked is as good as random, so a
+    /// branch on it is mispredicted often.
     #[inline]
     fn push(&mut self, tok: Tok) {
         let (index, mark) = (self.toks.len() as u32, tok.e.flags & E_MARK != 0);
         self.toks.push(tok);
-        if mark {
-            self.marks.push(index);
-        }
+        self.marks.push(index);
+        self.marks.truncate(self.marks.len() - usize::from(!mark));
     }
 }
 
@@ -1579,13 +1613,13 @@ impl Engine {
     /// [`load_padded`].
     #[inline]
     fn short_entry(&self, len: usize, padded: u64) -> Entry {
-        self.table.find_short(len, padded).map_or(Entry::NONE, |s| s.entry)
+        self.table.short_entry(len, padded)
     }
 
     /// [`Engine::short_entry`] of 9–16 bytes: the first 8 and the rest padded.
     #[inline]
     fn long_entry(&self, len: usize, head: u64, tail: u64) -> Entry {
-        self.table.find_long(len, head, tail).map_or(Entry::NONE, |s| s.entry)
+        self.table.long_entry(len, head, tail)
     }
 
     /// The entry of a lower-cased token; `quote`: the unstripped token has an apostrophe.
@@ -1945,5 +1979,43 @@ mod tests {
         let full = engine.score_ranges(text, &ranges, true, &mut out).unwrap();
         assert_eq!(full, engine.raw(text));
         assert_eq!(out[1], engine.raw(&text[14..]));
+    }
+
+    /// Every lookup of the word table against a plain map, on small tables where home slots
+    /// are often taken by other words (the probing path) and most non-words pass the filter
+    /// or not at random (the sentinel path).
+    fn check_word_table(words: &[Vec<u8>], others: &[Vec<u8>]) -> Result<(), proptest::test_runner::TestCaseError> {
+        let unique: std::collections::BTreeMap<&[u8], usize> =
+            words.iter().enumerate().map(|(i, w)| (w.as_slice(), i)).collect();
+        let entry_of = |i: usize| {
+            let mut e = Entry::NONE;
+            e.set_val(Some(i as f64));
+            e
+        };
+        let table = WordTable::new(unique.iter().map(|(w, &i)| (*w, entry_of(i))));
+        for w in words.iter().chain(others) {
+            let expected = unique.get(w.as_slice()).map(|&i| i as f64);
+            let found = table.find(w).and_then(|s| s.entry.val());
+            proptest::prop_assert_eq!(found, expected, "find {:?}", String::from_utf8_lossy(w));
+            let by_shape = match w.len() {
+                1..=8 => table.short_entry(w.len(), load_padded(w)).val(),
+                9..=16 => table.long_entry(w.len(), load8(w, 0), load_padded(&w[8..])).val(),
+                _ => continue,
+            };
+            proptest::prop_assert_eq!(by_shape, expected, "lookup {:?}", String::from_utf8_lossy(w));
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_word_table_finds_exactly_its_words(
+            words in proptest::collection::vec("[a-e]{1,20}", 1..300),
+            others in proptest::collection::vec("[a-e]{1,20}", 0..300),
+        ) {
+            let (words, others): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
+                (words.into_iter().map(String::into_bytes).collect(), others.into_iter().map(String::into_bytes).collect());
+            check_word_table(&words, &others)?;
+        }
     }
 }
