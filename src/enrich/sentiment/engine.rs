@@ -443,7 +443,7 @@ fn word_hash(bytes: &[u8]) -> u64 {
 }
 
 /// A slot of [`WordTable`]: a word's entry, its first 8 bytes (padded), its length and its
-/// number. Empty slots have length 0 and the number of the table's zero tail.
+/// number.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     entry: Entry,
@@ -457,22 +457,13 @@ struct Slot {
 /// open-addressing array of 32-byte slots that hold the entry and the first 8 bytes of the word
 /// (the whole word up to 8 bytes); bytes 8–16 of longer words are compared as one integer and
 /// the rest in an arena. Words are numbered in the order given.
-///
-/// The lookups of the tokenizer ([`WordTable::short_entry`], [`WordTable::long_entry`]) do not
-/// branch on the filter or on a hit: whether a token is a lexicon word is as good as random, and
-/// those branches were the tokenizer's most mispredicted. A filter miss reads an empty sentinel
-/// slot after the table instead of the word's home slot, a hit is a selection, and only a home
-/// slot held by another word leads to the probing loop.
 #[derive(Debug)]
 struct WordTable {
     filter: Box<[u64]>,
     filter_shift: u32,
-    /// `mask + 1` slots, then the empty sentinel.
     slots: Box<[Slot]>,
-    mask: usize,
     shift: u32,
-    /// Bytes 8..16 of each word ([`load_padded`], 0 for words of up to 8 bytes), then a zero
-    /// tail for the empty slots.
+    /// Bytes 8..16 of each word ([`load_padded`], 0 for words of up to 8 bytes).
     tails: Vec<u64>,
     /// Bytes 16.. of the words longer than 16 bytes, and where each word's start.
     arena: Vec<u8>,
@@ -480,26 +471,24 @@ struct WordTable {
 }
 
 const MIN_FILTER_BITS: u32 = 17;
+const EMPTY: u32 = u32::MAX;
 
 impl WordTable {
     fn new<'w>(words: impl ExactSizeIterator<Item = (&'w [u8], Entry)>) -> Self {
         let count = words.len();
         let bits = (count * 2 + 1).next_power_of_two().trailing_zeros().max(4);
         let filter_bits = (count * 8).next_power_of_two().trailing_zeros().max(MIN_FILTER_BITS);
-        let empty = Slot { entry: Entry::NONE, head: 0, len: 0, idx: count as u32 };
         let mut table = WordTable {
             filter: vec![0u64; 1 << (filter_bits - 6)].into_boxed_slice(),
             filter_shift: 64 - filter_bits,
-            slots: vec![empty; (1 << bits) + 1].into_boxed_slice(),
-            mask: (1 << bits) - 1,
+            slots: vec![Slot { entry: Entry::NONE, head: 0, len: 0, idx: EMPTY }; 1 << bits].into_boxed_slice(),
             shift: 64 - bits,
-            tails: Vec::with_capacity(count + 1),
+            tails: Vec::with_capacity(count),
             arena: Vec::new(),
             rest_at: Vec::with_capacity(count),
         };
-        let mask = table.mask;
+        let mask = table.slots.len() - 1;
         for (word, entry) in words {
-            assert!(!word.is_empty(), "the lexicon has no empty word");
             let h = word_hash(word);
             let f = (h >> table.filter_shift) as usize;
             table.filter[f >> 6] |= 1 << (f & 63);
@@ -508,13 +497,12 @@ impl WordTable {
             table.rest_at.push(table.arena.len() as u32);
             table.arena.extend_from_slice(word.get(16..).unwrap_or_default());
             let mut slot = (h >> table.shift) as usize;
-            while table.slots[slot].len != 0 {
+            while table.slots[slot].idx != EMPTY {
                 slot = (slot + 1) & mask;
             }
             let head = load_padded(&word[..word.len().min(8)]);
             table.slots[slot] = Slot { entry, head, len: word.len() as u32, idx };
         }
-        table.tails.push(0);
         table
     }
 
@@ -523,17 +511,11 @@ impl WordTable {
     fn find(&self, bytes: &[u8]) -> Option<&Slot> {
         let len = bytes.len();
         if len <= 8 {
-            let padded = load_padded(bytes);
-            let h = short_hash(len, padded);
-            return self.may_hold(h).then(|| self.probe(h, |s| s.head == padded && s.len == len as u32)).flatten();
+            return self.find_short(len, load_padded(bytes));
         }
         let (head, tail) = (load8(bytes, 0), load_padded(&bytes[8..len.min(16)]));
         if len <= 16 {
-            let h = long_hash(len, head, tail);
-            return self
-                .may_hold(h)
-                .then(|| self.probe(h, |s| s.head == head && s.len == len as u32 && self.tails[s.idx as usize] == tail))
-                .flatten();
+            return self.find_long(len, head, tail);
         }
         let h = word_hash(bytes);
         if !self.may_hold(h) {
@@ -548,40 +530,24 @@ impl WordTable {
         })
     }
 
-    /// The entry of the word of `len` ≤ 8 bytes given as [`load_padded`].
+    /// The slot of the word of `len` ≤ 8 bytes given as [`load_padded`].
     #[inline]
-    fn short_entry(&self, len: usize, padded: u64) -> Entry {
+    fn find_short(&self, len: usize, padded: u64) -> Option<&Slot> {
         let h = short_hash(len, padded);
-        let s = self.first_slot(h);
-        let hit = (s.head == padded) & (s.len == len as u32);
-        if !hit && s.len != 0 {
-            return self.probe(h, |s| s.head == padded && s.len == len as u32).map_or(Entry::NONE, |s| s.entry);
+        if !self.may_hold(h) {
+            return None;
         }
-        [Entry::NONE, s.entry][usize::from(hit)]
+        self.probe(h, |s| s.head == padded && s.len == len as u32)
     }
 
-    /// The entry of the word of 9 to 16 bytes given as its first 8 bytes and the rest padded.
+    /// The slot of the word of 9 to 16 bytes given as its first 8 bytes and the rest padded.
     #[inline]
-    fn long_entry(&self, len: usize, head: u64, tail: u64) -> Entry {
+    fn find_long(&self, len: usize, head: u64, tail: u64) -> Option<&Slot> {
         let h = long_hash(len, head, tail);
-        let s = self.first_slot(h);
-        let hit = (s.head == head) & (s.len == len as u32) & (self.tails[s.idx as usize] == tail);
-        if !hit && s.len != 0 {
-            return self
-                .probe(h, |s| s.head == head && s.len == len as u32 && self.tails[s.idx as usize] == tail)
-                .map_or(Entry::NONE, |s| s.entry);
+        if !self.may_hold(h) {
+            return None;
         }
-        [Entry::NONE, s.entry][usize::from(hit)]
-    }
-
-    /// The home slot of hash `h`, or the empty sentinel where the filter rules the word out;
-    /// chosen arithmetically, without a branch.
-    #[inline]
-    fn first_slot(&self, h: u64) -> &Slot {
-        let f = (h >> self.filter_shift) as usize;
-        let maybe = (self.filter[f >> 6] >> (f & 63)) as usize & 1;
-        let (home, sentinel) = ((h >> self.shift) as usize, self.mask + 1);
-        &self.slots[sentinel ^ ((sentinel ^ home) & maybe.wrapping_neg())]
+        self.probe(h, |s| s.head == head && s.len == len as u32 && self.tails[s.idx as usize] == tail)
     }
 
     #[inline]
@@ -592,16 +558,17 @@ impl WordTable {
 
     #[inline]
     fn probe(&self, h: u64, is: impl Fn(&Slot) -> bool) -> Option<&Slot> {
+        let mask = self.slots.len() - 1;
         let mut slot = (h >> self.shift) as usize;
         loop {
             let s = &self.slots[slot];
-            if s.len == 0 {
+            if s.idx == EMPTY {
                 return None;
             }
             if is(s) {
                 return Some(s);
             }
-            slot = (slot + 1) & self.mask;
+            slot = (slot + 1) & mask;
         }
     }
 }
@@ -910,15 +877,14 @@ struct Sink {
 }
 
 impl Sink {
-    /// Appends a token (and marks it, see `Scratch::marks`). The index is written either way
-    /// and kept only for a marked token: whether a token is marked is as good as random, so a
-    /// branch on it is mispredicted often.
+    /// Appends a token (and marks it, see `Scratch::marks`).
     #[inline]
     fn push(&mut self, tok: Tok) {
         let (index, mark) = (self.toks.len() as u32, tok.e.flags & E_MARK != 0);
         self.toks.push(tok);
-        self.marks.push(index);
-        self.marks.truncate(self.marks.len() - usize::from(!mark));
+        if mark {
+            self.marks.push(index);
+        }
     }
 }
 
@@ -1613,13 +1579,13 @@ impl Engine {
     /// [`load_padded`].
     #[inline]
     fn short_entry(&self, len: usize, padded: u64) -> Entry {
-        self.table.short_entry(len, padded)
+        self.table.find_short(len, padded).map_or(Entry::NONE, |s| s.entry)
     }
 
     /// [`Engine::short_entry`] of 9–16 bytes: the first 8 and the rest padded.
     #[inline]
     fn long_entry(&self, len: usize, head: u64, tail: u64) -> Entry {
-        self.table.long_entry(len, head, tail)
+        self.table.find_long(len, head, tail).map_or(Entry::NONE, |s| s.entry)
     }
 
     /// The entry of a lower-cased token; `quote`: the unstripped token has an apostrophe.
@@ -1982,8 +1948,7 @@ mod tests {
     }
 
     /// Every lookup of the word table against a plain map, on small tables where home slots
-    /// are often taken by other words (the probing path) and most non-words pass the filter
-    /// or not at random (the sentinel path).
+    /// are often taken by other words (the probing path) and non-words pass the filter or not.
     fn check_word_table(words: &[Vec<u8>], others: &[Vec<u8>]) -> Result<(), proptest::test_runner::TestCaseError> {
         let unique: std::collections::BTreeMap<&[u8], usize> =
             words.iter().enumerate().map(|(i, w)| (w.as_slice(), i)).collect();
@@ -1998,11 +1963,16 @@ mod tests {
             let found = table.find(w).and_then(|s| s.entry.val());
             proptest::prop_assert_eq!(found, expected, "find {:?}", String::from_utf8_lossy(w));
             let by_shape = match w.len() {
-                1..=8 => table.short_entry(w.len(), load_padded(w)).val(),
-                9..=16 => table.long_entry(w.len(), load8(w, 0), load_padded(&w[8..])).val(),
+                1..=8 => table.find_short(w.len(), load_padded(w)),
+                9..=16 => table.find_long(w.len(), load8(w, 0), load_padded(&w[8..])),
                 _ => continue,
             };
-            proptest::prop_assert_eq!(by_shape, expected, "lookup {:?}", String::from_utf8_lossy(w));
+            proptest::prop_assert_eq!(
+                by_shape.and_then(|s| s.entry.val()),
+                expected,
+                "lookup {:?}",
+                String::from_utf8_lossy(w)
+            );
         }
         Ok(())
     }
