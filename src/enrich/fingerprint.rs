@@ -87,10 +87,13 @@ fn read_side_by_side(bytes: &[u8], a: &mut Lane, b: &mut Lane, ha: &mut [u64], h
         }
         let (oa, ob): (&mut [u64; CHUNK], &mut [u64; CHUNK]) =
             (oa.try_into().expect("a chunk's window"), ob.try_into().expect("a chunk's window"));
+        // `ka` and `kb` stay below CHUNK; the masks only tell the compiler so.
         let (mut ka, mut kb) = (0, 0);
         for j in 0..CHUNK {
-            step_in_window(CLASS[xa[j] as usize], &mut sa, &mut wa, &mut ka, oa);
-            step_in_window(CLASS[xb[j] as usize], &mut sb, &mut wb, &mut kb, ob);
+            oa[ka & (CHUNK - 1)] = sa;
+            ka += step(CLASS[xa[j] as usize], &mut sa, &mut wa);
+            ob[kb & (CHUNK - 1)] = sb;
+            kb += step(CLASS[xb[j] as usize], &mut sb, &mut wb);
         }
         (ea, eb) = (ea + ka, eb + kb);
         i += CHUNK;
@@ -100,8 +103,10 @@ fn read_side_by_side(bytes: &[u8], a: &mut Lane, b: &mut Lane, ha: &mut [u64], h
         if is_special(ca) | is_special(cb) {
             break;
         }
-        step(ca, &mut sa, &mut wa, &mut ea, ha);
-        step(cb, &mut sb, &mut wb, &mut eb, hb);
+        ha[ea] = sa;
+        ea += step(ca, &mut sa, &mut wa);
+        hb[eb] = sb;
+        eb += step(cb, &mut sb, &mut wb);
         i += 1;
     }
     (a.state, a.in_word, a.ended, a.at) = (sa, wa, ea, a.at + i);
@@ -125,28 +130,17 @@ fn needs_special(x: u64) -> bool {
     (x | (quotes.wrapping_sub(ONES) & !quotes)) & HIGH != 0
 }
 
-/// [`step`] within a chunk: the word states go to `window[ended]`; `ended` stays below
-/// [`CHUNK`], and the mask only tells the compiler so.
+/// One ASCII byte other than `'`, branch-free. Returns 1 when it ends a word, whose hash is
+/// then the state before the step: callers store that state at every step, at the slot of the
+/// next ended word, and advance the slot by the result.
 #[inline(always)]
-fn step_in_window(class: u8, state: &mut u64, in_word: &mut bool, ended: &mut usize, window: &mut [u64; CHUNK]) {
+fn step(class: u8, state: &mut u64, in_word: &mut bool) -> usize {
     let letter = class >= WORD;
-    window[*ended & (CHUNK - 1)] = *state;
-    *ended += usize::from(*in_word & !letter);
+    let ends = usize::from(*in_word & !letter);
     let next = (*state ^ u64::from(class)).wrapping_mul(FNV_PRIME);
     *state = if letter { next } else { FNV_OFFSET };
     *in_word = letter;
-}
-
-/// One ASCII byte other than `'`, branch-free: stores the word's state at every step, kept only
-/// where a word ends.
-#[inline(always)]
-fn step(class: u8, state: &mut u64, in_word: &mut bool, ended: &mut usize, hashes: &mut [u64]) {
-    let letter = class >= WORD;
-    hashes[*ended] = *state;
-    *ended += usize::from(*in_word & !letter);
-    let next = (*state ^ u64::from(class)).wrapping_mul(FNV_PRIME);
-    *state = if letter { next } else { FNV_OFFSET };
-    *in_word = letter;
+    ends
 }
 
 fn is_special(class: u8) -> bool {
@@ -187,7 +181,8 @@ impl Lane {
             if is_special(class) {
                 self.special(text, hashes);
             } else {
-                step(class, &mut self.state, &mut self.in_word, &mut self.ended, hashes);
+                hashes[self.ended] = self.state;
+                self.ended += step(class, &mut self.state, &mut self.in_word);
                 self.at += 1;
             }
         }
