@@ -51,8 +51,11 @@ pub fn simhash_and_word_count(text: &str) -> (u64, usize) {
         a.finish(text, ha);
         b.finish(text, hb);
         let mut votes = BitVotes::default();
-        for &state in ha[..a.ended].iter().chain(&hb[..b.ended]) {
-            votes.add(finish_word_hash(state));
+        for lane in [&mut ha[..a.ended], &mut hb[..b.ended]] {
+            for state in lane.iter_mut() {
+                *state = finish_word_hash(*state);
+            }
+            votes.add_all(lane);
         }
         (votes.finish(), a.ended + b.ended - hyphen_joins(text))
     })
@@ -288,15 +291,39 @@ fn finish_word_hash(fnv_state: u64) -> u64 {
 }
 
 /// Per-bit vote counts of the word hashes. A SimHash bit is set when more than half of the
-/// words' hashes have it set (the classic sum of ±1 being positive). Counting is bit-sliced:
-/// eight u64 accumulators hold eight 8-bit counters each (bit `8k + i` of the hash is counted in
-/// byte `i` of accumulator `k`), so one word costs eight table loads and adds instead of 64
-/// updates; the byte counters are flushed into wide totals before they can overflow.
+/// words' hashes have it set (the classic sum of ±1 being positive).
+///
+/// Counting is bit-sliced in two levels, because counting each hash's 64 bits one by one cost
+/// more than hashing its word. Hashes come in blocks of sixteen through a carry-save adder tree
+/// (Harley–Seal, as in fast population counts): bit planes worth 1, 2, 4 and 8 votes, about
+/// five bitwise operations per hash, and a plane worth 16 per block. Only that plane, and the
+/// few hashes left over after the last whole block, are counted per bit, in [`BytePlanes`].
+#[derive(Default)]
 struct BitVotes {
+    ones: u64,
+    twos: u64,
+    fours: u64,
+    eights: u64,
+    sixteens: BytePlanes,
+    singles: BytePlanes,
+    words: u32,
+}
+
+/// A carry-save adder: the bitwise sum of three words as (carries, sums).
+#[inline(always)]
+fn csa(a: u64, b: u64, c: u64) -> (u64, u64) {
+    let u = a ^ b;
+    ((a & b) | (u & c), u ^ c)
+}
+
+/// Per-bit counts of the words added: eight u64 accumulators hold eight 8-bit counters each
+/// (bit `8k + i` of a word is counted in byte `i` of accumulator `k`), so one word costs eight
+/// table loads and adds instead of 64 updates; the byte counters are flushed into wide totals
+/// before they can overflow.
+struct BytePlanes {
     packed: [u64; 8],
     in_packed: u32,
     totals: [u32; 64],
-    words: u32,
 }
 
 /// `SPREAD[b]` has byte `i` set to bit `i` of `b`: adding it counts the eight bits of `b` at once.
@@ -314,19 +341,18 @@ static SPREAD: [u64; 256] = {
     table
 };
 
-impl Default for BitVotes {
+impl Default for BytePlanes {
     fn default() -> Self {
-        BitVotes { packed: [0; 8], in_packed: 0, totals: [0; 64], words: 0 }
+        BytePlanes { packed: [0; 8], in_packed: 0, totals: [0; 64] }
     }
 }
 
-impl BitVotes {
+impl BytePlanes {
     #[inline(always)]
-    fn add(&mut self, hash: u64) {
+    fn add(&mut self, word: u64) {
         for (k, acc) in self.packed.iter_mut().enumerate() {
-            *acc += SPREAD[((hash >> (8 * k)) & 0xff) as usize];
+            *acc += SPREAD[((word >> (8 * k)) & 0xff) as usize];
         }
-        self.words += 1;
         self.in_packed += 1;
         if self.in_packed == 255 {
             self.flush();
@@ -343,12 +369,66 @@ impl BitVotes {
         self.in_packed = 0;
     }
 
-    fn finish(mut self) -> u64 {
+    fn totals(mut self) -> [u32; 64] {
         self.flush();
         self.totals
-            .iter()
-            .enumerate()
-            .fold(0u64, |acc, (bit, &set)| if 2 * set > self.words { acc | 1 << bit } else { acc })
+    }
+}
+
+impl BitVotes {
+    /// Adds the hashes: whole blocks of sixteen through the adder tree, the rest one by one.
+    fn add_all(&mut self, hashes: &[u64]) {
+        let blocks = hashes.chunks_exact(16);
+        let rest = blocks.remainder();
+        for block in blocks {
+            self.add_block(block.try_into().expect("a block of sixteen"));
+        }
+        for &hash in rest {
+            self.singles.add(hash);
+        }
+        self.words += hashes.len() as u32;
+    }
+
+    /// Sixteen hashes into the planes: afterwards the count of every bit is still
+    /// 16·sixteens + 8·eights + 4·fours + 2·twos + ones (+ singles).
+    #[inline(always)]
+    fn add_block(&mut self, h: &[u64; 16]) {
+        let pair = |ones: &mut u64, a: u64, b: u64| {
+            let (carry, sum) = csa(*ones, a, b);
+            *ones = sum;
+            carry
+        };
+        let fours_of = |v: &mut Self, at: usize| {
+            let twos_a = pair(&mut v.ones, h[at], h[at + 1]);
+            let twos_b = pair(&mut v.ones, h[at + 2], h[at + 3]);
+            pair(&mut v.twos, twos_a, twos_b)
+        };
+        let fours_a = fours_of(self, 0);
+        let fours_b = fours_of(self, 4);
+        let eights_a = pair(&mut self.fours, fours_a, fours_b);
+        let fours_a = fours_of(self, 8);
+        let fours_b = fours_of(self, 12);
+        let eights_b = pair(&mut self.fours, fours_a, fours_b);
+        let sixteens = pair(&mut self.eights, eights_a, eights_b);
+        self.sixteens.add(sixteens);
+    }
+
+    fn finish(self) -> u64 {
+        let (sixteens, singles) = (self.sixteens.totals(), self.singles.totals());
+        let plane = |p: u64, bit: usize| (p >> bit & 1) as u32;
+        (0..64).fold(0u64, |acc, bit| {
+            let set = 16 * sixteens[bit]
+                + 8 * plane(self.eights, bit)
+                + 4 * plane(self.fours, bit)
+                + 2 * plane(self.twos, bit)
+                + plane(self.ones, bit)
+                + singles[bit];
+            if 2 * set > self.words {
+                acc | 1 << bit
+            } else {
+                acc
+            }
+        })
     }
 }
 
@@ -395,7 +475,9 @@ mod tests {
 
     #[test]
     fn bit_sliced_votes_match_the_definition() {
-        let long = STORY.repeat(20); // over 255 words: exercises the counter flush
+        // Over 255 blocks of sixteen words: exercises the byte counters' flush.
+        let long = STORY.repeat(50);
+        assert!(long.split_whitespace().count() > 255 * 16);
         for text in [STORY, long.as_str(), "Ünïcödé wörds, İstanbul and ΣΊΣΥΦΟΣ", "it's don’t", "a"] {
             assert_eq!(simhash(text), simhash_reference(text), "{text:.40}");
         }
@@ -444,7 +526,58 @@ mod tests {
         }
     }
 
+    /// The straightforward majority of the hashes' bits.
+    fn majority_reference(hashes: &[u64]) -> u64 {
+        (0..64).fold(0u64, |acc, bit| {
+            let set = hashes.iter().filter(|&&h| h >> bit & 1 == 1).count();
+            if 2 * set > hashes.len() {
+                acc | 1 << bit
+            } else {
+                acc
+            }
+        })
+    }
+
+    #[test]
+    fn a_bit_set_in_every_hash_does_not_overflow_its_counter() {
+        // Past 255 blocks of sixteen with every bit set, then one hash fewer with none set.
+        let (set, clear) = (vec![u64::MAX; 4200], vec![0; 4199]);
+        let mut votes = BitVotes::default();
+        votes.add_all(&set);
+        votes.add_all(&clear);
+        assert_eq!(votes.finish(), u64::MAX);
+        let mut votes = BitVotes::default();
+        votes.add_all(&set[1..]);
+        votes.add_all(&clear);
+        assert_eq!(votes.finish(), 0, "a tie is not a majority");
+    }
+
     proptest::proptest! {
+        /// Any split into lanes, any number of blocks and leftovers, skewed bits (so that the
+        /// counts sit near the majority) and enough hashes for the flushes.
+        #[test]
+        fn the_adder_tree_counts_the_votes(
+            lanes in proptest::collection::vec(
+                proptest::collection::vec((proptest::num::u64::ANY, proptest::num::u64::ANY), 0..700),
+                1..4,
+            ),
+            many in proptest::bool::weighted(0.1),
+        ) {
+            // A hash and-ed or or-ed with another is biased towards 0 or 1 per bit.
+            let skew = |(a, b): &(u64, u64)| if a & 1 == 0 { a & b } else { a | b };
+            let mut lanes: Vec<Vec<u64>> = lanes.iter().map(|l| l.iter().map(skew).collect()).collect();
+            if many {
+                let copy = lanes[0].clone();
+                lanes[0] = copy.iter().cycle().take(copy.len() * 8).copied().collect();
+            }
+            let mut votes = BitVotes::default();
+            for lane in &lanes {
+                votes.add_all(lane);
+            }
+            let all: Vec<u64> = lanes.concat();
+            proptest::prop_assert_eq!(votes.finish(), majority_reference(&all));
+        }
+
         /// Long enough for both halves to have words, with the characters of the rare branch
         /// and the joiners at the cut.
         #[test]
