@@ -85,7 +85,7 @@ fn read_side_by_side(bytes: &[u8], a: &mut Lane, b: &mut Lane, ha: &mut [u64], h
         let (Some(oa), Some(ob)) = (ha.get_mut(ea..ea + CHUNK), hb.get_mut(eb..eb + CHUNK)) else {
             break;
         };
-        if needs_special(u64::from_le_bytes(xa)) || needs_special(u64::from_le_bytes(xb)) {
+        if needs_special(u64::from_le_bytes(*xa)) || needs_special(u64::from_le_bytes(*xb)) {
             break;
         }
         let (oa, ob): (&mut [u64; CHUNK], &mut [u64; CHUNK]) =
@@ -119,7 +119,7 @@ fn read_side_by_side(bytes: &[u8], a: &mut Lane, b: &mut Lane, ha: &mut [u64], h
 /// Bytes per lane per chunk of [`read_side_by_side`].
 const CHUNK: usize = 8;
 
-fn chunk_at(lane: &[u8], at: usize) -> [u8; CHUNK] {
+fn chunk_at(lane: &[u8], at: usize) -> &[u8; CHUNK] {
     lane[at..at + CHUNK].try_into().expect("a whole chunk")
 }
 

@@ -886,6 +886,18 @@ impl Sink {
             self.marks.push(index);
         }
     }
+
+    /// Appends a lower-cased word of `len` ≤ 16 bytes given as its bytes 0–7 `head` and 8–15
+    /// `tail` (bytes past `len` are ignored) and returns where it starts. Both words are
+    /// written whole and the excess cut off: two fixed stores instead of a copy of `len` bytes.
+    #[inline]
+    fn push_lower(&mut self, head: u64, tail: u64, len: usize) -> usize {
+        let lo = self.lower.len();
+        self.lower.extend_from_slice(&head.to_le_bytes());
+        self.lower.extend_from_slice(&tail.to_le_bytes());
+        self.lower.truncate(lo + len);
+        lo
+    }
 }
 
 /// Positions in the sparse lists of [`Scratch`] of the first entries at or after token `at`.
@@ -1347,8 +1359,7 @@ impl Engine {
             let padded = t | (upper >> 2);
             let e = self.short_entry(len, padded);
             let bits = case_bits(lowers == 0, upper & 0x80 != 0, e);
-            let lo = out.lower.len();
-            out.lower.extend_from_slice(&padded.to_le_bytes()[..len]);
+            let lo = out.push_lower(padded, 0, len);
             out.push(Tok { e, start: i as u32, lo: lo as u32, hi: (lo + len) as u32, bits, last });
             return len;
         }
@@ -1377,9 +1388,7 @@ impl Engine {
             let (head, tail) = (x | (upper_x >> 2), t | (upper_t >> 2));
             let e = self.long_entry(len, head, tail);
             let bits = case_bits(lowers_x | lowers_t == 0, upper_x & 0x80 != 0, e);
-            let lo = out.lower.len();
-            out.lower.extend_from_slice(&head.to_le_bytes());
-            out.lower.extend_from_slice(&tail.to_le_bytes()[..len - 8]);
+            let lo = out.push_lower(head, tail, len);
             out.push(Tok { e, start: i as u32, lo: lo as u32, hi: (lo + len) as u32, bits, last });
             return len;
         }
@@ -1427,11 +1436,7 @@ impl Engine {
             let (head, tail) = (x | (in_range(x, b'A', b'Z') >> 2), y | (in_range(y, b'A', b'Z') >> 2));
             e = if wl <= 8 { self.short_entry(wl, head) } else { self.long_entry(wl, head, tail) };
             bits |= case_bits(lowers == 0, upper & 0x80 != 0, e) & (T_UPPER | T_CAP);
-            lo = out.lower.len();
-            out.lower.extend_from_slice(&head.to_le_bytes()[..wl.min(8)]);
-            if wl > 8 {
-                out.lower.extend_from_slice(&tail.to_le_bytes()[..wl - 8]);
-            }
+            lo = out.push_lower(head, tail, wl);
         }
         if e.negate() {
             bits |= T_NEGATED;
@@ -1486,11 +1491,7 @@ impl Engine {
             } else if (upper_x >> (8 * ws)) & 0x80 != 0 {
                 bits |= T_CAP;
             }
-            lo = out.lower.len();
-            out.lower.extend_from_slice(&head.to_le_bytes()[..wl.min(8)]);
-            if wl > 8 {
-                out.lower.extend_from_slice(&tail.to_le_bytes()[..wl - 8]);
-            }
+            lo = out.push_lower(head, tail, wl);
             hi = out.lower.len();
         }
         let e = if wl <= 8 {
