@@ -892,6 +892,7 @@ impl Sink {
     /// written whole and the excess cut off: two fixed stores instead of a copy of `len` bytes.
     #[inline]
     fn push_lower(&mut self, head: u64, tail: u64, len: usize) -> usize {
+        debug_assert!(len <= 16, "a word of {len} bytes");
         let lo = self.lower.len();
         self.lower.extend_from_slice(&head.to_le_bytes());
         self.lower.extend_from_slice(&tail.to_le_bytes());
