@@ -224,9 +224,7 @@ impl EnrichedArticle {
 /// Looks for bytes to escape eight at a time: in the first flagged position of each word the flag
 /// is exact (the carry of the byte-wise subtraction only flags bytes above a true one).
 fn write_json_string(out: &mut Vec<u8>, s: &str) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    use crate::swar::{splat, zero_bytes, HIGH};
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
@@ -239,9 +237,8 @@ fn write_json_string(out: &mut Vec<u8>, s: &str) {
     };
     while let Some(chunk) = bytes.get(i..i + 8) {
         let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let flagged = (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
-            | zero_byte(x ^ (ONES * u64::from(b'"')))
-            | zero_byte(x ^ (ONES * u64::from(b'\\')));
+        let flagged =
+            (x.wrapping_sub(splat(0x20)) & !x & HIGH) | zero_bytes(x ^ splat(b'"')) | zero_bytes(x ^ splat(b'\\'));
         if flagged == 0 {
             i += 8;
             continue;

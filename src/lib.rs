@@ -17,6 +17,7 @@
 //! - [`remote`]: optional remote models over HTTP — sentiment (`[sentiment.remote]`) and a tag
 //!   classifier merged with the taxonomy (`[taxonomy.remote]`): batching, retries, circuit
 //!   breaker, and the built-in result as the fallback for every article.
+//! - [`swar`]: eight-bytes-at-a-time primitives shared by the text scanners.
 pub mod article;
 pub mod cli;
 pub mod config;
@@ -26,6 +27,7 @@ pub mod offline;
 pub mod pipeline;
 pub mod remote;
 pub mod runner;
+pub mod swar;
 pub mod telemetry;
 
 /// Threads for CPU-bound enrichment: `enrich.threads`, or one per core when 0.

@@ -127,10 +127,8 @@ fn chunk_at(lane: &[u8], at: usize) -> &[u8; CHUNK] {
 /// fires the borrow test (which may also flag bytes above it; that does not matter here).
 #[inline(always)]
 fn needs_special(x: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let quotes = x ^ (ONES * u64::from(b'\''));
-    (x | (quotes.wrapping_sub(ONES) & !quotes)) & HIGH != 0
+    use crate::swar::{splat, zero_bytes, HIGH};
+    (x & HIGH | zero_bytes(x ^ splat(b'\''))) != 0
 }
 
 /// One ASCII byte other than `'`, branch-free. Returns 1 when it ends a word, whose hash is
@@ -309,11 +307,14 @@ struct BitVotes {
     words: u32,
 }
 
-/// A carry-save adder: the bitwise sum of three words as (carries, sums).
+/// A carry-save adder into a plane: the bitwise sum of `plane`, `a` and `b` leaves its low bits
+/// in `plane` and returns the carries (worth twice as much).
 #[inline(always)]
-fn csa(a: u64, b: u64, c: u64) -> (u64, u64) {
-    let u = a ^ b;
-    ((a & b) | (u & c), u ^ c)
+fn csa(plane: &mut u64, a: u64, b: u64) -> u64 {
+    let u = *plane ^ a;
+    let carries = (*plane & a) | (u & b);
+    *plane = u ^ b;
+    carries
 }
 
 /// Per-bit counts of the words added: eight u64 accumulators hold eight 8-bit counters each
@@ -393,23 +394,18 @@ impl BitVotes {
     /// 16·sixteens + 8·eights + 4·fours + 2·twos + ones (+ singles).
     #[inline(always)]
     fn add_block(&mut self, h: &[u64; 16]) {
-        let pair = |ones: &mut u64, a: u64, b: u64| {
-            let (carry, sum) = csa(*ones, a, b);
-            *ones = sum;
-            carry
-        };
         let fours_of = |v: &mut Self, at: usize| {
-            let twos_a = pair(&mut v.ones, h[at], h[at + 1]);
-            let twos_b = pair(&mut v.ones, h[at + 2], h[at + 3]);
-            pair(&mut v.twos, twos_a, twos_b)
+            let twos_a = csa(&mut v.ones, h[at], h[at + 1]);
+            let twos_b = csa(&mut v.ones, h[at + 2], h[at + 3]);
+            csa(&mut v.twos, twos_a, twos_b)
         };
         let fours_a = fours_of(self, 0);
         let fours_b = fours_of(self, 4);
-        let eights_a = pair(&mut self.fours, fours_a, fours_b);
+        let eights_a = csa(&mut self.fours, fours_a, fours_b);
         let fours_a = fours_of(self, 8);
         let fours_b = fours_of(self, 12);
-        let eights_b = pair(&mut self.fours, fours_a, fours_b);
-        let sixteens = pair(&mut self.eights, eights_a, eights_b);
+        let eights_b = csa(&mut self.fours, fours_a, fours_b);
+        let sixteens = csa(&mut self.eights, eights_a, eights_b);
         self.sixteens.add(sixteens);
     }
 

@@ -39,6 +39,7 @@ use std::ops::Range;
 
 use super::news::{self, NewsRules};
 use super::vader::{BOOSTERS, B_DECR, B_INCR, C_INCR, EMOJI_LEXICON, NEGATE, N_SCALAR};
+use crate::swar::{splat, HIGH as H};
 
 // ---------------------------------------------------------------------------------------------
 // Hashing.
@@ -392,7 +393,7 @@ pub(crate) fn non_ascii_chars(text: &str, from: usize) -> impl Iterator<Item = (
     let b = text.as_bytes();
     let mut i = from;
     std::iter::from_fn(move || {
-        while i + 8 <= b.len() && load8(b, i) & 0x8080_8080_8080_8080 == 0 {
+        while i + 8 <= b.len() && load8(b, i) & H == 0 {
             i += 8;
         }
         while i < b.len() && b[i] < 0x80 {
@@ -761,14 +762,6 @@ impl Tok {
     fn modifies(&self) -> bool {
         self.e.flags & E_MODIFIER != 0 || self.bits & T_NEGATED != 0
     }
-}
-
-/// The high bit of every byte of a word.
-const H: u64 = 0x8080_8080_8080_8080;
-
-/// The byte `b` in every byte of a word.
-const fn splat(b: u8) -> u64 {
-    0x0101_0101_0101_0101 * b as u64
 }
 
 /// 0x80 in each byte of `x` that lies in `lo..=hi` (all bytes of `x` below 0x80, `lo` ≥ 1:

@@ -4,6 +4,8 @@
 //! Word characters are Unicode letters and digits (`char::is_alphanumeric`); everything else —
 //! spaces, punctuation, apostrophes, typographic quotes and dashes — separates words.
 
+use crate::swar::{HIGH, ONES};
+
 /// Whether `c` counts as part of a word for whole-word matching.
 #[inline]
 pub(super) fn is_word_char(c: char) -> bool {
@@ -46,21 +48,18 @@ pub(super) fn boundary_after(hay: &[u8], at: usize) -> bool {
     !s.chars().next().is_some_and(is_word_char)
 }
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
 /// Per byte of `x`: the high bit set iff `m < byte < n` (bytes ≥ 0x80 never; m, n < 128).
 /// The "has byte between" trick from Bit Twiddling Hacks: no carries cross byte lanes.
 #[inline(always)]
 fn between(x: u64, m: u64, n: u64) -> u64 {
-    let low7 = x & (LO * 127);
-    ((LO * (127 + n)).wrapping_sub(low7) & !x & low7.wrapping_add(LO * (127 - m))) & HI
+    let low7 = x & (ONES * 127);
+    ((ONES * (127 + n)).wrapping_sub(low7) & !x & low7.wrapping_add(ONES * (127 - m))) & HIGH
 }
 
 /// Bit i set iff byte i of the 8 little-endian bytes `x` is an ASCII letter or digit.
 #[inline(always)]
 fn mask8(x: u64) -> u64 {
-    let letter = between(x | (LO * 0x20), b'a' as u64 - 1, b'z' as u64 + 1);
+    let letter = between(x | (ONES * 0x20), b'a' as u64 - 1, b'z' as u64 + 1);
     let digit = between(x, b'0' as u64 - 1, b'9' as u64 + 1);
     // Gather the eight lane flags (bit 0 of each byte after the shift) into one byte.
     ((letter | digit) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
