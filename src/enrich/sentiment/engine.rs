@@ -1423,12 +1423,12 @@ impl Engine {
         let mut bits = ends_sentence(token);
         let (e, lo);
         if upper == 0 {
-            e = if wl <= 8 { self.short_entry(wl, x) } else { self.long_entry(wl, x, y) };
+            e = self.word_entry(wl, x, y);
             lo = i;
             bits |= T_IN_TEXT;
         } else {
             let (head, tail) = (x | (in_range(x, b'A', b'Z') >> 2), y | (in_range(y, b'A', b'Z') >> 2));
-            e = if wl <= 8 { self.short_entry(wl, head) } else { self.long_entry(wl, head, tail) };
+            e = self.word_entry(wl, head, tail);
             bits |= case_bits(lowers == 0, upper & 0x80 != 0, e) & (T_UPPER | T_CAP);
             lo = out.push_lower(head, tail, wl);
         }
@@ -1581,6 +1581,17 @@ impl Engine {
     #[inline]
     fn long_entry(&self, len: usize, head: u64, tail: u64) -> Entry {
         self.table.find_long(len, head, tail).map_or(Entry::NONE, |s| s.entry)
+    }
+
+    /// [`Engine::short_entry`] or [`Engine::long_entry`] by length: 1–16 bytes as bytes 0–7 and
+    /// 8–15, both padded.
+    #[inline]
+    fn word_entry(&self, len: usize, head: u64, tail: u64) -> Entry {
+        if len <= 8 {
+            self.short_entry(len, head)
+        } else {
+            self.long_entry(len, head, tail)
+        }
     }
 
     /// The entry of a lower-cased token; `quote`: the unstripped token has an apostrophe.
