@@ -2,12 +2,16 @@
 //! message bytes with a size limit and typed, specific errors ([`DecodeError`]).
 //!
 //! A raw article is a JSON object. Known fields are type-checked; every other field is kept and
-//! written back unchanged (in its original order) next to the added `enrichment` object, so
-//! producers can carry their own metadata through the enricher.
+//! written back **exactly as received** (its JSON text, in its original order) next to the added
+//! `enrichment` object, so producers can carry their own metadata through the enricher: numbers
+//! keep their digits (`1.50`, integers beyond 64 bits, `1e400`), nested objects their layout.
+//! A key given twice keeps its first place and its last value, as a JSON object map does.
 
-use serde::ser::{SerializeMap, Serializer};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::ops::Range;
 use time::format_description::well_known::Rfc3339;
 
 /// Version of the `enrichment` object's layout. Bumped on any change that is not purely additive.
@@ -18,6 +22,10 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 /// Field names accepted for the article text, in order of preference.
 const BODY_FIELDS: [&str; 3] = ["body", "content", "text"];
+
+/// Deepest nesting accepted, counting the article object itself: serde_json's limit, which
+/// also protects consumers downstream whose parsers recurse.
+const MAX_DEPTH: usize = 127;
 
 /// Why a raw message could not be decoded into an article. Each variant has a stable
 /// [`class`](DecodeError::class) used in DLQ headers and metrics.
@@ -60,17 +68,30 @@ impl DecodeError {
     }
 }
 
-/// A decoded, validated raw article. The original JSON object is kept whole (`fields`); the
-/// accessors read the known fields from it.
+/// A string field's text: where it sits in the message when it has no escapes (most do, and
+/// then nothing is copied), else its decoded text.
+#[derive(Debug, Clone, PartialEq)]
+enum Text {
+    InSource(Range<usize>),
+    Decoded(String),
+}
+
+/// A decoded, validated raw article: the message's JSON text, where each member's value lies in
+/// it, and the known fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawArticle {
-    fields: Map<String, Value>,
+    source: Box<str>,
+    /// The object's members in order: key, and the byte range of the value's JSON text in
+    /// `source`.
+    members: Vec<(String, Range<usize>)>,
     /// The article id: the `id` field, or the message key when the field is absent.
     id: String,
     /// Whether `id` came from the message key (then it is added to the output record).
     id_from_key: bool,
-    /// Which of `body`/`content`/`text` holds the text, if any.
-    body_field: Option<&'static str>,
+    title: Option<Text>,
+    /// From `body`, `content` or `text`.
+    body: Option<Text>,
+    language: Option<Text>,
 }
 
 impl RawArticle {
@@ -81,49 +102,50 @@ impl RawArticle {
             return Err(DecodeError::TooLarge { size: payload.len(), limit: max_bytes });
         }
         let text = std::str::from_utf8(payload).map_err(|e| DecodeError::NotUtf8 { valid_up_to: e.valid_up_to() })?;
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            let message = e.to_string();
-            if message.starts_with("recursion limit exceeded") {
-                DecodeError::TooDeep { message }
-            } else {
-                DecodeError::NotJson { message }
-            }
-        })?;
-        let fields = match value {
-            Value::Object(map) => map,
-            other => return Err(DecodeError::NotObject { found: type_name(&other) }),
+        let members = parse_members(text)?;
+        let article = RawArticle {
+            source: text.into(),
+            members,
+            id: String::new(),
+            id_from_key: false,
+            title: None,
+            body: None,
+            language: None,
         };
-        Self::from_fields(fields, key)
+        article.validate(key)
     }
 
-    /// Validates an already parsed object.
-    pub fn from_fields(fields: Map<String, Value>, key: Option<&[u8]>) -> Result<Self, DecodeError> {
+    /// Type-checks the known fields and reads them.
+    fn validate(mut self, key: Option<&[u8]>) -> Result<Self, DecodeError> {
         for field in ["title", "url", "source", "language", "published_at"] {
-            optional_str(&fields, field)?;
+            self.optional_str(field)?;
         }
-        let body_field = BODY_FIELDS.iter().copied().find(|f| !matches!(fields.get(*f), None | Some(Value::Null)));
-        if let Some(f) = body_field {
-            optional_str(&fields, f)?;
-        }
-        if let Some(published) = optional_str(&fields, "published_at")? {
+        let body_field = BODY_FIELDS.into_iter().find(|f| self.json_of(f).is_some_and(|v| kind_of(v) != "null"));
+        self.body = match body_field {
+            Some(f) => self.optional_str(f)?,
+            None => None,
+        };
+        self.title = self.optional_str("title")?;
+        self.language = self.optional_str("language")?;
+        if let Some(published) = self.optional_str("published_at")? {
+            let published = self.text(&published);
             time::OffsetDateTime::parse(published, &Rfc3339).map_err(|e| DecodeError::InvalidField {
                 field: "published_at".into(),
                 message: format!("{published:?} is not an RFC 3339 timestamp ({e})"),
             })?;
         }
-        let (id, id_from_key) = match optional_str(&fields, "id")? {
-            Some(id) if !id.trim().is_empty() => (id.to_owned(), false),
+        (self.id, self.id_from_key) = match self.optional_str("id")? {
+            Some(id) if !self.text(&id).trim().is_empty() => (self.text(&id).to_owned(), false),
             Some(_) => return Err(DecodeError::MissingId),
             None => match key.map(std::str::from_utf8) {
                 Some(Ok(k)) if !k.trim().is_empty() => (k.to_owned(), true),
                 _ => return Err(DecodeError::MissingId),
             },
         };
-        let article = RawArticle { fields, id, id_from_key, body_field };
-        if article.title().is_none_or(|t| t.trim().is_empty()) && article.body().is_none_or(|b| b.trim().is_empty()) {
+        if self.title().is_none_or(|t| t.trim().is_empty()) && self.body().is_none_or(|b| b.trim().is_empty()) {
             return Err(DecodeError::NoText);
         }
-        Ok(article)
+        Ok(self)
     }
 
     pub fn id(&self) -> &str {
@@ -131,34 +153,175 @@ impl RawArticle {
     }
 
     pub fn title(&self) -> Option<&str> {
-        self.str_field("title")
+        self.title.as_ref().map(|t| self.text(t))
     }
 
     /// The article text, from `body`, `content` or `text`.
     pub fn body(&self) -> Option<&str> {
-        self.body_field.and_then(|f| self.str_field(f))
+        self.body.as_ref().map(|t| self.text(t))
     }
 
     /// The language the producer declared, if any.
     pub fn declared_language(&self) -> Option<&str> {
-        self.str_field("language")
+        self.language.as_ref().map(|t| self.text(t))
     }
 
-    /// All fields of the original object.
-    pub fn fields(&self) -> &Map<String, Value> {
-        &self.fields
+    /// The members of the original object in order: each key and its value's JSON text exactly
+    /// as received.
+    pub fn members(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.members.iter().map(|(k, r)| (k.as_str(), &self.source[r.clone()]))
     }
 
-    fn str_field(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).and_then(Value::as_str)
+    /// The JSON text of member `key`, exactly as received.
+    pub fn json_of(&self, key: &str) -> Option<&str> {
+        self.members().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    fn text<'a>(&'a self, t: &'a Text) -> &'a str {
+        match t {
+            Text::InSource(r) => &self.source[r.clone()],
+            Text::Decoded(s) => s,
+        }
+    }
+
+    /// A field that must be a string when present and not null.
+    fn optional_str(&self, field: &str) -> Result<Option<Text>, DecodeError> {
+        let Some((_, r)) = self.members.iter().find(|(k, _)| k == field) else {
+            return Ok(None);
+        };
+        let json = &self.source[r.clone()];
+        match kind_of(json) {
+            "null" => Ok(None),
+            "string" if !json.contains('\\') => Ok(Some(Text::InSource(r.start + 1..r.end - 1))),
+            // Escapes are decoded by serde_json, which also rejects what a JSON string may not
+            // hold (a lone surrogate): the whole message is then reported as serde_json does.
+            "string" => {
+                serde_json::from_str(json).map(|s| Some(Text::Decoded(s))).map_err(|_| parse_error(&self.source))
+            }
+            found => Err(DecodeError::WrongType { field: field.into(), expected: "string", found }),
+        }
     }
 }
 
-fn optional_str<'a>(fields: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, DecodeError> {
-    match fields.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(DecodeError::WrongType { field: field.into(), expected: "string", found: type_name(other) }),
+/// Parses the message as a JSON object into its members (see the module documentation), each
+/// value validated but kept as text.
+fn parse_members(text: &str) -> Result<Vec<(String, Range<usize>)>, DecodeError> {
+    /// Members in order of appearance, duplicates included.
+    struct Members<'t>(Vec<(String, &'t RawValue)>);
+    impl<'de> Deserialize<'de> for Members<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Object;
+            impl<'de> Visitor<'de> for Object {
+                type Value = Members<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                    while let Some(key) = map.next_key::<String>()? {
+                        members.push((key, map.next_value::<&'de RawValue>()?));
+                    }
+                    Ok(Members(members))
+                }
+            }
+            d.deserialize_map(Object)
+        }
+    }
+
+    if text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first() != Some(&b'{') {
+        return Err(match serde_json::from_str::<Value>(text) {
+            Ok(value) => DecodeError::NotObject { found: type_name(&value) },
+            Err(e) => json_error(e),
+        });
+    }
+    let Ok(Members(list)) = serde_json::from_str::<Members<'_>>(text) else {
+        return Err(parse_error(text));
+    };
+    // Values are not parsed, only validated, so serde_json's nesting limit is checked here.
+    if list.iter().any(|(_, v)| nesting_depth(v.get()) >= MAX_DEPTH) {
+        return Err(parse_error(text));
+    }
+    let base = text.as_ptr() as usize;
+    let range_of = |v: &RawValue| {
+        let start = v.get().as_ptr() as usize - base;
+        start..start + v.get().len()
+    };
+    let mut members: Vec<(String, Range<usize>)> = Vec::with_capacity(list.len());
+    // A repeated key takes the place of the first and the value of the last. Objects are small:
+    // a scan unless they are not.
+    let many = list.len() > 16;
+    let mut index = std::collections::HashMap::new();
+    for (key, value) in list {
+        let seen = if many { index.get(&key).copied() } else { members.iter().position(|(k, _)| *k == key) };
+        match seen {
+            Some(i) => members[i].1 = range_of(value),
+            None => {
+                if many {
+                    index.insert(key.clone(), members.len());
+                }
+                members.push((key, range_of(value)));
+            }
+        }
+    }
+    Ok(members)
+}
+
+/// The error serde_json reports for a message that is not acceptable JSON, found by parsing it
+/// whole as before (only for messages already known to be bad), so the message and position are
+/// serde_json's.
+fn parse_error(text: &str) -> DecodeError {
+    match serde_json::from_str::<Value>(text) {
+        Err(e) => json_error(e),
+        Ok(_) => DecodeError::NotJson { message: "rejected by the object parser".into() },
+    }
+}
+
+fn json_error(e: serde_json::Error) -> DecodeError {
+    let message = e.to_string();
+    if message.starts_with("recursion limit exceeded") {
+        DecodeError::TooDeep { message }
+    } else {
+        DecodeError::NotJson { message }
+    }
+}
+
+/// The deepest nesting of arrays and objects in a valid JSON text (0 for a scalar).
+fn nesting_depth(json: &str) -> usize {
+    let b = json.as_bytes();
+    if !matches!(b.first(), Some(b'[' | b'{')) {
+        return 0;
+    }
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0);
+    while i < b.len() {
+        match b[i] {
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth -= 1,
+            b'"' => {
+                // Skip the string: brackets inside it do not count.
+                i += 1;
+                while b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
+/// The JSON type of a valid JSON text, from its first byte.
+fn kind_of(json: &str) -> &'static str {
+    match json.as_bytes().first() {
+        Some(b'"') => "string",
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "boolean",
+        Some(b'[') => "array",
+        Some(b'{') => "object",
+        _ => "number",
     }
 }
 
@@ -186,12 +349,11 @@ impl EnrichedArticle {
         self.raw.id()
     }
 
-    /// Serialises the record as one line of JSON (no trailing newline): the same bytes as its
-    /// [`Serialize`] implementation through `serde_json`, but the raw fields' strings (the
-    /// article text, most of the record) go through [`write_json_string`], which copies clean
-    /// runs eight bytes at a time where serde_json looks at every byte.
+    /// Serialises the record as one line of JSON (no trailing newline): `id` first when it came
+    /// from the message key, then the raw members as received (an input `enrichment` member is
+    /// replaced), then `enrichment`. Keys are written as `serde_json` writes strings.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.raw.body().map_or(256, str::len) + 1024);
+        let mut out = Vec::with_capacity(self.raw.source.len() + 1024);
         out.push(b'{');
         if self.raw.id_from_key {
             write_json_string(&mut out, "id");
@@ -199,16 +361,14 @@ impl EnrichedArticle {
             write_json_string(&mut out, &self.raw.id);
             out.push(b',');
         }
-        for (k, v) in &self.raw.fields {
-            if k == "enrichment" {
+        for (k, json) in self.raw.members() {
+            // With the id from the key, an `"id": null` member would repeat the key.
+            if k == "enrichment" || (self.raw.id_from_key && k == "id") {
                 continue;
             }
             write_json_string(&mut out, k);
             out.push(b':');
-            match v {
-                Value::String(s) => write_json_string(&mut out, s),
-                other => serde_json::to_writer(&mut out, other).expect("serialising to a Vec cannot fail"),
-            }
+            out.extend_from_slice(json.as_bytes());
             out.push(b',');
         }
         write_json_string(&mut out, "enrichment");
@@ -276,23 +436,6 @@ fn write_escape(out: &mut Vec<u8>, b: u8) {
             out.extend_from_slice(b"\\u00");
             out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
         }
-    }
-}
-
-impl Serialize for EnrichedArticle {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let extra = usize::from(self.raw.id_from_key) + 1;
-        let mut map = serializer.serialize_map(Some(self.raw.fields.len() + extra))?;
-        if self.raw.id_from_key {
-            map.serialize_entry("id", &self.raw.id)?;
-        }
-        for (k, v) in &self.raw.fields {
-            if k != "enrichment" {
-                map.serialize_entry(k, v)?;
-            }
-        }
-        map.serialize_entry("enrichment", &self.enrichment)?;
-        map.end()
     }
 }
 
@@ -394,9 +537,56 @@ mod tests {
     fn decodes_a_full_article_and_keeps_unknown_fields() {
         let a = decode(r#"{"id":"a1","title":"T","body":"B","url":"u","x-feed":{"n":1}}"#).unwrap();
         assert_eq!((a.id(), a.title(), a.body()), ("a1", Some("T"), Some("B")));
-        assert_eq!(a.fields()["x-feed"]["n"], 1);
+        assert_eq!(a.json_of("x-feed"), Some(r#"{"n":1}"#));
+        let keys: Vec<&str> = a.members().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["id", "title", "body", "url", "x-feed"]);
     }
 
+    #[test]
+    fn escaped_strings_are_decoded() {
+        let a = decode(r#"{"id":"a\u0031","title":"caf\u00e9 \"x\"\n","language":"e\u006e"}"#).unwrap();
+        assert_eq!((a.id(), a.title(), a.declared_language()), ("a1", Some("café \"x\"\n"), Some("en")));
+        // A lone surrogate is valid JSON grammar but not a string serde_json (or Rust) can hold.
+        assert_eq!(decode(r#"{"id":"a","title":"\ud800"}"#).unwrap_err().class(), "not_json");
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_first_place_and_its_last_value() {
+        let a = decode(r#"{"id":"a","x":1,"title":"first","x":2,"title":"last"}"#).unwrap();
+        assert_eq!(a.title(), Some("last"));
+        let members: Vec<(&str, &str)> = a.members().collect();
+        assert_eq!(members, [("id", r#""a""#), ("x", "2"), ("title", r#""last""#)]);
+        // The same as serde_json's own map (with `preserve_order`).
+        let map: serde_json::Map<String, Value> =
+            serde_json::from_str(r#"{"id":"a","x":1,"title":"first","x":2,"title":"last"}"#).unwrap();
+        let theirs: Vec<(String, String)> = map.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        let ours: Vec<(String, String)> = members.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(ours, theirs);
+        // Many members take another path (an index instead of a scan): same rule.
+        let mut many: Vec<String> = (0..40).map(|i| format!(r#""k{i}":{i}"#)).collect();
+        many.push(r#""k3":"again""#.into());
+        let a = decode(&format!(r#"{{"id":"a","title":"T",{}}}"#, many.join(","))).unwrap();
+        assert_eq!(a.json_of("k3"), Some(r#""again""#));
+        assert_eq!(a.members().count(), 42);
+        assert_eq!(a.members().nth(5).map(|(k, _)| k), Some("k3"));
+    }
+
+    #[test]
+    fn nesting_limit_is_serde_jsons() {
+        // serde_json's own parse into a value is the reference: the same depths pass and fail.
+        for depth in 120..135 {
+            let json = format!(r#"{{"id":"a","title":"T","deep":{}{}}}"#, "[".repeat(depth), "]".repeat(depth));
+            let reference = serde_json::from_str::<Value>(&json).is_ok();
+            let ours = decode(&json);
+            assert_eq!(ours.is_ok(), reference, "depth {depth}: {ours:?}");
+            if !reference {
+                assert_eq!(ours.unwrap_err().class(), "too_deep");
+            }
+        }
+        // Brackets inside strings are text, not nesting.
+        let quoted = format!(r#"{{"id":"a","title":"T","q":["{}\"{}"]}}"#, "[".repeat(300), "{".repeat(300));
+        assert!(decode(&quoted).is_ok());
+    }
     #[test]
     fn body_aliases() {
         assert_eq!(decode(r#"{"id":"a","content":"C"}"#).unwrap().body(), Some("C"));
@@ -439,25 +629,63 @@ mod tests {
         assert_eq!(e.to_string(), "field `body` has the wrong type: expected string, found array");
     }
 
-    #[test]
-    fn to_json_writes_what_serde_json_writes() {
+    fn enricher() -> crate::enrich::Enricher {
         use crate::enrich::{sentiment::SentimentAnalyzer, taxonomy::Taxonomy, Enricher};
-        let enricher = Enricher::with_parts(Taxonomy::builtin(), SentimentAnalyzer::new(Default::default()));
+        Enricher::with_parts(Taxonomy::builtin(), SentimentAnalyzer::new(Default::default()))
+    }
+
+    #[test]
+    fn to_json_is_the_input_object_plus_enrichment() {
+        let enricher = enricher();
         let tricky =
             "Taiwan \"quoted\" back\\slash tab\t nl\n cr\r bell\u{7} bs\u{8} ff\u{c} del\u{7f} café “x” 台湾 \u{1f}";
         let inputs = [
-            serde_json::json!({"id": "a1", "title": tricky, "body": tricky.repeat(9), "n": 1.5, "x": {"k": [tricky, null, true]}}),
+            serde_json::json!({"id": "a1", "title": tricky, "body": tricky.repeat(9), "n": 1.5, "x": {"k": [tricky, null, true]}, "k\"ey": 1}),
             serde_json::json!({"title": "short", "body": "", "enrichment": "replaced"}),
+            serde_json::json!({"id": null, "title": "id from the key"}),
         ];
         for input in inputs {
             let raw =
                 RawArticle::decode(input.to_string().as_bytes(), Some(b"key-1"), DEFAULT_MAX_MESSAGE_BYTES).unwrap();
             let record = enricher.enrich(raw);
-            assert_eq!(
-                String::from_utf8(record.to_json()).unwrap(),
-                String::from_utf8(serde_json::to_vec(&record).unwrap()).unwrap()
-            );
+            let output: serde_json::Map<String, Value> = serde_json::from_slice(&record.to_json()).unwrap();
+            let mut expected = serde_json::Map::new();
+            if input.get("id").is_none_or(Value::is_null) {
+                expected.insert("id".into(), "key-1".into());
+            }
+            for (k, v) in input.as_object().unwrap() {
+                if k != "enrichment" && !(k == "id" && v.is_null()) {
+                    expected.insert(k.clone(), v.clone());
+                }
+            }
+            expected.insert("enrichment".into(), serde_json::to_value(&record.enrichment).unwrap());
+            assert_eq!(output.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+            assert_eq!(output, expected);
         }
+    }
+
+    #[test]
+    fn unknown_fields_pass_through_as_received() {
+        // Values serde_json would rewrite (or refuse) if parsed: digits beyond f64, big
+        // integers, a trailing zero, an exponent out of f64's range, escapes, inner spacing.
+        let members = [
+            r#""ratio":0.1000000000000000055511151231257827"#,
+            r#""views":123456789012345678901234567890"#,
+            r#""price":1.50"#,
+            r#""huge":1e400"#,
+            r#""esc":"caf\u00e9 \/ \ud83d\ude00""#,
+            r#""meta":{ "b" : [1, 2.0 ,{}] , "a":null }"#,
+        ];
+        let input = format!(r#"{{"id":"a","title":"Taiwan","body":"Taipei \u00e9",{}}}"#, members.join(","));
+        let record = enricher().enrich(decode(&input).unwrap());
+        let output = String::from_utf8(record.to_json()).unwrap();
+        let prefix =
+            format!(r#"{{"id":"a","title":"Taiwan","body":"Taipei \u00e9",{},"enrichment":{{"#, members.join(","));
+        assert!(output.starts_with(&prefix), "{output}");
+        // Spacing between the top-level members is not kept.
+        let spaced = r#" { "id" : "a" , "title" : "T" , "n" : 1.50 } "#;
+        let output = String::from_utf8(enricher().enrich(decode(spaced).unwrap()).to_json()).unwrap();
+        assert!(output.starts_with(r#"{"id":"a","title":"T","n":1.50,"enrichment":{"#), "{output}");
     }
 
     proptest::proptest! {
