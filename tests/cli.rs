@@ -82,6 +82,19 @@ fn enrich_reports_bad_lines_with_file_and_line_and_exits_2() {
 }
 
 #[test]
+fn enrich_passes_producer_fields_through_byte_for_byte() {
+    // Numbers a JSON parser would rewrite or refuse, and a nested object with its own spacing.
+    let extra = r#""price":1.50,"views":123456789012345678901234567890,"huge":1e400,"meta":{ "a" : [1, 2.0] }"#;
+    let line = format!(r#"{{"id":"p1","title":"Taiwan","body":"Taipei held talks.",{extra}}}"#);
+    let file = write_temp(format!("{line}\n").as_bytes());
+    let out = bin().arg("enrich").arg(file.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let record = String::from_utf8(out.stdout).unwrap();
+    let expected = format!(r#"{{"id":"p1","title":"Taiwan","body":"Taipei held talks.",{extra},"enrichment":{{"#);
+    assert!(record.starts_with(&expected), "{record}");
+}
+
+#[test]
 fn enrich_reads_stdin_and_takes_env_overrides() {
     let mut child = bin()
         .arg("enrich")
