@@ -51,14 +51,36 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_json_objects_decode_or_fail_cleanly(fields in proptest::collection::btree_map("[a-z_]{1,8}", prop_oneof![
-        Just(serde_json::Value::Null), any::<bool>().prop_map(serde_json::Value::from), any::<i64>().prop_map(serde_json::Value::from),
-        ".{0,40}".prop_map(serde_json::Value::from), Just(serde_json::json!([1, "a"])), Just(serde_json::json!({"x": 1})),
-    ], 0..8)) {
-        let obj: serde_json::Map<String, serde_json::Value> = fields.into_iter().collect();
-        let bytes = serde_json::Value::Object(obj).to_string();
+    fn arbitrary_json_objects_decode_or_fail_cleanly_and_pass_through(fields in proptest::collection::vec((
+        prop_oneof![Just("id".to_owned()), Just("title".to_owned()), Just("body".to_owned()), Just("text".to_owned()), Just("enrichment".to_owned()), "[a-z_]{1,8}"],
+        prop_oneof![
+            Just(serde_json::Value::Null), any::<bool>().prop_map(serde_json::Value::from), any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+            ".{0,40}".prop_map(serde_json::Value::from), Just(serde_json::json!([1, "a", {"k": [null]}])), Just(serde_json::json!({"x": 1})),
+        ],
+    ), 0..8)) {
+        // Keys may repeat in the message. The expected record comes from serde_json's own map
+        // of the message: a repeated key there keeps its first place and its last value, the
+        // rule the decoder follows too; and its numbers are parsed like the output's.
+        let members: Vec<String> =
+            fields.iter().map(|(k, v)| format!("{}:{v}", serde_json::Value::from(k.as_str()))).collect();
+        let bytes = format!("{{{}}}", members.join(","));
+        let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&bytes).unwrap();
         if let Ok(article) = RawArticle::decode(bytes.as_bytes(), Some(b"key"), DEFAULT_MAX_MESSAGE_BYTES) {
-            let _ = NEWS.enrich(article).to_json();
+            let record = NEWS.enrich(article);
+            let output: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&record.to_json()).unwrap();
+            let mut expected = serde_json::Map::new();
+            if obj.get("id").is_none_or(serde_json::Value::is_null) {
+                expected.insert("id".into(), "key".into());
+            }
+            for (k, v) in obj {
+                if k != "enrichment" && !(k == "id" && v.is_null()) {
+                    expected.insert(k, v);
+                }
+            }
+            expected.insert("enrichment".into(), serde_json::to_value(&record.enrichment).unwrap());
+            prop_assert_eq!(output.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+            prop_assert_eq!(output, expected);
         }
     }
 }
