@@ -117,17 +117,17 @@ impl RawArticle {
 
     /// Type-checks the known fields and reads them.
     fn validate(mut self, key: Option<&[u8]>) -> Result<Self, DecodeError> {
-        for field in ["title", "url", "source", "language", "published_at"] {
-            self.optional_str(field)?;
-        }
+        self.title = self.optional_str("title")?;
+        self.optional_str("url")?;
+        self.optional_str("source")?;
+        self.language = self.optional_str("language")?;
+        let published_at = self.optional_str("published_at")?;
         let body_field = BODY_FIELDS.into_iter().find(|f| self.json_of(f).is_some_and(|v| kind_of(v) != "null"));
         self.body = match body_field {
             Some(f) => self.optional_str(f)?,
             None => None,
         };
-        self.title = self.optional_str("title")?;
-        self.language = self.optional_str("language")?;
-        if let Some(published) = self.optional_str("published_at")? {
+        if let Some(published) = published_at {
             let published = self.text(&published);
             time::OffsetDateTime::parse(published, &Rfc3339).map_err(|e| DecodeError::InvalidField {
                 field: "published_at".into(),
@@ -193,11 +193,11 @@ impl RawArticle {
         match kind_of(json) {
             "null" => Ok(None),
             "string" if !json.contains('\\') => Ok(Some(Text::InSource(r.start + 1..r.end - 1))),
-            // Escapes are decoded by serde_json, which also rejects what a JSON string may not
-            // hold (a lone surrogate): the whole message is then reported as serde_json does.
-            "string" => {
-                serde_json::from_str(json).map(|s| Some(Text::Decoded(s))).map_err(|_| parse_error(&self.source))
-            }
+            // serde_json decodes the escapes, and rejects what a Rust string cannot hold (a
+            // lone surrogate, which the JSON grammar allows).
+            "string" => serde_json::from_str(json)
+                .map(|s| Some(Text::Decoded(s)))
+                .map_err(|e| DecodeError::NotJson { message: format!("field `{field}`: {e}") }),
             found => Err(DecodeError::WrongType { field: field.into(), expected: "string", found }),
         }
     }
@@ -238,8 +238,10 @@ fn parse_members(text: &str) -> Result<Vec<(String, Range<usize>)>, DecodeError>
         return Err(parse_error(text));
     };
     // Values are not parsed, only validated, so serde_json's nesting limit is checked here.
-    if list.iter().any(|(_, v)| nesting_depth(v.get()) >= MAX_DEPTH) {
-        return Err(parse_error(text));
+    if let Some((key, _)) = list.iter().find(|(_, v)| nesting_depth(v.get()) >= MAX_DEPTH) {
+        return Err(DecodeError::TooDeep {
+            message: format!("field `{key}` nests more than {} levels deep", MAX_DEPTH - 1),
+        });
     }
     let base = text.as_ptr() as usize;
     let range_of = |v: &RawValue| {
@@ -266,13 +268,13 @@ fn parse_members(text: &str) -> Result<Vec<(String, Range<usize>)>, DecodeError>
     Ok(members)
 }
 
-/// The error serde_json reports for a message that is not acceptable JSON, found by parsing it
-/// whole as before (only for messages already known to be bad), so the message and position are
-/// serde_json's.
+/// The error for an object the member parser rejected, as a whole-message parse into a
+/// `Value` reports it (only for messages already known to be bad): that parse also counts the
+/// nesting, so an object that is both too deep and malformed is `too_deep`, as it always was.
 fn parse_error(text: &str) -> DecodeError {
     match serde_json::from_str::<Value>(text) {
         Err(e) => json_error(e),
-        Ok(_) => DecodeError::NotJson { message: "rejected by the object parser".into() },
+        Ok(_) => DecodeError::NotJson { message: "not a JSON object of members".into() },
     }
 }
 
@@ -547,7 +549,9 @@ mod tests {
         let a = decode(r#"{"id":"a\u0031","title":"caf\u00e9 \"x\"\n","language":"e\u006e"}"#).unwrap();
         assert_eq!((a.id(), a.title(), a.declared_language()), ("a1", Some("café \"x\"\n"), Some("en")));
         // A lone surrogate is valid JSON grammar but not a string serde_json (or Rust) can hold.
-        assert_eq!(decode(r#"{"id":"a","title":"\ud800"}"#).unwrap_err().class(), "not_json");
+        let e = decode(r#"{"id":"a","title":"\ud800"}"#).unwrap_err();
+        assert_eq!(e.class(), "not_json");
+        assert!(e.to_string().contains("field `title`"), "{e}");
     }
 
     #[test]
@@ -580,7 +584,9 @@ mod tests {
             let ours = decode(&json);
             assert_eq!(ours.is_ok(), reference, "depth {depth}: {ours:?}");
             if !reference {
-                assert_eq!(ours.unwrap_err().class(), "too_deep");
+                let e = ours.unwrap_err();
+                assert_eq!(e.class(), "too_deep");
+                assert_eq!(e.to_string(), "JSON nesting is too deep: field `deep` nests more than 126 levels deep");
             }
         }
         // Brackets inside strings are text, not nesting.
