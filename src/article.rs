@@ -122,11 +122,14 @@ impl RawArticle {
         self.optional_str("source")?;
         self.language = self.optional_str("language")?;
         let published_at = self.optional_str("published_at")?;
-        let body_field = BODY_FIELDS.into_iter().find(|f| self.json_of(f).is_some_and(|v| kind_of(v) != "null"));
-        self.body = match body_field {
-            Some(f) => self.optional_str(f)?,
-            None => None,
-        };
+        // The first of the body fields that is present and not null is the text (and must be a
+        // string); the others are not looked at.
+        for field in BODY_FIELDS {
+            self.body = self.optional_str(field)?;
+            if self.body.is_some() {
+                break;
+            }
+        }
         if let Some(published) = published_at {
             let published = self.text(&published);
             time::OffsetDateTime::parse(published, &Rfc3339).map_err(|e| DecodeError::InvalidField {
@@ -228,9 +231,11 @@ fn parse_members(text: &str) -> Result<Vec<(String, Range<usize>)>, DecodeError>
         }
     }
 
-    if text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first() != Some(&b'{') {
+    let json = text.trim_start_matches([' ', '\t', '\n', '\r']);
+    if !json.starts_with('{') {
+        // Parsed whole (not skimmed) so that nesting beyond serde_json's limit is `too_deep`.
         return Err(match serde_json::from_str::<Value>(text) {
-            Ok(value) => DecodeError::NotObject { found: type_name(&value) },
+            Ok(_) => DecodeError::NotObject { found: kind_of(json) },
             Err(e) => json_error(e),
         });
     }
@@ -324,17 +329,6 @@ fn kind_of(json: &str) -> &'static str {
         Some(b'[') => "array",
         Some(b'{') => "object",
         _ => "number",
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 
