@@ -245,7 +245,7 @@ fn parse_members(text: &str) -> Result<Vec<(String, Range<usize>)>, DecodeError>
     // Values are not parsed, only validated, so serde_json's nesting limit is checked here.
     if let Some((key, _)) = list.iter().find(|(_, v)| nesting_depth(v.get()) >= MAX_DEPTH) {
         return Err(DecodeError::TooDeep {
-            message: format!("field `{key}` nests more than {} levels deep", MAX_DEPTH - 1),
+            message: format!("field `{}` nests more than {} levels deep", shown_name(key), MAX_DEPTH - 1),
         });
     }
     let base = text.as_ptr() as usize;
@@ -521,6 +521,20 @@ pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
 }
 
+/// Longest field name an error message quotes: the name is the producer's, and the message goes
+/// into a DLQ header and a log line.
+const MAX_SHOWN_NAME_CHARS: usize = 64;
+
+/// A producer's field name as error messages show it: control characters escaped (a newline
+/// must not start a new log or `enrich` error line) and cut to [`MAX_SHOWN_NAME_CHARS`].
+fn shown_name(name: &str) -> String {
+    let mut shown: String = name.chars().take(MAX_SHOWN_NAME_CHARS).flat_map(char::escape_debug).collect();
+    if name.chars().nth(MAX_SHOWN_NAME_CHARS).is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,6 +601,20 @@ mod tests {
         let quoted = format!(r#"{{"id":"a","title":"T","q":["{}\"{}"]}}"#, "[".repeat(300), "{".repeat(300));
         assert!(decode(&quoted).is_ok());
     }
+    #[test]
+    fn a_producers_field_name_is_quoted_on_one_line_and_cut_short() {
+        let deep = format!("{}{}", "[".repeat(130), "]".repeat(130));
+        // The JSON escape `\n` in the name decodes to a newline.
+        let name = r"evil\nforged.jsonl:99: fake: injected";
+        let e = decode(&format!(r#"{{"id":"a","title":"T","{name}":{deep}}}"#)).unwrap_err().to_string();
+        assert!(!e.contains('\n'), "one line: {e}");
+        assert!(e.contains(r"field `evil\nforged.jsonl:99: fake: injected`"), "{e}");
+        let long = "k".repeat(100_000);
+        let e = decode(&format!(r#"{{"id":"a","title":"T","{long}":{deep}}}"#)).unwrap_err().to_string();
+        assert!(e.len() < 200, "a long name is cut: {} bytes", e.len());
+        assert!(e.contains(&format!("field `{}…`", "k".repeat(64))), "{e}");
+    }
+
     #[test]
     fn body_aliases() {
         assert_eq!(decode(r#"{"id":"a","content":"C"}"#).unwrap().body(), Some("C"));

@@ -193,6 +193,52 @@ async fn a_record_the_broker_rejects_sends_its_input_to_the_dlq() {
     assert_all_committed(&fx).await;
 }
 
+/// An input near the size limit makes a dead letter the producer cannot write (its bytes plus
+/// the error headers): it goes to the DLQ without its payload instead of stopping the worker,
+/// which would stop again on the same offset after every restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_too_large_to_write_goes_without_its_payload() {
+    let fx = Fixture::new("dlq-too-large");
+    let mut settings = fx.settings.clone();
+    settings.kafka.producer_properties.insert("message.max.bytes".into(), "2500".into());
+    settings.limits.max_message_bytes = 2400;
+    let article =
+        |id: &str, body_len: usize| format!(r#"{{"id":"{id}","title":"T","body":"{}"}}"#, "word ".repeat(body_len / 5));
+    // Over the input limit: a `too_large` dead letter of its 2,450 bytes plus headers.
+    let too_large = article("big-input", 2420);
+    // Within the input limit, but its enriched record is over the producer's limit, and so is
+    // the `produce_failed` dead letter of its 2,300 bytes.
+    let big_output = article("big-output", 2270);
+    assert!(too_large.len() > 2400 && (2000..=2400).contains(&big_output.len()));
+    let good = synthetic("after", 20);
+    let mut records = vec![
+        (Some(b"big-input".to_vec()), too_large.clone().into_bytes()),
+        (Some(b"big-output".to_vec()), big_output.clone().into_bytes()),
+    ];
+    records.extend(good.iter().map(|(id, json)| (Some(id.clone().into_bytes()), json.clone().into_bytes())));
+    fx.produce(&records);
+
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, good.len(), WAIT);
+    let dlq = fx.read(DLQ, 2, WAIT);
+    let summary = worker.shutdown().await.expect("a dead letter that does not fit must not stop the worker");
+
+    assert_eq!(ids_of(&out).0, all_ids(&good), "articles after the oversized ones all come through");
+    assert_eq!(dlq.len(), 2, "{dlq:#?}");
+    for (key, class, input) in [("big-input", "too_large", &too_large), ("big-output", "produce_failed", &big_output)] {
+        let r = dlq.iter().find(|r| r.key.as_deref() == Some(key)).unwrap_or_else(|| panic!("no DLQ record for {key}"));
+        assert_eq!(r.headers[headers::CLASS], class);
+        assert!(r.payload.is_empty(), "{key}: the bytes that did not fit are left out");
+        let omitted = &r.headers[headers::PAYLOAD_OMITTED];
+        assert!(omitted.starts_with(&format!("payload of {} bytes omitted: ", input.len())), "{omitted}");
+        assert!(omitted.to_lowercase().contains("size"), "the reason is the size: {omitted}");
+        assert!(r.headers[headers::OFFSET].parse::<i64>().is_ok(), "where to read the input again");
+    }
+    assert_eq!(summary.stats.by_dlq_reason.get("too_large").copied(), Some(1));
+    assert_eq!(summary.stats.by_dlq_reason.get("produce_failed").copied(), Some(1));
+    assert_all_committed(&fx).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fatal_produce_error_stops_without_committing_and_a_restart_loses_nothing() {
     let fx = Fixture::new("fatal");

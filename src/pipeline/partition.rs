@@ -5,7 +5,7 @@
 //! a contiguous watermark by construction and never skips a gap.
 
 use super::consumer::WorkerContext;
-use super::output::{classify, deliver, is_retriable, DeliveryFailure, OutRecord};
+use super::output::{classify, deliver, is_retriable, DeliveryFailure, OutRecord, Topics};
 use super::{PartitionKey, Shared};
 use crate::article::RawArticle;
 use futures::stream::{FuturesOrdered, StreamExt};
@@ -182,7 +182,11 @@ async fn await_deliveries(
             Ok(record) => shared.stats.record_produced(&record.topic),
             Err((record, DeliveryFailure::Permanent(reason))) => {
                 if *record.topic == *shared.topics.dlq {
-                    return (offset, Err(format!("cannot write to the dead-letter topic {}: {reason}", record.topic)));
+                    // The input's own dead letter (a decode failure) was refused.
+                    if let Err(fatal) = dead_letter_without_payload(&shared, &input, &record, &reason).await {
+                        return (offset, Err(fatal));
+                    }
+                    continue;
                 }
                 tracing::warn!(
                     topic = input.topic(), partition = input.partition(), offset,
@@ -201,8 +205,36 @@ async fn await_deliveries(
         let record = shared.topics.dlq_record(&input, "produce", "produce_failed", &reason);
         match deliver(&shared.producer, &record).await {
             Ok(()) => shared.stats.record_produced(&record.topic),
+            Err(DeliveryFailure::Permanent(refused)) => {
+                if let Err(fatal) = dead_letter_without_payload(&shared, &input, &record, &refused).await {
+                    return (offset, Err(fatal));
+                }
+            }
             Err(failure) => return (offset, Err(format!("cannot write to the dead-letter topic: {failure:?}"))),
         }
     }
     (offset, Ok(()))
+}
+
+/// Writes `dead_letter` without the input's bytes after it was refused for `reason` (see
+/// [`Topics::without_payload`]). Failing that, nothing can be dead-lettered: the error is fatal.
+async fn dead_letter_without_payload(
+    shared: &Shared,
+    input: &OwnedMessage,
+    dead_letter: &OutRecord,
+    reason: &str,
+) -> Result<(), String> {
+    tracing::warn!(
+        topic = input.topic(), partition = input.partition(), offset = input.offset(),
+        dlq_topic = %dead_letter.topic, reason = %reason,
+        "dead letter refused; writing it without the input's bytes"
+    );
+    let fallback = Topics::without_payload(dead_letter, reason);
+    match deliver(&shared.producer, &fallback).await {
+        Ok(()) => {
+            shared.stats.record_produced(&fallback.topic);
+            Ok(())
+        }
+        Err(failure) => Err(format!("cannot write to the dead-letter topic {}: {failure:?}", fallback.topic)),
+    }
 }
