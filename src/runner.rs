@@ -99,7 +99,15 @@ pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
         let _ = slot.set(worker.shared().clone());
         tokio::select! {
             _ = shutdown_signal() => {}
-            _ = worker.failed() => {}
+            _ = worker.failed() => {
+                // The signal handlers replaced the default action, so without this a signal during
+                // the stop that follows would do nothing.
+                tokio::spawn(async {
+                    wait_for_signal().await;
+                    tracing::warn!("signal while stopping after a fatal error: exiting immediately");
+                    std::process::exit(130);
+                });
+            }
         }
         worker.shutdown().await
     });
@@ -115,7 +123,8 @@ pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
             0
         }
         Err(e) => {
-            tracing::error!(error = %e, "worker failed");
+            // librdkafka's errors can quote a configured value, credentials included.
+            tracing::error!(error = %settings.redact(&e.to_string()), "worker failed");
             1
         }
     }

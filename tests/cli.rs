@@ -167,6 +167,99 @@ fn invalid_configuration_exits_64_naming_the_key() {
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("Invalid configuration: taxonomy:"));
 }
 
+/// A librdkafka property librdkafka refuses is a configuration error (exit 64) in `check-config`
+/// and `run` alike, naming the property, and no credential appears in any output.
+#[test]
+fn a_refused_librdkafka_property_exits_64_without_showing_credentials() {
+    for command in ["check-config", "run"] {
+        let out = bin()
+            .arg(command)
+            .env("NEWS_ENRICHER_HTTP__LISTEN", "")
+            .env("NEWS_ENRICHER_KAFKA__PROPERTIES__SECURITY__PROTOCOL", "SASL_SSLX")
+            .env("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD", "hunter2-secret")
+            .env("NEWS_ENRICHER_KAFKA__PROPERTIES__SSL__KEY__PASWORD", "misspelt-secret")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(64), "{command}: {stderr}");
+        assert!(stderr.starts_with("Invalid configuration: kafka.properties."), "{command}: {stderr}");
+        for secret in ["hunter2", "misspelt-secret"] {
+            assert!(!stdout.contains(secret) && !stderr.contains(secret), "{command}: {stdout}{stderr}");
+        }
+    }
+    // SASL_SSL with SCRAM is built in: the README's production settings are valid.
+    let out = bin()
+        .arg("check-config")
+        .env("NEWS_ENRICHER_KAFKA__PROPERTIES__SECURITY__PROTOCOL", "SASL_SSL")
+        .env("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__MECHANISMS", "SCRAM-SHA-512")
+        .env("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__USERNAME", "news-enricher")
+        .env("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD", "hunter2-secret")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `enrich` keeps memory bounded with lines near the 1 MiB limit too: batches close at 1 MiB of
+/// input, so the batches in flight hold a few MiB per thread, not 64 lines of up to 1 MiB each.
+#[test]
+fn enrich_memory_stays_bounded_with_lines_near_the_size_limit() {
+    let mut input = tempfile::NamedTempFile::new().unwrap();
+    let body = "word ".repeat(180_000); // 900 KB
+    for i in 0..200 {
+        writeln!(input, r#"{{"id":"{i}","title":"T","body":"{body}"}}"#).unwrap();
+    }
+    input.flush().unwrap();
+    let mut child = bin()
+        .arg("enrich")
+        .arg(input.path())
+        .env("NEWS_ENRICHER_ENRICH__THREADS", "1")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // VmHWM is the peak resident size so far: the last reading before the exit is the run's.
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        if let Ok(status) = std::fs::read_to_string(&status_path) {
+            if let Some(kb) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+                peak_kb = peak_kb.max(kb.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(peak_kb > 0, "no reading of /proc/<pid>/status");
+    // 180 MB of input; 4 batches of 64 such lines would be about 230 MB.
+    assert!(peak_kb < 150_000, "peak resident size {peak_kb} kB");
+}
+
+/// A configuration or taxonomy file over 16 MiB (a wrong path to a log or a dump) is refused
+/// before it is read into memory.
+#[test]
+fn an_oversized_config_or_taxonomy_file_is_refused() {
+    let huge = tempfile::NamedTempFile::new().unwrap();
+    huge.as_file().set_len((16 << 20) + 1).unwrap(); // sparse: costs no disk
+    let out = bin().arg("check-config").arg("--config").arg(huge.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("Invalid configuration: --config: ") && stderr.contains("over the limit"), "{stderr}");
+    let out = bin().arg("check-config").env("NEWS_ENRICHER_TAXONOMY__PATH", huge.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("Invalid configuration: taxonomy:") && stderr.contains("over the limit"), "{stderr}");
+}
+
+/// A syntax error in the file points at the line without quoting it: the line may hold a
+/// credential.
+#[test]
+fn a_syntax_error_in_the_config_file_does_not_quote_the_line() {
+    let file = write_temp(b"[kafka.properties]\n\"sasl.password\" = \"Pa\\ss%w0rd\"\n");
+    let out = bin().arg("check-config").arg("--config").arg(file.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 2") && !stderr.contains("w0rd"), "{stderr}");
+}
+
 /// `run` on the embedded broker: logs the bootstrap address, enriches what another client
 /// produces there, and exits 0 on SIGTERM after draining.
 #[test]

@@ -113,6 +113,26 @@ async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason_and_committed()
     assert_all_committed(&fx).await;
 }
 
+/// Producers compress with any codec Kafka knows; the worker reads them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_compressed_with_every_kafka_codec_is_enriched() {
+    let fx = Fixture::new("codecs");
+    let mut all = Vec::new();
+    for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
+        let articles = synthetic(codec, 10);
+        let records: Vec<_> =
+            articles.iter().map(|(id, json)| (Some(id.clone().into_bytes()), json.clone().into_bytes())).collect();
+        produce_to_with(&fx.bootstrap(), INPUT, &records, &[("compression.type", codec)]);
+        all.extend(articles);
+    }
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, all.len(), WAIT);
+    let summary = worker.shutdown().await.unwrap();
+    assert_eq!(ids_of(&out).0, all_ids(&all));
+    assert_eq!(summary.stats.dead_lettered, 0);
+    assert_all_committed(&fx).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_down_for_ten_seconds_mid_stream_loses_nothing() {
     let fx = Fixture::new("broker-down");

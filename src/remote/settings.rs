@@ -40,6 +40,18 @@ pub enum HttpVersion {
     Http2,
 }
 
+/// `url` as error messages show it: whatever sits between `://` and an `@` of the authority
+/// (a user name and password) replaced, so that a credential put in the URL by mistake is not
+/// echoed by the very check that rejects it. Works on text, since the URL may not parse.
+pub(crate) fn without_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_owned() };
+    let authority_end = url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
+    match url[scheme_end..authority_end].rfind('@') {
+        Some(at) => format!("{}{}{}", &url[..scheme_end], crate::config::REDACTED, &url[scheme_end + at..]),
+        None => url.to_owned(),
+    }
+}
+
 /// A credential: deserialised normally, but never shown — `Debug` and `Serialize` (hence
 /// `check-config` and any log of the settings) print `"<redacted>"`.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -281,9 +293,10 @@ impl<L: LabelTarget> RemoteSettings<L> {
             return bad("url", "must be set (or set enabled = false)".into());
         }
         match reqwest::Url::parse(&self.url) {
-            Err(e) => return bad("url", format!("{:?} is not a URL: {e}", self.url)),
+            Err(e) => return bad("url", format!("{:?} is not a URL: {e}", without_userinfo(&self.url))),
             Ok(u) if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() => {
-                return bad("url", format!("{:?} must be an http:// or https:// URL with a host", self.url))
+                let shown = without_userinfo(&self.url);
+                return bad("url", format!("{shown:?} must be an http:// or https:// URL with a host"));
             }
             Ok(u) if u.password().is_some() => {
                 return bad("url", "must not contain a password: put the credential in `token`".into())
@@ -365,7 +378,7 @@ impl<L: LabelTarget> RemoteSettings<L> {
 /// request. The message names the file.
 pub fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, String> {
     let shown = path.display();
-    let pem = std::fs::read(path).map_err(|e| format!("{shown}: cannot read the CA file: {e}"))?;
+    let pem = crate::config::read_config_file(path).map_err(|e| format!("{shown}: cannot read the CA file: {e}"))?;
     // from_pem_bundle skips text outside PEM blocks and fails on a damaged block; a file with
     // no certificate block at all (a key, a DER file, an empty file) yields none.
     let certs = reqwest::Certificate::from_pem_bundle(&pem)

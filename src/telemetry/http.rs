@@ -1,6 +1,23 @@
 //! The operations endpoint on `http.listen`: `/metrics` (Prometheus text), `/healthz` (the
 //! process is alive and serving) and `/readyz` (joined to the group, brokers reachable, making
 //! progress; 503 with the reason otherwise).
+//!
+//! The endpoint binds `0.0.0.0` in containers, so it must survive slow or hostile clients without
+//! taking the process down with it. It serves HTTP/1.1 only, through its own accept loop on
+//! hyper-util (axum's `axum::serve` exposes no timeouts and no connection limit), with
+//! [`Limits`]:
+//!
+//! - a **header-read timeout** ([`HEADER_READ_TIMEOUT`]): a connection that has not sent a
+//!   complete request head in time is closed. Hyper restarts this timer after every response, so
+//!   it also bounds how long an idle keep-alive connection is kept;
+//! - a **cap on concurrent connections** ([`MAX_CONNECTIONS`]): at the cap the loop stops
+//!   accepting until a connection ends, so the endpoint never holds more sockets than that;
+//! - a **maximum connection age** ([`MAX_CONNECTION_AGE`]): a connection is shut down gracefully
+//!   at that age and dropped if it still has not finished one header-read timeout later. This
+//!   bounds what the header timeout does not: a client that never reads its response.
+//!
+//! Together, every connection ends within a bounded time, so a slow client holds one slot for a
+//! bounded time and can never make `/healthz` fail for others while the endpoint is below the cap.
 
 use crate::pipeline::Shared;
 use axum::extract::State;
@@ -8,29 +25,178 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 /// What the endpoint serves: set once the worker has started. Before that, `/readyz` says so.
 pub type WorkerSlot = Arc<OnceLock<Arc<Shared>>>;
 
-/// Binds `listen` (fails fast on a bad or busy address) and serves until the runtime stops.
-/// Returns the bound address (useful with port 0).
+/// How long a client may take to send a complete request head (and how long a keep-alive
+/// connection may stay idle between requests). Prometheus and the kubelet send their whole
+/// request in one packet within milliseconds; 10 s still tolerates a very slow network, yet frees
+/// a slot held by a stalled client quickly, well within a liveness probe's failure window
+/// (default 3 × 10 s).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many connections the endpoint serves at once. Normal load is a handful (a scraper or two,
+/// the kubelet's probes, an operator's curl), so 256 leaves two orders of magnitude of headroom
+/// while keeping the endpoint's sockets far below even a 1024 file-descriptor limit, which the
+/// Kafka connections and the rest of the process need.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// Age at which a connection is shut down gracefully (the request in progress, if any, completes;
+/// then it closes), and dropped if it has not closed [`HEADER_READ_TIMEOUT`] later. Our responses
+/// are small and served in milliseconds, so one minute only affects connections that are stuck
+/// (e.g. a client that never reads); a keep-alive scraper merely reconnects once a minute.
+pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60);
+
+/// After an accept error that is not about one connection (e.g. out of file descriptors), wait
+/// this long before accepting again, rather than spinning on the error.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_secs(1);
+
+/// At most one "connection limit reached" warning per this interval, so a flood does not also
+/// flood the logs.
+const LIMIT_WARNING_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The endpoint's protection against slow and hostile clients (see the module documentation).
+/// [`serve`] uses [`Limits::default`], i.e. the constants above; tests inject short ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// See [`HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
+    /// See [`MAX_CONNECTIONS`]; values below 1 are treated as 1.
+    ///
+    /// At the cap, new connections **wait** (the loop stops accepting; they stay in the kernel's
+    /// accept queue, costing the process no file descriptor) rather than being closed at once: a
+    /// legitimate burst, or a probe arriving while slots are briefly full, is then served late
+    /// instead of refused, and every slot frees within a bounded time (at most
+    /// [`Limits::max_connection_age`] plus [`Limits::header_read_timeout`], typically the header
+    /// timeout). Refusing instead would cost an accept and a close per attempt during a flood and
+    /// fail such probes outright.
+    pub max_connections: usize,
+    /// See [`MAX_CONNECTION_AGE`].
+    pub max_connection_age: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+            max_connection_age: MAX_CONNECTION_AGE,
+        }
+    }
+}
+
+/// Binds `listen` (fails fast on a bad or busy address) and serves until the runtime stops, with
+/// the default [`Limits`]. Returns the bound address (useful with port 0).
 pub async fn serve(listen: &str, worker: WorkerSlot) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    serve_with(listen, worker, Limits::default()).await
+}
+
+/// [`serve`] with explicit [`Limits`].
+pub async fn serve_with(listen: &str, worker: WorkerSlot, limits: Limits) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .with_state(worker);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "HTTP endpoint stopped");
-        }
-    });
-    tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+    tokio::spawn(accept_loop(listener, app, limits));
+    tracing::info!(
+        %addr,
+        header_read_timeout_ms = limits.header_read_timeout.as_millis() as u64,
+        max_connections = limits.max_connections,
+        "serving /metrics, /healthz and /readyz"
+    );
     Ok(addr)
+}
+
+/// Accepts connections while fewer than `limits.max_connections` are open, serving each on its
+/// own task until it ends.
+async fn accept_loop(listener: TcpListener, app: Router, limits: Limits) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    // HTTP/1.1 only: the auto-detecting mode would first wait for the protocol preface without
+    // any timeout.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    let builder = Arc::new(builder);
+    let mut last_limit_warning: Option<Instant> = None;
+    loop {
+        // Take a slot *before* accepting: at the cap, new connections wait in the accept queue.
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if last_limit_warning.is_none_or(|t| t.elapsed() >= LIMIT_WARNING_INTERVAL) {
+                    last_limit_warning = Some(Instant::now());
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "HTTP endpoint at its connection limit; new connections wait"
+                    );
+                }
+                match slots.clone().acquire_owned().await {
+                    Ok(slot) => slot,
+                    Err(_) => return, // never closed
+                }
+            }
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                tracing::error!(error = %e, "HTTP endpoint: accept failed");
+                tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                continue;
+            }
+        };
+        let builder = builder.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            serve_connection(&builder, stream, peer, app, limits).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Serves one connection until it ends, [`Limits::max_connection_age`] plus at most
+/// [`Limits::header_read_timeout`] at the latest.
+async fn serve_connection(
+    builder: &auto::Builder<TokioExecutor>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    limits: Limits,
+) {
+    let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                // Header timeouts and clients that hang up land here: routine, not worth a warning.
+                tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+            }
+            return;
+        }
+        () = tokio::time::sleep(limits.max_connection_age) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    if tokio::time::timeout(limits.header_read_timeout, conn).await.is_err() {
+        tracing::debug!(%peer, "HTTP connection dropped: still open after its maximum age");
+    }
+}
+
+/// Errors about the one connection being accepted (it went away before we took it), as opposed
+/// to errors of the listener or the process.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), ConnectionAborted | ConnectionReset | ConnectionRefused)
 }
 
 async fn metrics(State(worker): State<WorkerSlot>) -> impl IntoResponse {

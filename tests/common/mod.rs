@@ -115,12 +115,17 @@ impl Fixture {
 }
 
 pub fn produce_to(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec<u8>)]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("message.max.bytes", "10000000")
-        .set("linger.ms", "5")
-        .create()
-        .unwrap();
+    produce_to_with(bootstrap, topic, records, &[]);
+}
+
+/// [`produce_to`] with extra producer properties (e.g. `compression.type`).
+pub fn produce_to_with(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec<u8>)], extra: &[(&str, &str)]) {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap).set("message.max.bytes", "10000000").set("linger.ms", "5");
+    for (k, v) in extra {
+        config.set(*k, *v);
+    }
+    let producer: BaseProducer = config.create().unwrap();
     for (key, payload) in records {
         let mut record = BaseRecord::<Vec<u8>, Vec<u8>>::to(topic).payload(payload);
         if let Some(k) = key {

@@ -131,8 +131,10 @@ impl Taxonomy {
     /// Loads and validates a taxonomy file.
     pub fn load(path: &Path) -> Result<Self, TaxonomyError> {
         let origin = path.display().to_string();
-        let src =
-            std::fs::read_to_string(path).map_err(|source| TaxonomyError::Io { origin: origin.clone(), source })?;
+        let io_error = |source| TaxonomyError::Io { origin: origin.clone(), source };
+        let bytes = crate::config::read_config_file(path).map_err(io_error)?;
+        let src = String::from_utf8(bytes)
+            .map_err(|e| io_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error())))?;
         Self::from_toml_str(&src, &origin)
     }
 
