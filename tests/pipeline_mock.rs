@@ -156,6 +156,31 @@ async fn broker_down_for_ten_seconds_mid_stream_loses_nothing() {
     assert_all_committed(&fx).await;
 }
 
+/// SIGTERM while the brokers are unreachable: nothing can be committed, and the worker still
+/// stops within `kafka.shutdown_timeout_secs` (plus the consumer's close), without loss: the
+/// uncommitted work is re-processed after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_with_the_brokers_down_keeps_its_deadline() {
+    let fx = Fixture::new("shutdown-broker-down");
+    let mut settings = fx.settings.clone();
+    settings.kafka.shutdown_timeout_secs = 4;
+    let articles = synthetic("down", 200);
+    fx.produce_articles(&articles);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert_eq!(fx.read(OUTPUT, 20, WAIT).len(), 20, "processing started");
+    fx.broker.broker_down(1);
+    let started = std::time::Instant::now();
+    let _ = worker.shutdown().await;
+    let took = started.elapsed();
+    eprintln!("shutdown with the broker down took {took:?}");
+    assert!(took < Duration::from_secs(8), "shutdown took {took:?}, shutdown_timeout is 4 s");
+    fx.broker.broker_up(1);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, articles.len(), WAIT);
+    assert_eq!(ids_of(&out).0, all_ids(&articles), "a restart loses nothing");
+    worker.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retriable_produce_errors_are_retried_without_loss() {
     let fx = Fixture::new("produce-errors");

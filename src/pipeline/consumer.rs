@@ -20,6 +20,9 @@ const PAUSE_AFTER: Duration = Duration::from_secs(1);
 /// Attempts of a synchronous commit (on revoke and shutdown) before giving up; the offsets stay
 /// stored and a later auto-commit or the next owner's re-processing covers a failure.
 const COMMIT_ATTEMPTS: u32 = 5;
+/// Of the shutdown budget (`kafka.shutdown_timeout_secs`), what the drain leaves for the final
+/// commit and the close (at most a quarter of the budget).
+const SHUTDOWN_COMMIT_RESERVE: Duration = Duration::from_secs(2);
 
 /// librdkafka callbacks: rebalances, errors, commit results.
 pub struct WorkerContext {
@@ -189,9 +192,11 @@ pub(super) fn poll_loop(
     }
     let all = shared.partition_keys();
     let deadline = shared.shutdown_deadline();
+    let reserve = SHUTDOWN_COMMIT_RESERVE.min(deadline.saturating_duration_since(Instant::now()) / 4);
+    let drain_deadline = deadline - reserve;
     tracing::info!(in_flight = shared.in_flight(), "shutdown: draining in-flight work");
     shared.close_inputs(&all);
-    while shared.in_flight() > 0 && Instant::now() < deadline && !shared.failed() {
+    while shared.in_flight() > 0 && Instant::now() < drain_deadline && !shared.failed() {
         // Keep serving callbacks while draining; no new message is dispatched.
         let _ = consumer.poll(POLL_INTERVAL);
     }
@@ -205,17 +210,50 @@ pub(super) fn poll_loop(
             "shutdown deadline passed with work in flight; it will be re-processed after restart"
         );
     }
-    let _ = commit_with_retries(&consumer, "shutdown");
-    tracing::info!("shutdown: offsets committed; leaving the group");
+    if commit_before(&consumer, deadline) {
+        tracing::info!("shutdown: offsets committed; leaving the group");
+    }
     // Partition tasks hold clones of the consumer to store offsets; wait until they have exited so
     // that the close below (which blocks and runs the revoke callback) happens on this thread.
-    let wait_until = Instant::now() + Duration::from_secs(5);
-    while Arc::strong_count(&consumer) > 1 && Instant::now() < wait_until {
+    while Arc::strong_count(&consumer) > 1 && Instant::now() < deadline {
         let _ = consumer.poll(Duration::from_millis(10));
     }
     shared.forget(&all);
+    if Arc::strong_count(&consumer) > 1 {
+        tracing::warn!(
+            "shutdown deadline passed with the consumer still in use; exiting without leaving the group \
+             (it reassigns the partitions after the session timeout)"
+        );
+    }
     drop(consumer);
     tracing::info!("shutdown: consumer closed");
+}
+
+/// The final commit, abandoned at `deadline`. With the group coordinator unreachable a
+/// synchronous commit blocks until the session times out (45 s by default), past any shutdown
+/// budget, so it runs on a thread of its own; when the deadline passes first, that thread keeps
+/// its reference to the consumer and the process exits without waiting for it. What was not
+/// committed is re-processed after a restart: duplicates, never loss.
+fn commit_before(consumer: &Arc<BaseConsumer<WorkerContext>>, deadline: Instant) -> bool {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let committing = consumer.clone();
+    let spawned = std::thread::Builder::new().name("final-commit".into()).spawn(move || {
+        let _ = done_tx.send(commit_with_retries(&committing, "shutdown"));
+    });
+    if spawned.is_err() {
+        return commit_with_retries(consumer, "shutdown");
+    }
+    let wait = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+    match done_rx.recv_timeout(wait) {
+        Ok(committed) => committed,
+        Err(_) => {
+            tracing::warn!(
+                "shutdown deadline passed during the final commit (is the group coordinator reachable?); \
+                 exiting without it: uncommitted work is re-processed after a restart"
+            );
+            false
+        }
+    }
 }
 
 /// Stores `offset` of `topic`/`partition` as processed (librdkafka commits offset + 1).
