@@ -709,7 +709,13 @@ mod tests {
 
     #[test]
     fn a_remote_url_with_a_credential_is_never_echoed() {
-        for url in ["ftp://bob:S3cretPW@tei/predict", "http://bob:S3cretPW@tei:99999/x", "http://bob:S3cretPW@/x"] {
+        for url in [
+            "ftp://bob:S3cretPW@tei/predict",
+            "http://bob:S3cretPW@tei:99999/x",
+            "http://bob:S3cretPW@/x",
+            "http://bob:S3cretPW@tei/x",
+            "http://S3cretPW@tei/x",
+        ] {
             let e = load_str("", &[("NEWS_ENRICHER_SENTIMENT__REMOTE__URL", url)]).unwrap_err().to_string();
             assert!(e.starts_with("sentiment.remote.url: "), "{e}");
             assert!(!e.contains("S3cretPW"), "{e}");

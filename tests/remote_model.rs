@@ -209,6 +209,18 @@ async fn too_many_requests_honours_retry_after() {
     assert_eq!(remote.metrics().errors("throttled"), 1);
 }
 
+/// A 503 with `Retry-After` is the server shedding load: throttled, like a 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unavailable_with_retry_after_is_throttling() {
+    let server = ModelServer::start().await;
+    server.script([Behaviour::Unavailable(1)]);
+    let remote = start(&RemoteSettings { timeout_ms: 3000, ..settings(&server) });
+    assert!(remote.score("good news").await.is_ok());
+    assert_eq!(server.requests(), 2);
+    assert_eq!(remote.metrics().errors("throttled"), 1);
+    assert_eq!(remote.metrics().errors("server_error"), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_requests_without_retry_after_backs_off() {
     let server = ModelServer::start().await;
@@ -229,7 +241,8 @@ async fn retry_after_beyond_the_timeout_falls_back_and_pauses_all_requests() {
     // During the pause nothing is sent: articles fall back at once.
     let started = Instant::now();
     assert_eq!(remote.score("more news").await, Err(Failure::Throttled));
-    assert!(started.elapsed() < Duration::from_millis(100), "no request, no wait");
+    // Below the 500 ms timeout with room for a busy machine; the request count proves it.
+    assert!(started.elapsed() < Duration::from_millis(400), "no request, no wait");
     assert_eq!(server.requests(), 1);
     assert_eq!(remote.metrics().fallbacks("throttled"), 2);
     // After it, requests flow again.
@@ -353,7 +366,7 @@ async fn breaker_opens_fails_fast_and_closes_after_a_probe() {
     // Open: no request, an immediate fallback.
     let started = Instant::now();
     assert_eq!(remote.score("good news").await, Err(Failure::BreakerOpen));
-    assert!(started.elapsed() < Duration::from_millis(100));
+    assert!(started.elapsed() < Duration::from_millis(400), "no wait for a timeout");
     assert_eq!(server.requests(), 3);
     // The model recovers; after open_ms one probe goes through and closes the breaker.
     server.set(Behaviour::Ok);
@@ -402,7 +415,7 @@ async fn timeouts_count_towards_the_breaker() {
     assert_eq!(remote.breaker_state(), BreakerState::Open);
     let started = Instant::now();
     assert_eq!(remote.score("x").await, Err(Failure::BreakerOpen));
-    assert!(started.elapsed() < Duration::from_millis(100), "a hung model costs nothing once the breaker is open");
+    assert!(started.elapsed() < Duration::from_millis(140), "a hung model costs nothing once the breaker is open");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -724,7 +737,7 @@ async fn a_failing_or_hung_tag_classifier_keeps_the_taxonomy_tags_marked_builtin
     let mut article = builtin.clone();
     let started = Instant::now();
     tags.apply(&mut article).await;
-    assert!(started.elapsed() < Duration::from_millis(50));
+    assert!(started.elapsed() < Duration::from_millis(250), "no wait for the 300 ms timeout");
     assert_eq!(article.enrichment.tags_source.as_deref(), Some("builtin"));
     let m = tags.metrics();
     assert_eq!((m.fallbacks("error"), m.fallbacks("timeout"), m.fallbacks("breaker_open")), (1, 1, 1));

@@ -32,9 +32,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::time::Duration;
 
-/// Responses larger than this are refused rather than buffered (a batch of label lists is a few
-/// kilobytes).
+/// Responses larger than this per text of the batch are refused rather than buffered, and never
+/// more than [`MAX_RESPONSE_BYTES`]. A text's answer is a score or a label list, a few hundred
+/// bytes; 64 KiB holds about 1,500 labels. The bound matters beyond the bytes: the answer is
+/// parsed into a JSON tree of about 25 times its size.
+const MAX_RESPONSE_BYTES_PER_TEXT: usize = 64 * 1024;
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// How much of an error response's body its error message quotes.
+const ERROR_EXCERPT_CHARS: usize = 200;
 
 /// Why a request failed. `kind` is the `kind` label of `news_enricher_remote_errors_total`.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,19 +191,23 @@ impl ModelClient {
         let mut response = request.send().await.map_err(transport_error)?;
         let status = response.status();
         let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+        let limit = (texts.len().max(1) * MAX_RESPONSE_BYTES_PER_TEXT).min(MAX_RESPONSE_BYTES);
         if let Some(len) = response.content_length() {
-            if len > MAX_RESPONSE_BYTES as u64 {
-                return Err(CallError::new(ErrorKind::Malformed, format!("response of {len} bytes is too large")));
+            if len > limit as u64 {
+                return Err(CallError::new(
+                    ErrorKind::Malformed,
+                    format!("response of {len} bytes is over the limit of {limit} for {} texts", texts.len()),
+                ));
             }
         }
         // Read in chunks up to the limit: a server that streams without a length must not
         // make the worker buffer without bound.
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            if bytes.len() + chunk.len() > limit {
                 return Err(CallError::new(
                     ErrorKind::Malformed,
-                    format!("response is larger than {MAX_RESPONSE_BYTES} bytes"),
+                    format!("response is larger than the limit of {limit} bytes for {} texts", texts.len()),
                 ));
             }
             bytes.extend_from_slice(&chunk);
@@ -206,11 +215,13 @@ impl ModelClient {
         if !status.is_success() {
             let kind = match status {
                 StatusCode::TOO_MANY_REQUESTS => ErrorKind::Throttled,
+                // A 503 that says when to come back is the server shedding load, like a 429.
+                StatusCode::SERVICE_UNAVAILABLE if retry_after.is_some() => ErrorKind::Throttled,
                 StatusCode::REQUEST_TIMEOUT => ErrorKind::Timeout,
                 s if s.is_server_error() => ErrorKind::ServerError,
                 _ => ErrorKind::ClientError,
             };
-            let excerpt = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+            let excerpt = self.error_excerpt(&bytes);
             let honoured = matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE);
             return Err(CallError {
                 kind,
@@ -219,6 +230,19 @@ impl ModelClient {
             });
         }
         self.parse(&bytes, texts.len())
+    }
+
+    /// The start of an error response's body for the error message (it is logged), with the
+    /// token hidden: a gateway may echo the `Authorization` header it refused. The token is
+    /// replaced before the cut, so a token across the cut cannot show in part.
+    fn error_excerpt(&self, body: &[u8]) -> String {
+        let token_len = self.token.as_ref().map_or(0, |t| t.expose().len());
+        let head = &body[..body.len().min(4 * ERROR_EXCERPT_CHARS + token_len)];
+        let mut text = String::from_utf8_lossy(head).into_owned();
+        if let Some(token) = self.token.as_ref().filter(|t| !t.expose().is_empty()) {
+            text = text.replace(token.expose(), crate::config::REDACTED);
+        }
+        text.chars().take(ERROR_EXCERPT_CHARS).collect()
     }
 
     /// Turns a successful answer into `n` answers.
@@ -265,13 +289,24 @@ impl ModelClient {
 }
 
 /// One result's label list.
+/// One result's label list. Scores must be probabilities: raw logits (TEI's `raw_scores`) would
+/// be read as confidences, and huge values overflow the sums made from them.
 fn labels(i: usize, preds: Vec<Value>) -> Result<Answer, CallError> {
+    let malformed = |m: String| CallError::new(ErrorKind::Malformed, format!("result {i}: {m}"));
     preds
         .into_iter()
-        .map(|p| serde_json::from_value::<Prediction>(p).map(|p| (p.label, p.score)))
+        .map(|p| {
+            let p = serde_json::from_value::<Prediction>(p).map_err(|e| malformed(e.to_string()))?;
+            if !(0.0..=1.0).contains(&p.score) {
+                return Err(malformed(format!(
+                    "label {:?} has score {}, not a probability in [0, 1]",
+                    p.label, p.score
+                )));
+            }
+            Ok((p.label, p.score))
+        })
         .collect::<Result<_, _>>()
         .map(Answer::Labels)
-        .map_err(|e| CallError::new(ErrorKind::Malformed, format!("result {i}: {e}")))
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -286,7 +321,9 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 fn transport_error(e: reqwest::Error) -> CallError {
-    // The error's Display names the URL but never headers, so the token cannot leak through it.
+    // Without the URL, whose query may hold a credential (`?api_key=`); the error never names
+    // headers, so the token cannot leak through it either.
+    let e = e.without_url();
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
     } else if e.is_connect() {
@@ -345,6 +382,41 @@ mod tests {
         let m = client(Api::Generic);
         let body = br#"{"results":[{"score":-0.42},{"labels":[{"label":"positive","score":1}]}]}"#;
         assert_eq!(m.parse(body, 2).unwrap(), vec![Answer::Score(-0.42), labels(&[("positive", 1.0)])]);
+    }
+
+    #[test]
+    fn label_scores_must_be_probabilities() {
+        let m = client(Api::Tei);
+        for body in [
+            &br#"[[{"label":"positive","score":-2.5},{"label":"negative","score":3.1}]]"#[..],
+            br#"[[{"label":"positive","score":1.7e308},{"label":"POSITIVE","score":1.7e308}]]"#,
+        ] {
+            let e = m.parse(body, 1).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Malformed, "{e}");
+            assert!(e.message.contains("not a probability"), "{e}");
+        }
+        let generic = client(Api::Generic);
+        let e = generic.parse(br#"{"results":[{"labels":[{"label":"positive","score":1.5}]}]}"#, 1).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Malformed);
+    }
+
+    #[test]
+    fn an_error_body_that_echoes_the_token_is_quoted_without_it() {
+        let token = "tok-VERYSECRET123";
+        let s = RemoteSettings::<f64> {
+            url: "http://127.0.0.1:9/predict".into(),
+            token: Some(Secret::new(token)),
+            ..RemoteSettings::default()
+        };
+        let m = ModelClient::new(&s).unwrap();
+        let body = format!(r#"{{"error":"invalid credentials: Bearer {token}"}}"#);
+        let excerpt = m.error_excerpt(body.as_bytes());
+        assert!(!excerpt.contains("VERYSECRET"), "{excerpt}");
+        assert!(excerpt.contains("Bearer <redacted>"), "{excerpt}");
+        // A token straddling the excerpt's end is hidden whole, not cut.
+        let long = format!("{}{token}", "x".repeat(ERROR_EXCERPT_CHARS - 5));
+        let excerpt = m.error_excerpt(long.as_bytes());
+        assert!(!excerpt.contains("tok-V") && excerpt.chars().count() == ERROR_EXCERPT_CHARS, "{excerpt}");
     }
 
     #[test]

@@ -298,8 +298,8 @@ impl<L: LabelTarget> RemoteSettings<L> {
                 let shown = without_userinfo(&self.url);
                 return bad("url", format!("{shown:?} must be an http:// or https:// URL with a host"));
             }
-            Ok(u) if u.password().is_some() => {
-                return bad("url", "must not contain a password: put the credential in `token`".into())
+            Ok(u) if u.password().is_some() || !u.username().is_empty() => {
+                return bad("url", "must not contain a user name or password: put the credential in `token`".into())
             }
             Ok(_) => {}
         }

@@ -34,6 +34,8 @@ pub enum Behaviour {
     Status(u16),
     /// 429, with `Retry-After: <seconds>` when given.
     TooMany(Option<u64>),
+    /// 503 with `Retry-After: <seconds>`.
+    Unavailable(u64),
     /// 200 with a body that is not JSON.
     Malformed,
     /// 200 with one result fewer than texts.
@@ -303,6 +305,11 @@ async fn handle(state: Arc<State>, path: &'static str, version: Version, headers
             if let Some(secs) = retry_after {
                 response.headers_mut().insert("retry-after", secs.to_string().parse().unwrap());
             }
+            return response;
+        }
+        Behaviour::Unavailable(secs) => {
+            let mut response = (StatusCode::SERVICE_UNAVAILABLE, r#"{"error":"loading"}"#).into_response();
+            response.headers_mut().insert("retry-after", secs.to_string().parse().unwrap());
             return response;
         }
         Behaviour::Malformed => return (StatusCode::OK, "[[{\"label\": \"positive\", \"sco").into_response(),
