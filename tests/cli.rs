@@ -66,7 +66,10 @@ fn enrich_reports_bad_lines_with_file_and_line_and_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let ids: Vec<&str> = stdout.lines().map(|l| if l.contains("\"id\":\"a\"") { "a" } else { "b" }).collect();
+    let ids: Vec<String> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(ids, ["a", "b"]);
     let stderr = String::from_utf8(out.stderr).unwrap();
     let name = file.path().display().to_string();
@@ -264,8 +267,30 @@ fn a_syntax_error_in_the_config_file_does_not_quote_the_line() {
 /// produces there, and exits 0 on SIGTERM after draining.
 #[test]
 fn run_on_the_embedded_broker_and_stop_with_sigterm() {
-    let mut child = bin()
-        .arg("run")
+    let (mut child, bootstrap, rest) = start_run(bin().arg("run"));
+
+    let articles = common::synthetic("cli-run", 5);
+    let records: Vec<_> =
+        articles.iter().map(|(id, j)| (Some(id.clone().into_bytes()), j.clone().into_bytes())).collect();
+    common::produce_to(&bootstrap, "news.raw", &records);
+    let out = common::read_topic(&bootstrap, "news.enriched", articles.len(), Duration::from_secs(30));
+    assert_eq!(common::ids_of(&out).0.len(), articles.len());
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(30)).expect("worker exits after SIGTERM");
+    let rest = rest.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", rest.join("\n"));
+    let log = rest.join("\n");
+    for step in ["shutdown requested", "offsets committed", "consumer closed", "shutdown complete"] {
+        assert!(log.contains(step), "missing shutdown step {step:?} in:\n{log}");
+    }
+}
+
+/// Starts `command` (a `run`) with JSON logs and no HTTP endpoint, and waits for the embedded
+/// broker's bootstrap address in its log. The rest of stderr is collected in the background so
+/// the child never blocks on a full pipe.
+fn start_run(command: &mut Command) -> (std::process::Child, String, std::thread::JoinHandle<Vec<String>>) {
+    let mut child = command
         .env("NEWS_ENRICHER_LOG__FORMAT", "json")
         .env("NEWS_ENRICHER_HTTP__LISTEN", "")
         .stderr(Stdio::piped())
@@ -290,24 +315,44 @@ fn run_on_the_embedded_broker_and_stop_with_sigterm() {
         }
     }
     let bootstrap = bootstrap.unwrap_or_else(|| panic!("no bootstrap address logged:\n{}", lines.concat()));
-    // Drain the rest of stderr in the background so the child never blocks on a full pipe.
     let rest = std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect::<Vec<_>>());
+    (child, bootstrap, rest)
+}
 
-    let articles = common::synthetic("cli-run", 5);
+/// SIGTERM drains; a second signal during the drain exits at once (status 130) instead of
+/// waiting for it. The drain here waits on a hung remote model for up to 8 s.
+#[test]
+fn a_second_signal_during_the_drain_exits_at_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(ModelServer::start());
+    server.set(Behaviour::Hang);
+    let config = write_temp(
+        format!("[sentiment.remote]\nname = \"hung\"\nurl = \"{}\"\ntimeout_ms = 8000\n", server.url("/predict"))
+            .as_bytes(),
+    );
+    let (mut child, bootstrap, rest) = start_run(bin().args(["run", "--config"]).arg(config.path()));
+    let articles = common::synthetic("cli-signal", 5);
     let records: Vec<_> =
         articles.iter().map(|(id, j)| (Some(id.clone().into_bytes()), j.clone().into_bytes())).collect();
     common::produce_to(&bootstrap, "news.raw", &records);
-    let out = common::read_topic(&bootstrap, "news.enriched", articles.len(), Duration::from_secs(30));
-    assert_eq!(common::ids_of(&out).0.len(), articles.len());
-
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let status = wait_timeout(&mut child, Duration::from_secs(30)).expect("worker exits after SIGTERM");
-    let rest = rest.join().unwrap();
-    assert_eq!(status.code(), Some(0), "{}", rest.join("\n"));
-    let log = rest.join("\n");
-    for step in ["shutdown requested", "offsets committed", "consumer closed", "shutdown complete"] {
-        assert!(log.contains(step), "missing shutdown step {step:?} in:\n{log}");
+    // The articles are with the hung model once it has seen them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.requests() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
+    assert!(server.requests() > 0, "the worker asked the model");
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "the first signal drains, it does not exit");
+    let second = Instant::now();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(20)).expect("the worker exits");
+    let took = second.elapsed();
+    let log = rest.join().unwrap().join("\n");
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(took < Duration::from_secs(4), "exited {took:?} after the second signal, not at once");
+    assert!(log.contains("second signal"), "{log}");
 }
 
 fn wait_timeout(child: &mut std::process::Child, timeout: Duration) -> Option<std::process::ExitStatus> {

@@ -90,6 +90,8 @@ fn compound_matches_python_vader() {
         REQUIRED_RATIO * 100.0,
         mismatches.len()
     );
+    // The issue asks for 99.9 %; the README and the sentiment module promise every snippet.
+    assert!(mismatches.is_empty(), "{} snippets differ from Python (first shown above)", mismatches.len());
 }
 
 /// Deterministic xorshift generator (no test-only dependency needed).
@@ -269,6 +271,7 @@ fn generated_edge_cases_match_python_vader_exactly() {
         String::from_utf8_lossy(&output.stderr).trim()
     );
     let expected = std::fs::read_to_string(&out_path).unwrap();
+    assert_eq!(expected.lines().count(), texts.len(), "the Python reference scored a different number of texts");
     let vader = Vader::new();
     let mut bad = 0;
     for (text, line) in texts.iter().zip(expected.lines()) {

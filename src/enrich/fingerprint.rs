@@ -469,6 +469,19 @@ mod tests {
         weights.iter().enumerate().fold(0u64, |acc, (bit, &w)| if w > 0 { acc | 1 << bit } else { acc })
     }
 
+    /// Fingerprints are stable across versions: these values come from the published FNV-1a 64
+    /// test vectors and from `scripts/fingerprint_reference.py`, an independent implementation of
+    /// the documented definition. A change here changes every stored fingerprint.
+    #[test]
+    fn fingerprints_are_the_published_definition() {
+        let fnv = |s: &str| s.bytes().fold(FNV_OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME));
+        assert_eq!(fnv("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv("foobar"), 0x8594_4171_f739_67e8);
+        assert_eq!(finish_word_hash(fnv("taiwan")), 0x819e_ebfc_8215_7a64);
+        assert_eq!(simhash("The quick brown fox jumps over the lazy dog"), 0x6cdc_5e0c_8043_02e1);
+        assert_eq!(simhash("Taiwan's president met U.S. officials in Taipei on Monday."), 0x2e10_4003_408b_3ba6);
+    }
+
     #[test]
     fn bit_sliced_votes_match_the_definition() {
         // Over 255 blocks of sixteen words: exercises the byte counters' flush.

@@ -66,7 +66,9 @@ impl Fixture {
     pub fn new(group: &str) -> Self {
         init_logs();
         let broker = EmbeddedBroker::start(1).expect("starting the mock cluster");
-        for (topic, partitions) in [(INPUT, PARTITIONS), (OUTPUT, PARTITIONS), (DLQ, 1), ("news.tag.taiwan", 1)] {
+        for (topic, partitions) in
+            [(INPUT, PARTITIONS), (OUTPUT, PARTITIONS), (DLQ, 1), ("news.tag.taiwan", 1), ("news.tag.sanctions", 1)]
+        {
             broker.create_topic(topic, partitions).unwrap();
         }
         let mut settings = Settings::default();
