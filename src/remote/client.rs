@@ -29,13 +29,13 @@ use super::settings::{Api, HttpVersion, LabelTarget, RemoteSettings, Secret};
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use std::time::Duration;
 
 /// Responses larger than this per text of the batch are refused rather than buffered, and never
 /// more than [`MAX_RESPONSE_BYTES`]. A text's answer is a score or a label list, a few hundred
-/// bytes; 64 KiB holds about 1,500 labels. The bound matters beyond the bytes: the answer is
-/// parsed into a JSON tree of about 25 times its size.
+/// bytes; 64 KiB holds about 1,500 labels. The parsed labels take a few times the bytes they
+/// came in (see [`ModelClient::parse`]).
 const MAX_RESPONSE_BYTES_PER_TEXT: usize = 64 * 1024;
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// How much of an error response's body its error message quotes.
@@ -245,26 +245,38 @@ impl ModelClient {
         text.chars().take(ERROR_EXCERPT_CHARS).collect()
     }
 
-    /// Turns a successful answer into `n` answers.
+    /// Turns a successful answer into `n` answers. The top level is parsed with its items kept
+    /// as raw slices of the answer, and each item then into typed values: a JSON tree of the
+    /// whole answer would take about 25 times its size.
     pub fn parse(&self, bytes: &[u8], n: usize) -> Result<Vec<Answer>, CallError> {
         let malformed = |m: String| CallError::new(ErrorKind::Malformed, m);
-        let value: Value =
+        let top: &RawValue =
             serde_json::from_slice(bytes).map_err(|e| malformed(format!("response is not JSON: {e}")))?;
-        let items: Vec<Value> = match (self.api, value) {
-            (Api::Tei, Value::Array(items)) => {
+        let items: Vec<&RawValue> = match (self.api, kind_of(top)) {
+            (Api::Tei, "an array") => {
+                let items: Vec<&RawValue> = serde_json::from_str(top.get()).map_err(|e| malformed(e.to_string()))?;
                 // A single sequence may be answered with a flat list of predictions.
-                if n == 1 && items.first().is_some_and(Value::is_object) {
-                    vec![Value::Array(items)]
+                if n == 1 && items.first().is_some_and(|item| kind_of(item) == "an object") {
+                    vec![top]
                 } else {
                     items
                 }
             }
-            (Api::Tei, other) => return Err(malformed(format!("expected a JSON array, got {}", kind_of(&other)))),
-            (Api::Generic, Value::Object(mut map)) => match map.remove("results") {
-                Some(Value::Array(items)) => items,
-                _ => return Err(malformed("expected an object with a `results` array".into())),
-            },
-            (Api::Generic, other) => return Err(malformed(format!("expected a JSON object, got {}", kind_of(&other)))),
+            (Api::Tei, other) => return Err(malformed(format!("expected a JSON array, got {other}"))),
+            (Api::Generic, "an object") => {
+                #[derive(Deserialize)]
+                struct Body<'a> {
+                    #[serde(borrow)]
+                    results: Option<&'a RawValue>,
+                }
+                match serde_json::from_str::<Body<'_>>(top.get()) {
+                    Ok(Body { results: Some(results) }) if kind_of(results) == "an array" => {
+                        serde_json::from_str(results.get()).map_err(|e| malformed(e.to_string()))?
+                    }
+                    _ => return Err(malformed("expected an object with a `results` array".into())),
+                }
+            }
+            (Api::Generic, other) => return Err(malformed(format!("expected a JSON object, got {other}"))),
         };
         if items.len() != n {
             return Err(malformed(format!("{} results for {n} texts", items.len())));
@@ -272,31 +284,41 @@ impl ModelClient {
         items
             .into_iter()
             .enumerate()
-            .map(|(i, item)| match (self.api, item) {
-                (Api::Tei, Value::Array(preds)) => labels(i, preds),
-                (Api::Generic, Value::Object(mut obj)) => match (obj.remove("score"), obj.remove("labels")) {
-                    (Some(Value::Number(s)), _) => match s.as_f64() {
-                        Some(s) if (-1.0..=1.0).contains(&s) => Ok(Answer::Score(s)),
-                        _ => Err(malformed(format!("result {i}: score {s} is not in [-1, 1]"))),
-                    },
-                    (None, Some(Value::Array(preds))) => labels(i, preds),
-                    _ => Err(malformed(format!("result {i}: needs a numeric `score` or a `labels` array"))),
-                },
-                (_, other) => Err(malformed(format!("result {i}: unexpected {}", kind_of(&other)))),
+            .map(|(i, item)| match (self.api, kind_of(item)) {
+                (Api::Tei, "an array") => labels(i, item),
+                (Api::Generic, "an object") => {
+                    #[derive(Deserialize)]
+                    struct Item<'a> {
+                        #[serde(borrow)]
+                        score: Option<&'a RawValue>,
+                        #[serde(borrow)]
+                        labels: Option<&'a RawValue>,
+                    }
+                    let item: Item<'_> =
+                        serde_json::from_str(item.get()).map_err(|e| malformed(format!("result {i}: {e}")))?;
+                    match (item.score, item.labels) {
+                        (Some(s), _) if kind_of(s) == "a number" => match s.get().parse::<f64>() {
+                            Ok(score) if (-1.0..=1.0).contains(&score) => Ok(Answer::Score(score)),
+                            _ => Err(malformed(format!("result {i}: score {} is not in [-1, 1]", s.get()))),
+                        },
+                        (None, Some(preds)) if kind_of(preds) == "an array" => labels(i, preds),
+                        _ => Err(malformed(format!("result {i}: needs a numeric `score` or a `labels` array"))),
+                    }
+                }
+                (_, other) => Err(malformed(format!("result {i}: unexpected {other}"))),
             })
             .collect()
     }
 }
 
-/// One result's label list.
 /// One result's label list. Scores must be probabilities: raw logits (TEI's `raw_scores`) would
 /// be read as confidences, and huge values overflow the sums made from them.
-fn labels(i: usize, preds: Vec<Value>) -> Result<Answer, CallError> {
+fn labels(i: usize, preds: &RawValue) -> Result<Answer, CallError> {
     let malformed = |m: String| CallError::new(ErrorKind::Malformed, format!("result {i}: {m}"));
+    let preds: Vec<Prediction> = serde_json::from_str(preds.get()).map_err(|e| malformed(e.to_string()))?;
     preds
         .into_iter()
         .map(|p| {
-            let p = serde_json::from_value::<Prediction>(p).map_err(|e| malformed(e.to_string()))?;
             if !(0.0..=1.0).contains(&p.score) {
                 return Err(malformed(format!(
                     "label {:?} has score {}, not a probability in [0, 1]",
@@ -309,14 +331,15 @@ fn labels(i: usize, preds: Vec<Value>) -> Result<Answer, CallError> {
         .map(Answer::Labels)
 }
 
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+/// The kind of a valid JSON value, from its first character.
+fn kind_of(v: &RawValue) -> &'static str {
+    match v.get().trim_start().as_bytes().first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
     }
 }
 
