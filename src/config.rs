@@ -230,8 +230,9 @@ fn is_text_setting(key: &str) -> bool {
 /// (`2 | "sasl.password" = ...` and its caret line): the line may hold a credential, and the
 /// line and column say where to look.
 fn without_source_excerpt(message: &str) -> String {
-    let excerpt = regex::Regex::new(r"^\s*\d*\s*\|").expect("valid regex");
-    let lines: Vec<&str> = message.lines().filter(|line| !excerpt.is_match(line)).collect();
+    let is_excerpt =
+        |line: &str| line.trim_start().trim_start_matches(|c: char| c.is_ascii_digit()).trim_start().starts_with('|');
+    let lines: Vec<&str> = message.lines().filter(|line| !is_excerpt(line)).collect();
     lines.join("\n")
 }
 

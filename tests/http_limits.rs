@@ -29,6 +29,15 @@ async fn partial_head(addr: SocketAddr) -> TcpStream {
     stream
 }
 
+/// `n` connections holding a slot each with a partial request head.
+async fn partial_heads(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        held.push(partial_head(addr).await);
+    }
+    held
+}
+
 /// Whether the server closes `stream` (end of stream or reset) within [`HANG_GUARD`].
 async fn closed_by_server(stream: &mut TcpStream) -> bool {
     let mut sink = Vec::new();
@@ -73,10 +82,7 @@ async fn partial_header_connection_is_closed_after_header_read_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_below_the_cap_do_not_block_healthz() {
     let addr = start(Limits { header_read_timeout: LONG, max_connections: 4, max_connection_age: LONG }).await;
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        held.push(partial_head(addr).await);
-    }
+    let held = partial_heads(addr, 3).await;
     // The fourth slot serves probes one after another.
     for _ in 0..3 {
         assert_eq!(healthz(addr).await, 200);
@@ -87,10 +93,7 @@ async fn slow_clients_below_the_cap_do_not_block_healthz() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_cap_new_connections_wait_until_a_slot_frees() {
     let addr = start(Limits { header_read_timeout: LONG, max_connections: 4, max_connection_age: LONG }).await;
-    let mut held = Vec::new();
-    for _ in 0..4 {
-        held.push(partial_head(addr).await);
-    }
+    let held = partial_heads(addr, 4).await;
     // The fifth connection is queued, not served and not closed: nothing comes back while the
     // four slots stay held (they would for ten minutes).
     let mut waiting = send_healthz(addr).await;
@@ -106,10 +109,7 @@ async fn at_the_cap_new_connections_wait_until_a_slot_frees() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_cap_slots_free_when_held_connections_time_out() {
     let addr = start(Limits { header_read_timeout: SHORT, max_connections: 4, max_connection_age: LONG }).await;
-    let mut held = Vec::new();
-    for _ in 0..4 {
-        held.push(partial_head(addr).await);
-    }
+    let mut held = partial_heads(addr, 4).await;
     let waiting = send_healthz(addr).await;
     assert_eq!(status(waiting).await, 200);
     for stream in &mut held {

@@ -27,11 +27,11 @@ pub mod headers {
     pub const CONNECTOR: &str = "__connect.errors.connector.name";
     pub const WORKER_VERSION: &str = "__connect.errors.worker.version";
     /// Ours, not Connect's: present when the dead letter could not carry the input's bytes
-    /// (see [`super::Topics::without_payload`]); says how many bytes were left out and why.
+    /// (see [`super::OutRecord::without_payload`]); says how many bytes were left out and why.
     pub const PAYLOAD_OMITTED: &str = "news_enricher.errors.payload.omitted";
 }
 
-/// A dead letter keeps the input's key when it falls back to [`Topics::without_payload`] only up
+/// A dead letter keeps the input's key when it falls back to [`OutRecord::without_payload`] only up
 /// to this size: a key this long is as suspect as the payload.
 const MAX_FALLBACK_KEY_BYTES: usize = 4096;
 
@@ -55,6 +55,32 @@ impl OutRecord {
             record = record.headers(headers.clone());
         }
         record
+    }
+
+    /// This dead letter without the input's bytes, for when the producer or the broker refused it
+    /// (`reason`): an input near the size limit makes a dead letter over it, and a dead letter
+    /// that cannot be written would otherwise stop the worker on every restart. The headers
+    /// still say where the input is, so it can be read again from its topic; a
+    /// [`headers::PAYLOAD_OMITTED`] header says what was left out and why.
+    pub fn without_payload(&self, reason: &str) -> OutRecord {
+        let key_len = self.key.as_ref().map_or(0, |k| k.len());
+        let keep_key = key_len <= MAX_FALLBACK_KEY_BYTES;
+        let omitted = if keep_key {
+            format!("payload of {} bytes omitted: {reason}", self.payload.len())
+        } else {
+            format!("payload of {} bytes and key of {key_len} bytes omitted: {reason}", self.payload.len())
+        };
+        let headers = self
+            .headers
+            .clone()
+            .unwrap_or_default()
+            .insert(Header { key: headers::PAYLOAD_OMITTED, value: Some(&omitted) });
+        OutRecord {
+            topic: self.topic.clone(),
+            key: if keep_key { self.key.clone() } else { None },
+            payload: Arc::from(&[][..]),
+            headers: Some(headers),
+        }
     }
 }
 
@@ -130,32 +156,6 @@ impl Topics {
             topic: self.dlq.clone(),
             key: input.key().map(Into::into),
             payload: input.payload().unwrap_or_default().into(),
-            headers: Some(headers),
-        }
-    }
-
-    /// `dead_letter` without the input's bytes, for when the producer or the broker refused it
-    /// (`reason`): an input near the size limit makes a dead letter over it, and a dead letter
-    /// that cannot be written would otherwise stop the worker on every restart. The headers
-    /// still say where the input is, so it can be read again from its topic; a
-    /// [`headers::PAYLOAD_OMITTED`] header says what was left out and why.
-    pub fn without_payload(dead_letter: &OutRecord, reason: &str) -> OutRecord {
-        let key_len = dead_letter.key.as_ref().map_or(0, |k| k.len());
-        let keep_key = key_len <= MAX_FALLBACK_KEY_BYTES;
-        let omitted = if keep_key {
-            format!("payload of {} bytes omitted: {reason}", dead_letter.payload.len())
-        } else {
-            format!("payload of {} bytes and key of {key_len} bytes omitted: {reason}", dead_letter.payload.len())
-        };
-        let headers = dead_letter
-            .headers
-            .clone()
-            .unwrap_or_default()
-            .insert(Header { key: headers::PAYLOAD_OMITTED, value: Some(&omitted) });
-        OutRecord {
-            topic: dead_letter.topic.clone(),
-            key: if keep_key { dead_letter.key.clone() } else { None },
-            payload: Arc::from(&[][..]),
             headers: Some(headers),
         }
     }

@@ -5,7 +5,7 @@
 //! a contiguous watermark by construction and never skips a gap.
 
 use super::consumer::WorkerContext;
-use super::output::{classify, deliver, is_retriable, DeliveryFailure, OutRecord, Topics};
+use super::output::{classify, deliver, is_retriable, DeliveryFailure, OutRecord};
 use super::{PartitionKey, Shared};
 use crate::article::RawArticle;
 use futures::stream::{FuturesOrdered, StreamExt};
@@ -217,7 +217,7 @@ async fn await_deliveries(
 }
 
 /// Writes `dead_letter` without the input's bytes after it was refused for `reason` (see
-/// [`Topics::without_payload`]). Failing that, nothing can be dead-lettered: the error is fatal.
+/// [`OutRecord::without_payload`]). Failing that, nothing can be dead-lettered: the error is fatal.
 async fn dead_letter_without_payload(
     shared: &Shared,
     input: &OwnedMessage,
@@ -229,7 +229,7 @@ async fn dead_letter_without_payload(
         dlq_topic = %dead_letter.topic, reason = %reason,
         "dead letter refused; writing it without the input's bytes"
     );
-    let fallback = Topics::without_payload(dead_letter, reason);
+    let fallback = dead_letter.without_payload(reason);
     match deliver(&shared.producer, &fallback).await {
         Ok(()) => {
             shared.stats.record_produced(&fallback.topic);
