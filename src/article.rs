@@ -41,8 +41,12 @@ pub enum DecodeError {
     TooDeep { message: String },
     #[error("message is JSON but not an object (found {found})")]
     NotObject { found: &'static str },
-    #[error("article has no id: no `id` field and no message key")]
+    #[error("article has no id: no `id` field and no usable message key (absent, blank or not UTF-8)")]
     MissingId,
+    /// An `id` that is present but blank is refused rather than replaced by the message key:
+    /// the producer meant to give one, so a blank is a bug upstream worth seeing in the DLQ.
+    #[error("article has no id: the `id` field is blank")]
+    BlankId,
     #[error("article has no text: `title` and `body` (or `content`/`text`) are both missing or empty")]
     NoText,
     #[error("field `{field}` has the wrong type: expected {expected}, found {found}")]
@@ -60,7 +64,7 @@ impl DecodeError {
             DecodeError::NotJson { .. } => "not_json",
             DecodeError::TooDeep { .. } => "too_deep",
             DecodeError::NotObject { .. } => "not_object",
-            DecodeError::MissingId => "missing_id",
+            DecodeError::MissingId | DecodeError::BlankId => "missing_id",
             DecodeError::NoText => "no_text",
             DecodeError::WrongType { .. } => "wrong_type",
             DecodeError::InvalidField { .. } => "invalid_field",
@@ -139,7 +143,7 @@ impl RawArticle {
         }
         (self.id, self.id_from_key) = match self.optional_str("id")? {
             Some(id) if !self.text(&id).trim().is_empty() => (self.text(&id).to_owned(), false),
-            Some(_) => return Err(DecodeError::MissingId),
+            Some(_) => return Err(DecodeError::BlankId),
             None => match key.map(std::str::from_utf8) {
                 Some(Ok(k)) if !k.trim().is_empty() => (k.to_owned(), true),
                 _ => return Err(DecodeError::MissingId),
@@ -628,7 +632,8 @@ mod tests {
         assert_eq!(a.id(), "k1");
         assert_eq!(RawArticle::decode(br#"{"title":"T"}"#, None, 100), Err(DecodeError::MissingId));
         assert_eq!(RawArticle::decode(br#"{"title":"T"}"#, Some(b"\xff"), 100), Err(DecodeError::MissingId));
-        assert_eq!(decode(r#"{"id":"  ","title":"T"}"#), Err(DecodeError::MissingId));
+        assert_eq!(decode(r#"{"id":"  ","title":"T"}"#), Err(DecodeError::BlankId));
+        assert_eq!(DecodeError::BlankId.class(), "missing_id");
     }
 
     #[test]
