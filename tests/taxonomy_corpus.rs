@@ -15,19 +15,23 @@ use std::collections::BTreeMap;
 /// Inclusive bounds on the number of tagged articles, from reading the hits of this corpus
 /// (2017: Trump's wiretapping claims, the Kim Jong-nam killing, Tillerson's Asia trip, Brexit).
 const BOUNDS: &[(&str, usize, usize)] = &[
-    // ~30 articles mention Taiwan; about ten discuss it (Ma Ying-jeou indicted, "One China").
-    ("taiwan", 5, 20),
+    // ~30 articles mention Taiwan; two are about it (Ma Ying-jeou indicted, "Why Trump backed
+    // down on 'One China'") and two digest items wholly about it; US–China stories with a
+    // paragraph on Taiwan are not.
+    ("taiwan", 2, 12),
     // One article is about fentanyl (CDC overdose figures); other drug articles are not.
     ("fentanyl", 1, 5),
-    // Pentagon–Russia deconfliction, NATO–Russia contacts, Russian–Turkish chiefs of staff,
-    // the Japan–Russia 2+2.
+    // Pentagon–Russia deconfliction and senior-level talks, NATO–Russia military contacts, the
+    // Russian–US videoconference on Syrian flight safety, Russian–Turkish chiefs of staff.
+    // Interviews that mention a Japan–Russia "2+2" of foreign and defence ministers are not.
     ("military_communications", 4, 20),
     ("us_china_relations", 25, 70),
     ("espionage_surveillance", 50, 140),
     ("trade_supply_chains", 40, 120),
     ("detained_citizens", 2, 15),
     ("north_korea", 60, 130),
-    ("south_china_sea", 5, 20),
+    // Four articles are about the sea itself; passing mentions and East China Sea stories are not.
+    ("south_china_sea", 3, 15),
     ("sanctions", 30, 80),
     ("cybersecurity", 25, 70),
 ];

@@ -233,3 +233,48 @@ fn positive_control_a_military_hotline_story() {
     );
     assert!(ids(&tags).contains(&"military_communications"), "{:?}", ids(&tags));
 }
+
+#[test]
+fn negative_anpp_the_nigerian_party_is_not_the_fentanyl_precursor() {
+    let tags = tag(
+        "Governorship race heats up in Kano",
+        "The former ANPP chairman said on Monday he would contest the governorship election in Kano \
+         State next year, setting up a three-way race. Party officials said the primaries would be held \
+         in June. He told supporters in the state capital that he had the backing of elders and youth \
+         groups across the state's 44 local government areas. The governing party has yet to name its \
+         candidate, and analysts expect a crowded field. Turnout in the last election was low, and \
+         observers said that voter registration and security in rural areas would decide the outcome. \
+         The electoral commission has promised to publish a timetable next week.",
+    );
+    assert!(!ids(&tags).contains(&"fentanyl"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn negative_fentanyl_in_a_list_of_seized_drugs() {
+    let tags = tag(
+        "Police seize drugs worth $2m in port raid",
+        "Police said on Tuesday they had seized cocaine, heroin and fentanyl worth about $2 million in a \
+         raid on a warehouse near the port. Three men were arrested and will appear in court on \
+         Thursday. Officers also found cash and two handguns. The investigation began after a tip-off \
+         from customs officials, who had noticed irregular shipments over several months. The police \
+         chief said the raid showed the value of cooperation between agencies and urged the public to \
+         report suspicious activity.",
+    );
+    assert!(!ids(&tags).contains(&"fentanyl"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn positive_control_taiwan_economy_as_a_matter_concerning_taiwan() {
+    let tags = tag(
+        "Taiwan's exports jump 12 percent on chip demand",
+        "Taiwan's exports rose 12 percent in March from a year earlier, the finance ministry said on \
+         Friday, driven by strong demand for semiconductors and electronic components. Shipments to the \
+         United States and Europe grew fastest, while exports to Japan were flat. Economists had \
+         expected growth of about 8 percent. Taiwan's central bank is expected to keep interest rates on \
+         hold at its meeting next week, analysts said, as inflation remains moderate. The government \
+         raised its growth forecast for Taiwan this year to 2.5 percent. Imports rose 9 percent, leaving \
+         a trade surplus of $5 billion. Officials said Taiwan would continue to diversify its markets to \
+         reduce reliance on any single customer.",
+    );
+    assert!(ids(&tags).contains(&"taiwan"), "{:?}", ids(&tags));
+}
