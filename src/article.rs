@@ -56,6 +56,20 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// Every value [`DecodeError::class`] returns, so metrics can export each reason from the
+    /// start.
+    pub const CLASSES: [&'static str; 9] = [
+        "too_large",
+        "not_utf8",
+        "not_json",
+        "too_deep",
+        "not_object",
+        "missing_id",
+        "no_text",
+        "wrong_type",
+        "invalid_field",
+    ];
+
     /// Short machine-readable class: the `reason` label of DLQ metrics and headers.
     pub fn class(&self) -> &'static str {
         match self {
@@ -520,9 +534,25 @@ pub struct EnricherInfo {
     pub taxonomy_version: String,
 }
 
-/// The current time as RFC 3339 UTC.
+/// The current time as RFC 3339 UTC with milliseconds (`2026-11-28T22:22:15.438Z`): a fixed
+/// width that every RFC 3339 and ISO 8601 parser reads (nine fractional digits are refused by
+/// some, e.g. Python's `fromisoformat` before 3.11).
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+    rfc3339_millis(time::OffsetDateTime::now_utc())
+}
+
+fn rfc3339_millis(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 /// Longest field name an error message quotes: the name is the producer's, and the message goes
@@ -624,6 +654,22 @@ mod tests {
         assert_eq!(decode(r#"{"id":"a","content":"C"}"#).unwrap().body(), Some("C"));
         assert_eq!(decode(r#"{"id":"a","text":"X"}"#).unwrap().body(), Some("X"));
         assert_eq!(decode(r#"{"id":"a","body":null,"text":"X"}"#).unwrap().body(), Some("X"));
+        // Only the body field in use is type-checked; the others pass through as they are.
+        assert_eq!(decode(r#"{"id":"a","body":"B","content":{"html":"<p>B</p>"}}"#).unwrap().body(), Some("B"));
+    }
+
+    #[test]
+    fn processed_at_is_utc_with_milliseconds_truncated() {
+        let at = |nanos: i128| rfc3339_millis(time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap());
+        // Expected values from Python's datetime.fromtimestamp(.., timezone.utc).
+        assert_eq!(at(1_764_368_535_438_999_999), "2025-11-28T22:22:15.438Z");
+        assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(951_782_400_005_000_000), "2000-02-29T00:00:00.005Z");
+        let east = time::OffsetDateTime::from_unix_timestamp(0)
+            .unwrap()
+            .to_offset(time::UtcOffset::from_hms(5, 30, 0).unwrap());
+        assert_eq!(rfc3339_millis(east), "1970-01-01T00:00:00.000Z");
+        assert!(time::OffsetDateTime::parse(&now_rfc3339(), &Rfc3339).is_ok());
     }
 
     #[test]
@@ -654,6 +700,20 @@ mod tests {
         let e = decode(r#"{"id":"a","title":"T","published_at":"yesterday"}"#).unwrap_err();
         assert_eq!(e.class(), "invalid_field");
         assert!(e.to_string().contains("published_at"), "{e}");
+        let every_kind = [
+            DecodeError::TooLarge { size: 2, limit: 1 },
+            DecodeError::NotUtf8 { valid_up_to: 0 },
+            DecodeError::NotJson { message: String::new() },
+            DecodeError::TooDeep { message: String::new() },
+            DecodeError::NotObject { found: "array" },
+            DecodeError::MissingId,
+            DecodeError::BlankId,
+            DecodeError::NoText,
+            DecodeError::WrongType { field: String::new(), expected: "string", found: "number" },
+            DecodeError::InvalidField { field: String::new(), message: String::new() },
+        ];
+        let classes: std::collections::BTreeSet<&str> = every_kind.iter().map(DecodeError::class).collect();
+        assert_eq!(classes, DecodeError::CLASSES.into_iter().collect());
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub struct KafkaSettings {
     pub producer_properties: BTreeMap<String, serde_json::Value>,
     /// Upper bound on messages read but not yet fully acknowledged; reading pauses at the bound.
     pub max_in_flight: usize,
+    /// Upper bound on the key and payload bytes of those messages; reading pauses at the bound
+    /// too (one message always fits). Memory for in-flight work is about three times this.
+    pub max_in_flight_bytes: usize,
     /// How long a revoked partition's in-flight work may take to drain before it is released
     /// anyway. Must stay below the session timeout.
     pub drain_timeout_ms: u64,
@@ -154,6 +157,7 @@ impl Default for KafkaSettings {
             consumer_properties: BTreeMap::new(),
             producer_properties: BTreeMap::new(),
             max_in_flight: 2000,
+            max_in_flight_bytes: 64 << 20,
             drain_timeout_ms: 10_000,
             shutdown_timeout_secs: 30,
         }
@@ -193,6 +197,26 @@ pub enum ConfigError {
     Invalid { key: String, message: String },
 }
 
+/// librdkafka properties the delivery guarantees rest on: a user value must be one of the
+/// accepted ones. The worker sets them itself; they are listed so that an override that would
+/// lose or silently duplicate articles, or blind the health checks, is refused at start-up.
+const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 5] = [
+    (
+        "enable.auto.offset.store",
+        &["false"],
+        "offsets are stored only once an article's records are acknowledged; automatic storing would commit unprocessed articles",
+    ),
+    ("enable.auto.commit", &["true"], "stored offsets are committed by librdkafka every second"),
+    ("enable.idempotence", &["true"], "retried writes must not duplicate or reorder records"),
+    ("acks", &["all", "-1"], "a record counts as written only when every in-sync replica has it"),
+    ("request.required.acks", &["all", "-1"], "a record counts as written only when every in-sync replica has it"),
+];
+
+/// Longest accepted `statistics.interval.ms`: consumer lag, the stall watchdog and an idle
+/// worker's broker health come from librdkafka's statistics, so they must arrive (0 turns them
+/// off) and often enough.
+const MAX_STATISTICS_INTERVAL_MS: u32 = 60_000;
+
 /// Largest configuration, taxonomy or CA file read: far above any real one (the built-in
 /// taxonomy is about 30 KB), small enough that a wrong path (a log, a dump) fails at once instead
 /// of filling memory.
@@ -212,18 +236,26 @@ pub fn read_config_file(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Whether the setting at `key` (a lower-case dotted path) is text, so an environment value for
-/// it is taken as written: librdkafka properties (all strings to librdkafka), the text settings
-/// that have no default (remote tokens, URLs, names, file paths), and those whose default is a
-/// string.
-fn is_text_setting(key: &str) -> bool {
+/// Whether an environment `value` for the setting at `key` (a lower-case dotted path) is text,
+/// taken as written: librdkafka properties (all strings to librdkafka), the text settings that
+/// have no default (remote tokens, URLs, names, file paths), those whose default is a string, and
+/// those whose default is a list of strings (topic lists: `007` or `a,b`) unless the value is
+/// written as a list (`[a, b]`).
+fn is_text_setting(key: &str, value: &str) -> bool {
     static DEFAULTS: std::sync::LazyLock<Figment> =
         std::sync::LazyLock::new(|| Figment::from(Serialized::defaults(Settings::default())));
     ["kafka.properties.", "kafka.consumer_properties.", "kafka.producer_properties."]
         .iter()
         .any(|table| key.starts_with(table))
         || [".token", ".url", ".name", ".path", ".ca_file"].iter().any(|suffix| key.ends_with(suffix))
-        || matches!(DEFAULTS.find_value(key), Ok(figment::value::Value::String(..)))
+        || match DEFAULTS.find_value(key) {
+            Ok(figment::value::Value::String(..)) => true,
+            Ok(figment::value::Value::Array(_, items)) => {
+                items.iter().all(|item| matches!(item, figment::value::Value::String(..)))
+                    && !value.trim_start().starts_with('[')
+            }
+            _ => false,
+        }
 }
 
 /// A file's syntax error without the excerpt of the file that the TOML parser quotes
@@ -270,7 +302,7 @@ impl Settings {
         let text: Vec<(String, String)> = env
             .iter()
             .map(|(key, value)| (key.as_str().to_ascii_lowercase(), value))
-            .filter(|(key, _)| is_text_setting(key))
+            .filter(|(key, value)| is_text_setting(key, value))
             .collect();
         let text_keys: std::collections::HashSet<String> = text.iter().map(|(key, _)| key.clone()).collect();
         figment = figment.merge(env.filter(move |key| !text_keys.contains(&key.as_str().to_ascii_lowercase())));
@@ -313,6 +345,9 @@ impl Settings {
         }
         if k.max_in_flight == 0 {
             return Err(invalid("kafka.max_in_flight", "must be at least 1"));
+        }
+        if k.max_in_flight_bytes == 0 {
+            return Err(invalid("kafka.max_in_flight_bytes", "must be at least 1"));
         }
         if k.shutdown_timeout_secs == 0 {
             return Err(invalid("kafka.shutdown_timeout_secs", "must be at least 1"));
@@ -444,6 +479,25 @@ impl Settings {
                         other => other.to_string(),
                     };
                     return Err(invalid(format!("{table}.{key}"), self.redact(&message)));
+                }
+                if let Some((_, required, why)) = DELIVERY_PROPERTIES
+                    .iter()
+                    .find(|(name, required, _)| *name == key && !required.contains(&value.as_str()))
+                {
+                    return Err(invalid(
+                        format!("{table}.{key}"),
+                        format!("must be {} (or left out): {why}", required.join(" or ")),
+                    ));
+                }
+                if key == "statistics.interval.ms"
+                    && !value.trim().parse::<u32>().is_ok_and(|ms| (1..=MAX_STATISTICS_INTERVAL_MS).contains(&ms))
+                {
+                    return Err(invalid(
+                        format!("{table}.{key}"),
+                        format!(
+                            "must be 1 to {MAX_STATISTICS_INTERVAL_MS}: consumer lag, the stall watchdog and broker health come from librdkafka's statistics"
+                        ),
+                    ));
                 }
             }
         }
@@ -628,6 +682,7 @@ mod tests {
                 ("NEWS_ENRICHER_KAFKA__PRODUCER_PROPERTIES__SSL__KEY__PASSWORD", "0042"),
                 ("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD", "[a,b]"),
                 ("NEWS_ENRICHER_KAFKA__GROUP_ID", "1.50"),
+                ("NEWS_ENRICHER_KAFKA__INPUT_TOPICS", "007, 1.5"),
                 ("NEWS_ENRICHER_TAXONOMY__PATH", "test.toml"),
                 ("NEWS_ENRICHER_SENTIMENT__REMOTE__URL", "http://tei/predict"),
                 ("NEWS_ENRICHER_SENTIMENT__REMOTE__TOKEN", "000123"),
@@ -642,6 +697,9 @@ mod tests {
         assert_eq!(props["sasl.password"], "[a,b]");
         assert_eq!(s.producer_kafka_properties()["ssl.key.password"], "0042");
         assert_eq!(s.kafka.group_id, "1.50");
+        assert_eq!(s.kafka.input_topics, ["007", "1.5"]);
+        let listed = load_str("", &[("NEWS_ENRICHER_KAFKA__INPUT_TOPICS", "[\"007\", \"news.raw\"]")]).unwrap();
+        assert_eq!(listed.kafka.input_topics, ["007", "news.raw"]);
         assert_eq!(s.taxonomy.path.as_deref(), Some(Path::new("test.toml")));
         assert_eq!(s.sentiment.remote.as_ref().unwrap().token.as_ref().unwrap().expose(), "000123");
         assert_eq!(s.kafka.max_in_flight, 77);
@@ -661,6 +719,25 @@ mod tests {
         assert!(e.starts_with("kafka.producer_properties.sasl.pasword: "), "{e}");
         // librdkafka's message quotes the value; a secret value is hidden.
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn overrides_that_would_break_delivery_are_refused() {
+        for (table, property, value) in [
+            ("properties", "enable.auto.offset.store", "true"),
+            ("consumer_properties", "enable.auto.commit", "false"),
+            ("producer_properties", "enable.idempotence", "false"),
+            ("producer_properties", "acks", "1"),
+            ("properties", "statistics.interval.ms", "0"),
+            ("consumer_properties", "statistics.interval.ms", "600000"),
+        ] {
+            let e = load_str(&format!("[kafka.{table}]\n\"{property}\" = \"{value}\"\n"), &[]).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("kafka.{table}.{property}: must be ")), "{e}");
+        }
+        // The values the worker uses itself, spelt out, are accepted.
+        let toml = "[kafka.producer_properties]\nacks = \"-1\"\n\"enable.idempotence\" = \"true\"\n\
+                    [kafka.consumer_properties]\n\"statistics.interval.ms\" = \"1000\"\n";
+        load_str(toml, &[]).unwrap();
     }
 
     #[test]

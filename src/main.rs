@@ -7,23 +7,32 @@ use news_enricher::config::Settings;
 use news_enricher::enrich::Enricher;
 use std::process::ExitCode;
 
-/// Exit status for an invalid configuration (EX_USAGE, as linkerd and sysexits do).
-const EXIT_CONFIG: u8 = 64;
+/// Exit status for a usage error: an invalid configuration, a bad command line, an input file
+/// that cannot be opened (EX_USAGE, as linkerd and sysexits do). Not clap's 2, which `enrich`
+/// uses for "some input lines were bad".
+const EXIT_USAGE: u8 = 64;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // `--help` and `--version` are "errors" printed on stdout.
+            return if e.use_stderr() { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS };
+        }
+    };
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("Invalid configuration: {e}");
-            return ExitCode::from(EXIT_CONFIG);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     let enricher = match Enricher::from_config(&settings) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("Invalid configuration: taxonomy: {e}");
-            return ExitCode::from(EXIT_CONFIG);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     if let Err((key, message)) = enricher
@@ -31,7 +40,7 @@ fn main() -> ExitCode {
         .and_then(|()| news_enricher::remote::tags::check_labels(&settings, enricher.taxonomy()))
     {
         eprintln!("Invalid configuration: {key}: {message}");
-        return ExitCode::from(EXIT_CONFIG);
+        return ExitCode::from(EXIT_USAGE);
     }
     match cli.command {
         Command::CheckConfig => {
@@ -40,6 +49,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Enrich { files } => {
+            let inputs = match news_enricher::offline::Inputs::open(&files) {
+                Ok(inputs) => inputs,
+                Err(e) => {
+                    eprintln!("news-enricher: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
             let threads = news_enricher::enrich_threads(&settings);
             let remote = match news_enricher::remote::Remote::start(&settings, enricher.taxonomy()) {
                 Ok(remote) => remote,
@@ -63,7 +79,7 @@ fn main() -> ExitCode {
             let result = news_enricher::offline::run(
                 &enricher,
                 remote.as_ref(),
-                &files,
+                inputs,
                 settings.limits.max_message_bytes,
                 threads,
                 &mut out,

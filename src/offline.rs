@@ -65,38 +65,51 @@ type Batch = (u64, Vec<Line>);
 type LineResult = (usize, u64, Result<Vec<u8>, DecodeError>);
 type Done = (u64, Vec<LineResult>);
 
-/// Runs the `enrich` command over `inputs` (stdin when empty or `-`), writing records to `out`
-/// and one line per bad input line to `errors`. `remote`: the remote models to apply to every
-/// enriched article, if any.
+/// The inputs of a run, all opened before any output: a file that cannot be opened is a usage
+/// error reported before the first record.
+pub struct Inputs {
+    names: Vec<String>,
+    readers: Vec<Box<dyn Read + Send>>,
+}
+
+impl Inputs {
+    /// Opens `paths` (stdin when empty or `-`); the error names the file.
+    pub fn open(paths: &[PathBuf]) -> io::Result<Self> {
+        let mut inputs = Inputs { names: Vec::new(), readers: Vec::new() };
+        if paths.is_empty() {
+            inputs.push_stdin();
+        }
+        for path in paths {
+            if path.as_os_str() == "-" {
+                inputs.push_stdin();
+            } else {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+                inputs.names.push(path.display().to_string());
+                inputs.readers.push(Box::new(file));
+            }
+        }
+        Ok(inputs)
+    }
+
+    fn push_stdin(&mut self) {
+        self.names.push("<stdin>".into());
+        self.readers.push(Box::new(io::stdin()));
+    }
+}
+
+/// Runs the `enrich` command over `inputs`, writing records to `out` and one line per bad input
+/// line to `errors`. `remote`: the remote models to apply to every enriched article, if any.
 pub fn run(
     enricher: &Enricher,
     remote: Option<&Remote>,
-    inputs: &[PathBuf],
+    inputs: Inputs,
     max_bytes: usize,
     threads: usize,
     out: &mut dyn Write,
     errors: &mut dyn Write,
 ) -> io::Result<Summary> {
-    let names: Vec<String> = if inputs.is_empty() {
-        vec!["<stdin>".into()]
-    } else {
-        inputs.iter().map(|p| if p.as_os_str() == "-" { "<stdin>".into() } else { p.display().to_string() }).collect()
-    };
-    // Open everything first: a missing file is a usage error before any output.
-    let mut readers: Vec<Box<dyn Read + Send>> = Vec::new();
-    if inputs.is_empty() {
-        readers.push(Box::new(io::stdin()));
-    }
-    for path in inputs {
-        if path.as_os_str() == "-" {
-            readers.push(Box::new(io::stdin()));
-        } else {
-            let file =
-                std::fs::File::open(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-            readers.push(Box::new(file));
-        }
-    }
-
+    let Inputs { names, readers } = inputs;
     let threads = threads.max(1);
     let permits = threads * PERMITS_PER_THREAD;
     let (permit_tx, permit_rx) = bounded::<()>(permits);

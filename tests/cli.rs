@@ -120,10 +120,23 @@ fn enrich_reads_stdin_and_takes_env_overrides() {
 }
 
 #[test]
-fn enrich_missing_file_is_an_error() {
-    let out = bin().args(["enrich", "/nonexistent/input.jsonl"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+fn enrich_missing_file_is_a_usage_error_before_any_output() {
+    let good = "{\"id\":\"a\",\"title\":\"Talks\"}\n";
+    let first = write_temp(good.as_bytes());
+    let out = bin().args(["enrich", first.path().to_str().unwrap(), "/nonexistent/input.jsonl"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(out.stdout.is_empty(), "no record before the usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/input.jsonl"));
+}
+
+#[test]
+fn a_bad_command_line_is_a_usage_error_not_the_bad_lines_status() {
+    let out = bin().args(["enrich", "--no-such-flag"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(64), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-flag"));
+    let out = bin().args(["--help"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("enrich"));
 }
 
 #[test]

@@ -87,10 +87,15 @@ async fn not_ready_while_the_broker_is_down() {
     assert_eq!(worker.shared().not_ready_reason(), Some("brokers unreachable"));
     assert_eq!(metric(&worker.shared().metrics_text(), "news_enricher_broker_up"), Some(0.0));
     fx.broker.broker_up(1);
-    // Traffic proves the connection is back.
-    fx.produce_articles(&synthetic("back", 5));
+    // No traffic: an idle worker (a quiet topic, more replicas than partitions) must see the
+    // brokers back from its connections alone.
     let back = eventually(Duration::from_secs(40), || worker.shared().is_ready()).await;
     assert!(back, "ready again after the broker returned: {:?}", worker.shared().not_ready_reason());
+    let up = eventually(Duration::from_secs(5), || {
+        metric(&worker.shared().metrics_text(), "news_enricher_broker_up") == Some(1.0)
+    })
+    .await;
+    assert!(up, "{}", worker.shared().metrics_text());
     worker.shutdown().await.unwrap();
 }
 
@@ -115,4 +120,52 @@ async fn stall_watchdog_marks_a_stuck_worker_not_ready_and_recovers() {
     assert!(recovered, "{:?}", worker.shared().not_ready_reason());
     assert_eq!(metric(&worker.shared().metrics_text(), "news_enricher_stalled"), Some(0.0));
     worker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_with_work_in_flight_is_not_reported_as_a_stall() {
+    let fx = Fixture::new("ops-outage-no-stall");
+    let mut settings = fx.settings.clone();
+    settings.http.stall_timeout_secs = 2;
+    fx.produce_articles(&synthetic("outage", 20));
+    // Output writes hang, so the articles stay in flight; then the broker goes away.
+    fx.broker.delay_requests(1, RDKafkaApiKey::Produce, 3, 4000);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert!(eventually(Duration::from_secs(20), || worker.shared().in_flight() > 0).await, "work in flight");
+    fx.broker.broker_down(1);
+    let down =
+        eventually(Duration::from_secs(20), || worker.shared().not_ready_reason() == Some("brokers unreachable")).await;
+    assert!(down, "{:?}", worker.shared().not_ready_reason());
+    // Three stall periods with work in flight and no progress: brokers down, never stalled.
+    let deadline = std::time::Instant::now() + Duration::from_secs(6);
+    while std::time::Instant::now() < deadline {
+        assert_eq!(metric(&worker.shared().metrics_text(), "news_enricher_stalled"), Some(0.0));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    fx.broker.broker_up(1);
+    let done =
+        eventually(Duration::from_secs(60), || worker.stats().enriched == 20 && worker.shared().is_ready()).await;
+    assert!(done, "{:?}", worker.shared().not_ready_reason());
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_goes_as_soon_as_shutdown_starts() {
+    let fx = Fixture::new("ops-stop-ready");
+    fx.produce_articles(&synthetic("stop", 10));
+    // Work in flight that takes seconds to deliver keeps the drain busy.
+    fx.broker.delay_requests(1, RDKafkaApiKey::Produce, 3, 5000);
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let busy = eventually(Duration::from_secs(20), || worker.shared().is_ready() && worker.shared().in_flight() > 0);
+    assert!(busy.await, "ready with work in flight: {:?}", worker.shared().not_ready_reason());
+    let shared = worker.shared().clone();
+    let stopping = tokio::spawn(worker.shutdown());
+    let gone = eventually(Duration::from_secs(2), || {
+        !shared.is_ready() && metric(&shared.metrics_text(), "news_enricher_ready") == Some(0.0)
+    })
+    .await;
+    assert!(gone, "not ready during the drain: {:?}", shared.not_ready_reason());
+    assert_eq!(shared.not_ready_reason(), Some("shutting down"));
+    assert!(shared.in_flight() > 0, "checked while the drain was still going on");
+    stopping.await.unwrap().unwrap();
 }

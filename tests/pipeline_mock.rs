@@ -321,6 +321,51 @@ async fn fatal_produce_error_stops_without_committing_and_a_restart_loses_nothin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_authentication_stops_the_worker_without_committing() {
+    let fx = Fixture::new("auth");
+    fx.produce_articles(&synthetic("auth", 20));
+    let mut settings = fx.settings.clone();
+    // SASL/OAUTHBEARER with librdkafka's built-in unsecured token maker, configured without the
+    // principal it needs: getting a token fails, which librdkafka reports as an authentication
+    // error (the mock cluster has no SASL of its own to refuse a password with).
+    for (name, value) in [
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+        ("sasl.oauthbearer.config", "scope=news"),
+    ] {
+        settings.kafka.properties.insert(name.into(), value.into());
+    }
+    let bootstrap = fx.bootstrap();
+    let run = news_enricher::pipeline::run(&settings, &bootstrap, fx.enricher.clone(), std::future::pending());
+    let result = tokio::time::timeout(WAIT, run).await.expect("the worker stops instead of retrying for ever");
+    match result {
+        Err(WorkerError::Fatal(reason)) => assert!(reason.contains("authentication"), "{reason}"),
+        other => panic!("expected a fatal error, got {other:?}"),
+    }
+    assert!(fx.committed().values().all(|&offset| offset == 0), "nothing committed: {:?}", fx.committed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_markers_at_the_end_of_partitions_are_committed_past() {
+    assert_eq!(crc32c(b"123456789"), 0xE306_9283, "CRC-32C check value");
+    let fx = Fixture::new("txn-marker");
+    let articles = synthetic("txn", 40);
+    fx.produce_articles(&articles);
+    // What a transactional producer leaves after its last records: a commit marker, an offset
+    // the consumer skips. The group must still commit every partition to its end.
+    for partition in 0..PARTITIONS {
+        append_commit_marker(&fx.bootstrap(), INPUT, partition);
+    }
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, articles.len(), WAIT);
+    assert_eq!(ids_of(&out).0, all_ids(&articles));
+    assert_all_committed_while_running(&fx).await;
+    let summary = worker.shutdown().await.unwrap();
+    assert_eq!((summary.stats.enriched, summary.stats.dead_lettered), (articles.len() as u64, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commit_errors_are_retried() {
     let fx = Fixture::new("commit-errors");
     let articles = synthetic("commit", 100);
@@ -441,5 +486,41 @@ async fn backpressure_pauses_intake_at_the_in_flight_bound() {
     worker.shutdown().await.unwrap();
     assert!(peak >= 20, "the bound was reached (peak {peak})");
     assert!(peak <= 20 + 4 * 8, "in flight stayed near the bound of 20 (peak {peak})");
+    assert_eq!(ids_of(&fx.read(OUTPUT, articles.len(), WAIT)).0, all_ids(&articles));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backpressure_pauses_intake_at_the_in_flight_byte_bound() {
+    let fx = Fixture::new("backpressure-bytes");
+    let articles = synthetic("bpb", 300);
+    let largest = articles.iter().map(|(id, json)| id.len() + json.len()).max().unwrap();
+    let mut settings = fx.settings.clone();
+    // The message count allows everything; the byte bound allows about 20 articles.
+    settings.kafka.max_in_flight = 100_000;
+    settings.kafka.max_in_flight_bytes = 20 * largest;
+    for (k, v) in [
+        ("fetch.max.bytes", "8192"),
+        ("message.max.bytes", "8192"),
+        ("max.partition.fetch.bytes", "1024"),
+        ("queued.max.messages.kbytes", "1"),
+    ] {
+        settings.kafka.properties.insert(k.into(), v.into());
+    }
+    fx.produce_articles(&articles);
+    fx.broker.delay_requests(1, RDKafkaApiKey::Produce, 30, 300);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let (mut peak, mut peak_bytes) = (0, 0);
+    let ok = eventually(WAIT, || {
+        peak = peak.max(worker.shared().in_flight());
+        peak_bytes = peak_bytes.max(worker.shared().in_flight_bytes());
+        worker.stats().enriched == articles.len() as u64 && worker.shared().in_flight() == 0
+    })
+    .await;
+    assert!(ok, "all work completed");
+    assert_eq!(worker.shared().in_flight_bytes(), 0, "every byte counted in is counted out");
+    worker.shutdown().await.unwrap();
+    let bound = settings.kafka.max_in_flight_bytes;
+    assert!(peak_bytes >= bound * 3 / 4, "the byte bound was approached (peak {peak_bytes} of {bound})");
+    assert!(peak <= 20 + 4 * 8, "in flight stayed near the 20 articles the byte bound allows (peak {peak})");
     assert_eq!(ids_of(&fx.read(OUTPUT, articles.len(), WAIT)).0, all_ids(&articles));
 }

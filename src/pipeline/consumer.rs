@@ -23,6 +23,9 @@ const COMMIT_ATTEMPTS: u32 = 5;
 /// Of the shutdown budget (`kafka.shutdown_timeout_secs`), what the drain leaves for the final
 /// commit and the close (at most a quarter of the budget).
 const SHUTDOWN_COMMIT_RESERVE: Duration = Duration::from_secs(2);
+/// How often, while polls come back empty, idle partitions' positions are stored (see
+/// `Shared::store_idle_positions`).
+const IDLE_STORE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// librdkafka callbacks: rebalances, errors, commit results.
 pub struct WorkerContext {
@@ -49,6 +52,11 @@ impl ClientContext for WorkerContext {
     }
 
     fn stats(&self, statistics: rdkafka::Statistics) {
+        // Bootstrap entries have node id -1; a real broker connection that is up means the
+        // brokers are back, even when no message flows (no partitions, a quiet topic).
+        if statistics.brokers.values().any(|b| b.nodeid >= 0 && b.state == "UP") {
+            self.shared.health.reachable();
+        }
         let lags = statistics.topics.iter().flat_map(|(topic, t)| {
             let topic: Arc<str> = topic.as_str().into();
             // Partition -1 is librdkafka's internal "unassigned" partition.
@@ -73,6 +81,9 @@ impl ConsumerContext for WorkerContext {
             tracing::warn!(partitions = %describe(tpl), timeout_ms = self.shared.drain_timeout.as_millis() as u64,
                 "drain deadline passed; releasing partitions with work in flight (it will be re-processed by the next owner)");
         }
+        if !lost {
+            self.shared.store_idle_positions(consumer);
+        }
         let committed = !lost && commit_with_retries(consumer, "revoke");
         self.shared.forget(&keys);
         self.shared.released(&keys);
@@ -85,6 +96,7 @@ impl ConsumerContext for WorkerContext {
                 let keys: Vec<PartitionKey> =
                     tpl.elements().iter().map(|e| (e.topic().into(), e.partition())).collect();
                 self.shared.assigned(&keys);
+                self.shared.health.reachable();
                 if tpl.count() > 0 {
                     tracing::info!(partitions = %describe(tpl), "partitions assigned");
                 }
@@ -103,7 +115,10 @@ impl ConsumerContext for WorkerContext {
 
     fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, offsets: &TopicPartitionList) {
         match result {
-            Ok(()) => self.shared.stats.record_commit(true),
+            Ok(()) => {
+                self.shared.health.reachable();
+                self.shared.stats.record_commit(true);
+            }
             // Nothing new was stored since the last commit: not an error.
             Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
             Err(e) => {
@@ -143,7 +158,6 @@ pub(super) fn poll_loop(
     shared: Arc<Shared>,
     runtime: tokio::runtime::Handle,
 ) {
-    let max_in_flight = shared.max_in_flight;
     let context = consumer.context();
     // When the in-flight bound is reached, first just stop polling for a moment: the fetch
     // pipeline stays warm and work drains. Only if the bound stays reached for PAUSE_AFTER
@@ -151,10 +165,11 @@ pub(super) fn poll_loop(
     // rebalance callbacks — can go on without taking in more messages. Pausing is not the
     // common path because librdkafka drops its prefetched messages on pause.
     let mut full_since: Option<Instant> = None;
+    let mut idle_stored_at = Instant::now();
     while !shared.stopping() {
-        let in_flight = shared.in_flight();
         let paused = context.paused.load(Ordering::Relaxed);
-        if in_flight >= max_in_flight && !paused {
+        let full = shared.in_flight_full();
+        if full && !paused {
             let since = *full_since.get_or_insert_with(Instant::now);
             if since.elapsed() < PAUSE_AFTER {
                 shared.wait_for_progress(POLL_INTERVAL);
@@ -164,15 +179,19 @@ pub(super) fn poll_loop(
                 let _ = consumer.pause(&assignment);
             }
             context.paused.store(true, Ordering::Relaxed);
-            tracing::debug!(in_flight, "intake paused: in-flight bound reached and not draining");
-        } else if in_flight < max_in_flight {
+            tracing::debug!(
+                in_flight = shared.in_flight(),
+                bytes = shared.in_flight_bytes(),
+                "intake paused: in-flight bound reached and not draining"
+            );
+        } else if !full {
             full_since = None;
-            if paused && in_flight <= max_in_flight / 2 {
+            if paused && shared.in_flight_low() {
                 if let Ok(assignment) = consumer.assignment() {
                     let _ = consumer.resume(&assignment);
                 }
                 context.paused.store(false, Ordering::Relaxed);
-                tracing::debug!(in_flight, "intake resumed");
+                tracing::debug!(in_flight = shared.in_flight(), "intake resumed");
             }
         }
         match consumer.poll(POLL_INTERVAL) {
@@ -182,6 +201,10 @@ pub(super) fn poll_loop(
             }
             // Connection-level errors are reported once per state change by the error callback.
             Some(Err(e)) => tracing::debug!(error = %e, "consume error"),
+            None if idle_stored_at.elapsed() >= IDLE_STORE_INTERVAL => {
+                shared.store_idle_positions(&consumer);
+                idle_stored_at = Instant::now();
+            }
             None => {}
         }
     }
@@ -210,6 +233,7 @@ pub(super) fn poll_loop(
             "shutdown deadline passed with work in flight; it will be re-processed after restart"
         );
     }
+    shared.store_idle_positions(&consumer);
     if commit_before(&consumer, deadline) {
         tracing::info!("shutdown: offsets committed; leaving the group");
     }

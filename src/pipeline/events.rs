@@ -24,6 +24,8 @@ impl BrokerHealth {
     }
 
     /// Called when traffic flows (a message consumed or a delivery acknowledged).
+    /// Also called when librdkafka's statistics show a broker connection up, so that an idle
+    /// worker (no partitions, a quiet topic) recovers from an outage without traffic.
     pub fn reachable(&self) {
         if self.down.swap(false, Ordering::Relaxed) {
             tracing::info!("broker connection restored");
@@ -40,10 +42,11 @@ impl BrokerHealth {
                 None
             }
             Some(RDKafkaErrorCode::Fatal) => Some(format!("fatal {client} error: {reason}")),
-            Some(RDKafkaErrorCode::Authentication) => {
-                tracing::error!(client, %reason, "authentication with the broker failed; check kafka.properties (sasl.*, ssl.*)");
-                None
-            }
+            // Wrong credentials do not heal by retrying: stop (exit 1, nothing committed that
+            // was not done) so the failure is visible as a crash loop, not a quiet stall.
+            Some(RDKafkaErrorCode::Authentication) => Some(format!(
+                "{client}: authentication with the broker failed (check kafka.properties: sasl.*, ssl.*): {reason}"
+            )),
             // Connection attempts failing while brokers are down: already reported as a state.
             Some(RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::Resolve) => {
                 tracing::debug!(client, %error, %reason, "broker connection problem");

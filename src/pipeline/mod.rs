@@ -36,6 +36,17 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 /// (topic, partition).
 pub type PartitionKey = (Arc<str>, i32);
 
+/// Dead-letter warnings logged per minute at most; the rest are counted in the next one logged
+/// (`warnings_left_out`) and all in `news_enricher_dlq_records_total`.
+pub const MESSAGE_WARNINGS_PER_MINUTE: u32 = 20;
+
+/// What a message counts against `kafka.max_in_flight_bytes`: its key and payload. Its records
+/// waiting for acknowledgement (the enriched record, routes, librdkafka's copies) are a small
+/// multiple of it.
+pub(crate) fn message_bytes(message: &OwnedMessage) -> usize {
+    message.payload().map_or(0, <[u8]>::len) + message.key().map_or(0, <[u8]>::len)
+}
+
 /// Per-partition bookkeeping, owned by [`Shared::partitions`].
 struct PartitionSlot {
     /// Distinguishes this assignment of the partition from earlier ones, so a task left over
@@ -65,13 +76,18 @@ pub struct Shared {
     pub(crate) max_message_bytes: usize,
     pub(crate) processing: Processing,
     pub(crate) max_in_flight: usize,
+    pub(crate) max_in_flight_bytes: usize,
     pub(crate) drain_timeout: Duration,
     shutdown_timeout: Duration,
     pub stats: Stats,
+    /// Budget of the warnings logged per message (dead letters): [`MESSAGE_WARNINGS_PER_MINUTE`].
+    pub(crate) message_warnings: crate::telemetry::logging::LogBudget,
     partitions: Mutex<HashMap<PartitionKey, PartitionSlot>>,
     /// Signalled whenever a partition's in-flight count drops.
     progress: Condvar,
     in_flight: AtomicUsize,
+    /// Key and payload bytes of the messages in flight.
+    in_flight_bytes: AtomicUsize,
     next_generation: AtomicU64,
     stop: AtomicBool,
     shutdown_started: Mutex<Option<Instant>>,
@@ -96,6 +112,22 @@ impl Shared {
         self.in_flight.load(Ordering::Acquire)
     }
 
+    /// Key and payload bytes of the messages in flight.
+    pub fn in_flight_bytes(&self) -> usize {
+        self.in_flight_bytes.load(Ordering::Acquire)
+    }
+
+    /// Whether either in-flight bound (`kafka.max_in_flight`, `kafka.max_in_flight_bytes`) is
+    /// reached. One message always fits, however large.
+    pub(crate) fn in_flight_full(&self) -> bool {
+        self.in_flight() >= self.max_in_flight || self.in_flight_bytes() >= self.max_in_flight_bytes
+    }
+
+    /// Whether paused intake may resume: both measures down to half their bound.
+    pub(crate) fn in_flight_low(&self) -> bool {
+        self.in_flight() <= self.max_in_flight / 2 && self.in_flight_bytes() <= self.max_in_flight_bytes / 2
+    }
+
     pub(crate) fn stopping(&self) -> bool {
         self.stop.load(Ordering::Acquire) || self.fatal.is_set()
     }
@@ -107,6 +139,14 @@ impl Shared {
     fn request_stop(&self) {
         self.shutdown_started.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(Instant::now);
         self.stop.store(true, Ordering::Release);
+        self.mark_not_ready();
+    }
+
+    /// Readiness goes at once when the worker starts stopping: the watchdog no longer runs,
+    /// and a stopping worker must not be sent traffic or counted as healthy.
+    fn mark_not_ready(&self) {
+        self.ready.store(false, Ordering::Release);
+        self.stats.set_health(false, self.stalled.load(Ordering::Acquire), self.health.is_up());
     }
 
     pub(crate) fn shutdown_deadline(&self) -> Instant {
@@ -117,6 +157,7 @@ impl Shared {
     /// Records a fatal error (the first one wins) and stops the worker.
     pub(crate) fn fail(&self, reason: String) {
         self.fatal.set(reason);
+        self.mark_not_ready();
         self.progress.notify_all();
     }
 
@@ -147,10 +188,12 @@ impl Shared {
             runtime.spawn(partition::run(self.clone(), consumer.clone(), key.clone(), slot.generation, rx));
             tx
         });
+        let bytes = message_bytes(&message);
         if sender.send(message).is_ok() {
             slot.in_flight += 1;
             slot.pending_timestamps.push_back(timestamp);
             self.in_flight.fetch_add(1, Ordering::AcqRel);
+            self.in_flight_bytes.fetch_add(bytes, Ordering::AcqRel);
         }
     }
 
@@ -162,6 +205,7 @@ impl Shared {
         key: &PartitionKey,
         generation: u64,
         offset: i64,
+        bytes: usize,
         store: bool,
     ) {
         let mut slots = self.slots();
@@ -180,8 +224,43 @@ impl Shared {
         }
         drop(slots);
         self.note_progress();
+        self.in_flight_bytes.fetch_sub(bytes, Ordering::AcqRel);
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
         self.progress.notify_all();
+    }
+
+    /// Stores the consumer's position for each owned partition with nothing in flight, where
+    /// it is past the last stored offset: the offsets in between were records the consumer
+    /// skips (transaction markers, aborted records under `read_committed`). Without this, a
+    /// partition of a transactional producer stays committed one short of its end when it goes
+    /// quiet: lag 1 for ever, a stall alert, a re-read on restart. Runs on the consumer
+    /// thread, so every message a poll returned was dispatched and is counted as in flight.
+    pub(crate) fn store_idle_positions(&self, consumer: &BaseConsumer<WorkerContext>) {
+        if self.failed() {
+            return;
+        }
+        let Ok(positions) = consumer.position() else { return };
+        let mut idle = rdkafka::TopicPartitionList::new();
+        {
+            let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
+            let slots = self.slots();
+            for element in positions.elements() {
+                let rdkafka::Offset::Offset(position) = element.offset() else { continue };
+                let key: PartitionKey = (element.topic().into(), element.partition());
+                if owned.contains(&key) && slots.get(&key).is_none_or(|slot| slot.in_flight == 0) {
+                    let _ = idle.add_partition_offset(
+                        element.topic(),
+                        element.partition(),
+                        rdkafka::Offset::Offset(position),
+                    );
+                }
+            }
+        }
+        if idle.count() > 0 {
+            if let Err(e) = consumer.store_offsets(&idle) {
+                tracing::debug!(error = %e, "positions of idle partitions not stored");
+            }
+        }
     }
 
     /// Blocks until some in-flight work completes, or `timeout`.
@@ -265,15 +344,17 @@ impl Shared {
         }
     }
 
-    /// Whether the worker is ready: joined, brokers reachable, not stalled.
+    /// Whether the worker is ready: joined, brokers reachable, not stalled, not stopping.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.ready.load(Ordering::Acquire) && !self.stopping()
     }
 
     /// Why the worker is not ready, if it is not.
     pub fn not_ready_reason(&self) -> Option<&'static str> {
         if self.failed() {
             Some("stopping after a fatal error")
+        } else if self.stop.load(Ordering::Acquire) {
+            Some("shutting down")
         } else if !self.joined.load(Ordering::Acquire) {
             Some("not joined to the consumer group yet")
         } else if !self.health.is_up() {
@@ -334,6 +415,13 @@ impl Shared {
         self.stats.set_lag(&gauges);
         self.stats.set_in_flight(self.in_flight());
 
+        // With the brokers down nothing can progress, and that is reported as brokers down, not
+        // as a stall (whose remedy, a restart, would not help); the stall clock starts again
+        // when they are back.
+        let broker_up = self.health.is_up();
+        if !broker_up {
+            self.note_progress();
+        }
         let idle_for = self.last_progress.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
         let stalled = behind && idle_for >= self.stall_timeout;
         let was_stalled = self.stalled.swap(stalled, Ordering::AcqRel);
@@ -345,7 +433,6 @@ impl Shared {
         } else if was_stalled && !stalled {
             tracing::info!("worker making progress again");
         }
-        let broker_up = self.health.is_up();
         let ready = self.not_ready_reason().is_none();
         let was_ready = self.ready.swap(ready, Ordering::AcqRel);
         if ready != was_ready {
@@ -456,12 +543,18 @@ impl Worker {
             max_message_bytes: settings.limits.max_message_bytes,
             processing,
             max_in_flight: settings.kafka.max_in_flight,
+            max_in_flight_bytes: settings.kafka.max_in_flight_bytes,
             drain_timeout: Duration::from_millis(settings.kafka.drain_timeout_ms),
             shutdown_timeout: Duration::from_secs(settings.kafka.shutdown_timeout_secs),
             stats,
+            message_warnings: crate::telemetry::logging::LogBudget::new(
+                MESSAGE_WARNINGS_PER_MINUTE,
+                Duration::from_secs(60),
+            ),
             partitions: Mutex::new(HashMap::new()),
             progress: Condvar::new(),
             in_flight: AtomicUsize::new(0),
+            in_flight_bytes: AtomicUsize::new(0),
             next_generation: AtomicU64::new(1),
             stop: AtomicBool::new(false),
             shutdown_started: Mutex::new(None),

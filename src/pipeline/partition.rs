@@ -41,13 +41,13 @@ pub(super) async fn run(
     loop {
         tokio::select! {
             biased;
-            Some((offset, result)) = delivering.next() => {
+            Some((offset, bytes, result)) = delivering.next() => {
                 let result: Result<(), String> = result;
                 match result {
-                    Ok(()) => shared.complete(&consumer, &key, generation, offset, true),
+                    Ok(()) => shared.complete(&consumer, &key, generation, offset, bytes, true),
                     Err(fatal) => {
                         shared.fail(fatal);
-                        shared.complete(&consumer, &key, generation, offset, false);
+                        shared.complete(&consumer, &key, generation, offset, bytes, false);
                     }
                 }
             }
@@ -61,7 +61,12 @@ pub(super) async fn run(
                     }
                 };
                 let pending = enqueue_all(&shared, enriched.records).await;
-                delivering.push_back(await_deliveries(shared.clone(), enriched.input, pending));
+                let bytes = super::message_bytes(&enriched.input);
+                let delivered = await_deliveries(shared.clone(), enriched.input, pending);
+                delivering.push_back(async move {
+                    let (offset, result) = delivered.await;
+                    (offset, bytes, result)
+                });
             }
             msg = input.recv(), if input_open && enriching.len() < MAX_ENRICHING => match msg {
                 Some(msg) => {
@@ -108,10 +113,13 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
         }
         Err(error) => {
             shared.stats.record_dlq(error.class());
-            tracing::warn!(
-                topic = input.topic(), partition = input.partition(), offset = input.offset(),
-                reason = error.class(), error = %error, "bad input sent to the dead-letter topic"
-            );
+            if let Some(left_out) = shared.message_warnings.admit() {
+                tracing::warn!(
+                    topic = input.topic(), partition = input.partition(), offset = input.offset(),
+                    reason = error.class(), error = %error, warnings_left_out = left_out,
+                    "bad input sent to the dead-letter topic"
+                );
+            }
             vec![shared.topics.decode_failure(&input, &error)]
         }
     };
@@ -188,11 +196,13 @@ async fn await_deliveries(
                     }
                     continue;
                 }
-                tracing::warn!(
-                    topic = input.topic(), partition = input.partition(), offset,
-                    output_topic = %record.topic, reason = %reason,
-                    "output record rejected by the broker; sending the input to the dead-letter topic"
-                );
+                if let Some(left_out) = shared.message_warnings.admit() {
+                    tracing::warn!(
+                        topic = input.topic(), partition = input.partition(), offset,
+                        output_topic = %record.topic, reason = %reason, warnings_left_out = left_out,
+                        "output record rejected by the broker; sending the input to the dead-letter topic"
+                    );
+                }
                 permanent.get_or_insert(format!("cannot write to {}: {reason}", record.topic));
             }
             Err((record, DeliveryFailure::Fatal(reason))) => {
@@ -201,8 +211,8 @@ async fn await_deliveries(
         }
     }
     if let Some(reason) = permanent {
-        shared.stats.record_dlq("produce_failed");
-        let record = shared.topics.dlq_record(&input, "produce", "produce_failed", &reason);
+        shared.stats.record_dlq(super::stats::PRODUCE_FAILED);
+        let record = shared.topics.dlq_record(&input, "produce", super::stats::PRODUCE_FAILED, &reason);
         match deliver(&shared.producer, &record).await {
             Ok(()) => shared.stats.record_produced(&record.topic),
             Err(DeliveryFailure::Permanent(refused)) => {
@@ -224,11 +234,13 @@ async fn dead_letter_without_payload(
     dead_letter: &OutRecord,
     reason: &str,
 ) -> Result<(), String> {
-    tracing::warn!(
-        topic = input.topic(), partition = input.partition(), offset = input.offset(),
-        dlq_topic = %dead_letter.topic, reason = %reason,
-        "dead letter refused; writing it without the input's bytes"
-    );
+    if let Some(left_out) = shared.message_warnings.admit() {
+        tracing::warn!(
+            topic = input.topic(), partition = input.partition(), offset = input.offset(),
+            dlq_topic = %dead_letter.topic, reason = %reason, warnings_left_out = left_out,
+            "dead letter refused; writing it without the input's bytes"
+        );
+    }
     let fallback = dead_letter.without_payload(reason);
     match deliver(&shared.producer, &fallback).await {
         Ok(()) => {

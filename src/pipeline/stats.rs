@@ -12,6 +12,10 @@ use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
+
+/// The DLQ reason of an input whose enriched record the broker refused for good (the other
+/// reasons are [`crate::article::DecodeError::CLASSES`]).
+pub const PRODUCE_FAILED: &str = "produce_failed";
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -180,6 +184,17 @@ impl Default for Stats {
         build_info.get_or_create(&VersionLabel { version: env!("CARGO_PKG_VERSION").into() }).set(1);
         registry.register("build_info", "Build information", build_info);
         families.broker_up.set(1);
+        // Labelled counters exist at 0 from the start, so that `rate()` and `increase()` see
+        // their first increment (a series born at 1 is counted from 1).
+        for reason in crate::article::DecodeError::CLASSES.into_iter().chain([PRODUCE_FAILED]) {
+            let _ = families.dlq.get_or_create(&ReasonLabel { reason: reason.to_owned() });
+        }
+        for kind in ["assign", "revoke"] {
+            let _ = families.rebalances.get_or_create(&KindLabel { kind: kind.to_owned() });
+        }
+        for result in ["ok", "error"] {
+            let _ = families.commits.get_or_create(&ResultLabel { result: result.to_owned() });
+        }
         Stats {
             consumed: AtomicU64::new(0),
             enriched: AtomicU64::new(0),
@@ -335,5 +350,20 @@ mod tests {
         }
         stats.set_lag(&[]);
         assert!(!stats.encode().contains("news_enricher_consumer_lag{"), "released partitions disappear");
+    }
+
+    #[test]
+    fn labelled_counters_exist_at_zero_before_their_first_event() {
+        let text = Stats::default().encode();
+        for line in [
+            "news_enricher_dlq_records_total{reason=\"not_json\"} 0",
+            "news_enricher_dlq_records_total{reason=\"produce_failed\"} 0",
+            "news_enricher_commits_total{result=\"error\"} 0",
+            "news_enricher_commits_total{result=\"ok\"} 0",
+            "news_enricher_rebalances_total{kind=\"revoke\"} 0",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert_eq!(text.matches("news_enricher_dlq_records_total{").count(), 10, "every reason:\n{text}");
     }
 }

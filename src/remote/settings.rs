@@ -216,7 +216,7 @@ pub struct RemoteSettings<L: LabelTarget = f64> {
 pub struct RetrySettings {
     /// Retries of a failed request (timeouts, connection errors, 5xx, 429), within `timeout_ms`.
     pub max_retries: u32,
-    /// First backoff; doubles on each retry, with full jitter, up to `max_backoff_ms`.
+    /// First backoff; doubles on each retry, with equal jitter (half fixed, half random), up to `max_backoff_ms`.
     pub initial_backoff_ms: u64,
     pub max_backoff_ms: u64,
     /// A 429 or 503 with `Retry-After` pauses all requests for that long, up to this cap.

@@ -251,3 +251,76 @@ pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> b
     }
     check()
 }
+
+/// Appends a transaction commit marker (a control record, as a transactional producer's commit
+/// leaves in each partition it wrote) to `topic`/`partition` of a single-broker cluster, by
+/// sending the broker a Produce request (v3) whose record batch has the control attribute.
+/// librdkafka's producer never writes control records and the mock cluster's transactions
+/// write none, so the request is built here. Returns the marker's offset.
+pub fn append_commit_marker(bootstrap: &str, topic: &str, partition: i32) -> i64 {
+    use std::io::{Read, Write};
+    // The control record: key = (version 0, type 1 = commit), value = (version 0, coordinator
+    // epoch 0); lengths and deltas are zigzag varints (0 → 0, 4 → 8, 6 → 12, 16 → 32).
+    let record: Vec<u8> = [&[32u8, 0, 0, 0, 8][..], &[0, 0, 0, 1], &[12], &[0, 0, 0, 0, 0, 0], &[0]].concat();
+    assert_eq!(record.len(), 17, "length varint (1 byte) + 16 bytes of record");
+    let mut after_crc = Vec::new();
+    after_crc.extend_from_slice(&0x0030i16.to_be_bytes()); // attributes: transactional | control
+    after_crc.extend_from_slice(&0i32.to_be_bytes()); // last offset delta
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    after_crc.extend_from_slice(&now.to_be_bytes()); // first timestamp
+    after_crc.extend_from_slice(&now.to_be_bytes()); // max timestamp
+    after_crc.extend_from_slice(&4242i64.to_be_bytes()); // producer id
+    after_crc.extend_from_slice(&0i16.to_be_bytes()); // producer epoch
+    after_crc.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
+    after_crc.extend_from_slice(&1i32.to_be_bytes()); // record count
+    after_crc.extend_from_slice(&record);
+    let mut batch = Vec::new();
+    batch.extend_from_slice(&0i64.to_be_bytes()); // base offset (the broker assigns it)
+    batch.extend_from_slice(&((4 + 1 + 4 + after_crc.len()) as i32).to_be_bytes()); // batch length
+    batch.extend_from_slice(&0i32.to_be_bytes()); // partition leader epoch
+    batch.push(2); // magic
+    batch.extend_from_slice(&crc32c(&after_crc).to_be_bytes());
+    batch.extend_from_slice(&after_crc);
+
+    let string = |s: &str| [&(s.len() as i16).to_be_bytes()[..], s.as_bytes()].concat();
+    let mut request = Vec::new();
+    request.extend_from_slice(&0i16.to_be_bytes()); // api key: Produce
+    request.extend_from_slice(&3i16.to_be_bytes()); // api version
+    request.extend_from_slice(&7i32.to_be_bytes()); // correlation id
+    request.extend_from_slice(&string("test-marker"));
+    request.extend_from_slice(&(-1i16).to_be_bytes()); // transactional id: null
+    request.extend_from_slice(&(-1i16).to_be_bytes()); // acks: all
+    request.extend_from_slice(&10_000i32.to_be_bytes()); // timeout
+    request.extend_from_slice(&1i32.to_be_bytes()); // one topic
+    request.extend_from_slice(&string(topic));
+    request.extend_from_slice(&1i32.to_be_bytes()); // one partition
+    request.extend_from_slice(&partition.to_be_bytes());
+    request.extend_from_slice(&(batch.len() as i32).to_be_bytes());
+    request.extend_from_slice(&batch);
+
+    let address = bootstrap.split(',').next().unwrap();
+    let mut stream = std::net::TcpStream::connect(address).expect("connecting to the broker");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(&[&(request.len() as i32).to_be_bytes()[..], &request].concat()).unwrap();
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size).unwrap();
+    let mut response = vec![0u8; i32::from_be_bytes(size) as usize];
+    stream.read_exact(&mut response).unwrap();
+    // correlation id, topic count, topic name, partition count, partition, error code, base offset
+    let name_end = 4 + 4 + 2 + topic.len();
+    let error = i16::from_be_bytes(response[name_end + 8..name_end + 10].try_into().unwrap());
+    assert_eq!(error, 0, "the broker refused the control record (Kafka error code {error})");
+    i64::from_be_bytes(response[name_end + 10..name_end + 18].try_into().unwrap())
+}
+
+/// CRC-32C (Castagnoli), as record batches carry it.
+pub fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
