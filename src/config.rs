@@ -200,7 +200,7 @@ pub enum ConfigError {
 /// librdkafka properties the delivery guarantees rest on: a user value must be one of the
 /// accepted ones. The worker sets them itself; they are listed so that an override that would
 /// lose or silently duplicate articles, or blind the health checks, is refused at start-up.
-const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 5] = [
+const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 6] = [
     (
         "enable.auto.offset.store",
         &["false"],
@@ -210,7 +210,22 @@ const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 5] = [
     ("enable.idempotence", &["true"], "retried writes must not duplicate or reorder records"),
     ("acks", &["all", "-1"], "a record counts as written only when every in-sync replica has it"),
     ("request.required.acks", &["all", "-1"], "a record counts as written only when every in-sync replica has it"),
+    (
+        "auto.offset.reset",
+        &["earliest", "smallest", "beginning"],
+        "a group without a usable committed offset must start at the oldest record, not skip the backlog",
+    ),
 ];
+
+/// A librdkafka value as compared with [`DELIVERY_PROPERTIES`]: librdkafka reads booleans
+/// case-insensitively and takes `t`/`1` and `f`/`0` for them, and enum values ignore case.
+fn normalized_property_value(value: &str) -> String {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "t" | "1" => "true".into(),
+        "f" | "0" => "false".into(),
+        other => other.into(),
+    }
+}
 
 /// Longest accepted `statistics.interval.ms`: consumer lag, the stall watchdog and an idle
 /// worker's broker health come from librdkafka's statistics, so they must arrive (0 turns them
@@ -480,9 +495,10 @@ impl Settings {
                     };
                     return Err(invalid(format!("{table}.{key}"), self.redact(&message)));
                 }
+                let normalized = normalized_property_value(&value);
                 if let Some((_, required, why)) = DELIVERY_PROPERTIES
                     .iter()
-                    .find(|(name, required, _)| *name == key && !required.contains(&value.as_str()))
+                    .find(|(name, required, _)| *name == key && !required.contains(&normalized.as_str()))
                 {
                     return Err(invalid(
                         format!("{table}.{key}"),
@@ -730,13 +746,16 @@ mod tests {
             ("producer_properties", "acks", "1"),
             ("properties", "statistics.interval.ms", "0"),
             ("consumer_properties", "statistics.interval.ms", "600000"),
+            ("consumer_properties", "auto.offset.reset", "latest"),
+            ("properties", "enable.auto.offset.store", "1"),
         ] {
             let e = load_str(&format!("[kafka.{table}]\n\"{property}\" = \"{value}\"\n"), &[]).unwrap_err().to_string();
             assert!(e.starts_with(&format!("kafka.{table}.{property}: must be ")), "{e}");
         }
         // The values the worker uses itself, spelt out, are accepted.
-        let toml = "[kafka.producer_properties]\nacks = \"-1\"\n\"enable.idempotence\" = \"true\"\n\
-                    [kafka.consumer_properties]\n\"statistics.interval.ms\" = \"1000\"\n";
+        let toml = "[kafka.producer_properties]\nacks = \"-1\"\n\"enable.idempotence\" = \"TRUE\"\n\
+                    [kafka.consumer_properties]\n\"statistics.interval.ms\" = \"1000\"\n\"enable.auto.commit\" = \"1\"\n\
+                    \"auto.offset.reset\" = \"smallest\"\n";
         load_str(toml, &[]).unwrap();
     }
 

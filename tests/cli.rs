@@ -299,6 +299,22 @@ fn run_on_the_embedded_broker_and_stop_with_sigterm() {
     }
 }
 
+/// Credentials the broker side refuses: `run` exits 1 with the reason instead of retrying for
+/// ever. The failure is librdkafka's OAUTHBEARER token maker, configured without the principal
+/// it needs (the embedded broker has no SASL of its own to refuse a password with).
+#[test]
+fn run_exits_1_when_authentication_fails() {
+    let config = write_temp(
+        b"[kafka.properties]\n\"security.protocol\" = \"SASL_PLAINTEXT\"\n\"sasl.mechanism\" = \"OAUTHBEARER\"\n\
+          \"enable.sasl.oauthbearer.unsecure.jwt\" = \"true\"\n\"sasl.oauthbearer.config\" = \"scope=news\"\n",
+    );
+    let (mut child, _bootstrap, rest) = start_run(bin().args(["run", "--config"]).arg(config.path()));
+    let status = wait_timeout(&mut child, Duration::from_secs(60)).expect("the worker exits on its own");
+    let log = rest.join().unwrap().join("\n");
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("authentication with the broker failed"), "{log}");
+}
+
 /// Starts `command` (a `run`) with JSON logs and no HTTP endpoint, and waits for the embedded
 /// broker's bootstrap address in its log. The rest of stderr is collected in the background so
 /// the child never blocks on a full pipe.

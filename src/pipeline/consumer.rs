@@ -23,7 +23,7 @@ const COMMIT_ATTEMPTS: u32 = 5;
 /// Of the shutdown budget (`kafka.shutdown_timeout_secs`), what the drain leaves for the final
 /// commit and the close (at most a quarter of the budget).
 const SHUTDOWN_COMMIT_RESERVE: Duration = Duration::from_secs(2);
-/// How often, while polls come back empty, idle partitions' positions are stored (see
+/// How often the positions of partitions with nothing in flight are stored (see
 /// `Shared::store_idle_positions`).
 const IDLE_STORE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -52,10 +52,15 @@ impl ClientContext for WorkerContext {
     }
 
     fn stats(&self, statistics: rdkafka::Statistics) {
-        // Bootstrap entries have node id -1; a real broker connection that is up means the
-        // brokers are back, even when no message flows (no partitions, a quiet topic).
-        if statistics.brokers.values().any(|b| b.nodeid >= 0 && b.state == "UP") {
+        // Any connection up (a broker, a bootstrap address, the group coordinator) means the
+        // brokers are reachable, even when no message flows (no partitions, a quiet topic);
+        // none up means they are not, even if the one-off "all brokers down" event came before
+        // statistics taken earlier. librdkafka's internal pseudo-broker does not count.
+        let mut connections = statistics.brokers.values().filter(|b| b.source != "internal").peekable();
+        if connections.clone().any(|b| b.state == "UP" || b.state == "UPDATE") {
             self.shared.health.reachable();
+        } else if connections.peek().is_some() {
+            self.shared.health.unreachable();
         }
         let lags = statistics.topics.iter().flat_map(|(topic, t)| {
             let topic: Arc<str> = topic.as_str().into();
@@ -81,7 +86,9 @@ impl ConsumerContext for WorkerContext {
             tracing::warn!(partitions = %describe(tpl), timeout_ms = self.shared.drain_timeout.as_millis() as u64,
                 "drain deadline passed; releasing partitions with work in flight (it will be re-processed by the next owner)");
         }
-        if !lost {
+        // While stopping, the shutdown path has stored what is safe to store (before it forgot
+        // the partitions' slots); the close's revoke must not store again.
+        if !lost && !self.shared.stopping() {
             self.shared.store_idle_positions(consumer);
         }
         let committed = !lost && commit_with_retries(consumer, "revoke");
@@ -201,15 +208,17 @@ pub(super) fn poll_loop(
             }
             // Connection-level errors are reported once per state change by the error callback.
             Some(Err(e)) => tracing::debug!(error = %e, "consume error"),
-            None if idle_stored_at.elapsed() >= IDLE_STORE_INTERVAL => {
-                shared.store_idle_positions(&consumer);
-                idle_stored_at = Instant::now();
-            }
             None => {}
+        }
+        if idle_stored_at.elapsed() >= IDLE_STORE_INTERVAL {
+            shared.store_idle_positions(&consumer);
+            idle_stored_at = Instant::now();
         }
     }
 
-    // Shutdown (or fatal): stop intake, let partition tasks finish, commit, close.
+    // Shutdown (or fatal): stop intake, let partition tasks finish, commit, close. Partitions
+    // assigned from now on start paused too (see `post_rebalance`).
+    context.paused.store(true, Ordering::Relaxed);
     if let Ok(assignment) = consumer.assignment() {
         let _ = consumer.pause(&assignment);
     }
@@ -221,7 +230,9 @@ pub(super) fn poll_loop(
     shared.close_inputs(&all);
     while shared.in_flight() > 0 && Instant::now() < drain_deadline && !shared.failed() {
         // Keep serving callbacks while draining; no new message is dispatched.
-        let _ = consumer.poll(POLL_INTERVAL);
+        if let Some(Ok(message)) = consumer.poll(POLL_INTERVAL) {
+            shared.not_dispatched(&message);
+        }
     }
     if shared.failed() {
         tracing::error!("fatal error: exiting without committing unacknowledged work");
@@ -240,7 +251,9 @@ pub(super) fn poll_loop(
     // Partition tasks hold clones of the consumer to store offsets; wait until they have exited so
     // that the close below (which blocks and runs the revoke callback) happens on this thread.
     while Arc::strong_count(&consumer) > 1 && Instant::now() < deadline {
-        let _ = consumer.poll(Duration::from_millis(10));
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(10)) {
+            shared.not_dispatched(&message);
+        }
     }
     shared.forget(&all);
     if Arc::strong_count(&consumer) > 1 {

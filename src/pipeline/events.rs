@@ -5,16 +5,27 @@
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long authentication may keep failing, with no sign of a working connection, before the
+/// worker stops. librdkafka also reports passing failures as authentication errors (a token
+/// refresh that failed once while the current token is still valid, a handshake cut by a broker
+/// restart, credentials not yet on a new broker); this outlasts its reconnect backoff (10 s),
+/// the token retry (10 s) and the statistics that show a connection up (5 s).
+pub const AUTHENTICATION_GRACE: Duration = Duration::from_secs(30);
 
 /// Connection state as seen through librdkafka's callbacks.
 #[derive(Debug)]
 pub struct BrokerHealth {
     down: AtomicBool,
+    /// Since when authentication fails, and librdkafka's first reason.
+    authentication_failing: Mutex<Option<(Instant, String)>>,
 }
 
 impl Default for BrokerHealth {
     fn default() -> Self {
-        BrokerHealth { down: AtomicBool::new(false) }
+        BrokerHealth { down: AtomicBool::new(false), authentication_failing: Mutex::new(None) }
     }
 }
 
@@ -30,6 +41,29 @@ impl BrokerHealth {
         if self.down.swap(false, Ordering::Relaxed) {
             tracing::info!("broker connection restored");
         }
+        if self.authentication_failing.lock().unwrap_or_else(|p| p.into_inner()).take().is_some() {
+            tracing::info!("authentication with the broker works again");
+        }
+    }
+
+    /// Called when librdkafka's statistics list brokers and none is connected: the brokers are
+    /// down even if the one-off "all brokers down" event was missed or followed by stale
+    /// statistics.
+    pub fn unreachable(&self) {
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "no broker connection is up; retrying with backoff (nothing is lost, work resumes when they are back)"
+            );
+        }
+    }
+
+    /// The reason to stop when authentication has failed for `grace` ([`AUTHENTICATION_GRACE`])
+    /// with no working connection since.
+    pub fn authentication_failing_for(&self, grace: Duration) -> Option<String> {
+        let failing = self.authentication_failing.lock().unwrap_or_else(|p| p.into_inner());
+        failing.as_ref().filter(|(since, _)| since.elapsed() >= grace).map(|(since, reason)| {
+            format!("authentication with the broker failing for {} s: {reason}", since.elapsed().as_secs())
+        })
     }
 
     /// librdkafka's error callback, for either client. Returns a reason when the error is fatal.
@@ -42,11 +76,18 @@ impl BrokerHealth {
                 None
             }
             Some(RDKafkaErrorCode::Fatal) => Some(format!("fatal {client} error: {reason}")),
-            // Wrong credentials do not heal by retrying: stop (exit 1, nothing committed that
-            // was not done) so the failure is visible as a crash loop, not a quiet stall.
-            Some(RDKafkaErrorCode::Authentication) => Some(format!(
-                "{client}: authentication with the broker failed (check kafka.properties: sasl.*, ssl.*): {reason}"
-            )),
+            // Wrong credentials do not heal by retrying: once the failure outlasts
+            // AUTHENTICATION_GRACE the watchdog stops the worker (exit 1, nothing committed that
+            // was not done), so it shows as a crash loop, not a quiet stall.
+            Some(RDKafkaErrorCode::Authentication) => {
+                let mut failing = self.authentication_failing.lock().unwrap_or_else(|p| p.into_inner());
+                if failing.is_none() {
+                    tracing::error!(client, %reason, grace_secs = AUTHENTICATION_GRACE.as_secs(),
+                        "authentication with the broker failed (check kafka.properties: sasl.*, ssl.*); stopping unless it recovers");
+                    *failing = Some((Instant::now(), format!("{client}: {reason}")));
+                }
+                None
+            }
             // Connection attempts failing while brokers are down: already reported as a state.
             Some(RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::Resolve) => {
                 tracing::debug!(client, %error, %reason, "broker connection problem");
@@ -129,5 +170,36 @@ impl rdkafka::ClientContext for ProducerEvents {
         if let Some(fatal) = self.health.on_error("producer", &error, reason) {
             self.fatal.set(fatal);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authentication_error() -> KafkaError {
+        KafkaError::Global(RDKafkaErrorCode::Authentication)
+    }
+
+    #[test]
+    fn an_authentication_failure_stops_only_if_no_connection_works_since() {
+        let health = BrokerHealth::default();
+        assert_eq!(health.on_error("consumer", &authentication_error(), "SASL handshake failed"), None);
+        assert_eq!(health.authentication_failing_for(Duration::from_secs(3600)), None, "within the grace");
+        let reason = health.authentication_failing_for(Duration::ZERO).expect("past the grace");
+        assert!(reason.contains("consumer: SASL handshake failed"), "{reason}");
+        // A working connection (traffic, statistics showing a broker up) ends the failure.
+        health.reachable();
+        assert_eq!(health.authentication_failing_for(Duration::ZERO), None);
+    }
+
+    #[test]
+    fn statistics_without_a_connection_mark_the_brokers_down_once() {
+        let health = BrokerHealth::default();
+        health.unreachable();
+        health.unreachable();
+        assert!(!health.is_up());
+        health.reachable();
+        assert!(health.is_up());
     }
 }

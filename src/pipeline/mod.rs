@@ -56,6 +56,9 @@ struct PartitionSlot {
     sender: Option<UnboundedSender<OwnedMessage>>,
     /// Messages dispatched and not yet completed.
     in_flight: usize,
+    /// Whether a message of this partition was polled and not dispatched (see
+    /// [`Shared::store_idle_positions`]).
+    undispatched: bool,
     /// Timestamps (ms since the epoch) of those messages, oldest first: completions come in
     /// offset order, so the front is always the oldest unprocessed message.
     pending_timestamps: VecDeque<i64>,
@@ -180,6 +183,7 @@ impl Shared {
             generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
             sender: None,
             in_flight: 0,
+            undispatched: false,
             pending_timestamps: VecDeque::new(),
             last_done_timestamp: None,
         });
@@ -194,6 +198,14 @@ impl Shared {
             slot.pending_timestamps.push_back(timestamp);
             self.in_flight.fetch_add(1, Ordering::AcqRel);
             self.in_flight_bytes.fetch_add(bytes, Ordering::AcqRel);
+        } else {
+            // The partition's task is gone (it panicked): the message would be skipped.
+            slot.undispatched = true;
+            drop(slots);
+            self.fail(format!(
+                "the task of partition {}[{}] is gone; stopping rather than skipping a message",
+                key.0, key.1
+            ));
         }
     }
 
@@ -229,25 +241,33 @@ impl Shared {
         self.progress.notify_all();
     }
 
-    /// Stores the consumer's position for each owned partition with nothing in flight, where
-    /// it is past the last stored offset: the offsets in between were records the consumer
-    /// skips (transaction markers, aborted records under `read_committed`). Without this, a
-    /// partition of a transactional producer stays committed one short of its end when it goes
-    /// quiet: lag 1 for ever, a stall alert, a re-read on restart. Runs on the consumer
-    /// thread, so every message a poll returned was dispatched and is counted as in flight.
+    /// Stores the consumer's position (the offset after the last record it returned) for each
+    /// partition this worker is working on that has nothing in flight: what lies between that
+    /// and the last stored offset are records the consumer skips (transaction markers, aborted
+    /// records under `read_committed`). Without this, a partition of a transactional producer
+    /// stays committed one short of its end when it goes quiet: lag 1 for ever, a stall alert,
+    /// a re-read on restart. Runs on the consumer thread, so every message a poll returned to
+    /// the work loop was dispatched and is counted in its partition's slot. Only partitions
+    /// with a slot count (one is made by the first message dispatched in an assignment): the
+    /// shutdown path forgets slots while messages may still be unfinished, and partitions
+    /// assigned during a shutdown have messages polled but never dispatched; a slot that saw a
+    /// message polled and not dispatched is never stored from here.
     pub(crate) fn store_idle_positions(&self, consumer: &BaseConsumer<WorkerContext>) {
-        if self.failed() {
-            return;
-        }
         let Ok(positions) = consumer.position() else { return };
         let mut idle = rdkafka::TopicPartitionList::new();
         {
             let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
             let slots = self.slots();
+            // Checked under the slots lock: a fatal delivery fails the worker before its
+            // completion (which takes this lock) makes the partition look idle.
+            if self.failed() {
+                return;
+            }
             for element in positions.elements() {
                 let rdkafka::Offset::Offset(position) = element.offset() else { continue };
                 let key: PartitionKey = (element.topic().into(), element.partition());
-                if owned.contains(&key) && slots.get(&key).is_none_or(|slot| slot.in_flight == 0) {
+                let idle_slot = slots.get(&key).is_some_and(|slot| slot.in_flight == 0 && !slot.undispatched);
+                if owned.contains(&key) && idle_slot {
                     let _ = idle.add_partition_offset(
                         element.topic(),
                         element.partition(),
@@ -260,6 +280,15 @@ impl Shared {
             if let Err(e) = consumer.store_offsets(&idle) {
                 tracing::debug!(error = %e, "positions of idle partitions not stored");
             }
+        }
+    }
+
+    /// Notes a message polled but not dispatched (while draining for shutdown): its partition's
+    /// position is past it, so that position must never be stored.
+    pub(crate) fn not_dispatched(&self, message: &rdkafka::message::BorrowedMessage<'_>) {
+        let key: PartitionKey = (message.topic().into(), message.partition());
+        if let Some(slot) = self.slots().get_mut(&key) {
+            slot.undispatched = true;
         }
     }
 
@@ -383,6 +412,10 @@ impl Shared {
 
     /// Recomputes readiness, stall state and the lag gauges; run every second by the watchdog.
     pub(crate) fn watchdog_tick(&self) {
+        if let Some(reason) = self.health.authentication_failing_for(events::AUTHENTICATION_GRACE) {
+            self.fail(reason);
+            return;
+        }
         let now_ms = now_millis();
         let lag = self.lag.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let owned: Vec<PartitionKey> = self.owned.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
@@ -442,6 +475,10 @@ impl Shared {
             }
         }
         self.stats.set_health(ready, stalled, broker_up);
+        // A stop that began during this tick must not be overwritten by its result.
+        if self.stopping() {
+            self.mark_not_ready();
+        }
     }
 }
 
