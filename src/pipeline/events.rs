@@ -21,11 +21,18 @@ pub struct BrokerHealth {
     down: AtomicBool,
     /// Since when authentication fails, and librdkafka's first reason.
     authentication_failing: Mutex<Option<(Instant, String)>>,
+    /// Whether `authentication_failing` is set: [`BrokerHealth::reachable`] runs for every
+    /// message, and only takes the lock when there is something to clear.
+    authentication_failed: AtomicBool,
 }
 
 impl Default for BrokerHealth {
     fn default() -> Self {
-        BrokerHealth { down: AtomicBool::new(false), authentication_failing: Mutex::new(None) }
+        BrokerHealth {
+            down: AtomicBool::new(false),
+            authentication_failing: Mutex::new(None),
+            authentication_failed: AtomicBool::new(false),
+        }
     }
 }
 
@@ -41,7 +48,9 @@ impl BrokerHealth {
         if self.down.swap(false, Ordering::Relaxed) {
             tracing::info!("broker connection restored");
         }
-        if self.authentication_failing.lock().unwrap_or_else(|p| p.into_inner()).take().is_some() {
+        if self.authentication_failed.swap(false, Ordering::Relaxed)
+            && self.authentication_failing.lock().unwrap_or_else(|p| p.into_inner()).take().is_some()
+        {
             tracing::info!("authentication with the broker works again");
         }
     }
@@ -86,6 +95,7 @@ impl BrokerHealth {
                         "authentication with the broker failed (check kafka.properties: sasl.*, ssl.*); stopping unless it recovers");
                     *failing = Some((Instant::now(), format!("{client}: {reason}")));
                 }
+                self.authentication_failed.store(true, Ordering::Relaxed);
                 None
             }
             // Connection attempts failing while brokers are down: already reported as a state.
