@@ -208,14 +208,16 @@ const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 6] = [
     ),
     ("enable.auto.commit", &["true"], "stored offsets are committed by librdkafka every second"),
     ("enable.idempotence", &["true"], "retried writes must not duplicate or reorder records"),
-    ("acks", &["all", "-1"], "a record counts as written only when every in-sync replica has it"),
-    ("request.required.acks", &["all", "-1"], "a record counts as written only when every in-sync replica has it"),
+    ("acks", &["all", "-1"], ACKS_ALL),
+    ("request.required.acks", &["all", "-1"], ACKS_ALL),
     (
         "auto.offset.reset",
         &["earliest", "smallest", "beginning"],
         "a group without a usable committed offset must start at the oldest record, not skip the backlog",
     ),
 ];
+
+const ACKS_ALL: &str = "a record counts as written only when every in-sync replica has it";
 
 /// A librdkafka value as compared with [`DELIVERY_PROPERTIES`]: librdkafka reads booleans
 /// case-insensitively and takes `t`/`1` and `f`/`0` for them, and enum values ignore case.

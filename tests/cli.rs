@@ -300,14 +300,12 @@ fn run_on_the_embedded_broker_and_stop_with_sigterm() {
 }
 
 /// Credentials the broker side refuses: `run` exits 1 with the reason instead of retrying for
-/// ever. The failure is librdkafka's OAUTHBEARER token maker, configured without the principal
-/// it needs (the embedded broker has no SASL of its own to refuse a password with).
+/// ever (the failure: `common::FAILING_OAUTHBEARER`).
 #[test]
 fn run_exits_1_when_authentication_fails() {
-    let config = write_temp(
-        b"[kafka.properties]\n\"security.protocol\" = \"SASL_PLAINTEXT\"\n\"sasl.mechanism\" = \"OAUTHBEARER\"\n\
-          \"enable.sasl.oauthbearer.unsecure.jwt\" = \"true\"\n\"sasl.oauthbearer.config\" = \"scope=news\"\n",
-    );
+    let properties: String =
+        common::FAILING_OAUTHBEARER.iter().map(|(name, value)| format!("\"{name}\" = \"{value}\"\n")).collect();
+    let config = write_temp(format!("[kafka.properties]\n{properties}").as_bytes());
     let (mut child, _bootstrap, rest) = start_run(bin().args(["run", "--config"]).arg(config.path()));
     let status = wait_timeout(&mut child, Duration::from_secs(60)).expect("the worker exits on its own");
     let log = rest.join().unwrap().join("\n");

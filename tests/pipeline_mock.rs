@@ -325,15 +325,7 @@ async fn authentication_failing_past_its_grace_stops_the_worker() {
     let fx = Fixture::new("auth");
     fx.produce_articles(&synthetic("auth", 20));
     let mut settings = fx.settings.clone();
-    // SASL/OAUTHBEARER with librdkafka's built-in unsecured token maker, configured without the
-    // principal it needs: getting a token fails, which librdkafka reports as an authentication
-    // error (the mock cluster has no SASL of its own to refuse a password with).
-    for (name, value) in [
-        ("security.protocol", "SASL_PLAINTEXT"),
-        ("sasl.mechanism", "OAUTHBEARER"),
-        ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
-        ("sasl.oauthbearer.config", "scope=news"),
-    ] {
+    for (name, value) in FAILING_OAUTHBEARER {
         settings.kafka.properties.insert(name.into(), value.into());
     }
     let bootstrap = fx.bootstrap();
@@ -486,12 +478,8 @@ async fn shutdown_drains_and_commits_and_a_restart_resumes_without_loss() {
     assert_all_committed(&fx).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn backpressure_pauses_intake_at_the_in_flight_bound() {
-    let fx = Fixture::new("backpressure");
-    let mut settings = fx.settings.clone();
-    settings.kafka.max_in_flight = 20;
-    // Small fetches, so what librdkafka prefetched before the pause is a few messages at most.
+/// Small fetches, so that what librdkafka prefetched before a pause is a few messages at most.
+fn with_small_fetches(settings: &mut news_enricher::config::Settings) {
     for (k, v) in [
         ("fetch.max.bytes", "8192"),
         ("message.max.bytes", "8192"),
@@ -500,18 +488,34 @@ async fn backpressure_pauses_intake_at_the_in_flight_bound() {
     ] {
         settings.kafka.properties.insert(k.into(), v.into());
     }
+}
+
+/// Waits until `articles` are enriched and nothing is in flight (asserting it happens), and
+/// returns the highest message count and byte count seen in flight meanwhile.
+async fn peaks_in_flight_until_done(worker: &Worker, articles: usize) -> (usize, usize) {
+    let (mut peak, mut peak_bytes) = (0, 0);
+    let done = eventually(WAIT, || {
+        peak = peak.max(worker.shared().in_flight());
+        peak_bytes = peak_bytes.max(worker.shared().in_flight_bytes());
+        worker.stats().enriched == articles as u64 && worker.shared().in_flight() == 0
+    })
+    .await;
+    assert!(done, "all work completed");
+    (peak, peak_bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backpressure_pauses_intake_at_the_in_flight_bound() {
+    let fx = Fixture::new("backpressure");
+    let mut settings = fx.settings.clone();
+    settings.kafka.max_in_flight = 20;
+    with_small_fetches(&mut settings);
     let articles = synthetic("bp", 300);
     fx.produce_articles(&articles);
     // The broker answers output writes slowly: work piles up behind the producer.
     fx.broker.delay_requests(1, RDKafkaApiKey::Produce, 30, 300);
     let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    let mut peak = 0;
-    let ok = eventually(WAIT, || {
-        peak = peak.max(worker.shared().in_flight());
-        worker.stats().enriched == articles.len() as u64 && worker.shared().in_flight() == 0
-    })
-    .await;
-    assert!(ok, "all work completed");
+    let (peak, _) = peaks_in_flight_until_done(&worker, articles.len()).await;
     worker.shutdown().await.unwrap();
     assert!(peak >= 20, "the bound was reached (peak {peak})");
     assert!(peak <= 20 + 4 * 8, "in flight stayed near the bound of 20 (peak {peak})");
@@ -527,25 +531,11 @@ async fn backpressure_pauses_intake_at_the_in_flight_byte_bound() {
     // The message count allows everything; the byte bound allows about 20 articles.
     settings.kafka.max_in_flight = 100_000;
     settings.kafka.max_in_flight_bytes = 20 * largest;
-    for (k, v) in [
-        ("fetch.max.bytes", "8192"),
-        ("message.max.bytes", "8192"),
-        ("max.partition.fetch.bytes", "1024"),
-        ("queued.max.messages.kbytes", "1"),
-    ] {
-        settings.kafka.properties.insert(k.into(), v.into());
-    }
+    with_small_fetches(&mut settings);
     fx.produce_articles(&articles);
     fx.broker.delay_requests(1, RDKafkaApiKey::Produce, 30, 300);
     let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    let (mut peak, mut peak_bytes) = (0, 0);
-    let ok = eventually(WAIT, || {
-        peak = peak.max(worker.shared().in_flight());
-        peak_bytes = peak_bytes.max(worker.shared().in_flight_bytes());
-        worker.stats().enriched == articles.len() as u64 && worker.shared().in_flight() == 0
-    })
-    .await;
-    assert!(ok, "all work completed");
+    let (peak, peak_bytes) = peaks_in_flight_until_done(&worker, articles.len()).await;
     assert_eq!(worker.shared().in_flight_bytes(), 0, "every byte counted in is counted out");
     worker.shutdown().await.unwrap();
     let bound = settings.kafka.max_in_flight_bytes;

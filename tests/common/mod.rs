@@ -116,6 +116,17 @@ impl Fixture {
     }
 }
 
+/// librdkafka properties under which authentication fails without any broker's help:
+/// SASL/OAUTHBEARER with librdkafka's built-in unsecured token maker, configured without the
+/// principal it needs, so getting a token fails and librdkafka reports an authentication error
+/// (the mock cluster has no SASL of its own to refuse a password with).
+pub const FAILING_OAUTHBEARER: [(&str, &str); 4] = [
+    ("security.protocol", "SASL_PLAINTEXT"),
+    ("sasl.mechanism", "OAUTHBEARER"),
+    ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+    ("sasl.oauthbearer.config", "scope=news"),
+];
+
 pub fn produce_to(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec<u8>)]) {
     produce_to_with(bootstrap, topic, records, &[]);
 }
