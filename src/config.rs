@@ -43,6 +43,9 @@ pub struct KafkaSettings {
     pub input_topics: Vec<String>,
     pub output_topic: String,
     pub dlq_topic: String,
+    /// Whether the enriched record and its route copies carry the input record's headers
+    /// (trace context, producer metadata). Dead letters always carry them: they are the input.
+    pub forward_headers: bool,
     /// Passed to librdkafka as is (security.protocol, sasl.*, ssl.*, tuning). Nested tables are
     /// flattened with dots, so `sasl.password = "…"` and `[kafka.properties.sasl] password = "…"`
     /// and `NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD` all mean `sasl.password`.
@@ -153,6 +156,7 @@ impl Default for KafkaSettings {
             input_topics: vec!["news.raw".into()],
             output_topic: "news.enriched".into(),
             dlq_topic: "news.dlq".into(),
+            forward_headers: true,
             properties: BTreeMap::new(),
             consumer_properties: BTreeMap::new(),
             producer_properties: BTreeMap::new(),

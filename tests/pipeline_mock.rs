@@ -121,6 +121,51 @@ async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason_and_committed()
     assert_all_committed(&fx).await;
 }
 
+/// Input headers (trace context, producer metadata, names that are not UTF-8, null values)
+/// reach the enriched record and the dead letter unchanged and in order; error headers of an
+/// earlier dead-lettering do not. A name that is not UTF-8 made rdkafka's header reader panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_headers_are_passed_on_to_enriched_records_and_dead_letters() {
+    let fx = Fixture::new("headers");
+    let stale_class: &[u8] = headers::CLASS.as_bytes();
+    let input_headers: Vec<RawHeader<'_>> = vec![
+        (b"traceparent", Some(b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")),
+        (b"\xff\xfe binary name", Some(b"\x00\x01")),
+        (stale_class, Some(b"missing_id")),
+        (b"null-valued", None),
+        (b"traceparent", Some(b"a repeated name keeps both")),
+    ];
+    let forwarded: Vec<(Vec<u8>, Option<Vec<u8>>)> = input_headers
+        .iter()
+        .filter(|(name, _)| *name != stale_class)
+        .map(|(name, value)| (name.to_vec(), value.map(<[u8]>::to_vec)))
+        .collect();
+    let good = r#"{"id":"with-headers","title":"Taiwan","body":"Taiwan's president spoke in Taipei."}"#;
+    append_record_with_headers(&fx.bootstrap(), INPUT, 0, b"with-headers", good.as_bytes(), &input_headers);
+    append_record_with_headers(&fx.bootstrap(), INPUT, 0, b"bad-with-headers", b"not json", &input_headers);
+    let plain = synthetic("plain", 10);
+    fx.produce_articles(&plain);
+
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, plain.len() + 1, WAIT);
+    let dlq = fx.read(DLQ, 1, WAIT);
+    let summary = worker.shutdown().await.expect("headers of any bytes never stop the worker");
+
+    let enriched = out.iter().find(|r| r.key.as_deref() == Some("with-headers")).expect("the article is enriched");
+    assert_eq!(enriched.header_list, forwarded);
+    assert!(out.iter().filter(|r| r.key.as_deref() != Some("with-headers")).all(|r| r.header_list.is_empty()));
+    assert_eq!(dlq.len(), 1, "{dlq:#?}");
+    let dead = &dlq[0];
+    assert_eq!(dead.payload, b"not json");
+    assert_eq!(dead.header_list[..forwarded.len()], forwarded[..], "the input's headers first");
+    let own: Vec<&[u8]> = dead.header_list[forwarded.len()..].iter().map(|(name, _)| name.as_slice()).collect();
+    assert!(own.iter().all(|name| name.starts_with(b"__connect.errors.")), "then the error headers: {own:?}");
+    let classes: Vec<_> = dead.header_list.iter().filter(|(name, _)| name == stale_class).collect();
+    assert_eq!(classes, [&(stale_class.to_vec(), Some(b"not_json".to_vec()))], "this failure's class only, once");
+    assert_eq!(summary.stats.dead_lettered, 1);
+    assert_all_committed(&fx).await;
+}
+
 /// Producers compress with any codec Kafka knows; the worker reads them all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_compressed_with_every_kafka_codec_is_enriched() {

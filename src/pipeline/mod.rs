@@ -14,6 +14,7 @@ pub mod consumer;
 pub mod events;
 pub mod output;
 mod partition;
+pub mod record_headers;
 pub mod stats;
 
 use crate::config::Settings;
@@ -40,11 +41,12 @@ pub type PartitionKey = (Arc<str>, i32);
 /// (`warnings_left_out`) and all in `news_enricher_dlq_records_total`.
 pub const MESSAGE_WARNINGS_PER_MINUTE: u32 = 20;
 
-/// What a message counts against `kafka.max_in_flight_bytes`: its key and payload. Its records
+/// What a message counts against `kafka.max_in_flight_bytes`: its key, payload and headers. Its records
 /// waiting for acknowledgement (the enriched record, routes, librdkafka's copies) are a small
 /// multiple of it.
 pub(crate) fn message_bytes(message: &OwnedMessage) -> usize {
-    message.payload().map_or(0, <[u8]>::len) + message.key().map_or(0, <[u8]>::len)
+    let headers = message.headers().map_or(0, |h| record_headers::byte_size(h.as_borrowed()));
+    message.payload().map_or(0, <[u8]>::len) + message.key().map_or(0, <[u8]>::len) + headers
 }
 
 /// Per-partition bookkeeping, owned by [`Shared::partitions`].

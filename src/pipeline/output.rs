@@ -2,6 +2,7 @@
 //! copies, or a dead-letter record) and producing them with the idempotent producer, classifying
 //! delivery failures into "this record can never be written" (→ DLQ) and fatal (→ exit).
 
+use super::record_headers::{forwardable, is_error_header, raw_headers};
 use crate::article::{DecodeError, EnrichedArticle};
 use crate::config::{Route, Settings};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -29,6 +30,11 @@ pub mod headers {
     /// Ours, not Connect's: present when the dead letter could not carry the input's bytes
     /// (see [`super::OutRecord::without_payload`]); says how many bytes were left out and why.
     pub const PAYLOAD_OMITTED: &str = "news_enricher.errors.payload.omitted";
+
+    /// Prefixes of the headers above. An input's own headers with these names (a dead letter
+    /// replayed into the input topic) are never passed on, so that a record's error headers
+    /// always describe its own failure and an enriched record carries none.
+    pub const ERROR_PREFIXES: [&str; 2] = ["__connect.errors.", "news_enricher.errors."];
 }
 
 /// A dead letter keeps the input's key when it falls back to [`OutRecord::without_payload`] only up
@@ -61,20 +67,34 @@ impl OutRecord {
     /// (`reason`): an input near the size limit makes a dead letter over it, and a dead letter
     /// that cannot be written would otherwise stop the worker on every restart. The headers
     /// still say where the input is, so it can be read again from its topic; a
-    /// [`headers::PAYLOAD_OMITTED`] header says what was left out and why.
+    /// [`headers::PAYLOAD_OMITTED`] header says what was left out and why. The input's own
+    /// headers are left out too (they may be what made it too large); only the error headers
+    /// stay.
     pub fn without_payload(&self, reason: &str) -> OutRecord {
         let key_len = self.key.as_ref().map_or(0, |k| k.len());
         let keep_key = key_len <= MAX_FALLBACK_KEY_BYTES;
-        let omitted = if keep_key {
-            format!("payload of {} bytes omitted: {reason}", self.payload.len())
-        } else {
-            format!("payload of {} bytes and key of {key_len} bytes omitted: {reason}", self.payload.len())
+        let mut error_headers = OwnedHeaders::new();
+        let mut input_headers = 0;
+        for (name, value) in self.headers.iter().flat_map(|h| raw_headers(h.as_borrowed())) {
+            // Error headers are the worker's own, so their names are UTF-8.
+            match std::str::from_utf8(name) {
+                Ok(key) if is_error_header(name) => error_headers = error_headers.insert(Header { key, value }),
+                _ => input_headers += 1,
+            }
+        }
+        let mut omitted = vec![format!("payload of {} bytes", self.payload.len())];
+        if !keep_key {
+            omitted.push(format!("key of {key_len} bytes"));
+        }
+        if input_headers > 0 {
+            omitted.push(format!("{input_headers} input headers"));
+        }
+        let omitted = match omitted.split_last() {
+            Some((last, [])) => format!("{last} omitted: {reason}"),
+            Some((last, rest)) => format!("{} and {last} omitted: {reason}", rest.join(", ")),
+            None => unreachable!("the payload is always named"),
         };
-        let headers = self
-            .headers
-            .clone()
-            .unwrap_or_default()
-            .insert(Header { key: headers::PAYLOAD_OMITTED, value: Some(&omitted) });
+        let headers = error_headers.insert(Header { key: headers::PAYLOAD_OMITTED, value: Some(&omitted) });
         OutRecord {
             topic: self.topic.clone(),
             key: if keep_key { self.key.clone() } else { None },
@@ -91,6 +111,8 @@ pub struct Topics {
     pub dlq: Arc<str>,
     pub routes: Vec<(Route, Arc<str>)>,
     pub group_id: String,
+    /// `kafka.forward_headers`: enriched records and route copies carry the input's headers.
+    pub forward_headers: bool,
 }
 
 impl Topics {
@@ -100,6 +122,7 @@ impl Topics {
             dlq: settings.kafka.dlq_topic.as_str().into(),
             routes: settings.routes.iter().map(|r| (r.clone(), r.topic.as_str().into())).collect(),
             group_id: settings.kafka.group_id.clone(),
+            forward_headers: settings.kafka.forward_headers,
         }
     }
 
@@ -114,15 +137,17 @@ impl Topics {
         all
     }
 
-    /// The enriched record and one copy per matching route, all keyed by the article id.
-    pub fn enriched_records(&self, article: &EnrichedArticle) -> Vec<OutRecord> {
+    /// The enriched record of `input` and one copy per matching route, all keyed by the
+    /// article id, with the input's headers when `kafka.forward_headers` is on.
+    pub fn enriched_records(&self, article: &EnrichedArticle, input: &OwnedMessage) -> Vec<OutRecord> {
         let payload: Arc<[u8]> = article.to_json().into();
         let key: Arc<[u8]> = article.key().as_bytes().into();
+        let headers = self.output_headers(input);
         let mut out = vec![OutRecord {
             topic: self.output.clone(),
             key: Some(key.clone()),
             payload: payload.clone(),
-            headers: None,
+            headers: headers.clone(),
         }];
         for (route, topic) in &self.routes {
             let matched = article.enrichment.tags.iter().any(|t| t.id == route.tag && t.score >= route.min_score);
@@ -131,19 +156,27 @@ impl Topics {
                     topic: topic.clone(),
                     key: Some(key.clone()),
                     payload: payload.clone(),
-                    headers: None,
+                    headers: headers.clone(),
                 });
             }
         }
         out
     }
 
-    /// The dead-letter record for `input`: its original bytes and key, unchanged, with error
-    /// headers.
+    /// The headers of records written for `input` other than its dead letter.
+    pub fn output_headers(&self, input: &OwnedMessage) -> Option<OwnedHeaders> {
+        input.headers().filter(|_| self.forward_headers).and_then(forwardable)
+    }
+
+    /// The dead-letter record for `input`: its original bytes, key and headers, unchanged,
+    /// followed by the error headers (as Kafka Connect writes them).
     pub fn dlq_record(&self, input: &OwnedMessage, stage: &str, class: &str, message: &str) -> OutRecord {
         let partition = input.partition().to_string();
         let offset = input.offset().to_string();
-        let headers = OwnedHeaders::new()
+        let headers = input
+            .headers()
+            .and_then(forwardable)
+            .unwrap_or_default()
             .insert(Header { key: headers::TOPIC, value: Some(input.topic()) })
             .insert(Header { key: headers::PARTITION, value: Some(&partition) })
             .insert(Header { key: headers::OFFSET, value: Some(&offset) })
@@ -255,6 +288,93 @@ mod tests {
         assert_eq!(get(headers::OFFSET).as_deref(), Some("42"));
         assert_eq!(get(headers::CLASS).as_deref(), Some("not_utf8"));
         assert_eq!(get(headers::WORKER_VERSION).as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    }
+
+    /// An input that carries a trace context, a null-valued header, a name given twice and the
+    /// error headers of an earlier dead-lettering (a replayed dead letter).
+    fn input_with_headers() -> OwnedMessage {
+        let headers = OwnedHeaders::new()
+            .insert(Header { key: "traceparent", value: Some("00-4bf92f3577b34da6-00f067aa0ba902b7-01") })
+            .insert(Header { key: headers::CLASS, value: Some("not_json") })
+            .insert(Header { key: "tombstone", value: None::<&str> })
+            .insert(Header { key: "source", value: Some("wire") })
+            .insert(Header { key: headers::PAYLOAD_OMITTED, value: Some("payload of 9 bytes omitted") })
+            .insert(Header { key: "source", value: Some("desk") });
+        OwnedMessage::new(
+            Some(b"{}".to_vec()),
+            Some(b"k".to_vec()),
+            "news.raw".into(),
+            Timestamp::NotAvailable,
+            0,
+            7,
+            Some(headers),
+        )
+    }
+
+    fn header_list(headers: &OwnedHeaders) -> Vec<(String, Option<String>)> {
+        raw_headers(headers.as_borrowed())
+            .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.map(|v| String::from_utf8_lossy(v).into_owned())))
+            .collect()
+    }
+
+    fn forwarded_list() -> Vec<(String, Option<String>)> {
+        [
+            ("traceparent", Some("00-4bf92f3577b34da6-00f067aa0ba902b7-01")),
+            ("tombstone", None),
+            ("source", Some("wire")),
+            ("source", Some("desk")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.map(str::to_owned)))
+        .collect()
+    }
+
+    #[test]
+    fn output_records_carry_the_input_headers_less_stale_error_headers() {
+        let input = input_with_headers();
+        let forwarded = topics().output_headers(&input).expect("headers forwarded by default");
+        assert_eq!(header_list(&forwarded), forwarded_list());
+
+        let off = Topics { forward_headers: false, ..topics() };
+        assert!(off.output_headers(&input).is_none());
+        let only_errors = OwnedMessage::new(
+            Some(b"{}".to_vec()),
+            None,
+            "news.raw".into(),
+            Timestamp::NotAvailable,
+            0,
+            8,
+            Some(OwnedHeaders::new().insert(Header { key: headers::STAGE, value: Some("decode") })),
+        );
+        assert!(topics().output_headers(&only_errors).is_none(), "nothing left to forward");
+    }
+
+    #[test]
+    fn dlq_record_keeps_the_input_headers_before_its_own_error_headers() {
+        // Even with forwarding off: a dead letter is the input, for replay.
+        let topics = Topics { forward_headers: false, ..topics() };
+        let r = topics.dlq_record(&input_with_headers(), "decode", "missing_id", "no id");
+        let list = header_list(r.headers.as_ref().unwrap());
+        assert_eq!(list[..4], forwarded_list()[..]);
+        let errors: Vec<&str> = list[4..].iter().map(|(k, _)| k.as_str()).collect();
+        assert!(errors.iter().all(|k| is_error_header(k.as_bytes())), "{errors:?}");
+        assert_eq!(list.iter().filter(|(k, _)| k == headers::CLASS).count(), 1, "only this failure's class");
+        assert!(!list.iter().any(|(k, _)| k == headers::PAYLOAD_OMITTED), "the stale omission note is gone");
+        assert_eq!(list.iter().find(|(k, _)| k == headers::CLASS).unwrap().1.as_deref(), Some("missing_id"));
+
+        // The fallback without payload leaves the input's headers out too.
+        let fallback = r.without_payload("Broker: Message size too large");
+        let list = header_list(fallback.headers.as_ref().unwrap());
+        assert!(list.iter().all(|(k, _)| is_error_header(k.as_bytes())), "{list:?}");
+        assert_eq!(list.len(), errors.len() + 1);
+        let omitted = list.last().unwrap().1.clone().unwrap();
+        assert_eq!(omitted, "payload of 2 bytes and 4 input headers omitted: Broker: Message size too large");
+        let long_key = OutRecord { key: Some(vec![b'k'; MAX_FALLBACK_KEY_BYTES + 1].into()), ..r };
+        let omitted = header_list(long_key.without_payload("too large").headers.as_ref().unwrap()).pop().unwrap().1;
+        assert_eq!(
+            omitted.as_deref(),
+            Some("payload of 2 bytes, key of 4097 bytes and 4 input headers omitted: too large")
+        );
     }
 
     #[test]

@@ -90,7 +90,7 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
             topic: shared.topics.output.clone(),
             key: input.key().map(Into::into),
             payload: payload.into(),
-            headers: None,
+            headers: shared.topics.output_headers(&input),
         }];
         return Enriched { input, records };
     }
@@ -109,7 +109,7 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
                 remote.apply(&mut article).await;
             }
             shared.stats.record_enriched(&article);
-            shared.topics.enriched_records(&article)
+            shared.topics.enriched_records(&article, &input)
         }
         Err(error) => {
             shared.stats.record_dlq(error.class());

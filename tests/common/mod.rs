@@ -5,8 +5,8 @@
 use news_enricher::config::Settings;
 use news_enricher::embedded::EmbeddedBroker;
 use news_enricher::enrich::Enricher;
+use news_enricher::pipeline::record_headers::raw_headers;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Headers;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use std::collections::HashMap;
@@ -163,7 +163,10 @@ pub struct Record {
     pub offset: i64,
     pub key: Option<String>,
     pub payload: Vec<u8>,
+    /// By name (lossy UTF-8; the last of a repeated name; null as empty).
     pub headers: HashMap<String, String>,
+    /// In order, as bytes, null values as `None`.
+    pub header_list: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 impl Record {
@@ -187,19 +190,19 @@ pub fn read_topic(bootstrap: &str, topic: &str, want: usize, timeout: Duration) 
     // Count distinct keys: re-processing after a fault may write an article twice.
     while distinct.len() < want && Instant::now() < deadline {
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            let headers = m
+            let header_list: Vec<(Vec<u8>, Option<Vec<u8>>)> = m
                 .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| {
-                            (
-                                h.key.to_owned(),
-                                h.value.map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default(),
-                            )
-                        })
-                        .collect()
-                })
+                .map(|h| raw_headers(h).map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec))).collect())
                 .unwrap_or_default();
+            let headers = header_list
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        String::from_utf8_lossy(k).into_owned(),
+                        v.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned(),
+                    )
+                })
+                .collect();
             let key = m
                 .key()
                 .map(|k| k.to_vec())
@@ -212,6 +215,7 @@ pub fn read_topic(bootstrap: &str, topic: &str, want: usize, timeout: Duration) 
                 key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
                 payload: m.payload().unwrap_or_default().to_vec(),
                 headers,
+                header_list,
             });
         }
     }
@@ -264,27 +268,91 @@ pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> b
 }
 
 /// Appends a transaction commit marker (a control record, as a transactional producer's commit
-/// leaves in each partition it wrote) to `topic`/`partition` of a single-broker cluster, by
-/// sending the broker a Produce request (v3) whose record batch has the control attribute.
+/// leaves in each partition it wrote) to `topic`/`partition` of a single-broker cluster.
 /// librdkafka's producer never writes control records and the mock cluster's transactions
-/// write none, so the request is built here. Returns the marker's offset.
+/// write none, so the batch is built here. Returns the marker's offset.
 pub fn append_commit_marker(bootstrap: &str, topic: &str, partition: i32) -> i64 {
-    use std::io::{Read, Write};
     // The control record: key = (version 0, type 1 = commit), value = (version 0, coordinator
-    // epoch 0); lengths and deltas are zigzag varints (0 → 0, 4 → 8, 6 → 12, 16 → 32).
-    let record: Vec<u8> = [&[32u8, 0, 0, 0, 8][..], &[0, 0, 0, 1], &[12], &[0, 0, 0, 0, 0, 0], &[0]].concat();
-    assert_eq!(record.len(), 17, "length varint (1 byte) + 16 bytes of record");
+    // epoch 0).
+    let record = record_bytes(Some(&[0, 0, 0, 1]), Some(&[0, 0, 0, 0, 0, 0]), &[]);
+    // attributes: transactional | control; an arbitrary producer id
+    append_batch(bootstrap, topic, partition, 0x0030, 4242, &[record])
+}
+
+/// A header as a producer may send it: any bytes as its name, a value or null.
+pub type RawHeader<'a> = (&'a [u8], Option<&'a [u8]>);
+
+/// Appends one record with these exact header bytes (librdkafka's producer API only takes
+/// UTF-8 names) to `topic`/`partition` of a single-broker cluster. Returns its offset.
+pub fn append_record_with_headers(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    key: &[u8],
+    value: &[u8],
+    headers: &[RawHeader<'_>],
+) -> i64 {
+    append_batch(bootstrap, topic, partition, 0, -1, &[record_bytes(Some(key), Some(value), headers)])
+}
+
+/// A zigzag varint, as record fields are encoded.
+fn varint(value: i64, out: &mut Vec<u8>) {
+    let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
+    while zigzag >= 0x80 {
+        out.push((zigzag as u8) | 0x80);
+        zigzag >>= 7;
+    }
+    out.push(zigzag as u8);
+}
+
+/// One record (the first of its batch: offset and timestamp deltas 0), its length first.
+fn record_bytes(key: Option<&[u8]>, value: Option<&[u8]>, headers: &[RawHeader<'_>]) -> Vec<u8> {
+    let bytes = |field: Option<&[u8]>, out: &mut Vec<u8>| match field {
+        Some(b) => {
+            varint(b.len() as i64, out);
+            out.extend_from_slice(b);
+        }
+        None => varint(-1, out),
+    };
+    let mut body = vec![0u8, 0, 0]; // attributes, timestamp delta, offset delta
+    bytes(key, &mut body);
+    bytes(value, &mut body);
+    varint(headers.len() as i64, &mut body);
+    for (name, value) in headers {
+        bytes(Some(name), &mut body);
+        bytes(*value, &mut body);
+    }
+    let mut record = Vec::new();
+    varint(body.len() as i64, &mut record);
+    record.extend_from_slice(&body);
+    record
+}
+
+/// Sends the broker a Produce request (v3, acks=all) with one record batch of `records` (each
+/// from [`record_bytes`], offset delta 0, so one record a batch) and returns its base offset.
+fn append_batch(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    attributes: i16,
+    producer_id: i64,
+    records: &[Vec<u8>],
+) -> i64 {
+    use std::io::{Read, Write};
+    assert_eq!(records.len(), 1, "offset deltas are 0: one record a batch");
     let mut after_crc = Vec::new();
-    after_crc.extend_from_slice(&0x0030i16.to_be_bytes()); // attributes: transactional | control
+    after_crc.extend_from_slice(&attributes.to_be_bytes());
     after_crc.extend_from_slice(&0i32.to_be_bytes()); // last offset delta
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     after_crc.extend_from_slice(&now.to_be_bytes()); // first timestamp
     after_crc.extend_from_slice(&now.to_be_bytes()); // max timestamp
-    after_crc.extend_from_slice(&4242i64.to_be_bytes()); // producer id
-    after_crc.extend_from_slice(&0i16.to_be_bytes()); // producer epoch
+    after_crc.extend_from_slice(&producer_id.to_be_bytes());
+    after_crc.extend_from_slice(&(if producer_id < 0 { -1i16 } else { 0 }).to_be_bytes()); // producer epoch
     after_crc.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
-    after_crc.extend_from_slice(&1i32.to_be_bytes()); // record count
-    after_crc.extend_from_slice(&record);
+    after_crc.extend_from_slice(&(records.len() as i32).to_be_bytes());
+    for record in records {
+        after_crc.extend_from_slice(record);
+    }
     let mut batch = Vec::new();
     batch.extend_from_slice(&0i64.to_be_bytes()); // base offset (the broker assigns it)
     batch.extend_from_slice(&((4 + 1 + 4 + after_crc.len()) as i32).to_be_bytes()); // batch length
@@ -298,7 +366,7 @@ pub fn append_commit_marker(bootstrap: &str, topic: &str, partition: i32) -> i64
     request.extend_from_slice(&0i16.to_be_bytes()); // api key: Produce
     request.extend_from_slice(&3i16.to_be_bytes()); // api version
     request.extend_from_slice(&7i32.to_be_bytes()); // correlation id
-    request.extend_from_slice(&string("test-marker"));
+    request.extend_from_slice(&string("test-raw-batch"));
     request.extend_from_slice(&(-1i16).to_be_bytes()); // transactional id: null
     request.extend_from_slice(&(-1i16).to_be_bytes()); // acks: all
     request.extend_from_slice(&10_000i32.to_be_bytes()); // timeout
@@ -320,7 +388,7 @@ pub fn append_commit_marker(bootstrap: &str, topic: &str, partition: i32) -> i64
     // correlation id, topic count, topic name, partition count, partition, error code, base offset
     let name_end = 4 + 4 + 2 + topic.len();
     let error = i16::from_be_bytes(response[name_end + 8..name_end + 10].try_into().unwrap());
-    assert_eq!(error, 0, "the broker refused the control record (Kafka error code {error})");
+    assert_eq!(error, 0, "the broker refused the record batch (Kafka error code {error})");
     i64::from_be_bytes(response[name_end + 10..name_end + 18].try_into().unwrap())
 }
 
