@@ -152,7 +152,7 @@ impl RawArticle {
             let published = self.text(&published);
             time::OffsetDateTime::parse(published, &Rfc3339).map_err(|e| DecodeError::InvalidField {
                 field: "published_at".into(),
-                message: format!("{published:?} is not an RFC 3339 timestamp ({e})"),
+                message: format!("\"{}\" is not an RFC 3339 timestamp ({e})", shown_name(published)),
             })?;
         }
         (self.id, self.id_from_key) = match self.optional_str("id")? {
@@ -700,6 +700,12 @@ mod tests {
         let e = decode(r#"{"id":"a","title":"T","published_at":"yesterday"}"#).unwrap_err();
         assert_eq!(e.class(), "invalid_field");
         assert!(e.to_string().contains("published_at"), "{e}");
+        assert!(e.to_string().contains("\"yesterday\" is not an RFC 3339 timestamp"), "{e}");
+        // The value is the producer's: quoted whole, a long one made a dead letter (its error
+        // header) too large to write even without the payload, which stopped the worker.
+        let long = format!(r#"{{"id":"a","title":"T","published_at":"{}"}}"#, "\\u0085".repeat(100_000));
+        let e = decode(&long).unwrap_err().to_string();
+        assert!(e.len() < 600 && e.contains("…"), "{} bytes: {}", e.len(), &e[..e.len().min(700)]);
         let every_kind = [
             DecodeError::TooLarge { size: 2, limit: 1 },
             DecodeError::NotUtf8 { valid_up_to: 0 },

@@ -41,6 +41,23 @@ pub mod headers {
 /// to this size: a key this long is as suspect as the payload.
 const MAX_FALLBACK_KEY_BYTES: usize = 4096;
 
+/// Longest error message a dead letter carries (in bytes, cut at a character boundary): the
+/// message may quote the producer's data or a broker's reason, and the error headers must stay
+/// small enough that the dead letter without its payload can always be written.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 1024;
+
+/// `message` cut to [`MAX_ERROR_MESSAGE_BYTES`], with `…` where it was cut.
+fn bounded_message(message: &str) -> std::borrow::Cow<'_, str> {
+    if message.len() <= MAX_ERROR_MESSAGE_BYTES {
+        return message.into();
+    }
+    let mut end = MAX_ERROR_MESSAGE_BYTES - '…'.len_utf8();
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &message[..end]).into()
+}
+
 /// One record to produce.
 #[derive(Debug, Clone)]
 pub struct OutRecord {
@@ -182,7 +199,7 @@ impl Topics {
             .insert(Header { key: headers::OFFSET, value: Some(&offset) })
             .insert(Header { key: headers::STAGE, value: Some(stage) })
             .insert(Header { key: headers::CLASS, value: Some(class) })
-            .insert(Header { key: headers::MESSAGE, value: Some(message) })
+            .insert(Header { key: headers::MESSAGE, value: Some(&*bounded_message(message)) })
             .insert(Header { key: headers::CONNECTOR, value: Some(&self.group_id) })
             .insert(Header { key: headers::WORKER_VERSION, value: Some(env!("CARGO_PKG_VERSION")) });
         OutRecord {
@@ -375,6 +392,18 @@ mod tests {
             omitted.as_deref(),
             Some("payload of 2 bytes, key of 4097 bytes and 4 input headers omitted: too large")
         );
+    }
+
+    #[test]
+    fn dead_letter_error_messages_are_bounded() {
+        assert_eq!(bounded_message("short"), "short");
+        let long = "é".repeat(MAX_ERROR_MESSAGE_BYTES);
+        let cut = bounded_message(&long);
+        assert!(cut.len() <= MAX_ERROR_MESSAGE_BYTES && cut.ends_with('…'), "{}", cut.len());
+        let r = topics().dlq_record(&input_with_headers(), "produce", "produce_failed", &long);
+        let list = header_list(r.headers.as_ref().unwrap());
+        let message = list.iter().find(|(k, _)| k == headers::MESSAGE).unwrap().1.clone().unwrap();
+        assert_eq!(message, cut);
     }
 
     #[test]
