@@ -48,6 +48,15 @@ async fn enriches_every_article_in_order_and_commits() {
     }
     // Per-key (here: per-input-partition) order: the corpus ids were produced in order with
     // distinct keys, so check order within each output partition matches production order.
+    // Keys are partitioned as a Java producer would (Kafka's own test vectors pin the hash).
+    for (key, hash) in [(&b"21"[..], -973_932_308), (b"foobar", -790_332_482), (b"abc", 479_470_107)] {
+        assert_eq!(murmur2(key), hash);
+    }
+    assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58_897_971);
+    for r in &out {
+        let key = r.key.as_deref().unwrap().as_bytes();
+        assert_eq!(r.partition, java_partition(key, PARTITIONS), "{:?} is not where Java puts it", r.key);
+    }
     let position: std::collections::HashMap<&str, usize> =
         articles.iter().enumerate().map(|(i, (id, _))| (id.as_str(), i)).collect();
     for p in 0..PARTITIONS {

@@ -562,6 +562,10 @@ impl Worker {
                 ("message.timeout.ms", "0"),
                 ("linger.ms", "5"),
                 ("compression.type", "lz4"),
+                // Keys go to the partition a Java producer (Kafka Streams, Connect, ksqlDB)
+                // would pick, so outputs are co-partitioned with their topics for joins.
+                // librdkafka's default (CRC32) is not.
+                ("partitioner", "murmur2_random"),
             ],
         )
         .create_with_context(events::ProducerEvents { health: health.clone(), fatal: fatal.clone() })?;

@@ -134,7 +134,13 @@ pub fn produce_to(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec
 /// [`produce_to`] with extra producer properties (e.g. `compression.type`).
 pub fn produce_to_with(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec<u8>)], extra: &[(&str, &str)]) {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", bootstrap).set("message.max.bytes", "10000000").set("linger.ms", "5");
+    // Partitioned as the worker partitions its output (as a Java producer does), so a key's
+    // input and output partitions are the same and tests can compare orders per partition.
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("message.max.bytes", "10000000")
+        .set("linger.ms", "5")
+        .set("partitioner", "murmur2_random");
     for (k, v) in extra {
         config.set(*k, *v);
     }
@@ -390,6 +396,35 @@ fn append_batch(
     let error = i16::from_be_bytes(response[name_end + 8..name_end + 10].try_into().unwrap());
     assert_eq!(error, 0, "the broker refused the record batch (Kafka error code {error})");
     i64::from_be_bytes(response[name_end + 10..name_end + 18].try_into().unwrap())
+}
+
+/// The partition the Java producer's default partitioner picks for `key` (Kafka's
+/// `Utils.murmur2`, made positive, modulo the partition count).
+pub fn java_partition(key: &[u8], partitions: i32) -> i32 {
+    (murmur2(key) & 0x7fff_ffff) % partitions
+}
+
+/// Kafka's `Utils.murmur2`.
+pub fn murmur2(data: &[u8]) -> i32 {
+    const M: u32 = 0x5bd1_e995;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut k = u32::from_le_bytes(chunk.try_into().unwrap()).wrapping_mul(M);
+        k ^= k >> 24;
+        h = h.wrapping_mul(M) ^ k.wrapping_mul(M);
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        for (i, &byte) in tail.iter().enumerate() {
+            h ^= u32::from(byte) << (8 * i);
+        }
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
 }
 
 /// CRC-32C (Castagnoli), as record batches carry it.
