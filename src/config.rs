@@ -454,6 +454,20 @@ impl Settings {
     /// tokens) replaced by [`REDACTED`]: for messages that may quote a configured value, such as
     /// librdkafka's "invalid value" errors.
     pub fn redact(&self, text: &str) -> String {
+        let mut shown = text.to_owned();
+        for secret in self.secrets() {
+            shown = shown.replace(secret.as_str(), REDACTED);
+        }
+        shown
+    }
+
+    /// Every credential in the settings, as text to hide wherever it appears, longest first (so
+    /// that a secret containing another is hidden whole): the values of secret librdkafka
+    /// properties and the remote models' tokens, and also the parts of a value that librdkafka
+    /// may quote on their own (`sasl.oauthbearer.config` is `name=value` pairs, and its parser
+    /// quotes the rest of the value from the pair it refuses): each space-separated part and
+    /// each part's value, when 8 characters or longer.
+    pub fn secrets(&self) -> Vec<String> {
         let tables = [&self.kafka.properties, &self.kafka.consumer_properties, &self.kafka.producer_properties];
         let mut secrets: Vec<String> = tables
             .into_iter()
@@ -470,13 +484,20 @@ impl Settings {
         {
             secrets.push(remote_token.expose().to_owned());
         }
-        // Longest first, so that a secret containing another is hidden whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        let mut shown = text.to_owned();
-        for secret in secrets.iter().filter(|s| !s.is_empty()) {
-            shown = shown.replace(secret.as_str(), REDACTED);
-        }
-        shown
+        const MIN_PART_CHARS: usize = 8;
+        let parts: Vec<String> = secrets
+            .iter()
+            .flat_map(|secret| secret.split_whitespace())
+            .flat_map(|part| [Some(part), part.split_once('=').map(|(_, value)| value)])
+            .flatten()
+            .filter(|part| part.chars().count() >= MIN_PART_CHARS)
+            .map(str::to_owned)
+            .collect();
+        secrets.extend(parts);
+        secrets.retain(|s| !s.is_empty());
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        secrets.dedup();
+        secrets
     }
 
     /// Checks each librdkafka property the way librdkafka reads it, so that a misspelt property
@@ -799,6 +820,23 @@ mod tests {
         .unwrap();
         let shown = s.redact("bad hunter2, keypw and tok-123; sasl.username stays");
         assert_eq!(shown, "bad <redacted>, <redacted> and <redacted>; sasl.username stays");
+    }
+
+    #[test]
+    fn the_parts_of_a_structured_secret_that_librdkafka_may_quote_are_secrets_too() {
+        let s = load_str(
+            "[kafka.properties]\n\"sasl.oauthbearer.config\" = \"principal=bob scope=news extension_key=S3cretV4lue\"\n",
+            &[],
+        )
+        .unwrap();
+        let secrets = s.secrets();
+        assert_eq!(secrets[0], "principal=bob scope=news extension_key=S3cretV4lue", "the whole value first");
+        // What librdkafka's parser quotes when it refuses a pair.
+        let quoted = "Unrecognized sasl.oauthbearer.config beginning at: extension_key=S3cretV4lue";
+        assert_eq!(s.redact(quoted), "Unrecognized sasl.oauthbearer.config beginning at: <redacted>");
+        assert_eq!(s.redact("value S3cretV4lue"), "value <redacted>");
+        // Short values (`news`) are not hidden everywhere: they would garble every log line.
+        assert!(!secrets.iter().any(|s| s == "news" || s == "bob"), "{secrets:?}");
     }
 
     #[test]

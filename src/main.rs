@@ -71,7 +71,7 @@ fn main() -> ExitCode {
                 if log.level == "info" {
                     log.level = "warn".into();
                 }
-                news_enricher::telemetry::logging::init(&log);
+                news_enricher::telemetry::logging::init(&log, settings.secrets());
             }
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Run => {
-            news_enricher::telemetry::logging::init(&settings.log);
+            news_enricher::telemetry::logging::init(&settings.log, settings.secrets());
             ExitCode::from(news_enricher::runner::run(&settings, enricher) as u8)
         }
         Command::Demo => {
@@ -115,7 +115,7 @@ fn main() -> ExitCode {
             if log.level == "info" {
                 log.level = "warn".into(); // keep the demo's output to the records and the summary
             }
-            news_enricher::telemetry::logging::init(&log);
+            news_enricher::telemetry::logging::init(&log, settings.secrets());
             match news_enricher::runner::demo(&settings, enricher) {
                 Ok(code) => ExitCode::from(code as u8),
                 Err(e) => {

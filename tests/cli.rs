@@ -303,14 +303,23 @@ fn run_on_the_embedded_broker_and_stop_with_sigterm() {
 /// ever (the failure: `common::FAILING_OAUTHBEARER`).
 #[test]
 fn run_exits_1_when_authentication_fails() {
-    let properties: String =
-        common::FAILING_OAUTHBEARER.iter().map(|(name, value)| format!("\"{name}\" = \"{value}\"\n")).collect();
+    // The token maker's configuration also holds a pair it refuses, which librdkafka quotes in
+    // its error: the credential in it must not reach the log.
+    let properties: String = common::FAILING_OAUTHBEARER
+        .iter()
+        .map(|&(name, value)| match name {
+            "sasl.oauthbearer.config" => format!("\"{name}\" = \"{value} leaked=Sup3rS3cretV4lue\"\n"),
+            _ => format!("\"{name}\" = \"{value}\"\n"),
+        })
+        .collect();
     let config = write_temp(format!("[kafka.properties]\n{properties}").as_bytes());
     let (mut child, _bootstrap, rest) = start_run(bin().args(["run", "--config"]).arg(config.path()));
     let status = wait_timeout(&mut child, Duration::from_secs(60)).expect("the worker exits on its own");
     let log = rest.join().unwrap().join("\n");
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(log.contains("authentication with the broker failed"), "{log}");
+    assert!(log.contains("beginning at: <redacted>"), "librdkafka quoted the refused pair: {log}");
+    assert!(!log.contains("Sup3rS3cret"), "{log}");
 }
 
 /// Starts `command` (a `run`) with JSON logs and no HTTP endpoint, and waits for the embedded

@@ -1,13 +1,17 @@
 //! Log set-up: `tracing` events to stderr, JSON in containers and human-readable on a terminal
-//! (`log.format`), filtered by `RUST_LOG` when set, else `log.level`. librdkafka's own log lines
-//! arrive through the `log` bridge under the `librdkafka` target.
+//! (`log.format`), filtered by `RUST_LOG` when set, else `log.level`, with every configured
+//! credential hidden. librdkafka's own log lines arrive through the `log` bridge under the
+//! `librdkafka` target.
 
-use crate::config::{LogFormat, LogSettings};
-use std::io::IsTerminal;
+use crate::config::{LogFormat, LogSettings, REDACTED};
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. Later calls are ignored (tests call it more than once).
-pub fn init(settings: &LogSettings) {
+/// Installs the global subscriber, hiding `secrets` (`Settings::secrets`) in every line. Later
+/// calls are ignored (tests call it more than once).
+pub fn init(settings: &LogSettings, secrets: Vec<String>) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
@@ -19,10 +23,76 @@ pub fn init(settings: &LogSettings) {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(Redacting::new(secrets, std::io::stderr))
         .with_ansi(std::io::stderr().is_terminal());
     let _ =
         if json { builder.json().flatten_event(true).with_current_span(false).try_init() } else { builder.try_init() };
+}
+
+/// A log writer that replaces credentials with `<redacted>`. Messages the worker writes itself
+/// never contain one; this is for text it does not control, above all librdkafka's (its errors
+/// quote configuration values: a malformed `sasl.oauthbearer.config` is quoted from the pair it
+/// refuses). The formatter writes each event with one `write_all` of the whole line, so a
+/// secret is never split between writes.
+#[derive(Clone)]
+pub struct Redacting<M> {
+    /// Each secret as written, and as a JSON string, a Rust `{:?}` and the JSON of that show it
+    /// when it holds characters those escape; longest first.
+    hidden: Arc<[String]>,
+    make: M,
+}
+
+impl<M> Redacting<M> {
+    pub fn new(secrets: Vec<String>, make: M) -> Self {
+        let mut hidden: Vec<String> = secrets
+            .iter()
+            .filter(|s| !s.is_empty())
+            .flat_map(|s| {
+                let json = |s: &str| {
+                    let quoted = serde_json::to_string(s).unwrap_or_default();
+                    quoted[1..quoted.len() - 1].to_owned()
+                };
+                let debug = format!("{s:?}");
+                let debug = debug[1..debug.len() - 1].to_owned();
+                [s.clone(), json(s), json(&debug), debug]
+            })
+            .collect();
+        hidden.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        hidden.dedup();
+        Redacting { hidden: hidden.into(), make }
+    }
+}
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
+    type Writer = RedactingWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingWriter { hidden: self.hidden.clone(), inner: self.make.make_writer() }
+    }
+}
+
+pub struct RedactingWriter<W> {
+    hidden: Arc<[String]>,
+    inner: W,
+}
+
+impl<W: Write> Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        if !self.hidden.iter().any(|secret| text.contains(secret.as_str())) {
+            return self.inner.write(buf);
+        }
+        let mut shown = text.into_owned();
+        for secret in self.hidden.iter() {
+            shown = shown.replace(secret.as_str(), REDACTED);
+        }
+        self.inner.write_all(shown.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A budget for warnings that can come once per message (dead letters): at most `burst` per
@@ -70,7 +140,50 @@ impl LogBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
     use std::time::Duration;
+
+    /// A log sink the test can read back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn credentials_are_hidden_in_every_line_as_each_format_escapes_them() {
+        let secrets = vec!["hunter2-long".to_owned(), "pa\"ss\\word\n".to_owned()];
+        for json in [true, false] {
+            let sink = Captured::default();
+            let writer = Redacting::new(secrets.clone(), {
+                let sink = sink.clone();
+                move || sink.clone()
+            });
+            let builder = tracing_subscriber::fmt().with_writer(writer).with_ansi(false);
+            let emit = || {
+                // As librdkafka's messages arrive: the secret inside free text, and as a field.
+                tracing::warn!(target: "librdkafka", "Unrecognized config beginning at: x=hunter2-long");
+                tracing::error!(reason = %"pa\"ss\\word\n", detail = ?"pa\"ss\\word\n", "auth failed");
+                tracing::info!("nothing to hide here");
+            };
+            if json {
+                tracing::subscriber::with_default(builder.json().finish(), emit);
+            } else {
+                tracing::subscriber::with_default(builder.finish(), emit);
+            }
+            let out = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+            assert!(!out.contains("hunter2") && !out.contains("ss\\") && !out.contains("word"), "json={json}: {out}");
+            assert_eq!(out.matches(REDACTED).count(), 3, "json={json}: {out}");
+            assert!(out.contains("nothing to hide here"), "{out}");
+        }
+    }
 
     #[test]
     fn a_budget_admits_its_burst_per_window_and_counts_what_it_left_out() {
