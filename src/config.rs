@@ -484,6 +484,12 @@ impl Settings {
         {
             secrets.push(remote_token.expose().to_owned());
         }
+        // A remote model's URL query may hold a credential (`?api_key=`).
+        let urls = [self.sentiment.remote.as_ref().map(|r| &r.url), self.taxonomy.remote.as_ref().map(|r| &r.url)];
+        for query in urls.into_iter().flatten().filter_map(|url| crate::remote::settings::url_query(url)) {
+            secrets.push(query.to_owned());
+            secrets.extend(query.split('&').map(str::to_owned));
+        }
         const MIN_PART_CHARS: usize = 8;
         let parts: Vec<String> = secrets
             .iter()
@@ -566,6 +572,13 @@ impl Settings {
         // made explicit here so the rule is visible where redaction happens.
         if let Some(token) = shown.sentiment.remote.as_mut().and_then(|r| r.token.as_mut()) {
             *token = crate::remote::Secret::new(REDACTED);
+        }
+        for url in
+            [shown.sentiment.remote.as_mut().map(|r| &mut r.url), shown.taxonomy.remote.as_mut().map(|r| &mut r.url)]
+                .into_iter()
+                .flatten()
+        {
+            *url = crate::remote::settings::shown_url(url);
         }
         if let Some(token) = shown.taxonomy.remote.as_mut().and_then(|r| r.token.as_mut()) {
             *token = crate::remote::Secret::new(REDACTED);
@@ -915,6 +928,20 @@ mod tests {
         // The whole section from the environment alone.
         let s = load_str("", &[("NEWS_ENRICHER_SENTIMENT__REMOTE__URL", "https://model.example/predict")]).unwrap();
         assert_eq!(s.sentiment.remote.unwrap().api, crate::remote::Api::Tei);
+    }
+
+    #[test]
+    fn a_remote_url_query_is_a_credential() {
+        let s = load_str("[sentiment.remote]\nurl = \"https://tags.example/v1?api_key=K3yK3yK3y&model=big#x\"\n", &[])
+            .unwrap();
+        let shown = s.to_redacted_toml();
+        assert!(shown.contains("url = \"https://tags.example/v1?<redacted>\""), "{shown}");
+        assert_eq!(s.redact("GET /v1?api_key=K3yK3yK3y&model=big failed"), "GET /v1?<redacted> failed");
+        assert_eq!(s.redact("refused api_key=K3yK3yK3y"), "refused <redacted>");
+        let e = load_str("[sentiment.remote]\nurl = \"ftp://tags.example/v1?api_key=K3yK3yK3y\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ftp://tags.example/v1?<redacted>") && !e.contains("K3y"), "{e}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The operations endpoint's protection against slow clients: the header-read timeout, the cap on
-//! concurrent connections (at the cap, new connections wait) and the maximum connection age.
+//! The operations endpoint's protection against slow and hostile clients: the header-read
+//! timeout, the cap on concurrent connections (at the cap, new connections wait), the maximum
+//! connection age and the bound on a request head.
 //! Limits are injected through `serve_with`, so nothing here waits for the 10 s defaults.
 
 use news_enricher::telemetry::http::{self, Limits};
@@ -133,4 +134,20 @@ async fn idle_keep_alive_connection_is_closed_at_max_age() {
     assert!(response.starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&response));
     // Keep-alive: the connection stays open for more requests, until it reaches its maximum age.
     assert!(closed_by_server(&mut stream).await, "an idle keep-alive connection outlived its maximum age");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_request_head_is_refused_not_buffered() {
+    let addr = start(Limits { header_read_timeout: LONG, ..Limits::default() }).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let padding = "a".repeat(http::MAX_REQUEST_HEAD_BYTES);
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: {padding}\r\nConnection: close\r\n\r\n");
+    // The server stops reading at the bound, answers 431 and closes; the unread rest of the
+    // head may make that close a reset that the answer does not survive.
+    let _ = stream.write_all(head.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = timeout(HANG_GUARD, stream.read_to_end(&mut answer)).await.expect("no answer and no close (hung)");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "a head over the bound is refused: {answer}");
+    assert_eq!(healthz(addr).await, 200, "and the endpoint keeps serving");
 }

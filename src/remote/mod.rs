@@ -179,8 +179,7 @@ impl<H: Head> RemoteModel<H> {
             .name(format!("remote-{}-{}", H::TASK, settings.name))
             .spawn(move || io.block_on(batcher::run(batcher_core, jobs)))
             .map_err(|e| format!("cannot start the remote model's I/O thread: {e}"))?;
-        // Without the query, which may hold a credential (`?api_key=`).
-        let shown_url = settings.url.split(['?', '#']).next().unwrap_or_default();
+        let shown_url = settings::shown_url(&settings.url);
         tracing::info!(
             model = %settings.name, task = H::TASK, url = %shown_url, api = ?settings.api,
             batch_size = settings.batch_size, timeout_ms = settings.timeout_ms,

@@ -52,6 +52,23 @@ pub(crate) fn without_userinfo(url: &str) -> String {
     }
 }
 
+/// A URL as logs, errors and `check-config` show it: no user name or password, and the query
+/// (which may hold a credential, `?api_key=`) and fragment replaced by `<redacted>`.
+pub(crate) fn shown_url(url: &str) -> String {
+    let shown = without_userinfo(url);
+    match shown.find(['?', '#']) {
+        Some(at) => format!("{}{}", &shown[..=at], crate::config::REDACTED),
+        None => shown,
+    }
+}
+
+/// The query of `url` (without `?` and fragment), `None` when it has none: a credential to hide.
+pub(crate) fn url_query(url: &str) -> Option<&str> {
+    let query = url.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or_default();
+    (!query.is_empty()).then_some(query)
+}
+
 /// A credential: deserialised normally, but never shown — `Debug` and `Serialize` (hence
 /// `check-config` and any log of the settings) print `"<redacted>"`.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -293,9 +310,9 @@ impl<L: LabelTarget> RemoteSettings<L> {
             return bad("url", "must be set (or set enabled = false)".into());
         }
         match reqwest::Url::parse(&self.url) {
-            Err(e) => return bad("url", format!("{:?} is not a URL: {e}", without_userinfo(&self.url))),
+            Err(e) => return bad("url", format!("{:?} is not a URL: {e}", shown_url(&self.url))),
             Ok(u) if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() => {
-                let shown = without_userinfo(&self.url);
+                let shown = shown_url(&self.url);
                 return bad("url", format!("{shown:?} must be an http:// or https:// URL with a host"));
             }
             Ok(u) if u.password().is_some() || !u.username().is_empty() => {

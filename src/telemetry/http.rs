@@ -50,6 +50,11 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Kafka connections and the rest of the process need.
 pub const MAX_CONNECTIONS: usize = 256;
 
+/// The largest request head a connection buffers (hyper's default is about 400 KiB, so
+/// [`MAX_CONNECTIONS`] clients could hold 100 MiB): our requests are a line and a few headers;
+/// a larger head is answered 431 and the connection closed.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
+
 /// Age at which a connection is shut down gracefully (the request in progress, if any, completes;
 /// then it closes), and dropped if it has not closed [`HEADER_READ_TIMEOUT`] later. Our responses
 /// are small and served in milliseconds, so one minute only affects connections that are stuck
@@ -126,7 +131,11 @@ async fn accept_loop(listener: TcpListener, app: Router, limits: Limits) {
     // HTTP/1.1 only: the auto-detecting mode would first wait for the protocol preface without
     // any timeout.
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_REQUEST_HEAD_BYTES);
     let builder = Arc::new(builder);
     let mut last_limit_warning: Option<Instant> = None;
     loop {
