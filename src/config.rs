@@ -46,6 +46,8 @@ pub struct KafkaSettings {
     /// Whether the enriched record and its route copies carry the input record's headers
     /// (trace context, producer metadata). Dead letters always carry them: they are the input.
     pub forward_headers: bool,
+    /// What an input with a key and a null value (a tombstone: "delete this key") becomes.
+    pub tombstones: Tombstones,
     /// Passed to librdkafka as is (security.protocol, sasl.*, ssl.*, tuning). Nested tables are
     /// flattened with dots, so `sasl.password = "…"` and `[kafka.properties.sasl] password = "…"`
     /// and `NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD` all mean `sasl.password`.
@@ -65,6 +67,18 @@ pub struct KafkaSettings {
     pub drain_timeout_ms: u64,
     /// How long SIGTERM/SIGINT may take to drain, flush and commit before exiting.
     pub shutdown_timeout_secs: u64,
+}
+
+/// `kafka.tombstones`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Tombstones {
+    /// A tombstone with the same key to the output topic and every route topic, so compacted
+    /// outputs delete the article too.
+    #[default]
+    Forward,
+    /// Dead-lettered as `not_json`, like any message that is not a JSON object.
+    DeadLetter,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -157,6 +171,7 @@ impl Default for KafkaSettings {
             output_topic: "news.enriched".into(),
             dlq_topic: "news.dlq".into(),
             forward_headers: true,
+            tombstones: Tombstones::Forward,
             properties: BTreeMap::new(),
             consumer_properties: BTreeMap::new(),
             producer_properties: BTreeMap::new(),

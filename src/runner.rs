@@ -118,6 +118,7 @@ pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
                 consumed = summary.stats.consumed,
                 enriched = summary.stats.enriched,
                 dead_lettered = summary.stats.dead_lettered,
+                tombstones = summary.stats.tombstones,
                 "worker stopped"
             );
             0

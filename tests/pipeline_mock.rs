@@ -175,6 +175,57 @@ async fn input_headers_are_passed_on_to_enriched_records_and_dead_letters() {
     assert_all_committed(&fx).await;
 }
 
+/// A tombstone (a key, a null value) goes on as a tombstone to the output and every route
+/// topic, so compacted outputs delete the article too; without a key it is dead-lettered with
+/// its null value; with `kafka.tombstones = "dead_letter"` every one is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tombstones_are_passed_on_to_the_output_and_route_topics() {
+    let fx = Fixture::new("tombstones");
+    let mut settings = fx.settings.clone();
+    settings.routes.push(news_enricher::config::Route {
+        tag: "taiwan".into(),
+        topic: "news.tag.taiwan".into(),
+        min_score: 0.0,
+    });
+    let articles = synthetic("live", 10);
+    fx.produce_articles(&articles);
+    fx.produce_tombstones(&[Some("deleted-1"), None, Some("deleted-2")]);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, articles.len() + 2, WAIT);
+    let tagged = out
+        .iter()
+        .filter(|r| {
+            !r.tombstone && r.json()["enrichment"]["tags"].as_array().unwrap().iter().any(|t| t["id"] == "taiwan")
+        })
+        .count();
+    let routed = fx.read("news.tag.taiwan", tagged + 2, Duration::from_secs(20));
+    let dlq = fx.read(DLQ, 1, WAIT);
+    let summary = worker.shutdown().await.unwrap();
+
+    let deleted = |records: &[Record]| -> BTreeSet<String> {
+        records.iter().filter(|r| r.tombstone).map(|r| r.key.clone().unwrap()).collect()
+    };
+    let expected: BTreeSet<String> = ["deleted-1".to_owned(), "deleted-2".to_owned()].into();
+    assert_eq!(deleted(&out), expected, "{out:#?}");
+    assert_eq!(deleted(&routed), expected, "every route topic gets the tombstones");
+    assert_eq!(out.iter().filter(|r| !r.tombstone).count(), articles.len());
+    assert_eq!(dlq.len(), 1, "{dlq:#?}");
+    assert!(dlq[0].tombstone && dlq[0].key.is_none(), "the keyless null value is dead-lettered as it was");
+    assert_eq!(dlq[0].headers[headers::CLASS], "not_json");
+    assert!(dlq[0].headers[headers::MESSAGE].contains("no value"), "{:?}", dlq[0].headers);
+    assert_eq!((summary.stats.tombstones, summary.stats.dead_lettered), (2, 1));
+    assert_all_committed(&fx).await;
+
+    // The other policy, on the same input, by a new group.
+    settings.kafka.group_id = "tombstones-dead-letter".into();
+    settings.kafka.tombstones = news_enricher::config::Tombstones::DeadLetter;
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let dlq = fx.read(DLQ, 4, WAIT);
+    let summary = worker.shutdown().await.unwrap();
+    assert_eq!(dlq.iter().filter(|r| r.tombstone).count(), 4, "the first worker's one and three more: {dlq:#?}");
+    assert_eq!((summary.stats.tombstones, summary.stats.dead_lettered), (0, 3));
+}
+
 /// Producers compress with any codec Kafka knows; the worker reads them all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_compressed_with_every_kafka_codec_is_enriched() {

@@ -56,6 +56,7 @@ METRICS: dict[str, tuple[str, set[str]]] = {
     "news_enricher_messages_consumed_total": (COUNTER, {"topic"}),
     "news_enricher_records_produced_total": (COUNTER, {"topic"}),
     "news_enricher_dlq_records_total": (COUNTER, {"reason"}),
+    "news_enricher_tombstones_total": (COUNTER, set()),
     "news_enricher_processing_duration_seconds": (HISTOGRAM, set()),
     "news_enricher_article_age_seconds": (HISTOGRAM, set()),
     "news_enricher_messages_in_flight": (GAUGE, set()),

@@ -63,14 +63,18 @@ fn bounded_message(message: &str) -> std::borrow::Cow<'_, str> {
 pub struct OutRecord {
     pub topic: Arc<str>,
     pub key: Option<Arc<[u8]>>,
-    pub payload: Arc<[u8]>,
+    /// `None` for a tombstone (a null value: "delete this key" on a compacted topic).
+    pub payload: Option<Arc<[u8]>>,
     pub headers: Option<OwnedHeaders>,
 }
 
 impl OutRecord {
     /// The record in the producer's terms (borrowing its bytes).
     pub fn to_future_record(&self) -> FutureRecord<'_, [u8], [u8]> {
-        let mut record = FutureRecord::to(&self.topic).payload(&*self.payload);
+        let mut record = FutureRecord::to(&self.topic);
+        if let Some(payload) = &self.payload {
+            record = record.payload(&**payload);
+        }
         if let Some(key) = &self.key {
             record = record.key(&**key);
         }
@@ -99,7 +103,7 @@ impl OutRecord {
                 _ => input_headers += 1,
             }
         }
-        let mut omitted = vec![format!("payload of {} bytes", self.payload.len())];
+        let mut omitted = vec![format!("payload of {} bytes", self.payload.as_ref().map_or(0, |p| p.len()))];
         if !keep_key {
             omitted.push(format!("key of {key_len} bytes"));
         }
@@ -115,7 +119,7 @@ impl OutRecord {
         OutRecord {
             topic: self.topic.clone(),
             key: if keep_key { self.key.clone() } else { None },
-            payload: Arc::from(&[][..]),
+            payload: Some(Arc::from(&[][..])),
             headers: Some(headers),
         }
     }
@@ -130,6 +134,8 @@ pub struct Topics {
     pub group_id: String,
     /// `kafka.forward_headers`: enriched records and route copies carry the input's headers.
     pub forward_headers: bool,
+    /// `kafka.tombstones`.
+    pub tombstones: crate::config::Tombstones,
 }
 
 impl Topics {
@@ -140,6 +146,7 @@ impl Topics {
             routes: settings.routes.iter().map(|r| (r.clone(), r.topic.as_str().into())).collect(),
             group_id: settings.kafka.group_id.clone(),
             forward_headers: settings.kafka.forward_headers,
+            tombstones: settings.kafka.tombstones,
         }
     }
 
@@ -163,7 +170,7 @@ impl Topics {
         let mut out = vec![OutRecord {
             topic: self.output.clone(),
             key: Some(key.clone()),
-            payload: payload.clone(),
+            payload: Some(payload.clone()),
             headers: headers.clone(),
         }];
         for (route, topic) in &self.routes {
@@ -172,12 +179,29 @@ impl Topics {
                 out.push(OutRecord {
                     topic: topic.clone(),
                     key: Some(key.clone()),
-                    payload: payload.clone(),
+                    payload: Some(payload.clone()),
                     headers: headers.clone(),
                 });
             }
         }
         out
+    }
+
+    /// For a tombstone (`input` has a key and a null value): a tombstone with its key to the
+    /// output topic and to every route topic, since any of them may hold a record of that key.
+    pub fn tombstone_records(&self, input: &OwnedMessage) -> Vec<OutRecord> {
+        let key: Option<Arc<[u8]>> = input.key().map(Into::into);
+        let headers = self.output_headers(input);
+        let mut topics = vec![self.output.clone()];
+        for (_, topic) in &self.routes {
+            if !topics.contains(topic) {
+                topics.push(topic.clone());
+            }
+        }
+        topics
+            .into_iter()
+            .map(|topic| OutRecord { topic, key: key.clone(), payload: None, headers: headers.clone() })
+            .collect()
     }
 
     /// The headers of records written for `input` other than its dead letter.
@@ -205,7 +229,7 @@ impl Topics {
         OutRecord {
             topic: self.dlq.clone(),
             key: input.key().map(Into::into),
-            payload: input.payload().unwrap_or_default().into(),
+            payload: input.payload().map(Into::into),
             headers: Some(headers),
         }
     }
@@ -293,7 +317,7 @@ mod tests {
             None,
         );
         let r = topics().dlq_record(&input, "decode", "not_utf8", "message is not valid UTF-8");
-        assert_eq!(&*r.payload, b"\xffraw");
+        assert_eq!(r.payload.as_deref(), Some(&b"\xffraw"[..]));
         assert_eq!(r.key.as_deref(), Some(&b"k"[..]));
         assert_eq!(&*r.topic, "news.dlq");
         let h = r.headers.unwrap();

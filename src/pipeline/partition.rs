@@ -7,7 +7,8 @@
 use super::consumer::WorkerContext;
 use super::output::{classify, deliver, is_retriable, DeliveryFailure, OutRecord};
 use super::{PartitionKey, Shared};
-use crate::article::RawArticle;
+use crate::article::{DecodeError, RawArticle};
+use crate::config::Tombstones;
 use futures::stream::{FuturesOrdered, StreamExt};
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -84,17 +85,25 @@ pub(super) async fn run(
 /// by their `timeout_ms` (so processing times include it when one is configured).
 async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
     let started = std::time::Instant::now();
-    let payload = input.payload().unwrap_or_default();
     if shared.processing == super::Processing::PassThrough {
         let records = vec![OutRecord {
             topic: shared.topics.output.clone(),
             key: input.key().map(Into::into),
-            payload: payload.into(),
+            payload: input.payload().map(Into::into),
             headers: shared.topics.output_headers(&input),
         }];
         return Enriched { input, records };
     }
-    let records = match RawArticle::decode(payload, input.key(), shared.max_message_bytes) {
+    if input.payload().is_none() && input.key().is_some() && shared.topics.tombstones == Tombstones::Forward {
+        shared.stats.record_tombstone();
+        let records = shared.topics.tombstone_records(&input);
+        return Enriched { input, records };
+    }
+    let decoded = match input.payload() {
+        Some(payload) => RawArticle::decode(payload, input.key(), shared.max_message_bytes),
+        None => Err(DecodeError::NotJson { message: "the message has no value (a tombstone)".into() }),
+    };
+    let records = match decoded {
         Ok(raw) => {
             let mut article = shared.enricher.enrich(raw);
             // Remote models hook (issue 5): with `[sentiment.remote]`, the article-level sentiment

@@ -64,6 +64,7 @@ struct Families {
     consumed: Family<TopicLabel, Counter>,
     produced: Family<TopicLabel, Counter>,
     dlq: Family<ReasonLabel, Counter>,
+    tombstones: Counter,
     processing: Histogram,
     article_age: Histogram,
     in_flight: Gauge,
@@ -83,6 +84,7 @@ pub struct Stats {
     pub consumed: AtomicU64,
     pub enriched: AtomicU64,
     pub dead_lettered: AtomicU64,
+    pub tombstones: AtomicU64,
     pub produced: AtomicU64,
     pub assigned_partitions: AtomicUsize,
     processing_nanos: AtomicU64,
@@ -107,6 +109,7 @@ pub struct Snapshot {
     pub consumed: u64,
     pub enriched: u64,
     pub dead_lettered: u64,
+    pub tombstones: u64,
     pub produced: u64,
     pub by_tag: BTreeMap<String, u64>,
     pub by_dlq_reason: BTreeMap<&'static str, u64>,
@@ -126,6 +129,7 @@ impl Default for Stats {
             consumed: Family::default(),
             produced: Family::default(),
             dlq: Family::default(),
+            tombstones: Counter::default(),
             // 20 µs … ~5 s
             processing: Histogram::new(exponential_buckets(0.000_02, 2.5, 14)),
             // 1 ms … ~1 h
@@ -151,6 +155,11 @@ impl Default for Stats {
             f.produced.clone(),
         );
         registry.register("dlq_records", "Inputs sent to the dead-letter topic, by reason", f.dlq.clone());
+        registry.register(
+            "tombstones",
+            "Tombstones (a key with a null value) passed on to the output and route topics",
+            f.tombstones.clone(),
+        );
         registry.register("processing_duration_seconds", "Time to decode and enrich one message", f.processing.clone());
         registry.register(
             "article_age_seconds",
@@ -199,6 +208,7 @@ impl Default for Stats {
             consumed: AtomicU64::new(0),
             enriched: AtomicU64::new(0),
             dead_lettered: AtomicU64::new(0),
+            tombstones: AtomicU64::new(0),
             produced: AtomicU64::new(0),
             assigned_partitions: AtomicUsize::new(0),
             processing_nanos: AtomicU64::new(0),
@@ -234,6 +244,11 @@ impl Stats {
         self.dead_lettered.fetch_add(1, Relaxed);
         bump(&self.by_dlq_reason, reason);
         self.families.dlq.get_or_create(&ReasonLabel { reason: reason.to_owned() }).inc();
+    }
+
+    pub fn record_tombstone(&self) {
+        self.tombstones.fetch_add(1, Relaxed);
+        self.families.tombstones.inc();
     }
 
     pub fn record_produced(&self, topic: &str) {
@@ -314,6 +329,7 @@ impl Stats {
             consumed: self.consumed.load(Relaxed),
             enriched: self.enriched.load(Relaxed),
             dead_lettered: self.dead_lettered.load(Relaxed),
+            tombstones: self.tombstones.load(Relaxed),
             produced: self.produced.load(Relaxed),
             by_tag: self.by_tag.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             by_dlq_reason: copy(&self.by_dlq_reason),

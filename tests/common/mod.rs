@@ -87,6 +87,23 @@ impl Fixture {
         self.broker.bootstrap_servers().to_owned()
     }
 
+    /// Produces tombstones (null values) with these keys (or none) to the input topic.
+    pub fn produce_tombstones(&self, keys: &[Option<&str>]) {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .set("partitioner", "murmur2_random")
+            .create()
+            .unwrap();
+        for key in keys {
+            let mut record = BaseRecord::<str, [u8]>::to(INPUT);
+            if let Some(key) = key {
+                record = record.key(*key);
+            }
+            producer.send(record).map_err(|(e, _)| e).unwrap();
+        }
+        producer.flush(Duration::from_secs(30)).expect("test producer flush");
+    }
+
     /// Produces `(key, payload)` records to the input topic and waits for them to be acked.
     pub fn produce(&self, records: &[(Option<Vec<u8>>, Vec<u8>)]) {
         produce_to(&self.bootstrap(), INPUT, records);
@@ -168,7 +185,10 @@ pub struct Record {
     pub partition: i32,
     pub offset: i64,
     pub key: Option<String>,
+    /// Empty for a tombstone (see `tombstone`).
     pub payload: Vec<u8>,
+    /// Whether the value is null.
+    pub tombstone: bool,
     /// By name (lossy UTF-8; the last of a repeated name; null as empty).
     pub headers: HashMap<String, String>,
     /// In order, as bytes, null values as `None`.
@@ -220,6 +240,7 @@ pub fn read_topic(bootstrap: &str, topic: &str, want: usize, timeout: Duration) 
                 offset: m.offset(),
                 key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
                 payload: m.payload().unwrap_or_default().to_vec(),
+                tombstone: m.payload().is_none(),
                 headers,
                 header_list,
             });
