@@ -385,8 +385,11 @@ impl Settings {
         if k.max_in_flight_bytes == 0 {
             return Err(invalid("kafka.max_in_flight_bytes", "must be at least 1"));
         }
-        if k.shutdown_timeout_secs == 0 {
-            return Err(invalid("kafka.shutdown_timeout_secs", "must be at least 1"));
+        if k.shutdown_timeout_secs == 0 || k.shutdown_timeout_secs > MAX_DURATION_MS / 1000 {
+            return Err(invalid(
+                "kafka.shutdown_timeout_secs",
+                format!("must be between 1 and {}", MAX_DURATION_MS / 1000),
+            ));
         }
         let session_timeout_ms = self
             .consumer_kafka_properties()
@@ -421,8 +424,11 @@ impl Settings {
                 format!("{:?} is not an address like 0.0.0.0:9464 (empty disables the endpoint)", self.http.listen),
             ));
         }
-        if self.http.stall_timeout_secs == 0 {
-            return Err(invalid("http.stall_timeout_secs", "must be at least 1"));
+        if self.http.stall_timeout_secs == 0 || self.http.stall_timeout_secs > MAX_DURATION_MS / 1000 {
+            return Err(invalid(
+                "http.stall_timeout_secs",
+                format!("must be between 1 and {}", MAX_DURATION_MS / 1000),
+            ));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(invalid("log.level", e.to_string()));
@@ -622,6 +628,10 @@ fn validate_remote<L: crate::remote::LabelTarget>(
     }
     Ok(())
 }
+
+/// The longest time any setting may name (a day, in milliseconds): longer is a mistake, and far
+/// longer overflows the clock when added to the present.
+pub const MAX_DURATION_MS: u64 = 86_400_000;
 
 /// What secrets are replaced with in logs and `check-config`.
 pub const REDACTED: &str = "<redacted>";
@@ -943,6 +953,25 @@ mod tests {
         // The whole section from the environment alone.
         let s = load_str("", &[("NEWS_ENRICHER_SENTIMENT__REMOTE__URL", "https://model.example/predict")]).unwrap();
         assert_eq!(s.sentiment.remote.unwrap().api, crate::remote::Api::Tei);
+    }
+
+    #[test]
+    fn times_are_bounded_to_a_day() {
+        for (key, value) in [
+            ("NEWS_ENRICHER_KAFKA__SHUTDOWN_TIMEOUT_SECS", "18446744073709551615"),
+            ("NEWS_ENRICHER_HTTP__STALL_TIMEOUT_SECS", "86401"),
+        ] {
+            let e = load_str("", &[(key, value)]).unwrap_err().to_string();
+            assert!(e.contains("must be between 1 and 86400"), "{key}: {e}");
+        }
+        let remote = "[sentiment.remote]\nurl = \"http://tei/predict\"\n";
+        for (key, setting) in [
+            ("breaker.open_ms", "[sentiment.remote.breaker]\nopen_ms = 86400001\n"),
+            ("retry.max_retry_after_ms", "[sentiment.remote.retry]\nmax_retry_after_ms = 9223372036854775807\n"),
+        ] {
+            let e = load_str(&format!("{remote}{setting}"), &[]).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("at most 86400000"), "{e}");
+        }
     }
 
     #[test]

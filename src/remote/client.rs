@@ -104,9 +104,22 @@ impl CallError {
     }
 }
 
+/// Longest error message shown (in bytes, cut at a character boundary): messages quote what
+/// the server sent (labels, excerpts), and a broken or hostile server must not make multi-MB
+/// log lines.
+pub const MAX_SHOWN_ERROR_BYTES: usize = 512;
+
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.kind.as_str(), self.message)
+        let message = self.message.as_str();
+        if message.len() <= MAX_SHOWN_ERROR_BYTES {
+            return write!(f, "{}: {message}", self.kind.as_str());
+        }
+        let mut end = MAX_SHOWN_ERROR_BYTES;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        write!(f, "{}: {}… ({} bytes)", self.kind.as_str(), &message[..end], message.len())
     }
 }
 
@@ -418,6 +431,10 @@ mod tests {
             assert_eq!(e.kind, ErrorKind::Malformed, "{e}");
             assert!(e.message.contains("not a probability"), "{e}");
         }
+        // A server's endless label is not an endless log line.
+        let body = format!(r#"[[{{"label":"{}","score":2}}]]"#, "é".repeat(100_000));
+        let shown = m.parse(body.as_bytes(), 1).unwrap_err().to_string();
+        assert!(shown.len() < MAX_SHOWN_ERROR_BYTES + 40 && shown.ends_with(" bytes)"), "{} bytes", shown.len());
         let generic = client(Api::Generic);
         let e = generic.parse(br#"{"results":[{"labels":[{"label":"positive","score":1.5}]}]}"#, 1).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Malformed);

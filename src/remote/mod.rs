@@ -180,6 +180,11 @@ impl<H: Head> RemoteModel<H> {
             .spawn(move || io.block_on(batcher::run(batcher_core, jobs)))
             .map_err(|e| format!("cannot start the remote model's I/O thread: {e}"))?;
         let shown_url = settings::shown_url(&settings.url);
+        if settings.token.is_some() && settings::sends_token_in_clear(&settings.url) {
+            // Not refused: behind a service mesh (mTLS sidecars) plain http is the norm.
+            tracing::warn!(model = %settings.name, url = %shown_url,
+                "the remote model's token goes over plain http to a host that is not this machine; use https unless a service mesh encrypts the traffic");
+        }
         tracing::info!(
             model = %settings.name, task = H::TASK, url = %shown_url, api = ?settings.api,
             batch_size = settings.batch_size, timeout_ms = settings.timeout_ms,

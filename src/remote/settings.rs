@@ -62,11 +62,31 @@ pub(crate) fn shown_url(url: &str) -> String {
     }
 }
 
+/// Whether a request to `url` would carry its token unencrypted off this machine: plain http
+/// to a host that is not a loopback address or `localhost`.
+pub(crate) fn sends_token_in_clear(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else { return false };
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    url.scheme() == "http" && !loopback
+}
+
 /// The query of `url` (without `?` and fragment), `None` when it has none: a credential to hide.
 pub(crate) fn url_query(url: &str) -> Option<&str> {
     let query = url.split_once('?')?.1;
     let query = query.split('#').next().unwrap_or_default();
     (!query.is_empty()).then_some(query)
+}
+
+#[cfg(test)]
+#[test]
+fn a_token_in_clear_is_plain_http_off_this_machine() {
+    assert!(sends_token_in_clear("http://model.svc:8080/predict"));
+    assert!(sends_token_in_clear("http://10.0.0.7/predict"));
+    for url in ["https://model.svc/predict", "http://localhost:8080/x", "http://127.0.0.1/x", "http://[::1]:80/x"] {
+        assert!(!sends_token_in_clear(url), "{url}");
+    }
 }
 
 /// A credential: deserialised normally, but never shown — `Debug` and `Serialize` (hence
@@ -332,6 +352,20 @@ impl<L: LabelTarget> RemoteSettings<L> {
         ] {
             if value == 0 {
                 return bad(key, "must be at least 1".into());
+            }
+        }
+        // Times beyond a day are mistakes, and large enough ones overflow the clock when added
+        // to the present (a panic).
+        for (key, value) in [
+            ("timeout_ms", self.timeout_ms),
+            ("linger_ms", self.linger_ms),
+            ("breaker.open_ms", self.breaker.open_ms),
+            ("retry.initial_backoff_ms", self.retry.initial_backoff_ms),
+            ("retry.max_backoff_ms", self.retry.max_backoff_ms),
+            ("retry.max_retry_after_ms", self.retry.max_retry_after_ms),
+        ] {
+            if value > crate::config::MAX_DURATION_MS {
+                return bad(key, format!("must be at most {} (a day)", crate::config::MAX_DURATION_MS));
             }
         }
         if self.batch_size > 4096 {
