@@ -32,7 +32,7 @@ pub struct Settings {
     pub embedded: EmbeddedSettings,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaSettings {
     /// Bootstrap servers (`host:port,host:port`), or `embedded` for the in-process dev broker.
@@ -67,6 +67,54 @@ pub struct KafkaSettings {
     pub drain_timeout_ms: u64,
     /// How long SIGTERM/SIGINT may take to drain, flush and commit before exiting.
     pub shutdown_timeout_secs: u64,
+}
+
+/// Written by hand so that no `{:?}` (a panic message, a test failure) shows a credential: the
+/// property tables are shown flattened, secret values as `<redacted>`.
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |table: &BTreeMap<String, serde_json::Value>| -> BTreeMap<String, String> {
+            flatten_properties(&[table])
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = if is_secret_key(&k) { REDACTED.to_owned() } else { v };
+                    (k, v)
+                })
+                .collect()
+        };
+        let KafkaSettings {
+            brokers,
+            group_id,
+            input_topics,
+            output_topic,
+            dlq_topic,
+            forward_headers,
+            tombstones,
+            properties,
+            consumer_properties,
+            producer_properties,
+            max_in_flight,
+            max_in_flight_bytes,
+            drain_timeout_ms,
+            shutdown_timeout_secs,
+        } = self;
+        f.debug_struct("KafkaSettings")
+            .field("brokers", brokers)
+            .field("group_id", group_id)
+            .field("input_topics", input_topics)
+            .field("output_topic", output_topic)
+            .field("dlq_topic", dlq_topic)
+            .field("forward_headers", forward_headers)
+            .field("tombstones", tombstones)
+            .field("properties", &shown(properties))
+            .field("consumer_properties", &shown(consumer_properties))
+            .field("producer_properties", &shown(producer_properties))
+            .field("max_in_flight", max_in_flight)
+            .field("max_in_flight_bytes", max_in_flight_bytes)
+            .field("drain_timeout_ms", drain_timeout_ms)
+            .field("shutdown_timeout_secs", shutdown_timeout_secs)
+            .finish()
+    }
 }
 
 /// `kafka.tombstones`.
@@ -827,7 +875,8 @@ mod tests {
     #[test]
     fn the_build_supports_sasl_ssl_scram_and_every_compression_codec() {
         let mut toml = String::from("[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n");
-        toml += "\"sasl.mechanisms\" = \"SCRAM-SHA-512\"\n\"ssl.ca.location\" = \"tests/support/tls/ca.pem\"\n";
+        let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls/ca.pem");
+        toml += &format!("\"sasl.mechanisms\" = \"SCRAM-SHA-512\"\n\"ssl.ca.location\" = \"{ca}\"\n");
         toml += "\"sasl.username\" = \"news-enricher\"\n\"sasl.password\" = \"pw\"\n";
         toml += "[kafka.producer_properties]\n\"compression.type\" = \"zstd\"\n";
         let s = load_str(&toml, &[]).unwrap();
@@ -1001,6 +1050,9 @@ mod tests {
         assert!(!shown.contains("s3cr3t"), "{shown}");
         assert!(shown.contains(&format!("token = \"{REDACTED}\"")), "{shown}");
         assert!(!format!("{s:?}").contains("s3cr3t"), "Debug redacts too");
+        let s = load_str("[kafka.properties.sasl]\npassword = \"hunter2\"\nusername = \"bob\"\n", &[]).unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2") && shown.contains("sasl.password") && shown.contains("bob"), "{shown}");
         // A numeric-looking token from the environment is still text.
         let s = load_str(
             "[sentiment.remote]\nurl = \"http://tei:8080/predict\"\n",
