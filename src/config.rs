@@ -520,30 +520,30 @@ impl Settings {
     }
 
     /// `text` with every credential of these settings (secret librdkafka properties, remote
-    /// tokens) replaced by [`REDACTED`]: for messages that may quote a configured value, such as
-    /// librdkafka's "invalid value" errors.
+    /// tokens, remote URL queries) replaced by [`REDACTED`] (see [`hide_secrets`]): for
+    /// messages that may quote a configured value, such as librdkafka's "invalid value" errors.
     pub fn redact(&self, text: &str) -> String {
-        let mut shown = text.to_owned();
-        for secret in self.secrets() {
-            shown = shown.replace(secret.as_str(), REDACTED);
-        }
-        shown
+        hide_secrets(text, &self.secrets())
     }
 
     /// Every credential in the settings, as text to hide wherever it appears, longest first (so
     /// that a secret containing another is hidden whole): the values of secret librdkafka
-    /// properties and the remote models' tokens, and also the parts of a value that librdkafka
-    /// may quote on their own (`sasl.oauthbearer.config` is `name=value` pairs, and its parser
-    /// quotes the rest of the value from the pair it refuses): each space-separated part and
-    /// each part's value, when 8 characters or longer.
+    /// properties, the remote models' tokens and their URLs' queries. Of the values made of
+    /// `name=value` pairs (`sasl.oauthbearer.config`, whose parser quotes the rest of the value
+    /// from a pair it refuses, and URL queries) each pair's value is a secret too, when it has
+    /// at least 8 characters.
     pub fn secrets(&self) -> Vec<String> {
         let tables = [&self.kafka.properties, &self.kafka.consumer_properties, &self.kafka.producer_properties];
-        let mut secrets: Vec<String> = tables
-            .into_iter()
-            .flat_map(|table| flatten_properties(&[table]))
-            .filter(|(k, _)| is_secret_key(k))
-            .map(|(_, v)| v)
-            .collect();
+        let mut secrets = Vec::new();
+        let mut pairs = Vec::new();
+        for (key, value) in tables.into_iter().flat_map(|table| flatten_properties(&[table])) {
+            if key == "sasl.oauthbearer.config" {
+                pairs.extend(value.split_whitespace().map(str::to_owned));
+            }
+            if is_secret_key(&key) {
+                secrets.push(value);
+            }
+        }
         for remote_token in [
             self.sentiment.remote.as_ref().and_then(|r| r.token.as_ref()),
             self.taxonomy.remote.as_ref().and_then(|r| r.token.as_ref()),
@@ -557,18 +557,16 @@ impl Settings {
         let urls = [self.sentiment.remote.as_ref().map(|r| &r.url), self.taxonomy.remote.as_ref().map(|r| &r.url)];
         for query in urls.into_iter().flatten().filter_map(|url| crate::remote::settings::url_query(url)) {
             secrets.push(query.to_owned());
-            secrets.extend(query.split('&').map(str::to_owned));
+            pairs.extend(query.split('&').map(str::to_owned));
         }
-        const MIN_PART_CHARS: usize = 8;
-        let parts: Vec<String> = secrets
-            .iter()
-            .flat_map(|secret| secret.split_whitespace())
-            .flat_map(|part| [Some(part), part.split_once('=').map(|(_, value)| value)])
-            .flatten()
-            .filter(|part| part.chars().count() >= MIN_PART_CHARS)
-            .map(str::to_owned)
-            .collect();
-        secrets.extend(parts);
+        const MIN_PAIR_VALUE_CHARS: usize = 8;
+        secrets.extend(
+            pairs
+                .iter()
+                .filter_map(|pair| pair.split_once('=').map(|(_, value)| value))
+                .filter(|value| value.chars().count() >= MIN_PAIR_VALUE_CHARS)
+                .map(str::to_owned),
+        );
         secrets.retain(|s| !s.is_empty());
         secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         secrets.dedup();
@@ -680,6 +678,39 @@ fn validate_remote<L: crate::remote::LabelTarget>(
 /// The longest time any setting may name (a day, in milliseconds): longer is a mistake, and far
 /// longer overflows the clock when added to the present.
 pub const MAX_DURATION_MS: u64 = 86_400_000;
+
+/// Secrets shorter than this are hidden only as whole words (not inside a longer run of
+/// letters and digits): a password such as `kafka` must not turn every `librdkafka` into
+/// `librd<redacted>`.
+const MIN_ANYWHERE_SECRET_CHARS: usize = 8;
+
+/// `text` with each of `secrets` (longest first) replaced by [`REDACTED`]; see
+/// [`MIN_ANYWHERE_SECRET_CHARS`] for short ones.
+pub fn hide_secrets(text: &str, secrets: &[String]) -> String {
+    let mut shown = text.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        if !shown.contains(secret.as_str()) {
+            continue;
+        }
+        if secret.chars().count() >= MIN_ANYWHERE_SECRET_CHARS {
+            shown = shown.replace(secret.as_str(), REDACTED);
+            continue;
+        }
+        let is_word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        let mut out = String::with_capacity(shown.len());
+        let mut rest = shown.as_str();
+        while let Some(at) = rest.find(secret.as_str()) {
+            let end = at + secret.len();
+            let whole = !is_word(rest[..at].chars().next_back()) && !is_word(rest[end..].chars().next());
+            out.push_str(&rest[..at]);
+            out.push_str(if whole { REDACTED } else { secret });
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        shown = out;
+    }
+    shown
+}
 
 /// What secrets are replaced with in logs and `check-config`.
 pub const REDACTED: &str = "<redacted>";
@@ -920,10 +951,22 @@ mod tests {
         assert_eq!(secrets[0], "principal=bob scope=news extension_key=S3cretV4lue", "the whole value first");
         // What librdkafka's parser quotes when it refuses a pair.
         let quoted = "Unrecognized sasl.oauthbearer.config beginning at: extension_key=S3cretV4lue";
-        assert_eq!(s.redact(quoted), "Unrecognized sasl.oauthbearer.config beginning at: <redacted>");
+        assert_eq!(s.redact(quoted), "Unrecognized sasl.oauthbearer.config beginning at: extension_key=<redacted>");
         assert_eq!(s.redact("value S3cretV4lue"), "value <redacted>");
         // Short values (`news`) are not hidden everywhere: they would garble every log line.
-        assert!(!secrets.iter().any(|s| s == "news" || s == "bob"), "{secrets:?}");
+        assert_eq!(secrets.len(), 2, "{secrets:?}");
+    }
+
+    #[test]
+    fn short_secrets_are_hidden_as_whole_words_only() {
+        let s = load_str("[kafka.properties]\n\"sasl.password\" = \"kafka\"\n", &[]).unwrap();
+        assert_eq!(
+            s.redact("librdkafka: password kafka refused (kafka)"),
+            "librdkafka: password <redacted> refused (<redacted>)"
+        );
+        // A passphrase is one secret, not a list of words to hide everywhere.
+        let s = load_str("[kafka.properties]\n\"sasl.password\" = \"my partition password\"\n", &[]).unwrap();
+        assert_eq!(s.redact("partition=3 password: my partition password"), "partition=3 password: <redacted>");
     }
 
     #[test]
@@ -1030,7 +1073,8 @@ mod tests {
         let shown = s.to_redacted_toml();
         assert!(shown.contains("url = \"https://tags.example/v1?<redacted>\""), "{shown}");
         assert_eq!(s.redact("GET /v1?api_key=K3yK3yK3y&model=big failed"), "GET /v1?<redacted> failed");
-        assert_eq!(s.redact("refused api_key=K3yK3yK3y"), "refused <redacted>");
+        assert_eq!(s.redact("refused api_key=K3yK3yK3y"), "refused api_key=<redacted>");
+        assert!(!format!("{s:?}").contains("K3y"), "Debug hides it too");
         let e = load_str("[sentiment.remote]\nurl = \"ftp://tags.example/v1?api_key=K3yK3yK3y\"\n", &[])
             .unwrap_err()
             .to_string();

@@ -318,7 +318,7 @@ fn run_exits_1_when_authentication_fails() {
     let log = rest.join().unwrap().join("\n");
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(log.contains("authentication with the broker failed"), "{log}");
-    assert!(log.contains("beginning at: <redacted>"), "librdkafka quoted the refused pair: {log}");
+    assert!(log.contains("beginning at: leaked=<redacted>"), "librdkafka quoted the refused pair: {log}");
     assert!(!log.contains("Sup3rS3cret"), "{log}");
 }
 

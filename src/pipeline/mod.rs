@@ -45,7 +45,7 @@ pub const MESSAGE_WARNINGS_PER_MINUTE: u32 = 20;
 /// waiting for acknowledgement (the enriched record, routes, librdkafka's copies) are a small
 /// multiple of it.
 pub(crate) fn message_bytes(message: &OwnedMessage) -> usize {
-    let headers = message.headers().map_or(0, |h| record_headers::byte_size(h.as_borrowed()));
+    let headers = message.headers().map_or(0, record_headers::byte_size);
     message.payload().map_or(0, <[u8]>::len) + message.key().map_or(0, <[u8]>::len) + headers
 }
 

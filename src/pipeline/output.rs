@@ -96,7 +96,7 @@ impl OutRecord {
         let keep_key = key_len <= MAX_FALLBACK_KEY_BYTES;
         let mut error_headers = OwnedHeaders::new();
         let mut input_headers = 0;
-        for (name, value) in self.headers.iter().flat_map(|h| raw_headers(h.as_borrowed())) {
+        for (name, value) in self.headers.iter().flat_map(raw_headers) {
             // Error headers are the worker's own, so their names are UTF-8.
             match std::str::from_utf8(name) {
                 Ok(key) if is_error_header(name) => error_headers = error_headers.insert(Header { key, value }),
@@ -353,7 +353,7 @@ mod tests {
     }
 
     fn header_list(headers: &OwnedHeaders) -> Vec<(String, Option<String>)> {
-        raw_headers(headers.as_borrowed())
+        raw_headers(headers)
             .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.map(|v| String::from_utf8_lossy(v).into_owned())))
             .collect()
     }

@@ -97,6 +97,7 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
     if input.payload().is_none() && input.key().is_some() && shared.topics.tombstones == Tombstones::Forward {
         shared.stats.record_tombstone();
         let records = shared.topics.tombstone_records(&input);
+        shared.stats.observe_processing(started.elapsed());
         return Enriched { input, records };
     }
     let decoded = match input.payload() {

@@ -8,17 +8,30 @@
 
 use super::output::headers::ERROR_PREFIXES;
 use rdkafka::bindings as rd;
-use rdkafka::message::{BorrowedHeaders, Headers, OwnedHeaders};
+use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Headers, OwnedHeaders};
+use rdkafka::Message;
 use std::ffi::{c_char, c_void, CStr, CString};
 
 /// One header: its name and its value (`None` for a null value).
 pub type RawHeader<'h> = (&'h [u8], Option<&'h [u8]>);
 
-/// The headers in order, names as bytes.
-pub fn raw_headers(headers: &BorrowedHeaders) -> impl Iterator<Item = RawHeader<'_>> {
-    // rdkafka hands out `&BorrowedHeaders` whose address is librdkafka's `rd_kafka_headers_t`
-    // (it builds them with `&*(ptr as *const BorrowedHeaders)`).
-    let native = headers as *const BorrowedHeaders as *const rd::rd_kafka_headers_t;
+/// The headers in order, names as bytes. (A name is read up to its first NUL byte, if it holds
+/// one: librdkafka hands out names as C strings. The copies passed on keep the whole name.)
+pub fn raw_headers(headers: &OwnedHeaders) -> impl Iterator<Item = RawHeader<'_>> {
+    raw(headers.as_borrowed())
+}
+
+/// [`raw_headers`] of a message just polled.
+pub fn raw_headers_of<'m>(message: &'m BorrowedMessage<'_>) -> impl Iterator<Item = RawHeader<'m>> {
+    message.headers().into_iter().flat_map(raw)
+}
+
+/// Only for references rdkafka made from a live header list (`OwnedHeaders::as_borrowed`,
+/// `BorrowedMessage::headers`): `BorrowedHeaders` is a unit struct whose address is
+/// librdkafka's `rd_kafka_headers_t` (rdkafka builds them with `&*(ptr as *const
+/// BorrowedHeaders)`), so one made any other way points at nothing.
+fn raw(headers: &BorrowedHeaders) -> impl Iterator<Item = RawHeader<'_>> {
+    let native = std::ptr::from_ref(headers).cast::<rd::rd_kafka_headers_t>();
     (0..headers.count()).map_while(move |idx| {
         let mut name: *const c_char = std::ptr::null();
         let mut value: *const c_void = std::ptr::null();
@@ -44,7 +57,7 @@ pub fn is_error_header(name: &[u8]) -> bool {
 }
 
 /// The bytes of the names and values of `headers`, as counted against the in-flight bound.
-pub fn byte_size(headers: &BorrowedHeaders) -> usize {
+pub fn byte_size(headers: &OwnedHeaders) -> usize {
     raw_headers(headers).map(|(name, value)| name.len() + value.map_or(0, <[u8]>::len)).sum()
 }
 
@@ -52,13 +65,13 @@ pub fn byte_size(headers: &BorrowedHeaders) -> usize {
 /// replayed dead letter must not pass on the error headers of its earlier failure. `None` when
 /// nothing is left.
 pub fn forwardable(headers: &OwnedHeaders) -> Option<OwnedHeaders> {
-    let stale: Vec<CString> = raw_headers(headers.as_borrowed())
+    let stale: Vec<CString> = raw_headers(headers)
         .filter(|(name, _)| is_error_header(name))
         .filter_map(|(name, _)| CString::new(name).ok())
         .collect();
     let copy = headers.clone();
     if !stale.is_empty() {
-        let native = copy.as_borrowed() as *const BorrowedHeaders as *mut rd::rd_kafka_headers_t;
+        let native = std::ptr::from_ref(copy.as_borrowed()).cast::<rd::rd_kafka_headers_t>().cast_mut();
         for name in &stale {
             // SAFETY: `copy` is a fresh, writable copy owned here and not borrowed elsewhere;
             // removing a name that is already gone is a no-op (an error code, ignored).
@@ -79,16 +92,16 @@ mod tests {
             .insert(Header { key: "a", value: Some("1") })
             .insert(Header { key: "null", value: None::<&str> })
             .insert(Header { key: "empty", value: Some("") });
-        let got: Vec<RawHeader<'_>> = raw_headers(headers.as_borrowed()).collect();
+        let got: Vec<RawHeader<'_>> = raw_headers(&headers).collect();
         assert_eq!(got, vec![(&b"a"[..], Some(&b"1"[..])), (&b"null"[..], None), (&b"empty"[..], Some(&b""[..]))]);
-        assert_eq!(byte_size(headers.as_borrowed()), 1 + 1 + 4 + 5);
+        assert_eq!(byte_size(&headers), 1 + 1 + 4 + 5);
     }
 
     /// Headers with one name that is not UTF-8, as a non-Java producer may send (rdkafka's
     /// safe API only takes `&str` names).
     fn with_binary_name() -> OwnedHeaders {
         let headers = OwnedHeaders::new().insert(Header { key: "before", value: Some("1") });
-        let native = headers.as_borrowed() as *const BorrowedHeaders as *mut rd::rd_kafka_headers_t;
+        let native = std::ptr::from_ref(headers.as_borrowed()).cast::<rd::rd_kafka_headers_t>().cast_mut();
         let name = b"\xff\xfebin";
         // SAFETY: a fresh header list owned here; librdkafka copies the name and value.
         let err = unsafe {
@@ -101,11 +114,11 @@ mod tests {
     #[test]
     fn names_that_are_not_utf8_are_read_counted_and_passed_on() {
         let headers = with_binary_name();
-        let got: Vec<RawHeader<'_>> = raw_headers(headers.as_borrowed()).collect();
+        let got: Vec<RawHeader<'_>> = raw_headers(&headers).collect();
         assert_eq!(got[1], (&b"\xff\xfebin"[..], Some(&b"v"[..])));
-        assert_eq!(byte_size(headers.as_borrowed()), 6 + 1 + 5 + 1 + 22 + 6);
+        assert_eq!(byte_size(&headers), 6 + 1 + 5 + 1 + 22 + 6);
         let kept = forwardable(&headers).unwrap();
-        let names: Vec<&[u8]> = raw_headers(kept.as_borrowed()).map(|(n, _)| n).collect();
+        let names: Vec<&[u8]> = raw_headers(&kept).map(|(n, _)| n).collect();
         assert_eq!(names, vec![&b"before"[..], &b"\xff\xfebin"[..]]);
         // What this module exists for: rdkafka's own reader panics on that name.
         let panicked = std::panic::catch_unwind(|| headers.iter().count()).is_err();
@@ -121,7 +134,7 @@ mod tests {
             .insert(Header { key: "news_enricher.errors.payload.omitted", value: Some("z") })
             .insert(Header { key: "__connect.errorsX", value: Some("kept: not the prefix") });
         let kept = forwardable(&headers).unwrap();
-        let names: Vec<&[u8]> = raw_headers(kept.as_borrowed()).map(|(n, _)| n).collect();
+        let names: Vec<&[u8]> = raw_headers(&kept).map(|(n, _)| n).collect();
         assert_eq!(names, vec![&b"keep"[..], &b"__connect.errorsX"[..]]);
         assert_eq!(headers.count(), 5, "the input's own headers are untouched");
         let only_errors = OwnedHeaders::new().insert(Header { key: "__connect.errors.stage", value: Some("decode") });

@@ -89,6 +89,53 @@ fn a_token_in_clear_is_plain_http_off_this_machine() {
     }
 }
 
+/// Written by hand so that no `{:?}` (a panic message, a test failure) shows the URL's query,
+/// which may hold a credential ([`shown_url`]); the token redacts itself.
+impl<L: LabelTarget + std::fmt::Debug> std::fmt::Debug for RemoteSettings<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let RemoteSettings {
+            enabled,
+            name,
+            url,
+            api,
+            http,
+            timeout_ms,
+            batch_size,
+            linger_ms,
+            max_concurrent_requests,
+            queue_size,
+            max_chars,
+            languages,
+            token,
+            ca_file,
+            retry,
+            breaker,
+            labels,
+            threshold,
+        } = self;
+        f.debug_struct("RemoteSettings")
+            .field("enabled", enabled)
+            .field("name", name)
+            .field("url", &shown_url(url))
+            .field("api", api)
+            .field("http", http)
+            .field("timeout_ms", timeout_ms)
+            .field("batch_size", batch_size)
+            .field("linger_ms", linger_ms)
+            .field("max_concurrent_requests", max_concurrent_requests)
+            .field("queue_size", queue_size)
+            .field("max_chars", max_chars)
+            .field("languages", languages)
+            .field("token", token)
+            .field("ca_file", ca_file)
+            .field("retry", retry)
+            .field("breaker", breaker)
+            .field("labels", labels)
+            .field("threshold", threshold)
+            .finish()
+    }
+}
+
 /// A credential: deserialised normally, but never shown — `Debug` and `Serialize` (hence
 /// `check-config` and any log of the settings) print `"<redacted>"`.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -194,7 +241,7 @@ pub const DEFAULT_TAG_THRESHOLD: f64 = 0.5;
 
 /// A remote model provider. See `docs/remote-model.md`. `L` is what the label map points at
 /// ([`LabelTarget`]): `f64` for `[sentiment.remote]`, `String` for `[taxonomy.remote]`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default, bound(serialize = "L: LabelTarget", deserialize = "L: LabelTarget"))]
 pub struct RemoteSettings<L: LabelTarget = f64> {
     /// Switch the remote model off without deleting its settings (e.g.

@@ -3,7 +3,7 @@
 //! credential hidden. librdkafka's own log lines arrive through the `log` bridge under the
 //! `librdkafka` target.
 
-use crate::config::{LogFormat, LogSettings, REDACTED};
+use crate::config::{LogFormat, LogSettings};
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use tracing_subscriber::fmt::MakeWriter;
@@ -82,10 +82,7 @@ impl<W: Write> Write for RedactingWriter<W> {
         if !self.hidden.iter().any(|secret| text.contains(secret.as_str())) {
             return self.inner.write(buf);
         }
-        let mut shown = text.into_owned();
-        for secret in self.hidden.iter() {
-            shown = shown.replace(secret.as_str(), REDACTED);
-        }
+        let shown = crate::config::hide_secrets(&text, &self.hidden);
         self.inner.write_all(shown.as_bytes())?;
         Ok(buf.len())
     }
@@ -140,6 +137,7 @@ impl LogBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::REDACTED;
     use std::sync::Mutex;
     use std::time::Duration;
 

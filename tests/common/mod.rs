@@ -5,7 +5,7 @@
 use news_enricher::config::Settings;
 use news_enricher::embedded::EmbeddedBroker;
 use news_enricher::enrich::Enricher;
-use news_enricher::pipeline::record_headers::raw_headers;
+use news_enricher::pipeline::record_headers::raw_headers_of;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
@@ -216,10 +216,8 @@ pub fn read_topic(bootstrap: &str, topic: &str, want: usize, timeout: Duration) 
     // Count distinct keys: re-processing after a fault may write an article twice.
     while distinct.len() < want && Instant::now() < deadline {
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            let header_list: Vec<(Vec<u8>, Option<Vec<u8>>)> = m
-                .headers()
-                .map(|h| raw_headers(h).map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec))).collect())
-                .unwrap_or_default();
+            let header_list: Vec<(Vec<u8>, Option<Vec<u8>>)> =
+                raw_headers_of(&m).map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec))).collect();
             let headers = header_list
                 .iter()
                 .map(|(k, v)| {
