@@ -59,6 +59,9 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// How long `run` waits for the brokers to say whether the output topics exist.
+const OUTPUT_TOPIC_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The `run` command. Returns the process exit code.
 pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
     let enricher = Arc::new(enricher);
@@ -84,6 +87,10 @@ pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
         }
         None => settings.kafka.brokers.clone(),
     };
+    if let Err(problem) = pipeline::check_output_topics(settings, &brokers, OUTPUT_TOPIC_CHECK_TIMEOUT) {
+        tracing::error!("Invalid configuration: {problem}");
+        return 64;
+    }
     let rt = runtime(settings);
     let result = rt.block_on(async {
         let slot = crate::telemetry::http::WorkerSlot::default();

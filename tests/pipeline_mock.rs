@@ -230,6 +230,35 @@ async fn tombstones_are_passed_on_to_the_output_and_route_topics() {
     assert_eq!((summary.stats.tombstones, summary.stats.dead_lettered), (0, 3));
 }
 
+/// `run` checks at start that the topics it writes to exist: a route to a topic the brokers do
+/// not have (and will not create) is named before anything is consumed, instead of stopping the
+/// worker at the first article for it, after every restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_output_topics_are_named_at_start() {
+    let fx = Fixture::new("topic-check");
+    let mut settings = fx.settings.clone();
+    let route =
+        |topic: &str| news_enricher::config::Route { tag: "taiwan".into(), topic: topic.into(), min_score: 0.0 };
+    settings.routes = vec![route("news.tag.taiwan"), route("news.tag.missing")];
+    let check = |settings: &news_enricher::config::Settings| {
+        news_enricher::pipeline::check_output_topics(settings, &fx.bootstrap(), Duration::from_secs(10))
+    };
+    // Brokers that create topics on request (the producer asks, as librdkafka's does by default).
+    check(&settings).expect("created on request, as the first write would");
+    settings.routes[1] = route("news.tag.missing-too");
+    settings.kafka.producer_properties.insert("allow.auto.create.topics".into(), "false".into());
+    let problem = check(&settings).unwrap_err();
+    assert_eq!(
+        problem,
+        "routes[1].topic: topic `news.tag.missing-too` does not exist, and the brokers do not create topics on request"
+    );
+    settings.routes.pop();
+    check(&settings).expect("every topic exists");
+    // Brokers that do not answer are retried by the worker, not refused here.
+    let unreachable = news_enricher::pipeline::check_output_topics(&settings, "127.0.0.1:9", Duration::from_secs(1));
+    assert_eq!(unreachable, Ok(()));
+}
+
 /// Producers compress with any codec Kafka knows; the worker reads them all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_compressed_with_every_kafka_codec_is_enriched() {

@@ -503,6 +503,53 @@ pub enum WorkerError {
     Fatal(String),
 }
 
+/// Checks, before the worker starts, that every topic it writes to exists, or that the brokers
+/// create it when asked (as they would on the first write). A missing topic would otherwise stop
+/// the worker at its first record for it (possibly days later, for a route) and again after
+/// every restart. Brokers that do not answer within `timeout` are not an error here: the worker
+/// retries them. A topic the brokers report missing, or not to be written by this client, is;
+/// the message names the setting.
+pub fn check_output_topics(settings: &Settings, brokers: &str, timeout: Duration) -> Result<(), String> {
+    use rdkafka::error::RDKafkaErrorCode;
+    let producer: rdkafka::producer::BaseProducer = client_config(brokers, settings.producer_kafka_properties(), &[])
+        .create()
+        .map_err(|e| format!("cannot create Kafka client: {e}"))?;
+    let mut named = vec![
+        ("kafka.output_topic".to_owned(), settings.kafka.output_topic.as_str()),
+        ("kafka.dlq_topic".to_owned(), settings.kafka.dlq_topic.as_str()),
+    ];
+    for (i, route) in settings.routes.iter().enumerate() {
+        named.push((format!("routes[{i}].topic"), route.topic.as_str()));
+    }
+    let mut problems = Vec::new();
+    for (setting, topic) in named {
+        let metadata = match producer.client().fetch_metadata(Some(topic), timeout) {
+            Ok(metadata) => metadata,
+            Err(e) => {
+                tracing::info!(error = %e, "output topics not checked at start: the brokers did not answer (the worker retries them)");
+                return Ok(());
+            }
+        };
+        let error = metadata.topics().iter().find(|t| t.name() == topic).and_then(|t| t.error());
+        match error.map(RDKafkaErrorCode::from) {
+            None => {}
+            Some(RDKafkaErrorCode::UnknownTopicOrPartition) => problems.push(format!(
+                "{setting}: topic `{topic}` does not exist, and the brokers do not create topics on request"
+            )),
+            Some(RDKafkaErrorCode::TopicAuthorizationFailed) => {
+                problems.push(format!("{setting}: this client is not authorised for topic `{topic}`"))
+            }
+            // E.g. a leader being elected for a topic just created: writes will wait for it.
+            Some(other) => tracing::debug!(topic, error = %other, "output topic not ready yet"),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
 /// Our librdkafka settings for one client, then the user's properties for it (which win).
 fn client_config(brokers: &str, user: BTreeMap<String, String>, own: &[(&str, &str)]) -> ClientConfig {
     let mut config = ClientConfig::new();
