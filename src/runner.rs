@@ -59,8 +59,12 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// How long `run` waits for the brokers to say whether the output topics exist.
-const OUTPUT_TOPIC_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `run` waits for the brokers to answer whether the output topics exist (brokers that
+/// do not answer are left to the worker's retries), and for a topic they do not know yet to be
+/// created (librdkafka's producer waits `topic.metadata.propagation.max.ms`, 30 s, for the same).
+/// Together below the Kubernetes startup probe's 60 s.
+const OUTPUT_TOPIC_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+const OUTPUT_TOPIC_CREATION_WAIT: Duration = Duration::from_secs(30);
 
 /// The `run` command. Returns the process exit code.
 pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
@@ -87,7 +91,9 @@ pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
         }
         None => settings.kafka.brokers.clone(),
     };
-    if let Err(problem) = pipeline::check_output_topics(settings, &brokers, OUTPUT_TOPIC_CHECK_TIMEOUT) {
+    let checked =
+        pipeline::check_output_topics(settings, &brokers, OUTPUT_TOPIC_ANSWER_TIMEOUT, OUTPUT_TOPIC_CREATION_WAIT);
+    if let Err(problem) = checked {
         tracing::error!("Invalid configuration: {problem}");
         return 64;
     }

@@ -503,17 +503,26 @@ pub enum WorkerError {
     Fatal(String),
 }
 
-/// Checks, before the worker starts, that every topic it writes to exists, or that the brokers
-/// create it when asked (as they would on the first write). A missing topic would otherwise stop
-/// the worker at its first record for it (possibly days later, for a route) and again after
-/// every restart. Brokers that do not answer within `timeout` are not an error here: the worker
-/// retries them. A topic the brokers report missing, or not to be written by this client, is;
-/// the message names the setting.
-pub fn check_output_topics(settings: &Settings, brokers: &str, timeout: Duration) -> Result<(), String> {
+/// Checks, before the worker starts, that every topic it writes to exists, or comes to exist
+/// within `creation_wait` (brokers that create topics on request answer "unknown topic" to the
+/// request that starts the creation, and a new topic takes a while to reach every broker). A
+/// missing topic would otherwise stop the worker at its first record for it (possibly days
+/// later, for a route) and again after every restart. Brokers that do not answer a request
+/// within `answer_timeout` are not an error here: the worker retries them. A topic still unknown
+/// after `creation_wait`, or that this client may not see, is; the message names the setting.
+/// The client is made with the worker's producer settings.
+pub fn check_output_topics(
+    settings: &Settings,
+    brokers: &str,
+    answer_timeout: Duration,
+    creation_wait: Duration,
+) -> Result<(), String> {
     use rdkafka::error::RDKafkaErrorCode;
-    let producer: rdkafka::producer::BaseProducer = client_config(brokers, settings.producer_kafka_properties(), &[])
-        .create()
-        .map_err(|e| format!("cannot create Kafka client: {e}"))?;
+    const RETRY_INTERVAL: Duration = Duration::from_millis(500);
+    let producer: rdkafka::producer::BaseProducer =
+        producer_config(settings, brokers).create().map_err(|e| format!("cannot create Kafka client: {e}"))?;
+    let started = Instant::now();
+    let deadline = started + answer_timeout + creation_wait;
     let mut named = vec![
         ("kafka.output_topic".to_owned(), settings.kafka.output_topic.as_str()),
         ("kafka.dlq_topic".to_owned(), settings.kafka.dlq_topic.as_str()),
@@ -523,24 +532,38 @@ pub fn check_output_topics(settings: &Settings, brokers: &str, timeout: Duration
     }
     let mut problems = Vec::new();
     for (setting, topic) in named {
-        let metadata = match producer.client().fetch_metadata(Some(topic), timeout) {
-            Ok(metadata) => metadata,
-            Err(e) => {
-                tracing::info!(error = %e, "output topics not checked at start: the brokers did not answer (the worker retries them)");
-                return Ok(());
+        loop {
+            let wait = answer_timeout.min(deadline.saturating_duration_since(Instant::now()));
+            let metadata = match producer.client().fetch_metadata(Some(topic), wait) {
+                Ok(metadata) => metadata,
+                Err(e) => {
+                    tracing::info!(error = %e, "output topics not checked at start: the brokers did not answer (the worker retries them)");
+                    return Ok(());
+                }
+            };
+            let error = metadata.topics().iter().find(|t| t.name() == topic).and_then(|t| t.error());
+            match error.map(RDKafkaErrorCode::from) {
+                None => break,
+                Some(RDKafkaErrorCode::UnknownTopicOrPartition) if started.elapsed() < creation_wait => {
+                    std::thread::sleep(RETRY_INTERVAL);
+                }
+                Some(RDKafkaErrorCode::UnknownTopicOrPartition) => {
+                    problems.push(format!(
+                        "{setting}: topic `{topic}` does not exist (nor came to exist within {} s)",
+                        creation_wait.as_secs()
+                    ));
+                    break;
+                }
+                Some(RDKafkaErrorCode::TopicAuthorizationFailed) => {
+                    problems.push(format!("{setting}: this client is not authorised for topic `{topic}`"));
+                    break;
+                }
+                // E.g. a leader being elected for a topic just created: writes will wait for it.
+                Some(other) => {
+                    tracing::debug!(topic, error = %other, "output topic not ready yet");
+                    break;
+                }
             }
-        };
-        let error = metadata.topics().iter().find(|t| t.name() == topic).and_then(|t| t.error());
-        match error.map(RDKafkaErrorCode::from) {
-            None => {}
-            Some(RDKafkaErrorCode::UnknownTopicOrPartition) => problems.push(format!(
-                "{setting}: topic `{topic}` does not exist, and the brokers do not create topics on request"
-            )),
-            Some(RDKafkaErrorCode::TopicAuthorizationFailed) => {
-                problems.push(format!("{setting}: this client is not authorised for topic `{topic}`"))
-            }
-            // E.g. a leader being elected for a topic just created: writes will wait for it.
-            Some(other) => tracing::debug!(topic, error = %other, "output topic not ready yet"),
         }
     }
     if problems.is_empty() {
@@ -548,6 +571,27 @@ pub fn check_output_topics(settings: &Settings, brokers: &str, timeout: Duration
     } else {
         Err(problems.join("; "))
     }
+}
+
+/// The producer's librdkafka settings: the worker's own, then the user's.
+fn producer_config(settings: &Settings, brokers: &str) -> ClientConfig {
+    client_config(
+        brokers,
+        settings.producer_kafka_properties(),
+        &[
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            // 0 = retry until delivered: a broker outage stalls and pauses intake instead of
+            // failing records (which would force a choice between loss and a restart).
+            ("message.timeout.ms", "0"),
+            ("linger.ms", "5"),
+            ("compression.type", "lz4"),
+            // Keys go to the partition a Java producer (Kafka Streams, Connect, ksqlDB)
+            // would pick, so outputs are co-partitioned with their topics for joins.
+            // librdkafka's default (CRC32) is not.
+            ("partitioner", "murmur2_random"),
+        ],
+    )
 }
 
 /// Our librdkafka settings for one client, then the user's properties for it (which win).
@@ -598,24 +642,8 @@ impl Worker {
     ) -> Result<Self, WorkerError> {
         let health = Arc::new(events::BrokerHealth::default());
         let fatal = Arc::new(events::FatalLatch::default());
-        let producer: FutureProducer<events::ProducerEvents> = client_config(
-            brokers,
-            settings.producer_kafka_properties(),
-            &[
-                ("enable.idempotence", "true"),
-                ("acks", "all"),
-                // 0 = retry until delivered: a broker outage stalls and pauses intake instead of
-                // failing records (which would force a choice between loss and a restart).
-                ("message.timeout.ms", "0"),
-                ("linger.ms", "5"),
-                ("compression.type", "lz4"),
-                // Keys go to the partition a Java producer (Kafka Streams, Connect, ksqlDB)
-                // would pick, so outputs are co-partitioned with their topics for joins.
-                // librdkafka's default (CRC32) is not.
-                ("partitioner", "murmur2_random"),
-            ],
-        )
-        .create_with_context(events::ProducerEvents { health: health.clone(), fatal: fatal.clone() })?;
+        let producer: FutureProducer<events::ProducerEvents> = producer_config(settings, brokers)
+            .create_with_context(events::ProducerEvents { health: health.clone(), fatal: fatal.clone() })?;
         let topics = Topics::from_settings(settings);
         // The remote models (issue 5): one client and batcher per model for the whole worker,
         // their metrics in the worker's registry.
