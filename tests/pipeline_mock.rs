@@ -27,11 +27,7 @@ async fn enriches_every_article_in_order_and_commits() {
     let fx = Fixture::new("happy");
     let mut settings = fx.settings.clone();
     // Seven of these 300 articles are about sanctions.
-    settings.routes.push(news_enricher::config::Route {
-        tag: "sanctions".into(),
-        topic: "news.tag.sanctions".into(),
-        min_score: 0.0,
-    });
+    settings.routes.push(route("sanctions", "news.tag.sanctions"));
     let articles = corpus(300);
     fx.produce_articles(&articles);
     let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
@@ -184,11 +180,7 @@ async fn input_headers_are_passed_on_to_enriched_records_and_dead_letters() {
 async fn tombstones_are_passed_on_to_the_output_and_route_topics() {
     let fx = Fixture::new("tombstones");
     let mut settings = fx.settings.clone();
-    settings.routes.push(news_enricher::config::Route {
-        tag: "taiwan".into(),
-        topic: "news.tag.taiwan".into(),
-        min_score: 0.0,
-    });
+    settings.routes.push(route("taiwan", "news.tag.taiwan"));
     let articles = synthetic("live", 10);
     fx.produce_articles(&articles);
     fx.produce_tombstones(&[Some("deleted-1"), None, Some("deleted-2")]);
@@ -237,15 +229,13 @@ async fn tombstones_are_passed_on_to_the_output_and_route_topics() {
 async fn missing_output_topics_are_named_at_start() {
     let fx = Fixture::new("topic-check");
     let mut settings = fx.settings.clone();
-    let route =
-        |topic: &str| news_enricher::config::Route { tag: "taiwan".into(), topic: topic.into(), min_score: 0.0 };
-    settings.routes = vec![route("news.tag.taiwan"), route("news.tag.missing")];
+    settings.routes = vec![route("taiwan", "news.tag.taiwan"), route("taiwan", "news.tag.missing")];
     let check = |settings: &news_enricher::config::Settings| {
         news_enricher::pipeline::check_output_topics(settings, &fx.bootstrap(), WAIT, Duration::from_secs(2))
     };
     // Brokers that create topics on request (the producer asks, as librdkafka's does by default).
     check(&settings).expect("created on request, as the first write would");
-    settings.routes[1] = route("news.tag.missing-too");
+    settings.routes[1] = route("taiwan", "news.tag.missing-too");
     settings.kafka.producer_properties.insert("allow.auto.create.topics".into(), "false".into());
     let problem = check(&settings).unwrap_err();
     assert_eq!(problem, "routes[1].topic: topic `news.tag.missing-too` does not exist (nor came to exist within 2 s)");

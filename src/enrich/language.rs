@@ -30,11 +30,7 @@ pub fn detect_by_model(text: &str) -> Option<&'static str> {
 /// The first [`DETECTION_PREFIX_BYTES`] of `text` (cut at a character boundary), or `None` when
 /// they hold fewer than [`MIN_LETTERS`] letters.
 pub fn detection_prefix(text: &str) -> Option<&str> {
-    let mut end = text.len().min(DETECTION_PREFIX_BYTES);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let prefix = &text[..end];
+    let prefix = super::text::prefix_within(text, DETECTION_PREFIX_BYTES);
     let letters = prefix.chars().filter(|c| c.is_alphabetic()).take(MIN_LETTERS).count();
     (letters == MIN_LETTERS).then_some(prefix)
 }

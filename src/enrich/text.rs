@@ -4,6 +4,16 @@
 
 use std::ops::Range;
 
+/// The longest prefix of `text` of at most `max_bytes` that ends at a character boundary (as
+/// `str::floor_char_boundary`, stable only since Rust 1.91, above this crate's MSRV).
+pub fn prefix_within(text: &str, max_bytes: usize) -> &str {
+    let mut end = text.len().min(max_bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The text of one article as the enrichment stages see it: `title + "\n" + body` (or just the
 /// body when there is no title), split into sentences once and shared by every stage.
 #[derive(Debug)]

@@ -5,6 +5,7 @@
 use super::record_headers::{forwardable, is_error_header, raw_headers};
 use crate::article::{DecodeError, EnrichedArticle};
 use crate::config::{Route, Settings};
+use crate::enrich::text::prefix_within;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -51,11 +52,7 @@ fn bounded_message(message: &str) -> std::borrow::Cow<'_, str> {
     if message.len() <= MAX_ERROR_MESSAGE_BYTES {
         return message.into();
     }
-    let mut end = MAX_ERROR_MESSAGE_BYTES - '…'.len_utf8();
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &message[..end]).into()
+    format!("{}…", prefix_within(message, MAX_ERROR_MESSAGE_BYTES - '…'.len_utf8())).into()
 }
 
 /// One record to produce.

@@ -115,11 +115,8 @@ impl std::fmt::Display for CallError {
         if message.len() <= MAX_SHOWN_ERROR_BYTES {
             return write!(f, "{}: {message}", self.kind.as_str());
         }
-        let mut end = MAX_SHOWN_ERROR_BYTES;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        write!(f, "{}: {}… ({} bytes)", self.kind.as_str(), &message[..end], message.len())
+        let shown = crate::enrich::text::prefix_within(message, MAX_SHOWN_ERROR_BYTES);
+        write!(f, "{}: {shown}… ({} bytes)", self.kind.as_str(), message.len())
     }
 }
 

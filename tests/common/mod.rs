@@ -56,6 +56,11 @@ pub fn init_logs() {
         .try_init();
 }
 
+/// A `[[routes]]` entry copying every article with `tag` to `topic`.
+pub fn route(tag: &str, topic: &str) -> news_enricher::config::Route {
+    news_enricher::config::Route { tag: tag.into(), topic: topic.into(), min_score: 0.0 }
+}
+
 pub struct Fixture {
     pub broker: EmbeddedBroker,
     pub settings: Settings,
