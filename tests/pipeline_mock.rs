@@ -5,7 +5,9 @@ mod common;
 
 use common::*;
 use news_enricher::pipeline::{output::headers, Worker, WorkerError};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -484,6 +486,36 @@ async fn transaction_markers_at_the_end_of_partitions_are_committed_past() {
     assert_all_committed_while_running(&fx).await;
     let summary = worker.shutdown().await.unwrap();
     assert_eq!((summary.stats.enriched, summary.stats.dead_lettered), (articles.len() as u64, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_holding_only_a_marker_past_its_commit_is_committed_past_it() {
+    let fx = Fixture::new("txn-marker-only");
+    let articles = synthetic("txn-only", 20);
+    fx.produce_articles(&articles);
+    // A previous owner processed every article and committed them, then died before it stored
+    // its position past the commit marker that followed: the group is one short of the end.
+    let mut processed = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        let marker = append_commit_marker(&fx.bootstrap(), INPUT, partition);
+        processed.add_partition_offset(INPUT, partition, Offset::Offset(marker)).unwrap();
+    }
+    let previous_owner: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", fx.bootstrap())
+        .set("group.id", &fx.settings.kafka.group_id)
+        .create()
+        .unwrap();
+    previous_owner.commit(&processed, CommitMode::Sync).expect("committing as the previous owner");
+    drop(previous_owner);
+    assert_ne!(fx.committed(), fx.end_offsets());
+
+    // This worker gets nothing but the markers: it must still commit past them, or the group
+    // shows lag 1 for ever and the worker is marked stalled.
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert_all_committed_while_running(&fx).await;
+    let summary = worker.shutdown().await.unwrap();
+    assert_eq!(summary.stats.consumed, 0, "nothing was re-processed");
+    assert_all_committed(&fx).await;
 }
 
 /// A shutdown whose deadline passes with work in flight, then the process ending (its runtime

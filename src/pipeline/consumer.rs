@@ -5,7 +5,7 @@
 //! must block while revoked partitions drain, and closing a consumer blocks too. Neither may
 //! happen on an async runtime thread.
 
-use super::{PartitionKey, Shared};
+use super::{Intake, PartitionKey, Shared};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientContext, TopicPartitionList};
@@ -89,7 +89,7 @@ impl ConsumerContext for WorkerContext {
         // While stopping, the shutdown path has stored what is safe to store (before it forgot
         // the partitions' slots); the close's revoke must not store again.
         if !lost && !self.shared.stopping() {
-            self.shared.store_idle_positions(consumer);
+            self.shared.store_idle_positions(consumer, Intake::Running);
         }
         let committed = !lost && commit_with_retries(consumer, "revoke");
         self.shared.forget(&keys);
@@ -211,7 +211,7 @@ pub(super) fn poll_loop(
             None => {}
         }
         if idle_stored_at.elapsed() >= IDLE_STORE_INTERVAL {
-            shared.store_idle_positions(&consumer);
+            shared.store_idle_positions(&consumer, Intake::Running);
             idle_stored_at = Instant::now();
         }
     }
@@ -244,7 +244,7 @@ pub(super) fn poll_loop(
             "shutdown deadline passed with work in flight; it will be re-processed after restart"
         );
     }
-    shared.store_idle_positions(&consumer);
+    shared.store_idle_positions(&consumer, Intake::Stopped);
     if commit_before(&consumer, deadline) {
         tracing::info!("shutdown: offsets committed; leaving the group");
     }

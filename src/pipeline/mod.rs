@@ -49,6 +49,13 @@ pub(crate) fn message_bytes(message: &OwnedMessage) -> usize {
     message.payload().map_or(0, <[u8]>::len) + message.key().map_or(0, <[u8]>::len) + headers
 }
 
+/// Whether the work loop still dispatches what it polls (see [`Shared::store_idle_positions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Intake {
+    Running,
+    Stopped,
+}
+
 /// Per-partition bookkeeping, owned by [`Shared::partitions`].
 struct PartitionSlot {
     /// Distinguishes this assignment of the partition from earlier ones, so a task left over
@@ -249,12 +256,18 @@ impl Shared {
     /// records under `read_committed`). Without this, a partition of a transactional producer
     /// stays committed one short of its end when it goes quiet: lag 1 for ever, a stall alert,
     /// a re-read on restart. Runs on the consumer thread, so every message a poll returned to
-    /// the work loop was dispatched and is counted in its partition's slot. Only partitions
-    /// with a slot count (one is made by the first message dispatched in an assignment): the
-    /// shutdown path forgets slots while messages may still be unfinished, and partitions
-    /// assigned during a shutdown have messages polled but never dispatched; a slot that saw a
-    /// message polled and not dispatched is never stored from here.
-    pub(crate) fn store_idle_positions(&self, consumer: &BaseConsumer<WorkerContext>) {
+    /// the work loop was dispatched and is counted in its partition's slot (one is made by the
+    /// first message dispatched in an assignment).
+    ///
+    /// `Intake::Running` (the work loop and a revocation outside shutdown) also stores owned
+    /// partitions without a slot: no message of theirs was returned in this assignment, so a
+    /// position past the committed offset passed only skipped records (a previous owner died
+    /// between its last article and the marker after it). `Intake::Stopped` (shutdown) stores
+    /// only partitions with a slot: the shutdown path forgets slots while messages may still
+    /// be unfinished, and partitions assigned during a shutdown have messages polled but never
+    /// dispatched; a slot that saw a message polled and not dispatched is never stored from
+    /// here.
+    pub(crate) fn store_idle_positions(&self, consumer: &BaseConsumer<WorkerContext>, intake: Intake) {
         let Ok(positions) = consumer.position() else { return };
         let mut idle = rdkafka::TopicPartitionList::new();
         {
@@ -268,7 +281,10 @@ impl Shared {
             for element in positions.elements() {
                 let rdkafka::Offset::Offset(position) = element.offset() else { continue };
                 let key: PartitionKey = (element.topic().into(), element.partition());
-                let idle_slot = slots.get(&key).is_some_and(|slot| slot.in_flight == 0 && !slot.undispatched);
+                let idle_slot = match slots.get(&key) {
+                    Some(slot) => slot.in_flight == 0 && !slot.undispatched,
+                    None => intake == Intake::Running,
+                };
                 if owned.contains(&key) && idle_slot {
                     let _ = idle.add_partition_offset(
                         element.topic(),
