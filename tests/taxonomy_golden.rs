@@ -1,6 +1,7 @@
 //! Golden checks of the built-in taxonomy: the reference article (tags, evidence terms, offsets,
 //! sentences) and hand-written negatives for the cases the tag definitions exclude: a product
-//! made in Taiwan, Taiwan in a list, drugs in general, military radio equipment.
+//! made in Taiwan, Taiwan in a list, drugs in general, military radio equipment; and articles in
+//! Chinese, Japanese, Korean and Spanish.
 //!
 //! The reference article is read from `$NEWS_DATA_DIR/seed/blinken_xi_beijing.txt`, by default
 //! `../shared/data` beside the crate.
@@ -277,4 +278,101 @@ fn positive_control_taiwan_economy_as_a_matter_concerning_taiwan() {
          reduce reliance on any single customer.",
     );
     assert!(ids(&tags).contains(&"taiwan"), "{:?}", ids(&tags));
+}
+
+// Other languages: tags apply whatever the language (sentiment does not). Chinese and Japanese
+// have no spaces between words, Korean joins particles to nouns, Spanish has its own spellings.
+
+#[test]
+fn positive_taiwan_in_traditional_chinese() {
+    let tags = tag(
+        "共機再度逼近台灣　賴清德籲北京克制",
+        "國防部週二表示，共有二十四架中國軍機與六艘軍艦在台灣周邊海域活動，其中多架飛越台灣海峽中線。\
+         總統賴清德在總統府表示，台灣不會挑釁，但也不會退讓，並呼籲北京停止軍事施壓，以對話處理兩岸分歧。\
+         國民黨則表示，政府應恢復兩岸交流，避免台海情勢升高。陸委會指出，北京近期的軍事演習已影響區域和平穩定。\
+         國台辦發言人回應稱，台獨是死路一條。分析人士認為，兩岸關係短期內難以改善。",
+    );
+    assert!(ids(&tags).contains(&"taiwan"), "{:?}", ids(&tags));
+    let terms = evidence(&tags, "taiwan");
+    assert!(terms.contains(&("台灣", 3)) && terms.iter().any(|(t, _)| *t == "賴清德"), "{terms:?}");
+}
+
+#[test]
+fn positive_fentanyl_precursors_in_simplified_chinese() {
+    let tags = tag(
+        "中方宣布加强芬太尼前体化学品管控",
+        "国家禁毒委员会周三宣布，将七种芬太尼前体化学品列入易制毒化学品管理目录，自下月起实施。\
+         公安部表示，去年全国缉获芬太尼类物质及其前体数百公斤，并破获多起走私案件。\
+         美方此前多次要求中方加大打击力度，双方禁毒工作组本月在华盛顿举行会谈。\
+         专家指出，芬太尼过量致死已成为美国十八至四十五岁人群的主要死因之一。",
+    );
+    assert!(ids(&tags).contains(&"fentanyl"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn positive_fentanyl_seizure_in_spanish() {
+    let tags = tag(
+        "Decomisan 1.5 toneladas de fentanilo en Sinaloa",
+        "Fuerzas federales decomisaron 1.5 toneladas de fentanilo en un laboratorio clandestino en \
+         Culiacán, Sinaloa, informó el martes la Secretaría de Seguridad. Es el mayor decomiso de este \
+         opioide sintético en la historia del país. En el lugar también se hallaron precursores químicos \
+         importados de Asia y prensas para fabricar pastillas falsificadas. Las autoridades atribuyeron el \
+         laboratorio al Cártel de Sinaloa. Washington ha presionado a México para frenar el tráfico de \
+         fentanilo, responsable de la mayoría de las muertes por sobredosis en Estados Unidos.",
+    );
+    assert!(ids(&tags).contains(&"fentanyl"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn positive_military_talks_in_japanese() {
+    let tags = tag(
+        "日中防衛相会談　海空連絡メカニズムのホットライン運用を確認",
+        "木原防衛相は二十日、中国の董軍国防相とシンガポールで会談した。両氏は、偶発的な衝突を避けるため、\
+         日中防衛当局間の海空連絡メカニズムに基づくホットラインを適切に運用することで一致した。\
+         防衛相は東シナ海での中国軍の活動に懸念を伝えた。双方は防衛当局間の対話を継続し、\
+         意思疎通を強化する方針を確認した。",
+    );
+    assert!(ids(&tags).contains(&"military_communications"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn positive_taiwan_in_korean() {
+    let tags = tag(
+        "중국, 대만 주변서 대규모 군사훈련",
+        "중국군이 대만을 포위하는 형태의 대규모 군사훈련을 시작했다고 관영 매체가 보도했다. \
+         대만 국방부는 중국 군용기 수십 대가 대만해협 중간선을 넘었다고 밝혔다. \
+         라이칭더 대만 총통은 대만은 도발하지 않을 것이라며 중국에 자제를 촉구했다. \
+         전문가들은 양안 관계가 당분간 긴장 상태를 이어갈 것으로 내다봤다.",
+    );
+    assert!(ids(&tags).contains(&"taiwan"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn negative_chinese_words_that_contain_tag_phrases() {
+    // 中美洲 is Central America, not 中美 (China–US); 长江两岸 are the two banks of the Yangtze.
+    let tags = tag(
+        "中美洲国家加强旅游合作",
+        "中美洲七国旅游部长周五在巴拿马城会晤，同意简化签证手续，推动区域旅游一体化。\
+         与此同时，长江两岸的城市也在加强旅游合作，游客可凭一张通票游览沿江景点。\
+         官员表示，旅游业复苏势头良好，但人手不足仍是美中不足之处。",
+    );
+    assert!(ids(&tags).is_empty(), "{:?}", ids(&tags));
+    let (full, title_len) = combine("中美洲国家加强旅游合作", "中美洲七国旅游部长周五会晤。美中不足之处。");
+    let candidates = Taxonomy::builtin().candidates(&Document::new(&full, title_len));
+    assert!(candidates.iter().all(|c| c.id != "us_china_relations"), "中美洲 and 美中不足 are vetoed: {candidates:?}");
+}
+
+#[test]
+fn negative_a_taiwanese_restaurant_review() {
+    let tags = tag(
+        "Review: A Taiwanese beef noodle shop worth the trip to Queens",
+        "The Taiwanese beef noodle soup at this small shop in Flushing arrives in a bowl the size of a \
+         hubcap, the broth dark with soy and star anise. The owner, who grew up in Kaohsiung, learned the \
+         recipe from her grandmother and opened the restaurant in 2019 after years of cooking for \
+         friends. The menu also offers Taiwanese fried chicken, scallion pancakes and bubble tea, and on \
+         weekends a line forms before noon. Prices are modest: a large bowl costs $15. The dining room \
+         seats only twenty, and the decor recalls a Taipei night market, with paper lanterns and \
+         hand-written signs. Come early, bring cash, and order the pickled mustard greens on the side.",
+    );
+    assert!(!ids(&tags).contains(&"taiwan"), "{:?}", ids(&tags));
 }

@@ -38,6 +38,9 @@ impl<'a> Document<'a> {
         } else {
             split_sentences_into(full, 0, &mut sentences);
         }
+        if crate::swar::may_hold_cjk(full.as_bytes()) {
+            sentences = split_at_cjk_terminators(full, sentences);
+        }
         Document { full, title_len, sentences }
     }
 
@@ -163,10 +166,52 @@ fn split_sentences_into(text: &str, from: usize, out: &mut Vec<Range<usize>>) {
     push_trimmed(text, start..bytes.len(), out);
 }
 
+/// Chinese and Japanese full stops, exclamation and question marks: they end a sentence with
+/// no space after them.
+const CJK_TERMINATORS: [char; 4] = ['。', '！', '？', '｡'];
+/// Closing quotes and brackets that stay with the sentence a terminator ends: `。」`, `！”`.
+const CJK_CLOSERS: [char; 8] = ['」', '』', '）', '】', '》', '”', '’', ')'];
+
+/// Splits each sentence after its Chinese or Japanese terminators (with their closing quotes),
+/// which the ASCII rules of [`split_sentences_into`] do not see.
+fn split_at_cjk_terminators(text: &str, sentences: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    let mut out = Vec::with_capacity(sentences.len());
+    for range in sentences {
+        let mut start = range.start;
+        let mut chars = text[range.clone()].char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if !CJK_TERMINATORS.contains(&c) {
+                continue;
+            }
+            let mut end = range.start + i + c.len_utf8();
+            while let Some(&(j, next)) = chars.peek() {
+                if CJK_TERMINATORS.contains(&next) || CJK_CLOSERS.contains(&next) {
+                    end = range.start + j + next.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            if end < range.end {
+                push_trimmed(text, start..end, &mut out);
+                start = end;
+            }
+        }
+        push_trimmed(text, start..range.end, &mut out);
+    }
+    out
+}
+
 fn starts_new_sentence(rest: &str) -> bool {
     let mut chars = rest.trim_start_matches([' ', '\t']).chars();
     match chars.next() {
-        Some(c) => c.is_uppercase() || c.is_ascii_digit() || matches!(c, '"' | '“' | '‘' | '\'' | '(' | '\n' | '\r'),
+        // Scripts without case (Chinese, Japanese, Korean) start sentences with any letter.
+        Some(c) => {
+            c.is_uppercase()
+                || c.is_ascii_digit()
+                || matches!(c, '"' | '“' | '‘' | '\'' | '(' | '\n' | '\r')
+                || (c >= '\u{3000}' && c.is_alphabetic())
+        }
         None => false,
     }
 }
@@ -282,6 +327,20 @@ mod tests {
             sentences("“It’s vital,” he said. “We’ll work on it.”\nNext paragraph"),
             vec!["“It’s vital,” he said.", "“We’ll work on it.”", "Next paragraph"]
         );
+    }
+
+    #[test]
+    fn splits_chinese_and_japanese_sentences_at_their_terminators() {
+        assert_eq!(
+            sentences("中国军机逼近台湾。赖清德呼吁北京克制！国民党回应说：「我们反对。」记者问？"),
+            ["中国军机逼近台湾。", "赖清德呼吁北京克制！", "国民党回应说：「我们反对。」", "记者问？"]
+        );
+        assert_eq!(
+            sentences("台湾海峡の緊張が高まった。 防衛省は警戒を強めている"),
+            ["台湾海峡の緊張が高まった。", "防衛省は警戒を強めている"]
+        );
+        // English rules still apply around them, and a lone terminator at the end splits nothing.
+        assert_eq!(sentences("Taipei said so. 台北回应。"), ["Taipei said so.", "台北回应。"]);
     }
 
     #[test]

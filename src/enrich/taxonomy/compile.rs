@@ -20,7 +20,7 @@
 //! ("made in taiwan") thus vetoes that tag's phrases inside it and nobody else's.
 
 use super::spec::{Ctx, Model, Pos};
-use super::words::{boundary_after, boundary_before, is_word_char};
+use super::words::{boundary_after, boundary_before, needs_boundary_after};
 use super::TaxonomyError;
 use aho_corasick::nfa::contiguous::NFA;
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -93,9 +93,13 @@ pub(super) struct StartFilter {
     short: Box<[u64]>,
     /// Keys of the leading run and the next three bytes of the other phrases.
     continued: Box<[u64]>,
-    /// Some phrase starts with a non-ASCII letter; such phrases have no ASCII run to key on and
-    /// the matcher then uses its exact, slower scan.
+    /// Some phrase starts with a non-ASCII letter below U+3000 (Cyrillic, "É"); such phrases have no ASCII run to key on and the matcher then always uses its exact,
+    /// slower scan.
     pub unicode_starts: bool,
+    /// Some phrase starts with a character from U+3000 up (Chinese, Japanese, Korean): the
+    /// matcher uses its exact scan on the texts that hold such characters
+    /// ([`crate::swar::may_hold_cjk`]), the fast one on the others.
+    pub high_starts: bool,
 }
 
 const FILTER_BITS: u32 = 16;
@@ -119,12 +123,15 @@ fn is_set(bits: &[u64], k: usize) -> bool {
 impl StartFilter {
     fn new(patterns: &[String]) -> Self {
         let (mut starts, mut short, mut continued) = (new_bits(), new_bits(), new_bits());
-        let mut unicode_starts = false;
+        let (mut unicode_starts, mut high_starts) = (false, false);
         for p in patterns {
             let p = p.as_bytes();
             let run = p.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
             if run == 0 {
-                unicode_starts = true;
+                match p.first() {
+                    Some(&lead) if lead >= 0xE3 => high_starts = true,
+                    _ => unicode_starts = true,
+                }
                 continue;
             }
             let k = Self::key(p, run);
@@ -134,7 +141,7 @@ impl StartFilter {
                 None => set(&mut short, k),
             }
         }
-        StartFilter { starts, short, continued, unicode_starts }
+        StartFilter { starts, short, continued, unicode_starts, high_starts }
     }
 
     /// Bit index for a run of `run` ASCII letters/digits at the start of `word`: its length,
@@ -353,6 +360,7 @@ pub(super) fn variants(phrase: &str) -> Vec<String> {
     out
 }
 
+/// Whether a match of phrase `s` must be followed by a word boundary.
 fn ends_in_word(s: &str) -> bool {
-    s.chars().next_back().is_some_and(is_word_char)
+    s.chars().next_back().is_some_and(needs_boundary_after)
 }

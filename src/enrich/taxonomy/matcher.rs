@@ -22,9 +22,10 @@
 
 use super::compile::{Compiled, EXCLUDE};
 use super::spec::{RuleDef, Scoring, MAX_GROUPS_PER_TAG};
-use super::words::{boundary_after, boundary_before, is_word_char, word_mask};
+use super::words::{boundary_after, boundary_before, is_unspaced, is_word_char, word_mask};
 use super::{Evidence, TagMatch};
 use crate::enrich::text::Document;
+use crate::swar::may_hold_cjk;
 use aho_corasick::automaton::Automaton;
 use aho_corasick::Anchored;
 use std::cell::RefCell;
@@ -139,14 +140,15 @@ impl Matcher<'_> {
         out
     }
 
-    /// The raw phrase hits of `hay` as (tag, term, start, end), by the fast or the exact scan.
+    /// The raw phrase hits of `hay` as (tag, term, start, end), by the scan the matcher chooses
+    /// for it (the fast one unless the text needs the exact one) or by the exact scan.
     #[cfg(test)]
     pub(super) fn scan_for_test(&self, hay: &[u8], exact: bool) -> Vec<(u16, u32, u32, u32)> {
         let mut s = Scratch::default();
         if exact {
             self.scan_exact(hay, &mut s);
         } else {
-            self.scan_fast(hay, &mut s);
+            self.scan(hay, &mut s);
         }
         s.hits.iter().map(|h| (h.tag, h.term, h.start, h.end)).collect()
     }
@@ -154,7 +156,8 @@ impl Matcher<'_> {
     /// Finds the phrases of all tags: at each word start, in order, the longest phrase that
     /// starts there and ends at a word boundary; the next search starts after it.
     fn scan(&self, hay: &[u8], s: &mut Scratch) {
-        if self.compiled.filter.unicode_starts {
+        let filter = &self.compiled.filter;
+        if filter.unicode_starts || (filter.high_starts && may_hold_cjk(hay)) {
             self.scan_exact(hay, s);
         } else {
             self.scan_fast(hay, s);
@@ -201,21 +204,24 @@ impl Matcher<'_> {
         }
     }
 
-    /// The exact scan, character by character: for taxonomies with phrases that start with a
-    /// non-ASCII letter, and as the reference the fast scan is tested against.
+    /// The exact scan, character by character: for texts where a phrase may start with a
+    /// non-ASCII letter, and as the reference the fast scan is tested against. A word starts at
+    /// a letter or digit that does not join the character before it (see [`super::words`]):
+    /// every character of an unspaced script starts one.
     fn scan_exact(&self, hay: &[u8], s: &mut Scratch) {
         let text = std::str::from_utf8(hay).expect("documents are UTF-8");
         let mut skip = 0;
-        let mut prev_word = false;
+        let mut prev_joins = false;
         for (pos, ch) in text.char_indices() {
             let word = is_word_char(ch);
-            if word && !prev_word && pos >= skip {
+            let joins = word && !is_unspaced(ch);
+            if word && !(prev_joins && joins) && pos >= skip {
                 if let Some((pid, e)) = self.longest_at(hay, pos) {
                     self.emit(hay, pid, pos, s);
                     skip = e;
                 }
             }
-            prev_word = word;
+            prev_joins = joins;
         }
     }
 

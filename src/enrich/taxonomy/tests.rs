@@ -178,6 +178,10 @@ fn the_fast_scan_finds_exactly_what_the_exact_scan_finds() {
         "u.s",
         "fentanyl",
         "s",
+        "的",
+        "台湾",
+        "대만은",
+        "ü",
     ];
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let mut random = Vec::new();
@@ -191,11 +195,55 @@ fn the_fast_scan_finds_exactly_what_the_exact_scan_finds() {
         }
         random.push(s);
     }
-    for text in texts.iter().chain(&random) {
-        let fast = m.scan_for_test(text.as_bytes(), false);
-        let exact = m.scan_for_test(text.as_bytes(), true);
-        assert_eq!(fast, exact, "scans differ on {text:?}");
+    // The built-in taxonomy has Chinese phrases: texts holding CJK characters take the exact
+    // scan. An ASCII-only taxonomy takes the fast scan on every text, CJK neighbours included.
+    let ascii_only = tax(&one_tag(SIMPLE));
+    assert!(!ascii_only.matcher().compiled.filter.high_starts && t.matcher().compiled.filter.high_starts);
+    for m in [m, ascii_only.matcher()] {
+        for text in texts.iter().chain(&random) {
+            let fast = m.scan_for_test(text.as_bytes(), false);
+            let exact = m.scan_for_test(text.as_bytes(), true);
+            assert_eq!(fast, exact, "scans differ on {text:?}");
+        }
     }
+}
+
+#[test]
+fn phrases_of_unspaced_scripts_match_anywhere_in_a_run_and_latin_words_beside_them_are_whole() {
+    let t = tax(&one_tag("[tag.terms.a]\nphrases = [\"台湾\", \"賴清德\", \"フェンタニル\", \"taiwan\"]\n"));
+    assert_eq!(
+        terms(&t, "t", "", "中国军机逼近台湾海峡，賴清德表示。米国のフェンタニル対策。在Taiwan的"),
+        vec![
+            ("台湾".to_owned(), 1),
+            ("賴清德".to_owned(), 1),
+            ("フェンタニル".to_owned(), 1),
+            ("taiwan".to_owned(), 1)
+        ]
+    );
+    // A Latin word still needs its own boundaries: "xTaiwan" is not "Taiwan".
+    assert!(terms(&t, "t", "", "xTaiwan的").is_empty());
+}
+
+#[test]
+fn hangul_phrases_need_a_boundary_before_them_only() {
+    let t = tax(&one_tag("[tag.terms.a]\nphrases = [\"대만\", \"펜타닐\"]\n"));
+    // Particles follow the noun ("대만은", "대만의"); "대만족" starts a word of its own.
+    assert_eq!(
+        terms(&t, "t", "", "대만은 중국의 대만 정책에 펜타닐을"),
+        vec![("대만".to_owned(), 2), ("펜타닐".to_owned(), 1)]
+    );
+    assert!(terms(&t, "t", "", "고객들은 큰대만족").is_empty());
+}
+
+#[test]
+fn context_rules_see_chinese_sentences() {
+    let t = tax(&one_tag(
+        "[tag.terms.a]\nweight = 0.0\nphrases = [\"军方\"]\n[tag.terms.b]\nweight = 0.0\nphrases = [\"热线\"]\n\
+         [[tag.context]]\ngroups = [\"a\", \"b\"]\nweight = 2.0\n",
+    ));
+    assert_eq!(score(&t, "t", "", "两国军方恢复热线。"), score(&t, "t", "", "两国军方恢复热线。天气很好。"));
+    assert!(score(&t, "t", "", "两国军方恢复热线。") > 0.0);
+    assert_eq!(score(&t, "t", "", "两国军方开会。他们没有恢复热线。"), 0.0, "different sentences");
 }
 
 #[test]

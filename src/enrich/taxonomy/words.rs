@@ -2,7 +2,12 @@
 //! boundary, and a branch-free mask of the ASCII letters and digits of 64 bytes at a time.
 //!
 //! Word characters are Unicode letters and digits (`char::is_alphanumeric`); everything else —
-//! spaces, punctuation, apostrophes, typographic quotes and dashes — separates words.
+//! spaces, punctuation, apostrophes, typographic quotes and dashes — separates words. Scripts
+//! written without spaces between words (Chinese, Japanese kana) have no word boundaries to
+//! find, so each of their characters is a word of its own: a phrase in them matches anywhere in
+//! a run ("台湾" in "中国军机逼近台湾海峡"), and a Latin word next to them is whole ("在Taiwan的").
+//! Korean puts spaces between words but joins particles to them ("대만은", "대만의"): a phrase
+//! ending in Hangul needs a boundary before it only (see [`needs_boundary_after`]).
 
 use crate::swar::{HIGH, ONES};
 
@@ -12,40 +17,88 @@ pub(super) fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
 }
 
-/// Whether a word may start at byte `at` of `hay`: `at` is 0 or follows a non-word character.
+/// Han ideographs and Japanese kana: scripts written without spaces between words.
+#[inline]
+pub(super) fn is_unspaced(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF        // Hiragana, Katakana
+        | 0x31F0..=0x31FF      // Katakana phonetic extensions
+        | 0x3400..=0x4DBF      // CJK extension A
+        | 0x4E00..=0x9FFF      // CJK unified ideographs
+        | 0xF900..=0xFAFF      // CJK compatibility ideographs
+        | 0x20000..=0x3134F) // CJK extensions B–G
+}
+
+fn is_hangul(c: char) -> bool {
+    matches!(c as u32, 0xAC00..=0xD7AF | 0x1100..=0x11FF | 0x3130..=0x318F)
+}
+
+/// Whether `c` joins a neighbouring letter or digit into one word: letters and digits of
+/// scripts that separate words with spaces.
+#[inline]
+fn joins(c: char) -> bool {
+    is_word_char(c) && !is_unspaced(c)
+}
+
+/// Whether a phrase ending in `last` must be followed by a word boundary: not after a character
+/// of an unspaced script (every position there is a boundary) nor after Hangul (particles follow).
+pub(super) fn needs_boundary_after(last: char) -> bool {
+    joins(last) && !is_hangul(last)
+}
+
+/// The character that ends at byte `at` of `hay`, if it is valid UTF-8.
+fn char_before(hay: &[u8], at: usize) -> Option<char> {
+    let mut start = at.checked_sub(1)?;
+    while start > 0 && at - start < 4 && hay[start] & 0xC0 == 0x80 {
+        start -= 1;
+    }
+    std::str::from_utf8(&hay[start..at]).ok()?.chars().next_back()
+}
+
+/// The character that starts at byte `at` of `hay`, if it is valid UTF-8.
+fn char_at(hay: &[u8], at: usize) -> Option<char> {
+    let end = (at + 4).min(hay.len());
+    let s = match std::str::from_utf8(&hay[at..end]) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&hay[at..at + e.valid_up_to()]).unwrap_or(""),
+    };
+    s.chars().next()
+}
+
+/// Whether a word may start at byte `at` of `hay`: `at` is 0, or the characters on either side
+/// of it do not join into one word.
 #[inline]
 pub(super) fn boundary_before(hay: &[u8], at: usize) -> bool {
     if at == 0 {
         return true;
     }
     let b = hay[at - 1];
-    if b.is_ascii() {
-        return !b.is_ascii_alphanumeric();
+    let joined_before = if b.is_ascii() { b.is_ascii_alphanumeric() } else { char_before(hay, at).is_some_and(joins) };
+    if !joined_before {
+        return true;
     }
-    // Walk back to the start of the UTF-8 sequence that ends at `at`.
-    let mut start = at - 1;
-    while start > 0 && at - start < 4 && hay[start] & 0xC0 == 0x80 {
-        start -= 1;
-    }
-    match std::str::from_utf8(&hay[start..at]) {
-        Ok(s) => !s.chars().next_back().is_some_and(is_word_char),
-        Err(_) => true,
+    match hay.get(at) {
+        Some(&c) if c.is_ascii() => !c.is_ascii_alphanumeric(),
+        Some(_) => !char_at(hay, at).is_some_and(joins),
+        None => true,
     }
 }
 
-/// Whether a word may end at byte `at` of `hay`: `at` is the end or a non-word character follows.
+/// Whether a word may end at byte `at` of `hay`: `at` is the end, or the characters on either
+/// side of it do not join into one word.
 #[inline]
 pub(super) fn boundary_after(hay: &[u8], at: usize) -> bool {
     let Some(&b) = hay.get(at) else { return true };
-    if b.is_ascii() {
-        return !b.is_ascii_alphanumeric();
+    let joins_after = if b.is_ascii() { b.is_ascii_alphanumeric() } else { char_at(hay, at).is_some_and(joins) };
+    if !joins_after || at == 0 {
+        return true;
     }
-    let end = (at + 4).min(hay.len());
-    let s = match std::str::from_utf8(&hay[at..end]) {
-        Ok(s) => s,
-        Err(e) => std::str::from_utf8(&hay[at..at + e.valid_up_to()]).unwrap_or(""),
-    };
-    !s.chars().next().is_some_and(is_word_char)
+    let c = hay[at - 1];
+    if c.is_ascii() {
+        !c.is_ascii_alphanumeric()
+    } else {
+        !char_before(hay, at).is_some_and(joins)
+    }
 }
 
 /// Per byte of `x`: the high bit set iff `m < byte < n` (bytes ≥ 0x80 never; m, n < 128).
