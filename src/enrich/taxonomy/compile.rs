@@ -22,6 +22,7 @@
 use super::spec::{Ctx, Model, Pos};
 use super::words::{boundary_after, boundary_before, needs_boundary_after};
 use super::TaxonomyError;
+use crate::swar::HIGH;
 use aho_corasick::nfa::contiguous::NFA;
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::HashMap;
@@ -93,13 +94,11 @@ pub(super) struct StartFilter {
     short: Box<[u64]>,
     /// Keys of the leading run and the next three bytes of the other phrases.
     continued: Box<[u64]>,
-    /// Some phrase starts with a non-ASCII letter below U+3000 (Cyrillic, "É"); such phrases have no ASCII run to key on and the matcher then always uses its exact,
-    /// slower scan.
-    pub unicode_starts: bool,
-    /// Some phrase starts with a character from U+3000 up (Chinese, Japanese, Korean): the
-    /// matcher uses its exact scan on the texts that hold such characters
-    /// ([`crate::swar::may_hold_cjk`]), the fast one on the others.
-    pub high_starts: bool,
+    /// The UTF-8 lead bytes of the phrases that start with a non-ASCII letter ("台湾", "Пентагон",
+    /// "Ürümqi"), one bit per byte value. Those phrases have no ASCII run to key on: a text that
+    /// holds one of these bytes takes the matcher's exact, slower scan (see
+    /// [`StartFilter::needs_exact_scan`]); other texts, most of them, the fast one.
+    leads: [u64; 4],
 }
 
 const FILTER_BITS: u32 = 16;
@@ -123,14 +122,13 @@ fn is_set(bits: &[u64], k: usize) -> bool {
 impl StartFilter {
     fn new(patterns: &[String]) -> Self {
         let (mut starts, mut short, mut continued) = (new_bits(), new_bits(), new_bits());
-        let (mut unicode_starts, mut high_starts) = (false, false);
+        let mut leads = [0u64; 4];
         for p in patterns {
             let p = p.as_bytes();
             let run = p.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
             if run == 0 {
-                match p.first() {
-                    Some(&lead) if lead >= 0xE3 => high_starts = true,
-                    _ => unicode_starts = true,
+                if let Some(&lead) = p.first() {
+                    leads[usize::from(lead >> 6)] |= 1 << (lead & 63);
                 }
                 continue;
             }
@@ -141,7 +139,7 @@ impl StartFilter {
                 None => set(&mut short, k),
             }
         }
-        StartFilter { starts, short, continued, unicode_starts, high_starts }
+        StartFilter { starts, short, continued, leads }
     }
 
     /// Bit index for a run of `run` ASCII letters/digits at the start of `word`: its length,
@@ -165,6 +163,35 @@ impl StartFilter {
     fn continued_key(k: usize, next: &[u8]) -> usize {
         let next = next.iter().rev().fold(0u64, |acc, &b| acc << 8 | u64::from(b | 0x20));
         ((k as u64) << 24 | next).wrapping_mul(0xD6E8_FEB8_6659_FD93) as usize >> (64 - FILTER_BITS)
+    }
+
+    /// Whether some phrase starts with a non-ASCII letter.
+    pub fn has_non_ascii_starts(&self) -> bool {
+        self.leads != [0; 4]
+    }
+
+    /// Whether `text` holds the first byte of a phrase that starts with a non-ASCII letter, so
+    /// that only the exact scan finds every phrase. Eight bytes at a time, looking only at
+    /// UTF-8 lead bytes (an English article has a few dozen, from typographic quotes).
+    pub fn needs_exact_scan(&self, text: &[u8]) -> bool {
+        if !self.has_non_ascii_starts() {
+            return false;
+        }
+        let is_lead_of_phrase = |b: u8| self.leads[usize::from(b >> 6)] >> (b & 63) & 1 == 1;
+        let mut chunks = text.chunks_exact(8);
+        for chunk in &mut chunks {
+            let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            // Lead bytes have their two high bits set: bit 7 of the lane and, shifted up, bit 6.
+            let mut leads = x & (x << 1) & HIGH;
+            while leads != 0 {
+                let lane = leads.trailing_zeros() / 8;
+                if is_lead_of_phrase(chunk[lane as usize]) {
+                    return true;
+                }
+                leads &= leads - 1;
+            }
+        }
+        chunks.remainder().iter().any(|&b| is_lead_of_phrase(b))
     }
 
     /// Whether a phrase may start with the run of `run` ASCII letters/digits at `word[0..]`

@@ -25,7 +25,6 @@ use super::spec::{RuleDef, Scoring, MAX_GROUPS_PER_TAG};
 use super::words::{boundary_after, boundary_before, is_unspaced, is_word_char, word_mask};
 use super::{Evidence, TagMatch};
 use crate::enrich::text::Document;
-use crate::swar::may_hold_cjk;
 use aho_corasick::automaton::Automaton;
 use aho_corasick::Anchored;
 use std::cell::RefCell;
@@ -156,8 +155,7 @@ impl Matcher<'_> {
     /// Finds the phrases of all tags: at each word start, in order, the longest phrase that
     /// starts there and ends at a word boundary; the next search starts after it.
     fn scan(&self, hay: &[u8], s: &mut Scratch) {
-        let filter = &self.compiled.filter;
-        if filter.unicode_starts || (filter.high_starts && may_hold_cjk(hay)) {
+        if self.compiled.filter.needs_exact_scan(hay) {
             self.scan_exact(hay, s);
         } else {
             self.scan_fast(hay, s);

@@ -198,7 +198,8 @@ fn the_fast_scan_finds_exactly_what_the_exact_scan_finds() {
     // The built-in taxonomy has Chinese phrases: texts holding CJK characters take the exact
     // scan. An ASCII-only taxonomy takes the fast scan on every text, CJK neighbours included.
     let ascii_only = tax(&one_tag(SIMPLE));
-    assert!(!ascii_only.matcher().compiled.filter.high_starts && t.matcher().compiled.filter.high_starts);
+    assert!(!ascii_only.matcher().compiled.filter.has_non_ascii_starts());
+    assert!(t.matcher().compiled.filter.has_non_ascii_starts());
     for m in [m, ascii_only.matcher()] {
         for text in texts.iter().chain(&random) {
             let fast = m.scan_for_test(text.as_bytes(), false);
@@ -244,6 +245,26 @@ fn context_rules_see_chinese_sentences() {
     assert_eq!(score(&t, "t", "", "两国军方恢复热线。"), score(&t, "t", "", "两国军方恢复热线。天气很好。"));
     assert!(score(&t, "t", "", "两国军方恢复热线。") > 0.0);
     assert_eq!(score(&t, "t", "", "两国军方开会。他们没有恢复热线。"), 0.0, "different sentences");
+}
+
+#[test]
+fn only_texts_holding_the_first_byte_of_a_non_ascii_phrase_take_the_exact_scan() {
+    let t = tax(&one_tag("[tag.terms.a]\nphrases = [\"Пентагон\", \"台湾\", \"taiwan\"]\n"));
+    let filter = &t.matcher().compiled.filter;
+    for (text, exact) in [
+        ("plain “quoted” English – with dashes… and café", false),
+        ("Пентагон", true),
+        ("the Кремль said", true), // the same lead byte as "П": the exact scan decides
+        ("ĉ ü é ß", false),
+        ("逼近台湾海峡", true),
+        ("", false),
+    ] {
+        for pad in 0..9 {
+            let padded = format!("{}{text}", "x".repeat(pad));
+            assert_eq!(filter.needs_exact_scan(padded.as_bytes()), exact, "{padded:?}");
+        }
+    }
+    assert!(!tax(&one_tag(SIMPLE)).matcher().compiled.filter.needs_exact_scan("Пентагон".as_bytes()));
 }
 
 #[test]
