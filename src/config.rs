@@ -320,6 +320,18 @@ pub fn read_config_file(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Why `path` cannot be read as a configuration-type file, if it cannot: missing, a directory or
+/// another file that is not a regular one, or not readable (the system's reason).
+pub fn unreadable_file(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("no such file".into()),
+        Err(e) => Some(e.to_string()),
+        Ok(m) if m.is_dir() => Some("is a directory, not a file".into()),
+        Ok(m) if !m.is_file() => Some("not a regular file".into()),
+        Ok(_) => std::fs::File::open(path).err().map(|e| e.to_string()),
+    }
+}
+
 /// Whether an environment `value` for the setting at `key` (a lower-case dotted path) is text,
 /// taken as written: librdkafka properties (all strings to librdkafka), the text settings that
 /// have no default (remote tokens, URLs, names, file paths), those whose default is a string, and
@@ -366,8 +378,12 @@ impl Settings {
     fn load_with_env(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         let file = match path {
-            Some(p) if !p.is_file() => return Err(invalid("--config", format!("{}: no such file", p.display()))),
-            Some(p) => Some(p),
+            Some(p) => {
+                if let Some(problem) = unreadable_file(p) {
+                    return Err(invalid("--config", format!("{}: {problem}", p.display())));
+                }
+                Some(p)
+            }
             None => Some(Path::new(DEFAULT_CONFIG_PATH)).filter(|p| p.is_file()),
         };
         if let Some(file) = file {
@@ -485,8 +501,8 @@ impl Settings {
             return Err(invalid("embedded.partitions", "must be at least 1"));
         }
         if let Some(path) = &self.taxonomy.path {
-            if !path.is_file() {
-                return Err(invalid("taxonomy.path", format!("{}: no such file", path.display())));
+            if let Some(problem) = unreadable_file(path) {
+                return Err(invalid("taxonomy.path", format!("{}: {problem}", path.display())));
             }
         }
         self.validate_client_properties()?;
@@ -1233,5 +1249,16 @@ mod tests {
     fn missing_explicit_file_is_an_error() {
         let e = Settings::load(Some(Path::new("/nonexistent/config.toml"))).unwrap_err();
         assert!(e.to_string().contains("no such file"));
+    }
+
+    #[test]
+    fn a_directory_for_a_file_is_named_as_such() {
+        let dir = std::env::temp_dir();
+        let e = Settings::load(Some(&dir)).unwrap_err().to_string();
+        assert_eq!(e, format!("--config: {}: is a directory, not a file", dir.display()));
+        let mut s = Settings::default();
+        s.taxonomy.path = Some(dir.clone());
+        let e = s.validate().unwrap_err().to_string();
+        assert_eq!(e, format!("taxonomy.path: {}: is a directory, not a file", dir.display()));
     }
 }

@@ -129,6 +129,25 @@ fn enrich_missing_file_is_a_usage_error_before_any_output() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/input.jsonl"));
 }
 
+/// A directory given for a file is a usage error naming the path and the reason: as an `enrich`
+/// input (opening it succeeds on Unix, reading it fails) and as `--config`.
+#[test]
+fn a_directory_for_a_file_is_a_usage_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().display().to_string();
+    let out = bin().arg("enrich").arg(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert_eq!(stderr.trim(), format!("news-enricher: {name}: is a directory, not a file"));
+    assert!(out.stdout.is_empty());
+    for command in ["check-config", "enrich"] {
+        let out = bin().arg(command).arg("--config").arg(dir.path()).stdin(Stdio::null()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{command}: {stderr}");
+        assert_eq!(stderr.trim(), format!("Invalid configuration: --config: {name}: is a directory, not a file"));
+    }
+}
+
 #[test]
 fn a_bad_command_line_is_a_usage_error_not_the_bad_lines_status() {
     let out = bin().args(["enrich", "--no-such-flag"]).output().unwrap();
