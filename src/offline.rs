@@ -303,8 +303,7 @@ fn write_in_order(
             for (source, number, result) in results {
                 match result {
                     Ok(json) => {
-                        out.write_all(&json)?;
-                        out.write_all(b"\n")?;
+                        out.write_all(&json).and_then(|()| out.write_all(b"\n")).map_err(stdout_error)?;
                         summary.enriched += 1;
                     }
                     Err(e) => {
@@ -317,8 +316,13 @@ fn write_in_order(
             let _ = permits.send(());
         }
     }
-    out.flush()?;
+    out.flush().map_err(stdout_error)?;
     Ok(summary)
+}
+
+/// A write error of the output, named as such (same kind, so a broken pipe is still one).
+fn stdout_error(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("stdout: {e}"))
 }
 
 #[cfg(test)]

@@ -144,8 +144,10 @@ pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
     }
 }
 
-/// The `demo` command: the real pipeline on the embedded broker with the bundled sample articles.
-pub fn demo(settings: &Settings, enricher: Enricher) -> anyhow::Result<i32> {
+/// The `demo` command: the real pipeline on the embedded broker with the bundled sample articles,
+/// whose records it writes to `out`. A write error stops the demo (the worker is still shut
+/// down) and is returned as a [`std::io::Error`] prefixed `stdout: `, of the same kind.
+pub fn demo(settings: &Settings, enricher: Enricher, out: &mut dyn std::io::Write) -> anyhow::Result<i32> {
     let mut settings = settings.clone();
     settings.kafka.brokers = crate::config::EMBEDDED_BROKERS.into();
     if settings.routes.is_empty() {
@@ -185,25 +187,33 @@ pub fn demo(settings: &Settings, enricher: Enricher) -> anyhow::Result<i32> {
 
     let mut seen = BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while seen.len() < lines.len() && Instant::now() < deadline {
+    let mut written = Ok(());
+    while seen.len() < lines.len() && Instant::now() < deadline && written.is_ok() {
         let Some(Ok(msg)) = reader.poll(Duration::from_millis(200)) else { continue };
         let key = msg.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default();
         let payload = msg.payload().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
         if msg.topic() == settings.kafka.output_topic {
-            println!("{payload}");
+            written = writeln!(out, "{payload}").and_then(|()| out.flush());
             seen.insert(key);
         } else if msg.topic() == settings.kafka.dlq_topic {
             let reason = headers_text(&msg);
-            println!(
+            written = writeln!(
+                out,
                 "{{\"dead_letter\":{},\"offset\":{},\"reason\":{}}}",
                 serde_json::json!(key),
                 msg.offset(),
                 serde_json::json!(reason)
-            );
+            )
+            .and_then(|()| out.flush());
             seen.insert(key);
         }
     }
     let summary = rt.block_on(worker.shutdown())?;
+    if let Err(e) = written {
+        drop(reader);
+        drop(broker);
+        return Err(std::io::Error::new(e.kind(), format!("stdout: {e}")).into());
+    }
     let s = summary.stats;
     let routed: u64 = settings.routes.iter().filter_map(|r| s.by_topic.get(&r.topic)).sum();
     eprintln!();

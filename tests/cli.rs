@@ -436,6 +436,43 @@ fn demo_prints_records_and_a_summary() {
     assert!(stderr.contains("taiwan="), "{stderr}");
 }
 
+/// Output that cannot be written ends with a message and status 1 (no panic); a closed pipe
+/// (`... | head`) ends quietly with status 0, as in `enrich`.
+#[test]
+fn stdout_write_errors_end_with_a_message_and_a_broken_pipe_quietly() {
+    for command in ["check-config", "demo", "enrich"] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let out = bin()
+            .arg(command)
+            .stdin(Stdio::from(std::fs::File::open(write_temp(b"{\"id\":\"a\",\"title\":\"T\"}\n").path()).unwrap()))
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+        assert!(stderr.contains("news-enricher: stdout: No space left on device"), "{command}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{command}: {stderr}");
+
+        // The reading end is closed before the first record is written (check-config writes
+        // within milliseconds of starting, the others after seconds of work).
+        let mut child = bin()
+            .arg(command)
+            .stdin(Stdio::from(std::fs::File::open(write_temp(b"{\"id\":\"a\",\"title\":\"T\"}\n").path()).unwrap()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{command}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("news-enricher:"), "{command}: {stderr}");
+        if command == "demo" {
+            assert!(!stderr.contains("demo summary"), "the demo stops at the closed pipe: {stderr}");
+        }
+    }
+}
+
 /// A config file with both remote models on `server` (sentiment on `/predict`, tags on `/tags`).
 fn remote_config(server: &ModelServer, extra: &str) -> tempfile::NamedTempFile {
     let toml = format!(
