@@ -196,15 +196,7 @@ pub fn demo(settings: &Settings, enricher: Enricher, out: &mut dyn std::io::Writ
             written = writeln!(out, "{payload}").and_then(|()| out.flush());
             seen.insert(key);
         } else if msg.topic() == settings.kafka.dlq_topic {
-            let reason = headers_text(&msg);
-            written = writeln!(
-                out,
-                "{{\"dead_letter\":{},\"offset\":{},\"reason\":{}}}",
-                serde_json::json!(key),
-                msg.offset(),
-                serde_json::json!(reason)
-            )
-            .and_then(|()| out.flush());
+            written = writeln!(out, "{}", dead_letter_line(&key, &msg)).and_then(|()| out.flush());
             seen.insert(key);
         }
     }
@@ -232,17 +224,26 @@ pub fn demo(settings: &Settings, enricher: Enricher, out: &mut dyn std::io::Writ
     Ok(0)
 }
 
-fn headers_text(msg: &rdkafka::message::BorrowedMessage<'_>) -> String {
+/// What `demo` prints for a dead letter: the input's key, where the input was (topic, partition
+/// and offset of the raw article, from the dead letter's `__connect.errors.*` headers) and the
+/// reason, e.g. `{"dead_letter":"demo-007","topic":"news.raw","partition":1,"offset":1,
+/// "reason":"wrong_type: ..."}`.
+fn dead_letter_line(key: &str, msg: &rdkafka::message::BorrowedMessage<'_>) -> serde_json::Value {
+    use pipeline::output::headers;
     use rdkafka::message::Headers;
-    let Some(headers) = msg.headers() else { return String::new() };
     let get = |name: &str| {
-        headers.iter().find(|h| h.key == name).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+        msg.headers().and_then(|hs| {
+            hs.iter().find(|h| h.key == name).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+        })
     };
-    format!(
-        "{}: {}",
-        get(pipeline::output::headers::CLASS).unwrap_or_default(),
-        get(pipeline::output::headers::MESSAGE).unwrap_or_default()
-    )
+    let number = |name: &str| get(name).and_then(|v| v.parse::<i64>().ok());
+    serde_json::json!({
+        "dead_letter": key,
+        "topic": get(headers::TOPIC),
+        "partition": number(headers::PARTITION),
+        "offset": number(headers::OFFSET),
+        "reason": format!("{}: {}", get(headers::CLASS).unwrap_or_default(), get(headers::MESSAGE).unwrap_or_default()),
+    })
 }
 
 fn fmt_counts<'a>(counts: impl Iterator<Item = (&'a str, u64)>) -> String {

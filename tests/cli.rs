@@ -424,16 +424,28 @@ fn wait_timeout(child: &mut std::process::Child, timeout: Duration) -> Option<st
 
 #[test]
 fn demo_prints_records_and_a_summary() {
-    let out = bin().arg("demo").output().unwrap();
+    let out = bin().arg("demo").env("NEWS_ENRICHER_LOG__FORMAT", "json").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     let records: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let enriched = records.iter().filter(|r| r.get("enrichment").is_some()).count();
-    let dead = records.iter().filter(|r| r.get("dead_letter").is_some()).count();
-    assert_eq!((enriched, dead), (6, 1), "{stdout}");
+    let dead: Vec<_> = records.iter().filter(|r| r.get("dead_letter").is_some()).collect();
+    assert_eq!((enriched, dead.len()), (6, 1), "{stdout}");
     assert!(stderr.contains("demo summary: 7 articles consumed, 6 enriched, 1 dead-lettered"), "{stderr}");
     assert!(stderr.contains("taiwan="), "{stderr}");
+    // The dead letter's line says where the input was: the raw article's topic, partition and
+    // offset, as the worker's log line for it does.
+    let dead = dead[0];
+    assert_eq!(dead["dead_letter"], "demo-007", "{dead}");
+    assert_eq!(dead["topic"], "news.raw", "{dead}");
+    assert!(dead["reason"].as_str().unwrap().starts_with("wrong_type: "), "{dead}");
+    let logged = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "bad input sent to the dead-letter topic")
+        .unwrap_or_else(|| panic!("no dead-letter log line in:\n{stderr}"));
+    assert_eq!((&dead["partition"], &dead["offset"]), (&logged["partition"], &logged["offset"]), "{dead} vs {logged}");
 }
 
 /// Output that cannot be written ends with a message and status 1 (no panic); a closed pipe
