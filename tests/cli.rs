@@ -45,6 +45,26 @@ fn enrich_writes_records_in_input_order() {
     assert_eq!(ids, expected);
 }
 
+/// The README's `enrich` example on the shared corpus: exit 2 for its one bad line, which the
+/// README names next to the example.
+#[test]
+fn the_readme_enrich_example_on_the_corpus_exits_2_as_documented() {
+    let corpus = common::data_dir().join("news/news_articles_2017.jsonl");
+    let out = bin().arg("enrich").arg(&corpus).stdout(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let name = corpus.display().to_string();
+    let bad: Vec<&str> = stderr.lines().filter(|l| l.starts_with(&name)).collect();
+    let prefix = format!("{name}:1827: no_text: ");
+    assert!(bad.len() == 1 && bad[0].starts_with(&prefix), "{stderr}");
+    assert!(stderr.contains("news-enricher: 1 of 3824 lines were bad"), "{stderr}");
+    let readme = include_str!("../README.md");
+    let example = readme.find("news-enricher enrich ../shared/data/news/news_articles_2017.jsonl").unwrap();
+    let next_section = example + readme[example..].find("\n## ").unwrap();
+    let around = &readme[example..next_section];
+    assert!(around.contains("exits 2") && around.contains("line 1827"), "README does not say so:\n{around}");
+}
+
 #[test]
 fn enrich_reports_bad_lines_with_file_and_line_and_exits_2() {
     let big = format!("{{\"id\":\"big\",\"body\":\"{}\"}}", "x".repeat(3000));
