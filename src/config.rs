@@ -258,8 +258,11 @@ impl Default for EmbeddedSettings {
 /// A configuration problem, reported once at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}", without_source_excerpt(&.0.to_string()))]
-    Load(Box<figment::Error>),
+    /// Values that do not fit the settings (a wrong type, an unknown key or name) or a file that
+    /// does not parse: one line per problem, `key: message (where the value came from)` (see
+    /// [`describe_load_error`]).
+    #[error("{}", .0.join("\n"))]
+    Load(Vec<String>),
     #[error("{key}: {message}")]
     Invalid { key: String, message: String },
 }
@@ -364,6 +367,175 @@ fn without_source_excerpt(message: &str) -> String {
     lines.join("\n")
 }
 
+/// Where a value came from, for error messages.
+enum Origin {
+    /// `NEWS_ENRICHER_...`, the variable's name.
+    Env(String),
+    /// The configuration file, as given.
+    File(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Env(name) => write!(f, "from environment variable {name}"),
+            Origin::File(path) => write!(f, "in {path}"),
+        }
+    }
+}
+
+/// Figment's errors as our lines, one per error it reports: `kafka.tombstones: unknown variant
+/// `drop`, expected `forward` or `dead_letter` (from environment variable
+/// NEWS_ENRICHER_KAFKA__TOMBSTONES)`. The key is the dotted setting (`routes[0].topic`) without
+/// figment's profile, the message says what was found and what is accepted in the words of the
+/// configuration (no Rust type names), and the origin is the environment variable or the file
+/// that gave the value (never a source location of this program). A value of a secret setting is
+/// not quoted, and neither is a line of a file that does not parse.
+fn describe_load_error(error: figment::Error, file: Option<&Path>, env_keys: &[String]) -> Vec<String> {
+    let file_values = file.map(|f| Figment::from(Toml::file(f)));
+    error
+        .into_iter()
+        .map(|e| {
+            let mut path = e.path.clone();
+            // The path of an unknown key ends with it; that of a missing one does not.
+            if let figment::error::Kind::MissingField(field) = &e.kind {
+                path.push(field.to_string());
+            }
+            let key = display_key(&path);
+            let message = describe_kind(&e.kind, is_secret_key(&key));
+            let origin = origin_of(&path, env_keys, file, file_values.as_ref()).or_else(|| {
+                // Without a key (a file that does not parse), the provider says.
+                let source = e.metadata.as_ref()?.source.as_ref()?;
+                let figment::Source::File(read) = source else { return None };
+                let same = |given: &Path| std::fs::canonicalize(given).ok() == std::fs::canonicalize(read).ok();
+                Some(Origin::File(match file {
+                    Some(given) if same(given) => given.display().to_string(),
+                    _ => source.to_string(), // relative to the working directory when within it
+                }))
+            });
+            let mut line = if key.is_empty() { message } else { format!("{key}: {message}") };
+            if let Some(origin) = origin {
+                line = format!("{line} ({origin})");
+            }
+            line
+        })
+        .collect()
+}
+
+/// `routes[0].min_score` from figment's `["routes", "0", "min_score"]`.
+fn display_key(path: &[String]) -> String {
+    let mut key = String::new();
+    for segment in path {
+        if !key.is_empty() && !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            key.push_str(&format!("[{segment}]"));
+        } else {
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(segment);
+        }
+    }
+    key
+}
+
+/// Which source gave the value at `path` (or the table holding it, or, for a list or table the
+/// environment gave in parts, one of its parts): the environment wins over the file, as when
+/// the settings are merged.
+fn origin_of(
+    path: &[String],
+    env_keys: &[String],
+    file: Option<&Path>,
+    file_values: Option<&Figment>,
+) -> Option<Origin> {
+    let env_name = |key: &str| format!("{ENV_PREFIX}{}", key.replace('.', "__").to_ascii_uppercase());
+    let dotted = path.join(".").to_ascii_lowercase();
+    if let Some(key) = env_keys.iter().find(|k| k.starts_with(&format!("{dotted}."))) {
+        return Some(Origin::Env(env_name(key)));
+    }
+    for end in (1..=path.len()).rev() {
+        let prefix = path[..end].join(".");
+        if env_keys.iter().any(|k| *k == prefix.to_ascii_lowercase()) {
+            return Some(Origin::Env(env_name(&prefix)));
+        }
+        if let (Some(file), Some(values)) = (file, file_values) {
+            if values.find_value(&prefix).is_ok() {
+                return Some(Origin::File(file.display().to_string()));
+            }
+        }
+    }
+    None
+}
+
+/// Figment's error kind in the words of the configuration. `secret`: the value is not quoted.
+fn describe_kind(kind: &figment::error::Kind, secret: bool) -> String {
+    use figment::error::{Kind, OneOf};
+    let found = |actual: &figment::error::Actual| describe_actual(actual, secret);
+    match kind {
+        Kind::Message(message) => {
+            let shown = without_source_excerpt(message);
+            let lines: Vec<&str> = shown.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            lines.join(": ")
+        }
+        Kind::InvalidType(actual, expected) => {
+            format!("invalid type: found {}, expected {}", found(actual), describe_expected(expected))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!("invalid value: found {}, expected {}", found(actual), describe_expected(expected))
+        }
+        Kind::InvalidLength(length, expected) => {
+            format!("invalid length {length}, expected {}", describe_expected(expected))
+        }
+        Kind::UnknownVariant(name, expected) => format!("unknown variant `{name}`, expected {}", OneOf(expected)),
+        Kind::UnknownField(_, expected) => format!("unknown key, expected {}", OneOf(expected)),
+        Kind::MissingField(_) => "missing: this key is required".into(),
+        Kind::DuplicateField(_) => "given more than once".into(),
+        Kind::ISizeOutOfRange(n) => format!("number {n} is out of range"),
+        Kind::USizeOutOfRange(n) => format!("number {n} is out of range"),
+        Kind::Unsupported(actual) => format!("unsupported value: {}", found(actual)),
+        Kind::UnsupportedKey(actual, expected) => {
+            format!("unsupported key: found {}, expected {}", found(actual), describe_expected(expected))
+        }
+    }
+}
+
+fn describe_actual(actual: &figment::error::Actual, secret: bool) -> String {
+    use figment::error::Actual;
+    match actual {
+        Actual::Str(_) if secret => "a string".into(),
+        Actual::Bool(_) | Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) | Actual::Char(_) if secret => {
+            "a value of another type".into()
+        }
+        Actual::Bool(b) => format!("boolean `{b}`"),
+        Actual::Unsigned(n) => format!("integer `{n}`"),
+        Actual::Signed(n) => format!("integer `{n}`"),
+        Actual::Float(n) => format!("number `{n}`"),
+        Actual::Char(c) => format!("string {:?}", c.to_string()),
+        Actual::Str(s) => format!("string {s:?}"),
+        Actual::Bytes(_) => "bytes".into(),
+        Actual::Unit | Actual::Option => "an empty value".into(),
+        Actual::Seq => "a list".into(),
+        Actual::Map | Actual::NewtypeStruct | Actual::StructVariant => "a table".into(),
+        other => other.to_string(),
+    }
+}
+
+/// serde's description of what was expected, without Rust type names (`usize`, `struct Route`).
+fn describe_expected(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more".into(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a sequence" => "a list".into(),
+        "a map" | "map" => "a table".into(),
+        "a boolean" | "a string" | "a character" => expected.into(),
+        other if other.starts_with("struct ") || other.starts_with("a map") => "a table".into(),
+        other if other.starts_with("enum ") || other.starts_with("variant identifier") => "a name".into(),
+        other if other.starts_with("tuple") || other.starts_with("a sequence") => "a list".into(),
+        other if other.contains("::") => "a value of another type".into(),
+        other => other.into(),
+    }
+}
+
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key: key.into(), message: message.into() }
 }
@@ -399,6 +571,7 @@ impl Settings {
         }
         // Figment reads an environment value as TOML-like data ("007" as the number 7, "[a,b]" as
         // a list). Values meant as text (passwords, user names, topic names) keep their spelling.
+        let env_keys: Vec<String> = env.iter().map(|(key, _)| key.as_str().to_ascii_lowercase()).collect();
         let text: Vec<(String, String)> = env
             .iter()
             .map(|(key, value)| (key.as_str().to_ascii_lowercase(), value))
@@ -409,7 +582,8 @@ impl Settings {
         for (key, value) in text {
             figment = figment.merge(Serialized::default(&key, value));
         }
-        let settings: Settings = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        let settings: Settings =
+            figment.extract().map_err(|e| ConfigError::Load(describe_load_error(e, file, &env_keys)))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -774,7 +948,11 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
         One(String),
         Many(Vec<String>),
     }
-    Ok(match OneOrMany::deserialize(d)? {
+    let value = OneOrMany::deserialize(d).map_err(|_| {
+        // serde's own message would name this function's enum.
+        serde::de::Error::custom("expected a topic name, a comma-separated string of names or a list of names")
+    })?;
+    Ok(match value {
         OneOrMany::One(s) => s.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect(),
         OneOrMany::Many(v) => v,
     })
@@ -1243,6 +1421,67 @@ mod tests {
             let e = result.unwrap().unwrap_err().to_string();
             assert!(e.starts_with("sentiment.remote.ca_file: ") && e.contains(message), "{contents:?} -> {e}");
         }
+    }
+
+    #[test]
+    fn load_errors_name_the_key_and_where_the_value_came_from_in_plain_words() {
+        let e = load_str("", &[("NEWS_ENRICHER_KAFKA__TOMBSTONES", "drop")]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "kafka.tombstones: unknown variant `drop`, expected `forward` or `dead_letter` \
+             (from environment variable NEWS_ENRICHER_KAFKA__TOMBSTONES)"
+        );
+        let e = load_str("[kafka]\nmax_in_flight = \"x\"\n", &[]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "kafka.max_in_flight: invalid type: found string \"x\", expected a whole number, 0 or more (in test.toml)"
+        );
+        let e = load_str("", &[("NEWS_ENRICHER_KAFKA__MAX_IN_FLIGHT", "-3")]).unwrap_err().to_string();
+        assert!(e.starts_with("kafka.max_in_flight: invalid value: found integer `-3`, expected a whole number, 0 or more (from environment variable NEWS_ENRICHER_KAFKA__MAX_IN_FLIGHT)"), "{e}");
+        let e = load_str("[[routes]]\ntag = \"taiwan\"\n", &[]).unwrap_err().to_string();
+        assert_eq!(e, "routes[0].topic: missing: this key is required (in test.toml)");
+        let e = load_str("[[routes]]\ntag = \"taiwan\"\ntopic = \"t\"\nmin_score = \"high\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "routes[0].min_score: invalid type: found string \"high\", expected a number (in test.toml)");
+        let e = load_str("[kafka]\nbrokerz = \"x\"\n", &[]).unwrap_err().to_string();
+        assert!(e.starts_with("kafka.brokerz: unknown key, expected one of `brokers`, `group_id`, "), "{e}");
+        assert!(e.ends_with(" (in test.toml)"), "{e}");
+        let e = load_str("", &[("NEWS_ENRICHER_KAFAK__BROKERS", "x")]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("kafak: unknown key, expected one of `kafka`, ")
+                && e.ends_with("(from environment variable NEWS_ENRICHER_KAFAK__BROKERS)"),
+            "{e}"
+        );
+        let e = load_str("[kafka]\ninput_topics = 5\n", &[]).unwrap_err().to_string();
+        assert_eq!(e, "kafka.input_topics: expected a topic name, a comma-separated string of names or a list of names (in test.toml)");
+        let e =
+            load_str("[sentiment.remote]\nurl = \"http://tei/predict\"\ntoken = 1.5\n", &[]).unwrap_err().to_string();
+        assert_eq!(e, "sentiment.remote.token: expected a string (in test.toml)");
+        // A file that does not parse: the place, not the line.
+        let e = load_str("[kafka]\nbrokers = \"unterminated\n", &[]).unwrap_err().to_string();
+        assert!(e.starts_with("TOML parse error at line 2, column ") && e.ends_with(" (in test.toml)"), "{e}");
+        assert!(!e.contains("unterminated") && !e.contains('\n'), "{e}");
+        // Never figment's internals.
+        for internal in ["default.", "src/", ".rs:", "alloc::", "TOML file", "usize", "OneOrMany", "Raw"] {
+            assert!(!e.contains(internal), "{e}");
+        }
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
+    fn every_error_figment_reports_gets_its_line() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("a.toml", "[kafka\n")?;
+            jail.create_file("b.toml", "x = \"\n")?;
+            let e = Figment::from(Toml::file("a.toml")).merge(Toml::file("b.toml")).extract::<Settings>().unwrap_err();
+            let lines = describe_load_error(e, Some(Path::new("a.toml")), &[]);
+            assert_eq!(lines.len(), 2, "{lines:?}");
+            assert!(lines.iter().any(|l| l.ends_with("(in a.toml)")), "{lines:?}");
+            assert!(lines.iter().any(|l| l.ends_with("(in b.toml)")), "{lines:?}");
+            assert!(lines.iter().all(|l| l.starts_with("TOML parse error at line ")), "{lines:?}");
+            Ok(())
+        });
     }
 
     #[test]

@@ -25,7 +25,10 @@ fn main() -> ExitCode {
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("Invalid configuration: {e}");
+            // One line per problem (figment may report several).
+            for problem in e.to_string().lines() {
+                eprintln!("Invalid configuration: {problem}");
+            }
             return ExitCode::from(EXIT_USAGE);
         }
     };

@@ -222,6 +222,30 @@ fn invalid_configuration_exits_64_naming_the_key() {
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("Invalid configuration: taxonomy:"));
 }
 
+/// Values that do not fit are named by their key and where they came from, in the words of the
+/// configuration: no figment profile, Rust type or source location.
+#[test]
+fn a_value_of_the_wrong_kind_names_its_key_and_origin() {
+    let out = bin().arg("check-config").env("NEWS_ENRICHER_KAFKA__TOMBSTONES", "drop").output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "Invalid configuration: kafka.tombstones: unknown variant `drop`, expected `forward` or `dead_letter` \
+         (from environment variable NEWS_ENRICHER_KAFKA__TOMBSTONES)"
+    );
+    let file = write_temp(b"[kafka]\nmax_in_flight = \"many\"\n");
+    let out = bin().arg("run").arg("--config").arg(file.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!(
+            "Invalid configuration: kafka.max_in_flight: invalid type: found string \"many\", expected a whole \
+             number, 0 or more (in {})",
+            file.path().display()
+        )
+    );
+}
+
 /// A librdkafka property librdkafka refuses is a configuration error (exit 64) in `check-config`
 /// and `run` alike, naming the property, and no credential appears in any output.
 #[test]
