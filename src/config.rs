@@ -414,8 +414,20 @@ fn describe_load_error(error: figment::Error, file: Option<&Path>, env_keys: &[S
                 }))
             });
             let mut line = if key.is_empty() { message } else { format!("{key}: {message}") };
+            // A list set item by item (`NEWS_ENRICHER_ROUTES__0__TAG`) arrives as a table.
+            let list_in_parts = matches!(
+                (&e.kind, &origin),
+                (figment::error::Kind::InvalidType(figment::error::Actual::Map, expected), Some(Origin::Env(_)))
+                    if expected == "a sequence"
+            );
             if let Some(origin) = origin {
                 line = format!("{line} ({origin})");
+            }
+            if list_in_parts {
+                let var = format!("{ENV_PREFIX}{}", path.join("__").to_ascii_uppercase());
+                let example =
+                    if key == "routes" { r#"[{tag="taiwan", topic="news.tag.taiwan"}]"# } else { r#"["a", "b"]"# };
+                line = format!("{line}; a list is set whole, in one variable: {var}='{example}'");
             }
             line
         })
@@ -1466,6 +1478,44 @@ mod tests {
         for internal in ["default.", "src/", ".rs:", "alloc::", "TOML file", "usize", "OneOrMany", "Raw"] {
             assert!(!e.contains(internal), "{e}");
         }
+    }
+
+    #[test]
+    fn routes_come_from_the_environment_as_one_list() {
+        let s = load_str(
+            "[[routes]]\ntag = \"sanctions\"\ntopic = \"news.tag.sanctions\"\n",
+            &[(
+                "NEWS_ENRICHER_ROUTES",
+                r#"[{tag="taiwan", topic="007", min_score=0.5}, {tag=fentanyl, topic=news.tag.fentanyl}]"#,
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            s.routes,
+            [
+                Route { tag: "taiwan".into(), topic: "007".into(), min_score: 0.5 },
+                Route { tag: "fentanyl".into(), topic: "news.tag.fentanyl".into(), min_score: 0.0 },
+            ],
+            "the environment's list replaces the file's"
+        );
+        let e = load_str("", &[("NEWS_ENRICHER_ROUTES__0__TAG", "taiwan")]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "routes: invalid type: found a table, expected a list (from environment variable \
+             NEWS_ENRICHER_ROUTES__0__TAG); a list is set whole, in one variable: \
+             NEWS_ENRICHER_ROUTES='[{tag=\"taiwan\", topic=\"news.tag.taiwan\"}]'"
+        );
+        // A map whose keys are no variable names, as the configuration file header shows.
+        let s = load_str(
+            "",
+            &[
+                ("NEWS_ENRICHER_SENTIMENT__REMOTE__URL", "http://tei/predict"),
+                ("NEWS_ENRICHER_SENTIMENT__REMOTE__LABELS", r#"{"1 star"=-1.0, "5 stars"=1.0}"#),
+            ],
+        )
+        .unwrap();
+        let labels = s.sentiment.remote.unwrap().labels;
+        assert_eq!(labels.into_iter().collect::<Vec<_>>(), [("1 star".to_owned(), -1.0), ("5 stars".to_owned(), 1.0)]);
     }
 
     #[test]

@@ -246,6 +246,26 @@ fn a_value_of_the_wrong_kind_names_its_key_and_origin() {
     );
 }
 
+/// `[[routes]]` from the environment: the whole list in one variable (the README's form).
+#[test]
+fn routes_can_be_set_from_the_environment_as_a_list() {
+    let out = bin()
+        .arg("check-config")
+        .env("NEWS_ENRICHER_ROUTES", r#"[{tag="taiwan", topic="news.tag.taiwan", min_score=0.5}]"#)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("[[routes]]\ntag = \"taiwan\"\ntopic = \"news.tag.taiwan\"\nmin_score = 0.5\n"),
+        "{stdout}"
+    );
+    let out = bin().arg("check-config").env("NEWS_ENRICHER_ROUTES__0__TAG", "taiwan").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(stderr.trim().ends_with("a list is set whole, in one variable: NEWS_ENRICHER_ROUTES='[{tag=\"taiwan\", topic=\"news.tag.taiwan\"}]'"), "{stderr}");
+}
+
 /// A librdkafka property librdkafka refuses is a configuration error (exit 64) in `check-config`
 /// and `run` alike, naming the property, and no credential appears in any output.
 #[test]
