@@ -786,6 +786,15 @@ impl Settings {
             ("kafka.producer_properties", &self.kafka.producer_properties),
         ] {
             for (key, value) in flatten_properties(&[props]) {
+                if let Some(read) = read_as_another_whole_number(&key, &value) {
+                    return Err(invalid(
+                        format!("{table}.{key}"),
+                        format!(
+                            "must be a whole number: librdkafka reads this property as one and would take {} as {read}",
+                            self.redact(value.trim())
+                        ),
+                    ));
+                }
                 let mut config = rdkafka::ClientConfig::new();
                 config.set(&key, &value);
                 if let Err(e) = config.create_native_config() {
@@ -875,6 +884,41 @@ fn validate_remote<L: crate::remote::LabelTarget>(
         ));
     }
     Ok(())
+}
+
+/// When librdkafka would read `value` for `key` as a different whole number (`5.5` as 5, `1e3`
+/// as 1: it parses whole-number properties with C's `strtol`, which stops at the first character
+/// that is not a digit, and so either accepts the value cut short or reports a range error for
+/// the cut number): that number. `None` for plain whole numbers, whole values written as
+/// decimals (`15000.0`), non-numbers and properties that keep the fraction (`linger.ms`) or the
+/// text (`client.id`).
+fn read_as_another_whole_number(key: &str, value: &str) -> Option<String> {
+    let text = value.trim();
+    let number: f64 = text.parse().ok()?;
+    let digits_from = usize::from(text.starts_with(['-', '+']));
+    let end = digits_from + text[digits_from..].bytes().take_while(u8::is_ascii_digit).count();
+    let whole = &text[..end];
+    let whole_number: i64 = whole.parse().ok()?;
+    if end == text.len() || whole_number as f64 == number {
+        return None;
+    }
+    // How librdkafka takes a value for this property: what it reads back, or why it refuses.
+    let take = |candidate: &str| {
+        let mut config = rdkafka::ClientConfig::new();
+        config.set(key, candidate);
+        match config.create_native_config() {
+            Ok(native) => Ok(native.get(key).ok()),
+            Err(rdkafka::error::KafkaError::ClientConfig(_, description, _, _)) => Err(description),
+            Err(other) => Err(other.to_string()),
+        }
+    };
+    let cut_short = match (take(text), take(whole)) {
+        (Ok(Some(read)), _) => read.trim().parse::<i64>().is_ok_and(|read| read == whole_number),
+        // Refused alike, and not as any value would be (a boolean refuses both as "invalid").
+        (Err(refused), Err(refused_whole)) => refused == refused_whole && take("not a number") != Err(refused),
+        _ => false,
+    };
+    cut_short.then(|| whole_number.to_string())
 }
 
 /// The longest time any setting may name (a day, in milliseconds): longer is a mistake, and far
@@ -1085,6 +1129,42 @@ mod tests {
         assert!(e.starts_with("kafka.producer_properties.sasl.pasword: "), "{e}");
         // librdkafka's message quotes the value; a secret value is hidden.
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn a_fraction_librdkafka_would_cut_off_is_refused_with_the_number_as_given() {
+        for (toml, env, shown, read) in [
+            ("\"socket.timeout.ms\" = 5.5", None, "5.5", "5"),
+            ("\"socket.timeout.ms\" = 15000.5", None, "15000.5", "15000"),
+            ("\"socket.timeout.ms\" = 2e4", None, "20000.0", ""),
+            ("", Some("15000.5"), "15000.5", "15000"),
+            ("", Some("1e4"), "1e4", "1"),
+        ] {
+            let env: Vec<(&str, &str)> =
+                env.into_iter().map(|v| ("NEWS_ENRICHER_KAFKA__PROPERTIES__SOCKET__TIMEOUT__MS", v)).collect();
+            let result = load_str(&format!("[kafka.properties]\n{toml}\n"), &env);
+            if read.is_empty() {
+                let s = result.unwrap();
+                assert_eq!(s.kafka_properties()["socket.timeout.ms"], shown, "passed on as written");
+                continue;
+            }
+            let e = result.unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!(
+                    "kafka.properties.socket.timeout.ms: must be a whole number: librdkafka reads this property \
+                     as one and would take {shown} as {read}"
+                )
+            );
+        }
+        // Numbers keep their digits on the way to librdkafka, and a property that takes a
+        // fraction (linger.ms) or text (client.id) is given one.
+        let s = load_str("[kafka.producer_properties]\n\"linger.ms\" = 5.5\n\"client.id\" = 1.25\n", &[]).unwrap();
+        let producer = s.producer_kafka_properties();
+        assert_eq!((producer["linger.ms"].as_str(), producer["client.id"].as_str()), ("5.5", "1.25"));
+        // A boolean given a number is librdkafka's to refuse, in its words.
+        let e = load_str("[kafka.properties]\n\"enable.sasl.oauthbearer.unsecure.jwt\" = 1.5\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("Expected bool value"), "{e}");
     }
 
     #[test]

@@ -246,6 +246,20 @@ fn a_value_of_the_wrong_kind_names_its_key_and_origin() {
     );
 }
 
+/// A decimal for a whole-number librdkafka property is refused naming the number as given, not
+/// the number librdkafka would cut it to ("value 5 is outside allowed range").
+#[test]
+fn a_fraction_for_a_whole_number_property_is_named_as_given() {
+    let file = write_temp(b"[kafka.properties]\n\"socket.timeout.ms\" = 5.5\n");
+    let out = bin().arg("check-config").arg("--config").arg(file.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "Invalid configuration: kafka.properties.socket.timeout.ms: must be a whole number: librdkafka reads this \
+         property as one and would take 5.5 as 5"
+    );
+}
+
 /// `[[routes]]` from the environment: the whole list in one variable (the README's form).
 #[test]
 fn routes_can_be_set_from_the_environment_as_a_list() {
