@@ -777,8 +777,8 @@ impl Settings {
 
     /// Checks each librdkafka property the way librdkafka reads it, so that a misspelt property
     /// or a bad value is a configuration error at start-up (exit 64, in `check-config` too) and
-    /// not a failure to make the clients. Combinations are checked only when the clients are
-    /// made.
+    /// not a failure to make the clients. Combinations are checked when the clients are made
+    /// (`pipeline::check_client_configs`, before `run`, `demo` and `check-config` do anything).
     fn validate_client_properties(&self) -> Result<(), ConfigError> {
         for (table, props) in [
             ("kafka.properties", &self.kafka.properties),

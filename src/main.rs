@@ -46,6 +46,14 @@ fn main() -> ExitCode {
         eprintln!("Invalid configuration: {key}: {message}");
         return ExitCode::from(EXIT_USAGE);
     }
+    // The Kafka clients as `run` and `demo` make them (check-config answers for `run`): a
+    // combination librdkafka refuses is a configuration error before any work.
+    if matches!(cli.command, Command::CheckConfig | Command::Run | Command::Demo) {
+        if let Err((key, message)) = news_enricher::pipeline::check_client_configs(&settings) {
+            eprintln!("Invalid configuration: {key}: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     match cli.command {
         Command::CheckConfig => {
             let mut stdout = std::io::stdout().lock();

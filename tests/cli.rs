@@ -396,6 +396,72 @@ fn run_on_the_embedded_broker_and_stop_with_sigterm() {
     }
 }
 
+/// librdkafka refuses some combinations only when a client is made (a SASL mechanism this build
+/// lacks, a CA file it cannot load): `check-config` makes the clients `run` makes, without
+/// connecting, so both exit 64 with the same message naming the most specific table.
+#[test]
+fn check_config_refuses_the_kafka_clients_run_would_refuse() {
+    let p = "NEWS_ENRICHER_KAFKA__PROPERTIES__";
+    let c = "NEWS_ENRICHER_KAFKA__CONSUMER_PROPERTIES__";
+    let cases: [(&[(String, &str)], &str); 4] = [
+        (
+            &[(format!("{p}SECURITY__PROTOCOL"), "SASL_PLAINTEXT"), (format!("{p}SASL__MECHANISMS"), "FOO")],
+            "kafka.properties: cannot create Kafka client: Unsupported SASL mechanism: FOO",
+        ),
+        (
+            &[(format!("{p}SECURITY__PROTOCOL"), "SASL_PLAINTEXT"), (format!("{p}SASL__MECHANISMS"), "GSSAPI")],
+            "kafka.properties: cannot create Kafka client: No provider for SASL mechanism GSSAPI",
+        ),
+        (
+            &[(format!("{p}SECURITY__PROTOCOL"), "SSL"), (format!("{p}SSL__CA__LOCATION"), "/nonexistent/ca.pem")],
+            "kafka.properties: cannot create Kafka client: ssl.ca.location failed",
+        ),
+        (
+            &[(format!("{c}SECURITY__PROTOCOL"), "SASL_PLAINTEXT"), (format!("{c}SASL__MECHANISMS"), "FOO")],
+            "kafka.consumer_properties: cannot create Kafka client: Unsupported SASL mechanism: FOO",
+        ),
+    ];
+    for (env, expected) in cases {
+        let mut messages = Vec::new();
+        for command in ["check-config", "run"] {
+            let started = Instant::now();
+            let out = bin()
+                .arg(command)
+                .env("NEWS_ENRICHER_HTTP__LISTEN", "")
+                .env("NEWS_ENRICHER_KAFKA__BROKERS", "kafka-1.invalid:9092")
+                .envs(env.iter().map(|(k, v)| (k.as_str(), *v)))
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            assert_eq!(out.status.code(), Some(64), "{command}: {stderr}");
+            assert!(stderr.starts_with(&format!("Invalid configuration: {expected}")), "{command}: {stderr}");
+            assert!(started.elapsed() < Duration::from_secs(5), "{command} waited: {:?}", started.elapsed());
+            messages.push(stderr);
+        }
+        assert_eq!(messages[0], messages[1], "check-config and run say the same");
+    }
+    // Producer-only settings are named as such; the embedded broker still passes.
+    let out = bin()
+        .arg("check-config")
+        .env(format!("{p}SECURITY__PROTOCOL"), "SASL_PLAINTEXT")
+        .env(format!("{p}SASL__MECHANISMS"), "PLAIN")
+        .env(format!("{p}SASL__USERNAME"), "news-enricher")
+        .env(format!("{p}SASL__PASSWORD"), "hunter2-secret")
+        .env("NEWS_ENRICHER_KAFKA__PRODUCER_PROPERTIES__SASL__MECHANISMS", "FOO")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "Invalid configuration: kafka.producer_properties: cannot create Kafka client: Unsupported SASL mechanism: FOO"
+        ),
+        "{stderr}"
+    );
+    let out = bin().arg("check-config").env("NEWS_ENRICHER_KAFKA__BROKERS", "embedded").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// Credentials the broker side refuses: `run` exits 1 with the reason instead of retrying for
 /// ever (the failure: `common::FAILING_OAUTHBEARER`).
 #[test]

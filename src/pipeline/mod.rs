@@ -589,11 +589,55 @@ pub fn check_output_topics(
     }
 }
 
+/// Checks that librdkafka accepts the consumer and producer configurations the worker makes
+/// (each property alone is checked when the settings load; this is their combination: a SASL
+/// mechanism this build lacks, a CA file it cannot load, ...), so that `check-config` refuses
+/// what `run` would. The clients are created without bootstrap servers, so they neither connect
+/// nor resolve a name, and go at once. The error is `(key, message)`: `kafka.properties` when
+/// the client fails with the shared properties alone, else `kafka.consumer_properties` or
+/// `kafka.producer_properties`; credentials are redacted.
+pub fn check_client_configs(settings: &Settings) -> Result<(), (String, String)> {
+    fn refusal<C: rdkafka::config::FromClientConfig>(mut config: ClientConfig) -> Option<String> {
+        config.remove("bootstrap.servers");
+        match config.create::<C>() {
+            Ok(_) => None,
+            Err(rdkafka::error::KafkaError::ClientCreation(message)) => Some(message),
+            Err(rdkafka::error::KafkaError::ClientConfig(_, description, _, _)) => Some(description),
+            Err(other) => Some(other.to_string()),
+        }
+    }
+    let shared = settings.kafka_properties();
+    let problem = if let Some(problem) =
+        refusal::<BaseConsumer>(consumer_config_from(settings, "", settings.consumer_kafka_properties()))
+    {
+        let shared_alone = refusal::<BaseConsumer>(consumer_config_from(settings, "", shared.clone()));
+        Some((if shared_alone.is_some() { "kafka.properties" } else { "kafka.consumer_properties" }, problem))
+    } else if let Some(problem) =
+        refusal::<rdkafka::producer::BaseProducer>(producer_config_from("", settings.producer_kafka_properties()))
+    {
+        let shared_alone = refusal::<rdkafka::producer::BaseProducer>(producer_config_from("", shared));
+        Some((if shared_alone.is_some() { "kafka.properties" } else { "kafka.producer_properties" }, problem))
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some((key, problem)) => {
+            Err((key.to_owned(), format!("cannot create Kafka client: {}", settings.redact(problem.trim()))))
+        }
+    }
+}
+
 /// The producer's librdkafka settings: the worker's own, then the user's.
 fn producer_config(settings: &Settings, brokers: &str) -> ClientConfig {
+    producer_config_from(brokers, settings.producer_kafka_properties())
+}
+
+/// The producer's librdkafka settings with `user` as the user's properties.
+fn producer_config_from(brokers: &str, user: BTreeMap<String, String>) -> ClientConfig {
     client_config(
         brokers,
-        settings.producer_kafka_properties(),
+        user,
         &[
             ("enable.idempotence", "true"),
             ("acks", "all"),
@@ -606,6 +650,25 @@ fn producer_config(settings: &Settings, brokers: &str) -> ClientConfig {
             // would pick, so outputs are co-partitioned with their topics for joins.
             // librdkafka's default (CRC32) is not.
             ("partitioner", "murmur2_random"),
+        ],
+    )
+}
+
+/// The consumer's librdkafka settings: the worker's own, then `user` (the user's properties).
+fn consumer_config_from(settings: &Settings, brokers: &str, user: BTreeMap<String, String>) -> ClientConfig {
+    client_config(
+        brokers,
+        user,
+        &[
+            ("group.id", &settings.kafka.group_id),
+            ("enable.auto.commit", "true"),
+            ("auto.commit.interval.ms", "1000"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("partition.assignment.strategy", "cooperative-sticky"),
+            ("enable.partition.eof", "false"),
+            // Consumer lag for the metrics comes from librdkafka's statistics.
+            ("statistics.interval.ms", "5000"),
         ],
     )
 }
@@ -701,22 +764,9 @@ impl Worker {
             stalled: AtomicBool::new(false),
             stall_timeout: Duration::from_secs(settings.http.stall_timeout_secs),
         });
-        let consumer: BaseConsumer<WorkerContext> = client_config(
-            brokers,
-            settings.consumer_kafka_properties(),
-            &[
-                ("group.id", &settings.kafka.group_id),
-                ("enable.auto.commit", "true"),
-                ("auto.commit.interval.ms", "1000"),
-                ("enable.auto.offset.store", "false"),
-                ("auto.offset.reset", "earliest"),
-                ("partition.assignment.strategy", "cooperative-sticky"),
-                ("enable.partition.eof", "false"),
-                // Consumer lag for the metrics comes from librdkafka's statistics.
-                ("statistics.interval.ms", "5000"),
-            ],
-        )
-        .create_with_context(WorkerContext::new(shared.clone()))?;
+        let consumer: BaseConsumer<WorkerContext> =
+            consumer_config_from(settings, brokers, settings.consumer_kafka_properties())
+                .create_with_context(WorkerContext::new(shared.clone()))?;
         let topics: Vec<&str> = settings.kafka.input_topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         tracing::info!(brokers, group = %settings.kafka.group_id, topics = ?topics, "worker started");
