@@ -396,16 +396,17 @@ impl Shared {
         self.ready.load(Ordering::Acquire) && !self.stopping()
     }
 
-    /// Why the worker is not ready, if it is not.
+    /// Why the worker is not ready, if it is not. Brokers known to be down come before the
+    /// group not being joined yet: they are why it cannot be joined.
     pub fn not_ready_reason(&self) -> Option<&'static str> {
         if self.failed() {
             Some("stopping after a fatal error")
         } else if self.stop.load(Ordering::Acquire) {
             Some("shutting down")
-        } else if !self.joined.load(Ordering::Acquire) {
-            Some("not joined to the consumer group yet")
         } else if !self.health.is_up() {
             Some("brokers unreachable")
+        } else if !self.joined.load(Ordering::Acquire) {
+            Some("not joined to the consumer group yet")
         } else if self.stalled.load(Ordering::Acquire) {
             Some("stalled: partitions with lag but no progress")
         } else {
