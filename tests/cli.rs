@@ -462,6 +462,87 @@ fn check_config_refuses_the_kafka_clients_run_would_refuse() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Starts `command` with JSON logs; its stderr lines arrive on the returned channel.
+fn spawn_with_log(command: &mut Command) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = command.env("NEWS_ENRICHER_LOG__FORMAT", "json").stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Reads log lines until one contains `needle`; all lines read so far are kept in `seen`.
+fn wait_for_log(
+    rx: &std::sync::mpsc::Receiver<String>,
+    needle: &str,
+    timeout: Duration,
+    seen: &mut Vec<String>,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let found = line.contains(needle);
+                seen.push(line);
+                if found {
+                    return true;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// A minimal HTTP/1.0 GET: (status code, body).
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+fn free_local_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// While `run` checks the output topics at start (up to 40 s with brokers that do not answer),
+/// the HTTP endpoint already serves and says so, and SIGTERM stops the process cleanly (logged,
+/// exit 0) instead of killing it.
+#[test]
+fn sigterm_during_the_startup_topic_check_stops_cleanly_and_http_serves_meanwhile() {
+    let listen = free_local_address();
+    let (mut child, log) = spawn_with_log(
+        bin().arg("run").env("NEWS_ENRICHER_KAFKA__BROKERS", "127.0.0.1:1").env("NEWS_ENRICHER_HTTP__LISTEN", &listen),
+    );
+    let mut seen = Vec::new();
+    assert!(wait_for_log(&log, "serving /metrics", Duration::from_secs(10), &mut seen), "{}", seen.join("\n"));
+    assert_eq!(http_get(&listen, "/healthz"), (200, "ok\n".into()));
+    assert_eq!(http_get(&listen, "/readyz"), (503, "not ready: starting: checking output topics\n".into()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "still checking: {}", seen.join("\n"));
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let stopped = Instant::now();
+    let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("exits after SIGTERM");
+    assert!(stopped.elapsed() < Duration::from_secs(3), "took {:?}", stopped.elapsed());
+    wait_for_log(&log, "never logged", Duration::from_secs(1), &mut seen);
+    let all = seen.join("\n");
+    assert_eq!(status.code(), Some(0), "{all}");
+    assert!(all.contains("shutdown requested during start-up"), "{all}");
+    assert!(!all.contains("worker started"), "{all}");
+}
+
 /// Credentials the broker side refuses: `run` exits 1 with the reason instead of retrying for
 /// ever (the failure: `common::FAILING_OAUTHBEARER`).
 #[test]
