@@ -391,9 +391,13 @@ fn run_on_the_embedded_broker_and_stop_with_sigterm() {
     let rest = rest.join().unwrap();
     assert_eq!(status.code(), Some(0), "{}", rest.join("\n"));
     let log = rest.join("\n");
-    for step in ["shutdown requested", "offsets committed", "consumer closed", "shutdown complete"] {
+    for step in
+        ["shutdown requested", "closing the consumer and leaving the group", "consumer closed", "shutdown complete"]
+    {
         assert!(log.contains(step), "missing shutdown step {step:?} in:\n{log}");
     }
+    // Auto-commits may have committed everything before the signal.
+    assert!(log.contains("shutdown: offsets committed") || log.contains("shutdown: no new offsets to commit"), "{log}");
 }
 
 /// librdkafka refuses some combinations only when a client is made (a SASL mechanism this build
@@ -541,6 +545,52 @@ fn sigterm_during_the_startup_topic_check_stops_cleanly_and_http_serves_meanwhil
     assert_eq!(status.code(), Some(0), "{all}");
     assert!(all.contains("shutdown requested during start-up"), "{all}");
     assert!(!all.contains("worker started"), "{all}");
+}
+
+/// The shutdown deadline passing with work in flight (the producer can reach no broker): the log
+/// tells what happened — nothing committed for that work, no claim of a clean leave — and the
+/// process keeps to its budget.
+#[test]
+fn a_shutdown_past_its_deadline_logs_what_really_happened() {
+    let config = write_temp(
+        b"[kafka]\nshutdown_timeout_secs = 5\n[kafka.producer_properties]\n\"bootstrap.servers\" = \"127.0.0.1:1\"\n",
+    );
+    let (mut child, log) =
+        spawn_with_log(bin().args(["run", "--config"]).arg(config.path()).env("NEWS_ENRICHER_HTTP__LISTEN", ""));
+    let mut seen = Vec::new();
+    assert!(wait_for_log(&log, "\"bootstrap\"", Duration::from_secs(30), &mut seen), "{}", seen.join("\n"));
+    let line: serde_json::Value = serde_json::from_str(seen.last().unwrap()).unwrap();
+    let bootstrap = line["bootstrap"].as_str().unwrap().to_owned();
+    let articles = common::synthetic("cli-deadline", 20);
+    let records: Vec<_> =
+        articles.iter().map(|(id, j)| (Some(id.clone().into_bytes()), j.clone().into_bytes())).collect();
+    common::produce_to(&bootstrap, "news.raw", &records);
+    // The start-up check waits 10 s for the producer's unreachable brokers; then the worker
+    // reads the articles and cannot deliver their records.
+    assert!(wait_for_log(&log, "partitions assigned", Duration::from_secs(40), &mut seen), "{}", seen.join("\n"));
+    std::thread::sleep(Duration::from_secs(2));
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let signalled = Instant::now();
+    let status = wait_timeout(&mut child, Duration::from_secs(30)).expect("exits");
+    let took = signalled.elapsed();
+    wait_for_log(&log, "never logged", Duration::from_secs(1), &mut seen);
+    let log = seen.join("\n");
+    assert_eq!(status.code(), Some(0), "{log}");
+    for said in [
+        "shutdown deadline passed with work in flight",
+        "shutdown: no new offsets to commit",
+        "shutdown deadline reached with unfinished work still holding the consumer: not leaving the group now",
+        "partitions released at shutdown",
+        "\"commit\":\"nothing new to commit\"",
+    ] {
+        assert!(log.contains(said), "missing {said:?} in:\n{log}");
+    }
+    for untrue in
+        ["offsets committed", "consumer closed", "closing the consumer", "\"drained\":true", "\"committed\":true"]
+    {
+        assert!(!log.contains(untrue), "{untrue:?} in:\n{log}");
+    }
+    assert!(took < Duration::from_millis(5300), "took {took:?} for a budget of 5 s");
 }
 
 /// Credentials the broker side refuses: `run` exits 1 with the reason instead of retrying for
