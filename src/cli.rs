@@ -21,7 +21,7 @@ pub enum Command {
     /// Run the worker: consume, enrich, produce, until SIGTERM/SIGINT.
     Run,
     /// Run the real pipeline on the embedded broker with bundled sample articles and print the
-    /// enriched records and a summary.
+    /// enriched records, a line per dead letter (where its input was, and why) and a summary.
     Demo,
     /// Enrich JSON Lines raw articles from files (or stdin) to JSON Lines on stdout, no Kafka.
     /// Exit status 0 when every line was good, 2 when some were not (each reported on stderr as

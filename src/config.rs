@@ -258,8 +258,11 @@ impl Default for EmbeddedSettings {
 /// A configuration problem, reported once at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}", without_source_excerpt(&.0.to_string()))]
-    Load(Box<figment::Error>),
+    /// Values that do not fit the settings (a wrong type, an unknown key or name) or a file that
+    /// does not parse: one line per problem, `key: message (where the value came from)` (see
+    /// [`describe_load_error`]).
+    #[error("{}", .0.join("\n"))]
+    Load(Vec<String>),
     #[error("{key}: {message}")]
     Invalid { key: String, message: String },
 }
@@ -320,6 +323,18 @@ pub fn read_config_file(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Why `path` cannot be read as a configuration-type file, if it cannot: missing, a directory or
+/// another file that is not a regular one, or not readable (the system's reason).
+pub fn unreadable_file(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("no such file".into()),
+        Err(e) => Some(e.to_string()),
+        Ok(m) if m.is_dir() => Some("is a directory, not a file".into()),
+        Ok(m) if !m.is_file() => Some("not a regular file".into()),
+        Ok(_) => std::fs::File::open(path).err().map(|e| e.to_string()),
+    }
+}
+
 /// Whether an environment `value` for the setting at `key` (a lower-case dotted path) is text,
 /// taken as written: librdkafka properties (all strings to librdkafka), the text settings that
 /// have no default (remote tokens, URLs, names, file paths), those whose default is a string, and
@@ -352,6 +367,187 @@ fn without_source_excerpt(message: &str) -> String {
     lines.join("\n")
 }
 
+/// Where a value came from, for error messages.
+enum Origin {
+    /// `NEWS_ENRICHER_...`, the variable's name.
+    Env(String),
+    /// The configuration file, as given.
+    File(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Env(name) => write!(f, "from environment variable {name}"),
+            Origin::File(path) => write!(f, "in {path}"),
+        }
+    }
+}
+
+/// Figment's errors as our lines, one per error it reports: `kafka.tombstones: unknown variant
+/// `drop`, expected `forward` or `dead_letter` (from environment variable
+/// NEWS_ENRICHER_KAFKA__TOMBSTONES)`. The key is the dotted setting (`routes[0].topic`) without
+/// figment's profile, the message says what was found and what is accepted in the words of the
+/// configuration (no Rust type names), and the origin is the environment variable or the file
+/// that gave the value (never a source location of this program). A value of a secret setting is
+/// not quoted, and neither is a line of a file that does not parse.
+fn describe_load_error(error: figment::Error, file: Option<&Path>, env_keys: &[String]) -> Vec<String> {
+    let file_values = file.map(|f| Figment::from(Toml::file(f)));
+    error
+        .into_iter()
+        .map(|e| {
+            let mut path = e.path.clone();
+            // The path of an unknown key ends with it; that of a missing one does not.
+            if let figment::error::Kind::MissingField(field) = &e.kind {
+                path.push(field.to_string());
+            }
+            let key = display_key(&path);
+            let message = describe_kind(&e.kind, is_secret_key(&key));
+            let origin = origin_of(&path, env_keys, file, file_values.as_ref()).or_else(|| {
+                // Without a key (a file that does not parse), the provider says.
+                let source = e.metadata.as_ref()?.source.as_ref()?;
+                let figment::Source::File(read) = source else { return None };
+                let same = |given: &Path| std::fs::canonicalize(given).ok() == std::fs::canonicalize(read).ok();
+                Some(Origin::File(match file {
+                    Some(given) if same(given) => given.display().to_string(),
+                    _ => source.to_string(), // relative to the working directory when within it
+                }))
+            });
+            let mut line = if key.is_empty() { message } else { format!("{key}: {message}") };
+            // A list set item by item (`NEWS_ENRICHER_ROUTES__0__TAG`) arrives as a table.
+            let list_in_parts = matches!(
+                (&e.kind, &origin),
+                (figment::error::Kind::InvalidType(figment::error::Actual::Map, expected), Some(Origin::Env(_)))
+                    if expected == "a sequence"
+            );
+            if let Some(origin) = origin {
+                line = format!("{line} ({origin})");
+            }
+            if list_in_parts {
+                let var = format!("{ENV_PREFIX}{}", path.join("__").to_ascii_uppercase());
+                let example =
+                    if key == "routes" { r#"[{tag="taiwan", topic="news.tag.taiwan"}]"# } else { r#"["a", "b"]"# };
+                line = format!("{line}; a list is set whole, in one variable: {var}='{example}'");
+            }
+            line
+        })
+        .collect()
+}
+
+/// `routes[0].min_score` from figment's `["routes", "0", "min_score"]`.
+fn display_key(path: &[String]) -> String {
+    let mut key = String::new();
+    for segment in path {
+        if !key.is_empty() && !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            key.push_str(&format!("[{segment}]"));
+        } else {
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(segment);
+        }
+    }
+    key
+}
+
+/// Which source gave the value at `path` (or the table holding it, or, for a list or table the
+/// environment gave in parts, one of its parts): the environment wins over the file, as when
+/// the settings are merged.
+fn origin_of(
+    path: &[String],
+    env_keys: &[String],
+    file: Option<&Path>,
+    file_values: Option<&Figment>,
+) -> Option<Origin> {
+    let env_name = |key: &str| format!("{ENV_PREFIX}{}", key.replace('.', "__").to_ascii_uppercase());
+    let dotted = path.join(".").to_ascii_lowercase();
+    if let Some(key) = env_keys.iter().find(|k| k.starts_with(&format!("{dotted}."))) {
+        return Some(Origin::Env(env_name(key)));
+    }
+    for end in (1..=path.len()).rev() {
+        let prefix = path[..end].join(".");
+        if env_keys.iter().any(|k| *k == prefix.to_ascii_lowercase()) {
+            return Some(Origin::Env(env_name(&prefix)));
+        }
+        if let (Some(file), Some(values)) = (file, file_values) {
+            if values.find_value(&prefix).is_ok() {
+                return Some(Origin::File(file.display().to_string()));
+            }
+        }
+    }
+    None
+}
+
+/// Figment's error kind in the words of the configuration. `secret`: the value is not quoted.
+fn describe_kind(kind: &figment::error::Kind, secret: bool) -> String {
+    use figment::error::{Kind, OneOf};
+    let found = |actual: &figment::error::Actual| describe_actual(actual, secret);
+    match kind {
+        Kind::Message(message) => {
+            let shown = without_source_excerpt(message);
+            let lines: Vec<&str> = shown.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            lines.join(": ")
+        }
+        Kind::InvalidType(actual, expected) => {
+            format!("invalid type: found {}, expected {}", found(actual), describe_expected(expected))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!("invalid value: found {}, expected {}", found(actual), describe_expected(expected))
+        }
+        Kind::InvalidLength(length, expected) => {
+            format!("invalid length {length}, expected {}", describe_expected(expected))
+        }
+        Kind::UnknownVariant(name, expected) => format!("unknown variant `{name}`, expected {}", OneOf(expected)),
+        Kind::UnknownField(_, expected) => format!("unknown key, expected {}", OneOf(expected)),
+        Kind::MissingField(_) => "missing: this key is required".into(),
+        Kind::DuplicateField(_) => "given more than once".into(),
+        Kind::ISizeOutOfRange(n) => format!("number {n} is out of range"),
+        Kind::USizeOutOfRange(n) => format!("number {n} is out of range"),
+        Kind::Unsupported(actual) => format!("unsupported value: {}", found(actual)),
+        Kind::UnsupportedKey(actual, expected) => {
+            format!("unsupported key: found {}, expected {}", found(actual), describe_expected(expected))
+        }
+    }
+}
+
+fn describe_actual(actual: &figment::error::Actual, secret: bool) -> String {
+    use figment::error::Actual;
+    match actual {
+        Actual::Str(_) if secret => "a string".into(),
+        Actual::Bool(_) | Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) | Actual::Char(_) if secret => {
+            "a value of another type".into()
+        }
+        Actual::Bool(b) => format!("boolean `{b}`"),
+        Actual::Unsigned(n) => format!("integer `{n}`"),
+        Actual::Signed(n) => format!("integer `{n}`"),
+        Actual::Float(n) => format!("number `{n}`"),
+        Actual::Char(c) => format!("string {:?}", c.to_string()),
+        Actual::Str(s) => format!("string {s:?}"),
+        Actual::Bytes(_) => "bytes".into(),
+        Actual::Unit | Actual::Option => "an empty value".into(),
+        Actual::Seq => "a list".into(),
+        Actual::Map | Actual::NewtypeStruct | Actual::StructVariant => "a table".into(),
+        other => other.to_string(),
+    }
+}
+
+/// serde's description of what was expected, without Rust type names (`usize`, `struct Route`).
+fn describe_expected(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more".into(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a sequence" => "a list".into(),
+        "a map" | "map" => "a table".into(),
+        "a boolean" | "a string" | "a character" => expected.into(),
+        other if other.starts_with("struct ") || other.starts_with("a map") => "a table".into(),
+        other if other.starts_with("enum ") || other.starts_with("variant identifier") => "a name".into(),
+        other if other.starts_with("tuple") || other.starts_with("a sequence") => "a list".into(),
+        other if other.contains("::") => "a value of another type".into(),
+        other => other.into(),
+    }
+}
+
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key: key.into(), message: message.into() }
 }
@@ -366,8 +562,12 @@ impl Settings {
     fn load_with_env(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         let file = match path {
-            Some(p) if !p.is_file() => return Err(invalid("--config", format!("{}: no such file", p.display()))),
-            Some(p) => Some(p),
+            Some(p) => {
+                if let Some(problem) = unreadable_file(p) {
+                    return Err(invalid("--config", format!("{}: {problem}", p.display())));
+                }
+                Some(p)
+            }
             None => Some(Path::new(DEFAULT_CONFIG_PATH)).filter(|p| p.is_file()),
         };
         if let Some(file) = file {
@@ -383,6 +583,7 @@ impl Settings {
         }
         // Figment reads an environment value as TOML-like data ("007" as the number 7, "[a,b]" as
         // a list). Values meant as text (passwords, user names, topic names) keep their spelling.
+        let env_keys: Vec<String> = env.iter().map(|(key, _)| key.as_str().to_ascii_lowercase()).collect();
         let text: Vec<(String, String)> = env
             .iter()
             .map(|(key, value)| (key.as_str().to_ascii_lowercase(), value))
@@ -393,7 +594,8 @@ impl Settings {
         for (key, value) in text {
             figment = figment.merge(Serialized::default(&key, value));
         }
-        let settings: Settings = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        let settings: Settings =
+            figment.extract().map_err(|e| ConfigError::Load(describe_load_error(e, file, &env_keys)))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -485,8 +687,8 @@ impl Settings {
             return Err(invalid("embedded.partitions", "must be at least 1"));
         }
         if let Some(path) = &self.taxonomy.path {
-            if !path.is_file() {
-                return Err(invalid("taxonomy.path", format!("{}: no such file", path.display())));
+            if let Some(problem) = unreadable_file(path) {
+                return Err(invalid("taxonomy.path", format!("{}: {problem}", path.display())));
             }
         }
         self.validate_client_properties()?;
@@ -575,8 +777,8 @@ impl Settings {
 
     /// Checks each librdkafka property the way librdkafka reads it, so that a misspelt property
     /// or a bad value is a configuration error at start-up (exit 64, in `check-config` too) and
-    /// not a failure to make the clients. Combinations are checked only when the clients are
-    /// made.
+    /// not a failure to make the clients. Combinations are checked when the clients are made
+    /// (`pipeline::check_client_configs`, before `run`, `demo` and `check-config` do anything).
     fn validate_client_properties(&self) -> Result<(), ConfigError> {
         for (table, props) in [
             ("kafka.properties", &self.kafka.properties),
@@ -584,6 +786,15 @@ impl Settings {
             ("kafka.producer_properties", &self.kafka.producer_properties),
         ] {
             for (key, value) in flatten_properties(&[props]) {
+                if let Some(read) = read_as_another_whole_number(&key, &value) {
+                    return Err(invalid(
+                        format!("{table}.{key}"),
+                        format!(
+                            "must be a whole number: librdkafka reads this property as one and would take {} as {read}",
+                            self.redact(value.trim())
+                        ),
+                    ));
+                }
                 let mut config = rdkafka::ClientConfig::new();
                 config.set(&key, &value);
                 if let Err(e) = config.create_native_config() {
@@ -675,6 +886,41 @@ fn validate_remote<L: crate::remote::LabelTarget>(
     Ok(())
 }
 
+/// When librdkafka would read `value` for `key` as a different whole number (`5.5` as 5, `1e3`
+/// as 1: it parses whole-number properties with C's `strtol`, which stops at the first character
+/// that is not a digit, and so either accepts the value cut short or reports a range error for
+/// the cut number): that number. `None` for plain whole numbers, whole values written as
+/// decimals (`15000.0`), non-numbers and properties that keep the fraction (`linger.ms`) or the
+/// text (`client.id`).
+fn read_as_another_whole_number(key: &str, value: &str) -> Option<String> {
+    let text = value.trim();
+    let number: f64 = text.parse().ok()?;
+    let digits_from = usize::from(text.starts_with(['-', '+']));
+    let end = digits_from + text[digits_from..].bytes().take_while(u8::is_ascii_digit).count();
+    let whole = &text[..end];
+    let whole_number: i64 = whole.parse().ok()?;
+    if end == text.len() || whole_number as f64 == number {
+        return None;
+    }
+    // How librdkafka takes a value for this property: what it reads back, or why it refuses.
+    let take = |candidate: &str| {
+        let mut config = rdkafka::ClientConfig::new();
+        config.set(key, candidate);
+        match config.create_native_config() {
+            Ok(native) => Ok(native.get(key).ok()),
+            Err(rdkafka::error::KafkaError::ClientConfig(_, description, _, _)) => Err(description),
+            Err(other) => Err(other.to_string()),
+        }
+    };
+    let cut_short = match (take(text), take(whole)) {
+        (Ok(Some(read)), _) => read.trim().parse::<i64>().is_ok_and(|read| read == whole_number),
+        // Refused alike, and not as any value would be (a boolean refuses both as "invalid").
+        (Err(refused), Err(refused_whole)) => refused == refused_whole && take("not a number") != Err(refused),
+        _ => false,
+    };
+    cut_short.then(|| whole_number.to_string())
+}
+
 /// The longest time any setting may name (a day, in milliseconds): longer is a mistake, and far
 /// longer overflows the clock when added to the present.
 pub const MAX_DURATION_MS: u64 = 86_400_000;
@@ -758,7 +1004,11 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
         One(String),
         Many(Vec<String>),
     }
-    Ok(match OneOrMany::deserialize(d)? {
+    let value = OneOrMany::deserialize(d).map_err(|_| {
+        // serde's own message would name this function's enum.
+        serde::de::Error::custom("expected a topic name, a comma-separated string of names or a list of names")
+    })?;
+    Ok(match value {
         OneOrMany::One(s) => s.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect(),
         OneOrMany::Many(v) => v,
     })
@@ -879,6 +1129,42 @@ mod tests {
         assert!(e.starts_with("kafka.producer_properties.sasl.pasword: "), "{e}");
         // librdkafka's message quotes the value; a secret value is hidden.
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn a_fraction_librdkafka_would_cut_off_is_refused_with_the_number_as_given() {
+        for (toml, env, shown, read) in [
+            ("\"socket.timeout.ms\" = 5.5", None, "5.5", "5"),
+            ("\"socket.timeout.ms\" = 15000.5", None, "15000.5", "15000"),
+            ("\"socket.timeout.ms\" = 2e4", None, "20000.0", ""),
+            ("", Some("15000.5"), "15000.5", "15000"),
+            ("", Some("1e4"), "1e4", "1"),
+        ] {
+            let env: Vec<(&str, &str)> =
+                env.into_iter().map(|v| ("NEWS_ENRICHER_KAFKA__PROPERTIES__SOCKET__TIMEOUT__MS", v)).collect();
+            let result = load_str(&format!("[kafka.properties]\n{toml}\n"), &env);
+            if read.is_empty() {
+                let s = result.unwrap();
+                assert_eq!(s.kafka_properties()["socket.timeout.ms"], shown, "passed on as written");
+                continue;
+            }
+            let e = result.unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!(
+                    "kafka.properties.socket.timeout.ms: must be a whole number: librdkafka reads this property \
+                     as one and would take {shown} as {read}"
+                )
+            );
+        }
+        // Numbers keep their digits on the way to librdkafka, and a property that takes a
+        // fraction (linger.ms) or text (client.id) is given one.
+        let s = load_str("[kafka.producer_properties]\n\"linger.ms\" = 5.5\n\"client.id\" = 1.25\n", &[]).unwrap();
+        let producer = s.producer_kafka_properties();
+        assert_eq!((producer["linger.ms"].as_str(), producer["client.id"].as_str()), ("5.5", "1.25"));
+        // A boolean given a number is librdkafka's to refuse, in its words.
+        let e = load_str("[kafka.properties]\n\"enable.sasl.oauthbearer.unsecure.jwt\" = 1.5\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("Expected bool value"), "{e}");
     }
 
     #[test]
@@ -1230,8 +1516,118 @@ mod tests {
     }
 
     #[test]
+    fn load_errors_name_the_key_and_where_the_value_came_from_in_plain_words() {
+        let e = load_str("", &[("NEWS_ENRICHER_KAFKA__TOMBSTONES", "drop")]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "kafka.tombstones: unknown variant `drop`, expected `forward` or `dead_letter` \
+             (from environment variable NEWS_ENRICHER_KAFKA__TOMBSTONES)"
+        );
+        let e = load_str("[kafka]\nmax_in_flight = \"x\"\n", &[]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "kafka.max_in_flight: invalid type: found string \"x\", expected a whole number, 0 or more (in test.toml)"
+        );
+        let e = load_str("", &[("NEWS_ENRICHER_KAFKA__MAX_IN_FLIGHT", "-3")]).unwrap_err().to_string();
+        assert!(e.starts_with("kafka.max_in_flight: invalid value: found integer `-3`, expected a whole number, 0 or more (from environment variable NEWS_ENRICHER_KAFKA__MAX_IN_FLIGHT)"), "{e}");
+        let e = load_str("[[routes]]\ntag = \"taiwan\"\n", &[]).unwrap_err().to_string();
+        assert_eq!(e, "routes[0].topic: missing: this key is required (in test.toml)");
+        let e = load_str("[[routes]]\ntag = \"taiwan\"\ntopic = \"t\"\nmin_score = \"high\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "routes[0].min_score: invalid type: found string \"high\", expected a number (in test.toml)");
+        let e = load_str("[kafka]\nbrokerz = \"x\"\n", &[]).unwrap_err().to_string();
+        assert!(e.starts_with("kafka.brokerz: unknown key, expected one of `brokers`, `group_id`, "), "{e}");
+        assert!(e.ends_with(" (in test.toml)"), "{e}");
+        let e = load_str("", &[("NEWS_ENRICHER_KAFAK__BROKERS", "x")]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("kafak: unknown key, expected one of `kafka`, ")
+                && e.ends_with("(from environment variable NEWS_ENRICHER_KAFAK__BROKERS)"),
+            "{e}"
+        );
+        let e = load_str("[kafka]\ninput_topics = 5\n", &[]).unwrap_err().to_string();
+        assert_eq!(e, "kafka.input_topics: expected a topic name, a comma-separated string of names or a list of names (in test.toml)");
+        let e =
+            load_str("[sentiment.remote]\nurl = \"http://tei/predict\"\ntoken = 1.5\n", &[]).unwrap_err().to_string();
+        assert_eq!(e, "sentiment.remote.token: expected a string (in test.toml)");
+        // A file that does not parse: the place, not the line.
+        let e = load_str("[kafka]\nbrokers = \"unterminated\n", &[]).unwrap_err().to_string();
+        assert!(e.starts_with("TOML parse error at line 2, column ") && e.ends_with(" (in test.toml)"), "{e}");
+        assert!(!e.contains("unterminated") && !e.contains('\n'), "{e}");
+        // Never figment's internals.
+        for internal in ["default.", "src/", ".rs:", "alloc::", "TOML file", "usize", "OneOrMany", "Raw"] {
+            assert!(!e.contains(internal), "{e}");
+        }
+    }
+
+    #[test]
+    fn routes_come_from_the_environment_as_one_list() {
+        let s = load_str(
+            "[[routes]]\ntag = \"sanctions\"\ntopic = \"news.tag.sanctions\"\n",
+            &[(
+                "NEWS_ENRICHER_ROUTES",
+                r#"[{tag="taiwan", topic="007", min_score=0.5}, {tag=fentanyl, topic=news.tag.fentanyl}]"#,
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            s.routes,
+            [
+                Route { tag: "taiwan".into(), topic: "007".into(), min_score: 0.5 },
+                Route { tag: "fentanyl".into(), topic: "news.tag.fentanyl".into(), min_score: 0.0 },
+            ],
+            "the environment's list replaces the file's"
+        );
+        let e = load_str("", &[("NEWS_ENRICHER_ROUTES__0__TAG", "taiwan")]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "routes: invalid type: found a table, expected a list (from environment variable \
+             NEWS_ENRICHER_ROUTES__0__TAG); a list is set whole, in one variable: \
+             NEWS_ENRICHER_ROUTES='[{tag=\"taiwan\", topic=\"news.tag.taiwan\"}]'"
+        );
+        // A map whose keys are no variable names, as the configuration file header shows.
+        let s = load_str(
+            "",
+            &[
+                ("NEWS_ENRICHER_SENTIMENT__REMOTE__URL", "http://tei/predict"),
+                ("NEWS_ENRICHER_SENTIMENT__REMOTE__LABELS", r#"{"1 star"=-1.0, "5 stars"=1.0}"#),
+            ],
+        )
+        .unwrap();
+        let labels = s.sentiment.remote.unwrap().labels;
+        assert_eq!(labels.into_iter().collect::<Vec<_>>(), [("1 star".to_owned(), -1.0), ("5 stars".to_owned(), 1.0)]);
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
+    fn every_error_figment_reports_gets_its_line() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("a.toml", "[kafka\n")?;
+            jail.create_file("b.toml", "x = \"\n")?;
+            let e = Figment::from(Toml::file("a.toml")).merge(Toml::file("b.toml")).extract::<Settings>().unwrap_err();
+            let lines = describe_load_error(e, Some(Path::new("a.toml")), &[]);
+            assert_eq!(lines.len(), 2, "{lines:?}");
+            assert!(lines.iter().any(|l| l.ends_with("(in a.toml)")), "{lines:?}");
+            assert!(lines.iter().any(|l| l.ends_with("(in b.toml)")), "{lines:?}");
+            assert!(lines.iter().all(|l| l.starts_with("TOML parse error at line ")), "{lines:?}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn missing_explicit_file_is_an_error() {
         let e = Settings::load(Some(Path::new("/nonexistent/config.toml"))).unwrap_err();
         assert!(e.to_string().contains("no such file"));
+    }
+
+    #[test]
+    fn a_directory_for_a_file_is_named_as_such() {
+        let dir = std::env::temp_dir();
+        let e = Settings::load(Some(&dir)).unwrap_err().to_string();
+        assert_eq!(e, format!("--config: {}: is a directory, not a file", dir.display()));
+        let mut s = Settings::default();
+        s.taxonomy.path = Some(dir.clone());
+        let e = s.validate().unwrap_err().to_string();
+        assert_eq!(e, format!("taxonomy.path: {}: is a directory, not a file", dir.display()));
     }
 }

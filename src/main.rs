@@ -5,6 +5,7 @@ use clap::Parser;
 use news_enricher::cli::{Cli, Command};
 use news_enricher::config::Settings;
 use news_enricher::enrich::Enricher;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Exit status for a usage error: an invalid configuration, a bad command line, an input file
@@ -24,7 +25,10 @@ fn main() -> ExitCode {
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("Invalid configuration: {e}");
+            // One line per problem (figment may report several).
+            for problem in e.to_string().lines() {
+                eprintln!("Invalid configuration: {problem}");
+            }
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -42,9 +46,20 @@ fn main() -> ExitCode {
         eprintln!("Invalid configuration: {key}: {message}");
         return ExitCode::from(EXIT_USAGE);
     }
+    // The Kafka clients as `run` and `demo` make them (check-config answers for `run`): a
+    // combination librdkafka refuses is a configuration error before any work.
+    if matches!(cli.command, Command::CheckConfig | Command::Run | Command::Demo) {
+        if let Err((key, message)) = news_enricher::pipeline::check_client_configs(&settings) {
+            eprintln!("Invalid configuration: {key}: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     match cli.command {
         Command::CheckConfig => {
-            print!("{}", settings.to_redacted_toml());
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout.write_all(settings.to_redacted_toml().as_bytes()).and_then(|()| stdout.flush()) {
+                return output_error(&std::io::Error::new(e.kind(), format!("stdout: {e}")));
+            }
             eprintln!("configuration is valid (taxonomy version {})", enricher.taxonomy().version());
             ExitCode::SUCCESS
         }
@@ -99,11 +114,7 @@ fn main() -> ExitCode {
                     }
                     ExitCode::from(summary.exit_code() as u8)
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("news-enricher: {e}");
-                    ExitCode::FAILURE
-                }
+                Err(e) => output_error(&e),
             }
         }
         Command::Run => {
@@ -116,8 +127,11 @@ fn main() -> ExitCode {
                 log.level = "warn".into(); // keep the demo's output to the records and the summary
             }
             news_enricher::telemetry::logging::init(&log, settings.secrets());
-            match news_enricher::runner::demo(&settings, enricher) {
+            match news_enricher::runner::demo(&settings, enricher, &mut std::io::stdout().lock()) {
                 Ok(code) => ExitCode::from(code as u8),
+                Err(e) if e.downcast_ref::<std::io::Error>().is_some() => {
+                    output_error(e.downcast_ref::<std::io::Error>().expect("checked"))
+                }
                 Err(e) => {
                     eprintln!("demo failed: {e}");
                     ExitCode::FAILURE
@@ -125,4 +139,15 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// How a command ends on an I/O error of its run (writing stdout, reading an input): a broken
+/// pipe (`news-enricher ... | head`) ends quietly with status 0, as Unix tools do; any other
+/// error is reported (it names the stream or the file) with status 1.
+fn output_error(e: &std::io::Error) -> ExitCode {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("news-enricher: {e}");
+    ExitCode::FAILURE
 }

@@ -83,8 +83,15 @@ impl Inputs {
             if path.as_os_str() == "-" {
                 inputs.push_stdin();
             } else {
-                let file = std::fs::File::open(path)
-                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+                let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+                let file = std::fs::File::open(path).map_err(named)?;
+                // Opening a directory succeeds on Unix; reading it fails only later, mid-run.
+                if file.metadata().map_err(named)?.is_dir() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::IsADirectory,
+                        format!("{}: is a directory, not a file", path.display()),
+                    ));
+                }
                 inputs.names.push(path.display().to_string());
                 inputs.readers.push(Box::new(file));
             }
@@ -133,7 +140,8 @@ pub fn run(
     let remote = remote.zip(runtime.as_ref().map(|rt| rt.handle().clone()));
 
     std::thread::scope(|scope| {
-        let reader = scope.spawn(move || read_batches(readers, max_bytes, &permit_rx, &batch_tx));
+        let names = &names;
+        let reader = scope.spawn(move || read_batches(readers, names, max_bytes, &permit_rx, &batch_tx));
         for _ in 0..threads {
             let batch_rx = batch_rx.clone();
             let done_tx = done_tx.clone();
@@ -142,7 +150,7 @@ pub fn run(
         }
         drop(done_tx);
         drop(batch_rx);
-        let written = write_in_order(&done_rx, &permit_tx, &names, out, errors);
+        let written = write_in_order(&done_rx, &permit_tx, names, out, errors);
         // On a write error (e.g. a closed pipe) stop the reader by dropping the receivers.
         drop(done_rx);
         drop(permit_tx);
@@ -155,6 +163,7 @@ pub fn run(
 
 fn read_batches(
     readers: Vec<Box<dyn Read + Send>>,
+    names: &[String],
     max_bytes: usize,
     permits: &Receiver<()>,
     batches: &Sender<Batch>,
@@ -176,7 +185,9 @@ fn read_batches(
         let mut number = 0u64;
         loop {
             let mut buf = Vec::new();
-            let Some(read) = read_line_limited(&mut reader, &mut buf, max_bytes)? else { break };
+            let read = read_line_limited(&mut reader, &mut buf, max_bytes)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", names[source])))?;
+            let Some(read) = read else { break };
             number += 1;
             if buf.iter().all(u8::is_ascii_whitespace) && read.is_ok() {
                 continue; // blank lines separate nothing in JSON Lines; skip them quietly
@@ -292,8 +303,7 @@ fn write_in_order(
             for (source, number, result) in results {
                 match result {
                     Ok(json) => {
-                        out.write_all(&json)?;
-                        out.write_all(b"\n")?;
+                        out.write_all(&json).and_then(|()| out.write_all(b"\n")).map_err(stdout_error)?;
                         summary.enriched += 1;
                     }
                     Err(e) => {
@@ -306,8 +316,13 @@ fn write_in_order(
             let _ = permits.send(());
         }
     }
-    out.flush()?;
+    out.flush().map_err(stdout_error)?;
     Ok(summary)
+}
+
+/// A write error of the output, named as such (same kind, so a broken pipe is still one).
+fn stdout_error(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("stdout: {e}"))
 }
 
 #[cfg(test)]

@@ -34,41 +34,84 @@ pub fn start_embedded(settings: &Settings) -> anyhow::Result<EmbeddedBroker> {
     Ok(broker)
 }
 
-/// Resolves on the first SIGTERM or SIGINT; a second one exits the process at once.
-async fn shutdown_signal() {
-    wait_for_signal().await;
-    tracing::info!("shutdown requested: stopping intake, draining, committing (send the signal again to exit at once)");
-    tokio::spawn(async {
-        wait_for_signal().await;
-        tracing::warn!("second signal: exiting immediately without draining");
-        std::process::exit(130);
-    });
+/// SIGTERM and SIGINT, caught from the moment this is made: their default action (killing the
+/// process on the spot) no longer applies, so whoever holds this must act on them. Made inside
+/// the runtime.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
         }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+
+    /// Resolves on the next SIGTERM or SIGINT.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+
+    /// From now on, the next signal exits the process at once with status 130, logging `why`.
+    fn exit_on_next(mut self, why: &'static str) {
+        tokio::spawn(async move {
+            self.recv().await;
+            tracing::warn!("{why}");
+            std::process::exit(130);
+        });
+    }
 }
 
 /// How long `run` waits for the brokers to answer whether the output topics exist (brokers that
 /// do not answer are left to the worker's retries), and for a topic they do not know yet to be
 /// created (librdkafka's producer waits `topic.metadata.propagation.max.ms`, 30 s, for the same).
-/// Together below the Kubernetes startup probe's 60 s.
+/// The HTTP endpoint serves meanwhile (/readyz: "starting: checking output topics"), and
+/// SIGTERM/SIGINT end the wait.
 const OUTPUT_TOPIC_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 const OUTPUT_TOPIC_CREATION_WAIT: Duration = Duration::from_secs(30);
 
+/// How `run` ended.
+enum Ended {
+    /// The worker ran and stopped (after a signal or a fatal error).
+    Stopped(pipeline::RunSummary),
+    /// A signal came before the worker started (during the output topic check): nothing was
+    /// consumed, nothing is left to do.
+    SignalBeforeStart,
+    /// The output topic check found a topic missing or forbidden.
+    InvalidTopics(String),
+}
+
 /// The `run` command. Returns the process exit code.
+///
+/// Order of start-up: the signal handlers (so that SIGTERM/SIGINT at any later point stops the
+/// process cleanly, with exit 0, rather than killing it), the embedded broker when configured,
+/// the HTTP endpoint (so /healthz answers and /readyz says what start-up is doing), the check of
+/// the output topics (up to 10 s + 30 s when brokers do not answer or a topic is missing), then
+/// the worker.
 pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
     let enricher = Arc::new(enricher);
+    let rt = runtime(settings);
+    let mut signals = match rt.block_on(async { Signals::install() }) {
+        Ok(signals) => signals,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot install the SIGTERM/SIGINT handlers");
+            return 1;
+        }
+    };
     let embedded = if settings.is_embedded() {
         match start_embedded(settings) {
             Ok(b) => Some(b),
@@ -91,15 +134,9 @@ pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
         }
         None => settings.kafka.brokers.clone(),
     };
-    let checked =
-        pipeline::check_output_topics(settings, &brokers, OUTPUT_TOPIC_ANSWER_TIMEOUT, OUTPUT_TOPIC_CREATION_WAIT);
-    if let Err(problem) = checked {
-        tracing::error!("Invalid configuration: {problem}");
-        return 64;
-    }
-    let rt = runtime(settings);
     let result = rt.block_on(async {
         let slot = crate::telemetry::http::WorkerSlot::default();
+        slot.set_starting(Some("checking output topics"));
         if !settings.http.listen.is_empty() {
             if let Err(e) = crate::telemetry::http::serve(&settings.http.listen, slot.clone()).await {
                 return Err(pipeline::WorkerError::Fatal(format!(
@@ -108,25 +145,54 @@ pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
                 )));
             }
         }
-        let worker = pipeline::Worker::start(settings, &brokers, enricher)?;
-        let _ = slot.set(worker.shared().clone());
+        // Blocking (metadata requests, waits between them), so on a thread of its own; a signal
+        // meanwhile leaves it behind.
+        let check = tokio::task::spawn_blocking({
+            let (settings, brokers) = (settings.clone(), brokers.clone());
+            move || {
+                pipeline::check_output_topics(
+                    &settings,
+                    &brokers,
+                    OUTPUT_TOPIC_ANSWER_TIMEOUT,
+                    OUTPUT_TOPIC_CREATION_WAIT,
+                )
+            }
+        });
         tokio::select! {
-            _ = shutdown_signal() => {}
-            _ = worker.failed() => {
-                // The signal handlers replaced the default action, so without this a signal during
-                // the stop that follows would do nothing.
-                tokio::spawn(async {
-                    wait_for_signal().await;
-                    tracing::warn!("signal while stopping after a fatal error: exiting immediately");
-                    std::process::exit(130);
-                });
+            checked = check => match checked {
+                Ok(Ok(())) => {}
+                Ok(Err(problem)) => return Ok(Ended::InvalidTopics(problem)),
+                Err(e) => return Err(pipeline::WorkerError::Fatal(format!("output topic check failed: {e}"))),
+            },
+            () = signals.recv() => {
+                tracing::info!("shutdown requested during start-up (checking output topics): exiting before consuming anything");
+                return Ok(Ended::SignalBeforeStart);
             }
         }
-        worker.shutdown().await
+        slot.set_starting(None);
+        let worker = pipeline::Worker::start(settings, &brokers, enricher)?;
+        let _ = slot.set(worker.shared().clone());
+        let signalled = tokio::select! {
+            () = signals.recv() => true,
+            () = worker.failed() => false,
+        };
+        if signalled {
+            tracing::info!("shutdown requested: stopping intake, draining, committing (send the signal again to exit at once)");
+            signals.exit_on_next("second signal: exiting immediately without draining");
+        } else {
+            // The signal handlers replaced the default action, so without this a signal during
+            // the stop that follows would do nothing.
+            signals.exit_on_next("signal while stopping after a fatal error: exiting immediately");
+        }
+        worker.shutdown().await.map(Ended::Stopped)
     });
-    rt.shutdown_timeout(Duration::from_secs(1));
     match result {
-        Ok(summary) => {
+        // The topic check may still be waiting for brokers on a blocking thread: not waited for.
+        Ok(Ended::SignalBeforeStart | Ended::InvalidTopics(_)) => rt.shutdown_background(),
+        _ => rt.shutdown_timeout(Duration::from_secs(1)),
+    }
+    match result {
+        Ok(Ended::Stopped(summary)) => {
             tracing::info!(
                 consumed = summary.stats.consumed,
                 enriched = summary.stats.enriched,
@@ -136,6 +202,11 @@ pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
             );
             0
         }
+        Ok(Ended::SignalBeforeStart) => 0,
+        Ok(Ended::InvalidTopics(problem)) => {
+            tracing::error!("Invalid configuration: {problem}");
+            64
+        }
         Err(e) => {
             // librdkafka's errors can quote a configured value, credentials included.
             tracing::error!(error = %settings.redact(&e.to_string()), "worker failed");
@@ -144,8 +215,10 @@ pub fn run(settings: &Settings, enricher: Enricher) -> i32 {
     }
 }
 
-/// The `demo` command: the real pipeline on the embedded broker with the bundled sample articles.
-pub fn demo(settings: &Settings, enricher: Enricher) -> anyhow::Result<i32> {
+/// The `demo` command: the real pipeline on the embedded broker with the bundled sample articles,
+/// whose records it writes to `out`. A write error stops the demo (the worker is still shut
+/// down) and is returned as a [`std::io::Error`] prefixed `stdout: `, of the same kind.
+pub fn demo(settings: &Settings, enricher: Enricher, out: &mut dyn std::io::Write) -> anyhow::Result<i32> {
     let mut settings = settings.clone();
     settings.kafka.brokers = crate::config::EMBEDDED_BROKERS.into();
     if settings.routes.is_empty() {
@@ -185,25 +258,25 @@ pub fn demo(settings: &Settings, enricher: Enricher) -> anyhow::Result<i32> {
 
     let mut seen = BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while seen.len() < lines.len() && Instant::now() < deadline {
+    let mut written = Ok(());
+    while seen.len() < lines.len() && Instant::now() < deadline && written.is_ok() {
         let Some(Ok(msg)) = reader.poll(Duration::from_millis(200)) else { continue };
         let key = msg.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default();
         let payload = msg.payload().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
         if msg.topic() == settings.kafka.output_topic {
-            println!("{payload}");
+            written = writeln!(out, "{payload}").and_then(|()| out.flush());
             seen.insert(key);
         } else if msg.topic() == settings.kafka.dlq_topic {
-            let reason = headers_text(&msg);
-            println!(
-                "{{\"dead_letter\":{},\"offset\":{},\"reason\":{}}}",
-                serde_json::json!(key),
-                msg.offset(),
-                serde_json::json!(reason)
-            );
+            written = writeln!(out, "{}", dead_letter_line(&key, &msg)).and_then(|()| out.flush());
             seen.insert(key);
         }
     }
     let summary = rt.block_on(worker.shutdown())?;
+    if let Err(e) = written {
+        drop(reader);
+        drop(broker);
+        return Err(std::io::Error::new(e.kind(), format!("stdout: {e}")).into());
+    }
     let s = summary.stats;
     let routed: u64 = settings.routes.iter().filter_map(|r| s.by_topic.get(&r.topic)).sum();
     eprintln!();
@@ -222,17 +295,26 @@ pub fn demo(settings: &Settings, enricher: Enricher) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn headers_text(msg: &rdkafka::message::BorrowedMessage<'_>) -> String {
+/// What `demo` prints for a dead letter: the input's key, where the input was (topic, partition
+/// and offset of the raw article, from the dead letter's `__connect.errors.*` headers) and the
+/// reason, e.g. `{"dead_letter":"demo-007","topic":"news.raw","partition":1,"offset":1,
+/// "reason":"wrong_type: ..."}`.
+fn dead_letter_line(key: &str, msg: &rdkafka::message::BorrowedMessage<'_>) -> serde_json::Value {
+    use pipeline::output::headers;
     use rdkafka::message::Headers;
-    let Some(headers) = msg.headers() else { return String::new() };
     let get = |name: &str| {
-        headers.iter().find(|h| h.key == name).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+        msg.headers().and_then(|hs| {
+            hs.iter().find(|h| h.key == name).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+        })
     };
-    format!(
-        "{}: {}",
-        get(pipeline::output::headers::CLASS).unwrap_or_default(),
-        get(pipeline::output::headers::MESSAGE).unwrap_or_default()
-    )
+    let number = |name: &str| get(name).and_then(|v| v.parse::<i64>().ok());
+    serde_json::json!({
+        "dead_letter": key,
+        "topic": get(headers::TOPIC),
+        "partition": number(headers::PARTITION),
+        "offset": number(headers::OFFSET),
+        "reason": format!("{}: {}", get(headers::CLASS).unwrap_or_default(), get(headers::MESSAGE).unwrap_or_default()),
+    })
 }
 
 fn fmt_counts<'a>(counts: impl Iterator<Item = (&'a str, u64)>) -> String {

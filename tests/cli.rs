@@ -45,6 +45,26 @@ fn enrich_writes_records_in_input_order() {
     assert_eq!(ids, expected);
 }
 
+/// The README's `enrich` example on the shared corpus: exit 2 for its one bad line, which the
+/// README names next to the example.
+#[test]
+fn the_readme_enrich_example_on_the_corpus_exits_2_as_documented() {
+    let corpus = common::data_dir().join("news/news_articles_2017.jsonl");
+    let out = bin().arg("enrich").arg(&corpus).stdout(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let name = corpus.display().to_string();
+    let bad: Vec<&str> = stderr.lines().filter(|l| l.starts_with(&name)).collect();
+    let prefix = format!("{name}:1827: no_text: ");
+    assert!(bad.len() == 1 && bad[0].starts_with(&prefix), "{stderr}");
+    assert!(stderr.contains("news-enricher: 1 of 3824 lines were bad"), "{stderr}");
+    let readme = include_str!("../README.md");
+    let example = readme.find("news-enricher enrich ../shared/data/news/news_articles_2017.jsonl").unwrap();
+    let next_section = example + readme[example..].find("\n## ").unwrap();
+    let around = &readme[example..next_section];
+    assert!(around.contains("exits 2") && around.contains("line 1827"), "README does not say so:\n{around}");
+}
+
 #[test]
 fn enrich_reports_bad_lines_with_file_and_line_and_exits_2() {
     let big = format!("{{\"id\":\"big\",\"body\":\"{}\"}}", "x".repeat(3000));
@@ -129,6 +149,25 @@ fn enrich_missing_file_is_a_usage_error_before_any_output() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/input.jsonl"));
 }
 
+/// A directory given for a file is a usage error naming the path and the reason: as an `enrich`
+/// input (opening it succeeds on Unix, reading it fails) and as `--config`.
+#[test]
+fn a_directory_for_a_file_is_a_usage_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().display().to_string();
+    let out = bin().arg("enrich").arg(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert_eq!(stderr.trim(), format!("news-enricher: {name}: is a directory, not a file"));
+    assert!(out.stdout.is_empty());
+    for command in ["check-config", "enrich"] {
+        let out = bin().arg(command).arg("--config").arg(dir.path()).stdin(Stdio::null()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{command}: {stderr}");
+        assert_eq!(stderr.trim(), format!("Invalid configuration: --config: {name}: is a directory, not a file"));
+    }
+}
+
 #[test]
 fn a_bad_command_line_is_a_usage_error_not_the_bad_lines_status() {
     let out = bin().args(["enrich", "--no-such-flag"]).output().unwrap();
@@ -181,6 +220,64 @@ fn invalid_configuration_exits_64_naming_the_key() {
     let out = bin().arg("check-config").env("NEWS_ENRICHER_TAXONOMY__PATH", bad_taxonomy.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("Invalid configuration: taxonomy:"));
+}
+
+/// Values that do not fit are named by their key and where they came from, in the words of the
+/// configuration: no figment profile, Rust type or source location.
+#[test]
+fn a_value_of_the_wrong_kind_names_its_key_and_origin() {
+    let out = bin().arg("check-config").env("NEWS_ENRICHER_KAFKA__TOMBSTONES", "drop").output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "Invalid configuration: kafka.tombstones: unknown variant `drop`, expected `forward` or `dead_letter` \
+         (from environment variable NEWS_ENRICHER_KAFKA__TOMBSTONES)"
+    );
+    let file = write_temp(b"[kafka]\nmax_in_flight = \"many\"\n");
+    let out = bin().arg("run").arg("--config").arg(file.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!(
+            "Invalid configuration: kafka.max_in_flight: invalid type: found string \"many\", expected a whole \
+             number, 0 or more (in {})",
+            file.path().display()
+        )
+    );
+}
+
+/// A decimal for a whole-number librdkafka property is refused naming the number as given, not
+/// the number librdkafka would cut it to ("value 5 is outside allowed range").
+#[test]
+fn a_fraction_for_a_whole_number_property_is_named_as_given() {
+    let file = write_temp(b"[kafka.properties]\n\"socket.timeout.ms\" = 5.5\n");
+    let out = bin().arg("check-config").arg("--config").arg(file.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "Invalid configuration: kafka.properties.socket.timeout.ms: must be a whole number: librdkafka reads this \
+         property as one and would take 5.5 as 5"
+    );
+}
+
+/// `[[routes]]` from the environment: the whole list in one variable (the README's form).
+#[test]
+fn routes_can_be_set_from_the_environment_as_a_list() {
+    let out = bin()
+        .arg("check-config")
+        .env("NEWS_ENRICHER_ROUTES", r#"[{tag="taiwan", topic="news.tag.taiwan", min_score=0.5}]"#)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("[[routes]]\ntag = \"taiwan\"\ntopic = \"news.tag.taiwan\"\nmin_score = 0.5\n"),
+        "{stdout}"
+    );
+    let out = bin().arg("check-config").env("NEWS_ENRICHER_ROUTES__0__TAG", "taiwan").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(stderr.trim().ends_with("a list is set whole, in one variable: NEWS_ENRICHER_ROUTES='[{tag=\"taiwan\", topic=\"news.tag.taiwan\"}]'"), "{stderr}");
 }
 
 /// A librdkafka property librdkafka refuses is a configuration error (exit 64) in `check-config`
@@ -294,9 +391,206 @@ fn run_on_the_embedded_broker_and_stop_with_sigterm() {
     let rest = rest.join().unwrap();
     assert_eq!(status.code(), Some(0), "{}", rest.join("\n"));
     let log = rest.join("\n");
-    for step in ["shutdown requested", "offsets committed", "consumer closed", "shutdown complete"] {
+    for step in
+        ["shutdown requested", "closing the consumer and leaving the group", "consumer closed", "shutdown complete"]
+    {
         assert!(log.contains(step), "missing shutdown step {step:?} in:\n{log}");
     }
+    // Auto-commits may have committed everything before the signal.
+    assert!(log.contains("shutdown: offsets committed") || log.contains("shutdown: no new offsets to commit"), "{log}");
+}
+
+/// librdkafka refuses some combinations only when a client is made (a SASL mechanism this build
+/// lacks, a CA file it cannot load): `check-config` makes the clients `run` makes, without
+/// connecting, so both exit 64 with the same message naming the most specific table.
+#[test]
+fn check_config_refuses_the_kafka_clients_run_would_refuse() {
+    let p = "NEWS_ENRICHER_KAFKA__PROPERTIES__";
+    let c = "NEWS_ENRICHER_KAFKA__CONSUMER_PROPERTIES__";
+    let cases: [(&[(String, &str)], &str); 4] = [
+        (
+            &[(format!("{p}SECURITY__PROTOCOL"), "SASL_PLAINTEXT"), (format!("{p}SASL__MECHANISMS"), "FOO")],
+            "kafka.properties: cannot create Kafka client: Unsupported SASL mechanism: FOO",
+        ),
+        (
+            &[(format!("{p}SECURITY__PROTOCOL"), "SASL_PLAINTEXT"), (format!("{p}SASL__MECHANISMS"), "GSSAPI")],
+            "kafka.properties: cannot create Kafka client: No provider for SASL mechanism GSSAPI",
+        ),
+        (
+            &[(format!("{p}SECURITY__PROTOCOL"), "SSL"), (format!("{p}SSL__CA__LOCATION"), "/nonexistent/ca.pem")],
+            "kafka.properties: cannot create Kafka client: ssl.ca.location failed",
+        ),
+        (
+            &[(format!("{c}SECURITY__PROTOCOL"), "SASL_PLAINTEXT"), (format!("{c}SASL__MECHANISMS"), "FOO")],
+            "kafka.consumer_properties: cannot create Kafka client: Unsupported SASL mechanism: FOO",
+        ),
+    ];
+    for (env, expected) in cases {
+        let mut messages = Vec::new();
+        for command in ["check-config", "run"] {
+            let started = Instant::now();
+            let out = bin()
+                .arg(command)
+                .env("NEWS_ENRICHER_HTTP__LISTEN", "")
+                .env("NEWS_ENRICHER_KAFKA__BROKERS", "kafka-1.invalid:9092")
+                .envs(env.iter().map(|(k, v)| (k.as_str(), *v)))
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            assert_eq!(out.status.code(), Some(64), "{command}: {stderr}");
+            assert!(stderr.starts_with(&format!("Invalid configuration: {expected}")), "{command}: {stderr}");
+            assert!(started.elapsed() < Duration::from_secs(5), "{command} waited: {:?}", started.elapsed());
+            messages.push(stderr);
+        }
+        assert_eq!(messages[0], messages[1], "check-config and run say the same");
+    }
+    // Producer-only settings are named as such; the embedded broker still passes.
+    let out = bin()
+        .arg("check-config")
+        .env(format!("{p}SECURITY__PROTOCOL"), "SASL_PLAINTEXT")
+        .env(format!("{p}SASL__MECHANISMS"), "PLAIN")
+        .env(format!("{p}SASL__USERNAME"), "news-enricher")
+        .env(format!("{p}SASL__PASSWORD"), "hunter2-secret")
+        .env("NEWS_ENRICHER_KAFKA__PRODUCER_PROPERTIES__SASL__MECHANISMS", "FOO")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "Invalid configuration: kafka.producer_properties: cannot create Kafka client: Unsupported SASL mechanism: FOO"
+        ),
+        "{stderr}"
+    );
+    let out = bin().arg("check-config").env("NEWS_ENRICHER_KAFKA__BROKERS", "embedded").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Starts `command` with JSON logs; its stderr lines arrive on the returned channel.
+fn spawn_with_log(command: &mut Command) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = command.env("NEWS_ENRICHER_LOG__FORMAT", "json").stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Reads log lines until one contains `needle`; all lines read so far are kept in `seen`.
+fn wait_for_log(
+    rx: &std::sync::mpsc::Receiver<String>,
+    needle: &str,
+    timeout: Duration,
+    seen: &mut Vec<String>,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let found = line.contains(needle);
+                seen.push(line);
+                if found {
+                    return true;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// A minimal HTTP/1.0 GET: (status code, body).
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+fn free_local_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// While `run` checks the output topics at start (up to 40 s with brokers that do not answer),
+/// the HTTP endpoint already serves and says so, and SIGTERM stops the process cleanly (logged,
+/// exit 0) instead of killing it.
+#[test]
+fn sigterm_during_the_startup_topic_check_stops_cleanly_and_http_serves_meanwhile() {
+    let listen = free_local_address();
+    let (mut child, log) = spawn_with_log(
+        bin().arg("run").env("NEWS_ENRICHER_KAFKA__BROKERS", "127.0.0.1:1").env("NEWS_ENRICHER_HTTP__LISTEN", &listen),
+    );
+    let mut seen = Vec::new();
+    assert!(wait_for_log(&log, "serving /metrics", Duration::from_secs(10), &mut seen), "{}", seen.join("\n"));
+    assert_eq!(http_get(&listen, "/healthz"), (200, "ok\n".into()));
+    assert_eq!(http_get(&listen, "/readyz"), (503, "not ready: starting: checking output topics\n".into()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "still checking: {}", seen.join("\n"));
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let stopped = Instant::now();
+    let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("exits after SIGTERM");
+    assert!(stopped.elapsed() < Duration::from_secs(3), "took {:?}", stopped.elapsed());
+    wait_for_log(&log, "never logged", Duration::from_secs(1), &mut seen);
+    let all = seen.join("\n");
+    assert_eq!(status.code(), Some(0), "{all}");
+    assert!(all.contains("shutdown requested during start-up"), "{all}");
+    assert!(!all.contains("worker started"), "{all}");
+}
+
+/// The shutdown deadline passing with work in flight (the producer can reach no broker): the log
+/// tells what happened — nothing committed for that work, no claim of a clean leave — and the
+/// process keeps to its budget.
+#[test]
+fn a_shutdown_past_its_deadline_logs_what_really_happened() {
+    let config = write_temp(
+        b"[kafka]\nshutdown_timeout_secs = 5\n[kafka.producer_properties]\n\"bootstrap.servers\" = \"127.0.0.1:1\"\n",
+    );
+    let (mut child, log) =
+        spawn_with_log(bin().args(["run", "--config"]).arg(config.path()).env("NEWS_ENRICHER_HTTP__LISTEN", ""));
+    let mut seen = Vec::new();
+    assert!(wait_for_log(&log, "\"bootstrap\"", Duration::from_secs(30), &mut seen), "{}", seen.join("\n"));
+    let line: serde_json::Value = serde_json::from_str(seen.last().unwrap()).unwrap();
+    let bootstrap = line["bootstrap"].as_str().unwrap().to_owned();
+    let articles = common::synthetic("cli-deadline", 20);
+    let records: Vec<_> =
+        articles.iter().map(|(id, j)| (Some(id.clone().into_bytes()), j.clone().into_bytes())).collect();
+    common::produce_to(&bootstrap, "news.raw", &records);
+    // The start-up check waits 10 s for the producer's unreachable brokers; then the worker
+    // reads the articles and cannot deliver their records.
+    assert!(wait_for_log(&log, "partitions assigned", Duration::from_secs(40), &mut seen), "{}", seen.join("\n"));
+    std::thread::sleep(Duration::from_secs(2));
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let signalled = Instant::now();
+    let status = wait_timeout(&mut child, Duration::from_secs(30)).expect("exits");
+    let took = signalled.elapsed();
+    wait_for_log(&log, "never logged", Duration::from_secs(1), &mut seen);
+    let log = seen.join("\n");
+    assert_eq!(status.code(), Some(0), "{log}");
+    for said in [
+        "shutdown deadline passed with work in flight",
+        "shutdown: no new offsets to commit",
+        "shutdown deadline reached with unfinished work still holding the consumer: not leaving the group now",
+        "partitions released at shutdown",
+        "\"commit\":\"nothing new to commit\"",
+    ] {
+        assert!(log.contains(said), "missing {said:?} in:\n{log}");
+    }
+    for untrue in
+        ["offsets committed", "consumer closed", "closing the consumer", "\"drained\":true", "\"committed\":true"]
+    {
+        assert!(!log.contains(untrue), "{untrue:?} in:\n{log}");
+    }
+    assert!(took < Duration::from_millis(5300), "took {took:?} for a budget of 5 s");
 }
 
 /// Credentials the broker side refuses: `run` exits 1 with the reason instead of retrying for
@@ -405,16 +699,65 @@ fn wait_timeout(child: &mut std::process::Child, timeout: Duration) -> Option<st
 
 #[test]
 fn demo_prints_records_and_a_summary() {
-    let out = bin().arg("demo").output().unwrap();
+    let out = bin().arg("demo").env("NEWS_ENRICHER_LOG__FORMAT", "json").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     let records: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let enriched = records.iter().filter(|r| r.get("enrichment").is_some()).count();
-    let dead = records.iter().filter(|r| r.get("dead_letter").is_some()).count();
-    assert_eq!((enriched, dead), (6, 1), "{stdout}");
+    let dead: Vec<_> = records.iter().filter(|r| r.get("dead_letter").is_some()).collect();
+    assert_eq!((enriched, dead.len()), (6, 1), "{stdout}");
     assert!(stderr.contains("demo summary: 7 articles consumed, 6 enriched, 1 dead-lettered"), "{stderr}");
     assert!(stderr.contains("taiwan="), "{stderr}");
+    // The dead letter's line says where the input was: the raw article's topic, partition and
+    // offset, as the worker's log line for it does.
+    let dead = dead[0];
+    assert_eq!(dead["dead_letter"], "demo-007", "{dead}");
+    assert_eq!(dead["topic"], "news.raw", "{dead}");
+    assert!(dead["reason"].as_str().unwrap().starts_with("wrong_type: "), "{dead}");
+    let logged = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "bad input sent to the dead-letter topic")
+        .unwrap_or_else(|| panic!("no dead-letter log line in:\n{stderr}"));
+    assert_eq!((&dead["partition"], &dead["offset"]), (&logged["partition"], &logged["offset"]), "{dead} vs {logged}");
+}
+
+/// Output that cannot be written ends with a message and status 1 (no panic); a closed pipe
+/// (`... | head`) ends quietly with status 0, as in `enrich`.
+#[test]
+fn stdout_write_errors_end_with_a_message_and_a_broken_pipe_quietly() {
+    for command in ["check-config", "demo", "enrich"] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let out = bin()
+            .arg(command)
+            .stdin(Stdio::from(std::fs::File::open(write_temp(b"{\"id\":\"a\",\"title\":\"T\"}\n").path()).unwrap()))
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+        assert!(stderr.contains("news-enricher: stdout: No space left on device"), "{command}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{command}: {stderr}");
+
+        // The reading end is closed before the first record is written (check-config writes
+        // within milliseconds of starting, the others after seconds of work).
+        let mut child = bin()
+            .arg(command)
+            .stdin(Stdio::from(std::fs::File::open(write_temp(b"{\"id\":\"a\",\"title\":\"T\"}\n").path()).unwrap()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{command}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("news-enricher:"), "{command}: {stderr}");
+        if command == "demo" {
+            assert!(!stderr.contains("demo summary"), "the demo stops at the closed pipe: {stderr}");
+        }
+    }
 }
 
 /// A config file with both remote models on `server` (sentiment on `/predict`, tags on `/tags`).

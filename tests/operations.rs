@@ -76,6 +76,22 @@ async fn endpoint_serves_metrics_health_and_readiness() {
     worker.shutdown().await.unwrap();
 }
 
+/// Brokers that never answer: the group cannot be joined, and readiness says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_because_brokers_unreachable_before_joining_the_group() {
+    let mut fx = Fixture::new("ops-never-joined");
+    fx.settings.kafka.shutdown_timeout_secs = 2;
+    let worker = Worker::start(&fx.settings, "127.0.0.1:1", fx.enricher.clone()).unwrap();
+    let unreachable = eventually(Duration::from_secs(20), || {
+        worker.shared().not_ready_reason() == Some("brokers unreachable")
+            && metric(&worker.shared().metrics_text(), "news_enricher_broker_up") == Some(0.0)
+    })
+    .await;
+    assert!(unreachable, "{:?}", worker.shared().not_ready_reason());
+    assert!(!worker.shared().is_ready());
+    worker.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_ready_while_the_broker_is_down() {
     let fx = Fixture::new("ops-broker-down");

@@ -23,6 +23,7 @@ const COMMIT_ATTEMPTS: u32 = 5;
 /// Of the shutdown budget (`kafka.shutdown_timeout_secs`), what the drain leaves for the final
 /// commit and the close (at most a quarter of the budget).
 const SHUTDOWN_COMMIT_RESERVE: Duration = Duration::from_secs(2);
+
 /// How often the positions of partitions with nothing in flight are stored (see
 /// `Shared::store_idle_positions`).
 const IDLE_STORE_INTERVAL: Duration = Duration::from_secs(1);
@@ -79,7 +80,11 @@ impl ConsumerContext for WorkerContext {
         }
         let keys: Vec<PartitionKey> = tpl.elements().iter().map(|e| (e.topic().into(), e.partition())).collect();
         let lost = consumer.assignment_lost();
-        tracing::info!(partitions = %describe(tpl), lost, "partitions revoked; draining in-flight work");
+        if self.shared.stopping() {
+            tracing::info!(partitions = %describe(tpl), lost, "partitions revoked at shutdown");
+        } else {
+            tracing::info!(partitions = %describe(tpl), lost, "partitions revoked; draining in-flight work");
+        }
         self.shared.stats.record_rebalance("revoke");
         let drained = self.shared.drain(&keys, Instant::now() + self.shared.drain_timeout);
         if !drained {
@@ -91,10 +96,16 @@ impl ConsumerContext for WorkerContext {
         if !lost && !self.shared.stopping() {
             self.shared.store_idle_positions(consumer, Intake::Running);
         }
-        let committed = !lost && commit_with_retries(consumer, "revoke");
+        let commit = if lost { "skipped: partitions lost" } else { commit_with_retries(consumer, "revoke").as_str() };
         self.shared.forget(&keys);
         self.shared.released(&keys);
-        tracing::info!(partitions = %describe(tpl), drained, committed, "partitions released");
+        if self.shared.stopping() {
+            // The shutdown path drained (and said how that went) and forgot the partitions' work:
+            // a drain here has nothing left to wait for and would claim nothing true.
+            tracing::info!(partitions = %describe(tpl), commit, "partitions released at shutdown");
+        } else {
+            tracing::info!(partitions = %describe(tpl), drained, commit, "partitions released");
+        }
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -140,13 +151,37 @@ fn describe(tpl: &TopicPartitionList) -> String {
     tpl.elements().iter().map(|e| format!("{}[{}]", e.topic(), e.partition())).collect::<Vec<_>>().join(",")
 }
 
-/// Commits stored offsets synchronously, retrying transient failures. Returns whether it
-/// succeeded.
-fn commit_with_retries(consumer: &BaseConsumer<WorkerContext>, why: &str) -> bool {
+/// How a synchronous commit ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    /// Stored offsets newer than the committed ones were committed.
+    Committed,
+    /// No offset was stored since the last commit (librdkafka's `NoOffset`): nothing was sent.
+    NothingNew,
+    /// Every attempt failed; the offsets stay stored for the next commit.
+    Failed,
+    /// The shutdown deadline came first (see `commit_before`).
+    TimedOut,
+}
+
+impl Commit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Commit::Committed => "committed",
+            Commit::NothingNew => "nothing new to commit",
+            Commit::Failed => "failed",
+            Commit::TimedOut => "timed out",
+        }
+    }
+}
+
+/// Commits stored offsets synchronously, retrying transient failures.
+fn commit_with_retries(consumer: &BaseConsumer<WorkerContext>, why: &str) -> Commit {
     let mut backoff = Duration::from_millis(100);
     for attempt in 1..=COMMIT_ATTEMPTS {
         match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => return true,
+            Ok(()) => return Commit::Committed,
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => return Commit::NothingNew,
             Err(e) => {
                 tracing::warn!(error = %e, attempt, why, "synchronous commit failed; retrying");
                 std::thread::sleep(backoff);
@@ -155,7 +190,7 @@ fn commit_with_retries(consumer: &BaseConsumer<WorkerContext>, why: &str) -> boo
         }
     }
     tracing::error!(why, "giving up on the synchronous commit; offsets remain stored for the next commit");
-    false
+    Commit::Failed
 }
 
 /// The consumer thread's main loop. Returns after shutdown (or a fatal error) once the consumer
@@ -245,23 +280,34 @@ pub(super) fn poll_loop(
         );
     }
     shared.store_idle_positions(&consumer, Intake::Stopped);
-    if commit_before(&consumer, deadline) {
-        tracing::info!("shutdown: offsets committed; leaving the group");
+    match commit_before(&consumer, deadline) {
+        Commit::Committed => tracing::info!("shutdown: offsets committed"),
+        Commit::NothingNew => tracing::info!("shutdown: no new offsets to commit (all stored offsets were committed)"),
+        // Both were logged where they happened.
+        Commit::Failed | Commit::TimedOut => {}
     }
     // Partition tasks hold clones of the consumer to store offsets; wait until they have exited so
     // that the close below (which blocks and runs the revoke callback) happens on this thread.
-    while Arc::strong_count(&consumer) > 1 && Instant::now() < deadline {
+    let let_go_by = shared.exit_deadline();
+    while Arc::strong_count(&consumer) > 1 && Instant::now() < let_go_by {
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(10)) {
             shared.not_dispatched(&message);
         }
     }
     shared.forget(&all);
     if Arc::strong_count(&consumer) > 1 {
+        // Unfinished work still holds the consumer. It is dropped when the process exits (the
+        // runtime's shutdown), and the consumer's close runs then, leaving the group if it
+        // completes in time; nothing of that work is stored (its partitions are forgotten).
         tracing::warn!(
-            "shutdown deadline passed with the consumer still in use; exiting without leaving the group \
-             (it reassigns the partitions after the session timeout)"
+            "shutdown deadline reached with unfinished work still holding the consumer: not leaving the group \
+             now; the consumer is closed as the process exits (if the group is not left then, it reassigns \
+             the partitions after the session timeout)"
         );
+        drop(consumer);
+        return;
     }
+    tracing::info!("shutdown: closing the consumer and leaving the group");
     drop(consumer);
     tracing::info!("shutdown: consumer closed");
 }
@@ -271,7 +317,7 @@ pub(super) fn poll_loop(
 /// budget, so it runs on a thread of its own; when the deadline passes first, that thread keeps
 /// its reference to the consumer and the process exits without waiting for it. What was not
 /// committed is re-processed after a restart: duplicates, never loss.
-fn commit_before(consumer: &Arc<BaseConsumer<WorkerContext>>, deadline: Instant) -> bool {
+fn commit_before(consumer: &Arc<BaseConsumer<WorkerContext>>, deadline: Instant) -> Commit {
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let committing = consumer.clone();
     let spawned = std::thread::Builder::new().name("final-commit".into()).spawn(move || {
@@ -288,7 +334,7 @@ fn commit_before(consumer: &Arc<BaseConsumer<WorkerContext>>, deadline: Instant)
                 "shutdown deadline passed during the final commit (is the group coordinator reachable?); \
                  exiting without it: uncommitted work is re-processed after a restart"
             );
-            false
+            Commit::TimedOut
         }
     }
 }

@@ -173,7 +173,9 @@ impl<'de> Deserialize<'de> for Secret {
             Text(String),
             Int(i64),
         }
-        Ok(Secret(match Raw::deserialize(d)? {
+        // serde's own message would name the enum above; no value is quoted either way.
+        let raw = Raw::deserialize(d).map_err(|_| serde::de::Error::custom("expected a string"))?;
+        Ok(Secret(match raw {
             Raw::Text(s) => s,
             Raw::Int(n) => n.to_string(),
         }))

@@ -34,8 +34,39 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-/// What the endpoint serves: set once the worker has started. Before that, `/readyz` says so.
-pub type WorkerSlot = Arc<OnceLock<Arc<Shared>>>;
+/// What the endpoint serves: the worker, set once it has started. Before that, `/readyz` answers
+/// 503 "not ready: starting", with the start-up step when one is set
+/// ([`WorkerSlot::set_starting`]). Clones share the slot.
+#[derive(Clone, Default)]
+pub struct WorkerSlot(Arc<SlotState>);
+
+#[derive(Default)]
+struct SlotState {
+    worker: OnceLock<Arc<Shared>>,
+    starting: std::sync::Mutex<Option<&'static str>>,
+}
+
+impl WorkerSlot {
+    /// Sets the worker (once; a second call returns the worker it was given).
+    pub fn set(&self, worker: Arc<Shared>) -> Result<(), Arc<Shared>> {
+        self.0.worker.set(worker)
+    }
+
+    /// The worker, once set.
+    pub fn get(&self) -> Option<&Arc<Shared>> {
+        self.0.worker.get()
+    }
+
+    /// What start-up is doing before the worker is set, for `/readyz` ("checking output
+    /// topics"); `None` for nothing in particular.
+    pub fn set_starting(&self, step: Option<&'static str>) {
+        *self.0.starting.lock().unwrap_or_else(|p| p.into_inner()) = step;
+    }
+
+    fn starting(&self) -> Option<&'static str> {
+        *self.0.starting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// How long a client may take to send a complete request head (and how long a keep-alive
 /// connection may stay idle between requests). Prometheus and the kubelet send their whole
@@ -215,7 +246,10 @@ async fn metrics(State(worker): State<WorkerSlot>) -> impl IntoResponse {
 
 async fn readyz(State(worker): State<WorkerSlot>) -> impl IntoResponse {
     match worker.get() {
-        None => (StatusCode::SERVICE_UNAVAILABLE, "not ready: starting\n".to_owned()),
+        None => match worker.starting() {
+            Some(step) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: starting: {step}\n")),
+            None => (StatusCode::SERVICE_UNAVAILABLE, "not ready: starting\n".to_owned()),
+        },
         Some(w) if w.is_ready() => (StatusCode::OK, "ready\n".to_owned()),
         Some(w) => {
             let reason = w.not_ready_reason().unwrap_or("starting");
