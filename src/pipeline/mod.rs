@@ -113,6 +113,11 @@ pub struct Shared {
     fatal: Arc<events::FatalLatch>,
     /// Partitions currently assigned (maintained by the rebalance callbacks).
     owned: Mutex<HashSet<PartitionKey>>,
+    /// Partitions released with work unfinished, until a message of theirs is dispatched again:
+    /// librdkafka resets a released partition's position asynchronously, so if one came back
+    /// before that, its position could still be past the abandoned work (see
+    /// [`Shared::store_idle_positions`]). Locked after `slots`.
+    abandoned: Mutex<HashSet<PartitionKey>>,
     /// Consumer lag in offsets per owned partition, from librdkafka statistics.
     lag: Mutex<HashMap<PartitionKey, i64>>,
     /// Whether the consumer has joined the group (received a first assignment, possibly empty).
@@ -202,6 +207,9 @@ impl Shared {
         let key: PartitionKey = (message.topic().into(), message.partition());
         let timestamp = message.timestamp().to_millis().unwrap_or_else(now_millis);
         let mut slots = self.slots();
+        if !slots.contains_key(&key) {
+            self.abandoned.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        }
         let slot = slots.entry(key.clone()).or_insert_with(|| PartitionSlot {
             generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
             sender: None,
@@ -276,17 +284,19 @@ impl Shared {
     /// `Intake::Running` (the work loop and a revocation outside shutdown) also stores owned
     /// partitions without a slot: no message of theirs was returned in this assignment, so a
     /// position past the committed offset passed only skipped records (a previous owner died
-    /// between its last article and the marker after it). `Intake::Stopped` (shutdown) stores
-    /// only partitions with a slot: the shutdown path forgets slots while messages may still
-    /// be unfinished, and partitions assigned during a shutdown have messages polled but never
-    /// dispatched; a slot that saw a message polled and not dispatched is never stored from
-    /// here.
+    /// between its last article and the marker after it) — except partitions this worker
+    /// released with work unfinished, until a message of theirs is dispatched again.
+    /// `Intake::Stopped` (shutdown) stores only partitions with a slot: the shutdown path
+    /// forgets slots while messages may still be unfinished, and partitions assigned during a
+    /// shutdown have messages polled but never dispatched; a slot that saw a message polled and
+    /// not dispatched is never stored from here.
     pub(crate) fn store_idle_positions(&self, consumer: &BaseConsumer<WorkerContext>, intake: Intake) {
         let Ok(positions) = consumer.position() else { return };
         let mut idle = rdkafka::TopicPartitionList::new();
         {
             let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
             let slots = self.slots();
+            let abandoned = self.abandoned.lock().unwrap_or_else(|p| p.into_inner());
             // Checked under the slots lock: a fatal delivery fails the worker before its
             // completion (which takes this lock) makes the partition look idle.
             if self.failed() {
@@ -297,7 +307,7 @@ impl Shared {
                 let key: PartitionKey = (element.topic().into(), element.partition());
                 let idle_slot = match slots.get(&key) {
                     Some(slot) => slot.in_flight == 0 && !slot.undispatched,
-                    None => intake == Intake::Running,
+                    None => intake == Intake::Running && !abandoned.contains(&key),
                 };
                 if owned.contains(&key) && idle_slot {
                     let _ = idle.add_partition_offset(
@@ -362,8 +372,11 @@ impl Shared {
     /// store nothing.
     pub(crate) fn forget(&self, keys: &[PartitionKey]) {
         let mut slots = self.slots();
+        let mut abandoned = self.abandoned.lock().unwrap_or_else(|p| p.into_inner());
         for key in keys {
-            slots.remove(key);
+            if slots.remove(key).is_some_and(|slot| slot.in_flight > 0 || slot.undispatched) {
+                abandoned.insert(key.clone());
+            }
         }
     }
 
@@ -772,6 +785,7 @@ impl Worker {
             shutdown_started: Mutex::new(None),
             fatal,
             owned: Mutex::default(),
+            abandoned: Mutex::default(),
             lag: Mutex::default(),
             joined: AtomicBool::new(false),
             last_progress: Mutex::new(Instant::now()),

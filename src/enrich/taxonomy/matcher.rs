@@ -139,15 +139,14 @@ impl Matcher<'_> {
         out
     }
 
-    /// The raw phrase hits of `hay` as (tag, term, start, end), by the scan the matcher chooses
-    /// for it (the fast one unless the text needs the exact one) or by the exact scan.
+    /// The raw phrase hits of `hay` as (tag, term, start, end), by the fast or the exact scan.
     #[cfg(test)]
     pub(super) fn scan_for_test(&self, hay: &[u8], exact: bool) -> Vec<(u16, u32, u32, u32)> {
         let mut s = Scratch::default();
         if exact {
             self.scan_exact(hay, &mut s);
         } else {
-            self.scan(hay, &mut s);
+            self.scan_fast(hay, &mut s);
         }
         s.hits.iter().map(|h| (h.tag, h.term, h.start, h.end)).collect()
     }
@@ -194,7 +193,7 @@ impl Matcher<'_> {
                     continue;
                 }
                 if let Some((pid, e)) = self.longest_at(hay, pos) {
-                    self.emit(hay, pid, pos, s);
+                    self.emit(hay, pid, pos, 0, s);
                     skip = e;
                 }
             }
@@ -212,11 +211,23 @@ impl Matcher<'_> {
         let mut prev_joins = false;
         for (pos, ch) in text.char_indices() {
             let word = is_word_char(ch);
-            let joins = word && !is_unspaced(ch);
-            if word && !(prev_joins && joins) && pos >= skip {
-                if let Some((pid, e)) = self.longest_at(hay, pos) {
-                    self.emit(hay, pid, pos, s);
-                    skip = e;
+            let unspaced = is_unspaced(ch);
+            let joins = word && !unspaced;
+            if word && !(prev_joins && joins) {
+                if pos >= skip {
+                    if let Some((pid, e)) = self.longest_at(hay, pos) {
+                        self.emit(hay, pid, pos, 0, s);
+                        skip = e;
+                    }
+                } else if unspaced {
+                    // Inside an earlier match, where words have no spaces to end them: a phrase
+                    // that starts here and runs past that match was hidden by it ("美国" hides
+                    // "国防部" in "美国防部长"). The phrases wholly inside the earlier match
+                    // were already counted with it.
+                    if let Some((pid, e)) = self.longest_at(hay, pos).filter(|&(_, e)| e > skip) {
+                        self.emit(hay, pid, pos, skip, s);
+                        skip = e;
+                    }
                 }
             }
             prev_joins = joins;
@@ -260,14 +271,18 @@ impl Matcher<'_> {
         best
     }
 
-    /// Records what a match of pattern `pid` at `start` means for each tag.
+    /// Records what a match of pattern `pid` at `start` means for each tag: the phrases it holds
+    /// that end after byte `counted` (what ends before was counted with an earlier match).
     #[inline]
-    fn emit(&self, hay: &[u8], pid: usize, start: usize, s: &mut Scratch) {
+    fn emit(&self, hay: &[u8], pid: usize, start: usize, counted: usize, s: &mut Scratch) {
         let c = self.compiled;
         let (a, b) = c.pattern_entries[pid];
         for e in &c.entries[a as usize..b as usize] {
             let hs = start + e.off as usize;
             let he = hs + e.len as usize;
+            if he <= counted {
+                continue;
+            }
             if let Some(exact) = &e.exact {
                 if hay[hs..he] != exact[..] {
                     continue;

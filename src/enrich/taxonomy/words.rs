@@ -9,28 +9,14 @@
 //! Korean puts spaces between words but joins particles to them ("대만은", "대만의"): a phrase
 //! ending in Hangul needs a boundary before it only (see [`needs_boundary_after`]).
 
+use crate::enrich::text::is_hangul;
+pub(super) use crate::enrich::text::is_unspaced;
 use crate::swar::{HIGH, ONES};
 
 /// Whether `c` counts as part of a word for whole-word matching.
 #[inline]
 pub(super) fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
-}
-
-/// Han ideographs and Japanese kana: scripts written without spaces between words.
-#[inline]
-pub(super) fn is_unspaced(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30FF        // Hiragana, Katakana
-        | 0x31F0..=0x31FF      // Katakana phonetic extensions
-        | 0x3400..=0x4DBF      // CJK extension A
-        | 0x4E00..=0x9FFF      // CJK unified ideographs
-        | 0xF900..=0xFAFF      // CJK compatibility ideographs
-        | 0x20000..=0x3134F) // CJK extensions B–G
-}
-
-fn is_hangul(c: char) -> bool {
-    matches!(c as u32, 0xAC00..=0xD7AF | 0x1100..=0x11FF | 0x3130..=0x318F)
 }
 
 /// Whether `c` joins a neighbouring letter or digit into one word: letters and digits of
