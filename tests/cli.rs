@@ -504,18 +504,6 @@ fn wait_for_log(
     false
 }
 
-/// A minimal HTTP/1.0 GET: (status code, body).
-fn http_get(addr: &str, path: &str) -> (u16, String) {
-    use std::io::Read;
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
-}
-
 fn free_local_address() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().to_string()
@@ -532,8 +520,11 @@ fn sigterm_during_the_startup_topic_check_stops_cleanly_and_http_serves_meanwhil
     );
     let mut seen = Vec::new();
     assert!(wait_for_log(&log, "serving /metrics", Duration::from_secs(10), &mut seen), "{}", seen.join("\n"));
-    assert_eq!(http_get(&listen, "/healthz"), (200, "ok\n".into()));
-    assert_eq!(http_get(&listen, "/readyz"), (503, "not ready: starting: checking output topics\n".into()));
+    assert_eq!(common::http_get(listen.as_str(), "/healthz"), (200, "ok\n".into()));
+    assert_eq!(
+        common::http_get(listen.as_str(), "/readyz"),
+        (503, "not ready: starting: checking output topics\n".into())
+    );
     std::thread::sleep(Duration::from_millis(500));
     assert!(child.try_wait().unwrap().is_none(), "still checking: {}", seen.join("\n"));
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();

@@ -7,27 +7,15 @@ use common::*;
 use news_enricher::pipeline::Worker;
 use news_enricher::telemetry::http;
 use rdkafka::types::RDKafkaApiKey;
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
-
-/// A minimal HTTP/1.0 GET: (status code, body).
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
-}
 
 fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(name_and_labels).and_then(|rest| rest.trim().parse().ok()))
 }
 
 async fn get_async(addr: SocketAddr, path: &'static str) -> (u16, String) {
-    tokio::task::spawn_blocking(move || get(addr, path)).await.unwrap()
+    tokio::task::spawn_blocking(move || http_get(addr, path)).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,7 +53,7 @@ async fn endpoint_serves_metrics_health_and_readiness() {
     assert!(text.contains("news_enricher_build_info{version=\""));
     // Lag comes from librdkafka statistics (every 5 s): owned partitions only, never -1.
     let lag_seen = eventually(Duration::from_secs(15), || {
-        let text = get(addr, "/metrics").1;
+        let text = http_get(addr, "/metrics").1;
         (0..PARTITIONS).all(|p| {
             metric(&text, &format!("news_enricher_consumer_lag{{topic=\"news.raw\",partition=\"{p}\"}}")) == Some(0.0)
         })

@@ -462,3 +462,15 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// A minimal HTTP/1.0 GET against the worker's endpoint: (status code, body).
+pub fn http_get(addr: impl std::net::ToSocketAddrs, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
