@@ -1,7 +1,8 @@
 //! Golden checks of the built-in taxonomy: the reference article (tags, evidence terms, offsets,
 //! sentences) and hand-written negatives for the cases the tag definitions exclude: a product
-//! made in Taiwan, Taiwan in a list, drugs in general, military radio equipment; and articles in
-//! Chinese, Japanese, Korean and Spanish.
+//! made in Taiwan, Taiwan in a list, drugs in general, military radio equipment, fentanyl as a
+//! prescribed painkiller; and articles in Chinese, Japanese, Korean, Spanish, Russian, German and
+//! Vietnamese, with words that merely contain a tag's phrase.
 //!
 //! The reference article is read from `$NEWS_DATA_DIR/seed/blinken_xi_beijing.txt`, by default
 //! `../shared/data` beside the crate.
@@ -400,4 +401,128 @@ fn negative_a_taiwan_born_pitcher_in_japanese() {
          試合後、投手は「家族が台北から見に来てくれた。勝ててうれしい」と笑顔を見せた。監督は次回も先発で起用する方針だ。",
     );
     assert!(!ids(&tags).contains(&"taiwan"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn negative_chinese_words_that_contain_place_names() {
+    // 南海区 is Nanhai District of Foshan, not the South China Sea; 出台湾区 is "issue (a) Bay
+    // Area (policy)", 出台 + 湾区; 朝鮮薊 is the artichoke.
+    let nanhai = tag(
+        "佛山地铁3号线南海段开通 沿线楼盘关注度上升",
+        "佛山地铁3号线南海段于本月28日正式开通运营，全线设站12座，连接桂城、大沥等片区。\
+         佛山市南海区交通运输局表示，开通后从千灯湖到顺德北滘的通勤时间将缩短约二十分钟。\
+         南海区近年来大力推进轨道交通建设。业内人士分析，部分南海新楼盘周末到访量明显上升。",
+    );
+    assert!(ids(&nanhai).is_empty(), "{:?}", ids(&nanhai));
+    let bay_area = tag(
+        "广东省出台湾区人才新政 港澳青年创业可获租金补贴",
+        "广东省近日出台湾区人才发展若干措施，提出在粤港澳大湾区内地九市为港澳青年提供创业场地租金补贴。\
+         省人社厅相关负责人介绍，此次出台湾区专项政策，旨在推动三地人才规则衔接。\
+         据统计，去年大湾区内地城市新增港澳青年就业人数超过两万。",
+    );
+    assert!(ids(&bay_area).is_empty(), "{:?}", ids(&bay_area));
+    let artichoke = tag(
+        "朝鮮薊產季登場 主廚教你在家輕鬆處理",
+        "每年春季是朝鮮薊的盛產季節，這種外形像松果的蔬菜原產於地中海沿岸。\
+         主廚表示，朝鮮薊口感介乎竹筍與百合之間。處理朝鮮薊時，需先剝去外層粗硬的苞片。\
+         近年本地超市亦開始引入意大利及法國產朝鮮薊。",
+    );
+    assert!(ids(&artichoke).is_empty(), "{:?}", ids(&artichoke));
+}
+
+#[test]
+fn positive_south_china_sea_in_traditional_chinese() {
+    let tags = tag(
+        "中菲船隻仁愛礁附近再度碰撞 馬尼拉召見中國大使",
+        "菲律賓海警表示，一艘執行補給任務的菲律賓船隻週日在南海仁愛礁附近遭中國海警船以水砲攻擊並發生碰撞。\
+         菲律賓外交部隨即召見中國駐菲大使提出抗議。中國海警局則稱，菲方船隻「非法闖入」中國南沙群島仁愛礁鄰近海域。\
+         美國國務院重申，《美菲共同防禦條約》適用於南海任何地方遭受的武裝攻擊。分析人士認為，南海局勢短期內難以降溫。",
+    );
+    assert!(ids(&tags).contains(&"south_china_sea"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn the_vietnamese_name_of_the_sea_needs_a_dispute_beside_it() {
+    let weather = tag(
+        "Áp thấp nhiệt đới trên Biển Đông, ngư dân khẩn trương vào bờ tránh trú",
+        "Sáng nay một vùng áp thấp trên khu vực giữa Biển Đông đã mạnh lên thành áp thấp nhiệt đới. \
+         Do ảnh hưởng của áp thấp, vùng biển phía Bắc và giữa Biển Đông có gió mạnh, sóng cao 3-5 mét. \
+         Bộ đội Biên phòng đã thông báo cho hơn 2.000 tàu cá đang hoạt động trên biển.",
+    );
+    assert!(!ids(&weather).contains(&"south_china_sea"), "{:?}", ids(&weather));
+    let dispute = tag(
+        "Việt Nam phản đối Trung Quốc tập trận trên Biển Đông",
+        "Bộ Ngoại giao Việt Nam phản đối việc Trung Quốc tập trận tại vùng biển thuộc chủ quyền của Việt Nam \
+         trên Biển Đông. Người phát ngôn yêu cầu Trung Quốc tôn trọng chủ quyền của Việt Nam đối với quần đảo \
+         Hoàng Sa. Căng thẳng trên Biển Đông gia tăng trong những tháng gần đây.",
+    );
+    assert!(ids(&dispute).contains(&"south_china_sea"), "{:?}", ids(&dispute));
+}
+
+#[test]
+fn positive_north_korea_in_russian() {
+    let tags = tag(
+        "Ким Чен Ын провёл испытания новой крылатой ракеты",
+        "Лидер КНДР Ким Чен Ын лично руководил испытаниями новой стратегической крылатой ракеты, сообщило \
+         Центральное телеграфное агентство Кореи. Ким Чен Ын заявил, что Пхеньян продолжит наращивать ядерный \
+         потенциал в ответ на «враждебную политику» США и Южной Кореи. В Сеуле считают, что Северная Корея \
+         совершенствует ракетные технологии. Совет Безопасности ООН ранее запретил Пхеньяну любые испытания \
+         баллистических ракет.",
+    );
+    assert!(ids(&tags).contains(&"north_korea"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn us_china_relations_in_vietnamese_and_not_in_cosmetics() {
+    let talks = tag(
+        "Mỹ và Trung Quốc nhất trí tạm hoãn áp thuế sau vòng đàm phán ở Geneva",
+        "Mỹ và Trung Quốc đã đạt được thỏa thuận tạm hoãn phần lớn các mức thuế quan áp lên hàng hóa của \
+         nhau trong 90 ngày, sau hai ngày đàm phán cấp cao tại Geneva. Washington sẽ giảm thuế đối với hàng \
+         Trung Quốc từ 145% xuống 30%, trong khi Bắc Kinh hạ thuế đối với hàng Mỹ từ 125% xuống 10%. \
+         Giới phân tích nhận định thỏa thuận giúp hạ nhiệt căng thẳng Mỹ - Trung.",
+    );
+    assert!(ids(&talks).contains(&"us_china_relations"), "{:?}", ids(&talks));
+    // "Mỹ phẩm" is cosmetics ("mỹ", beautiful, also names America).
+    let cosmetics = tag(
+        "Mỹ phẩm Trung Quốc giá rẻ tràn ngập sàn thương mại điện tử",
+        "Nhiều loại mỹ phẩm Trung Quốc giá rẻ được bán tràn lan trên các sàn thương mại điện tử, với giá chỉ \
+         bằng một phần ba sản phẩm cùng loại. Các chuyên gia cảnh báo, mỹ phẩm kém chất lượng có thể gây kích \
+         ứng. Một số thương hiệu mỹ phẩm nội địa Trung Quốc cũng đang mở rộng thị phần. Bộ Công Thương sẽ \
+         phối hợp với các sàn để rà soát, có thỏa thuận với các nhà bán hàng.",
+    );
+    assert!(ids(&cosmetics).is_empty(), "{:?}", ids(&cosmetics));
+}
+
+#[test]
+fn positive_military_channels_in_german() {
+    let tags = tag(
+        "Pentagon und chinesisches Militär nehmen Gesprächskanäle wieder auf",
+        "Die Verteidigungsminister der USA und Chinas haben erstmals seit mehr als einem Jahr wieder \
+         miteinander gesprochen. Beide Seiten hätten vereinbart, die Kommunikationskanäle zwischen den \
+         Streitkräften offen zu halten, um Missverständnisse zu vermeiden. Peking hatte die militärischen \
+         Gesprächskanäle 2022 nach dem Besuch von Nancy Pelosi in Taiwan abgebrochen. Experten werten das \
+         Gespräch als Zeichen einer vorsichtigen Entspannung zwischen Washington und Peking.",
+    );
+    assert!(ids(&tags).contains(&"military_communications"), "{:?}", ids(&tags));
+}
+
+#[test]
+fn negative_fentanyl_patches_in_palliative_care() {
+    let english = tag(
+        "Hospital opens new palliative care unit",
+        "The regional hospital opened a palliative care unit with twenty beds on Monday. Pain will be \
+         controlled with oral morphine and, where needed, fentanyl patches under strict supervision. The \
+         team of doctors and nurses will also support families at home. Nurses have been trained in the \
+         safe use of fentanyl patches and other strong painkillers. The unit cost 3.5 million euros and \
+         will reduce emergency admissions.",
+    );
+    assert!(!ids(&english).contains(&"fentanyl"), "{:?}", ids(&english));
+    let spanish = tag(
+        "El hospital abre una unidad de cuidados paliativos",
+        "El hospital regional abrió el lunes una unidad de cuidados paliativos con veinte camas. El dolor se \
+         controlará con morfina oral y, cuando sea necesario, parches de fentanilo bajo estricta supervisión. \
+         Las enfermeras recibieron formación en el uso seguro de los parches de fentanilo. La unidad costó \
+         3,5 millones de euros.",
+    );
+    assert!(!ids(&spanish).contains(&"fentanyl"), "{:?}", ids(&spanish));
 }
