@@ -525,4 +525,21 @@ fn negative_fentanyl_patches_in_palliative_care() {
          3,5 millones de euros.",
     );
     assert!(!ids(&spanish).contains(&"fentanyl"), "{:?}", ids(&spanish));
+    let german = tag(
+        "Neue Palliativstation am Klinikum eröffnet",
+        "Am Städtischen Klinikum ist eine neue Palliativstation mit zwölf Betten eröffnet worden. Dabei \
+         kommen je nach Bedarf Schmerzmittel wie Morphin-Tabletten oder Fentanylpflaster zum Einsatz. Das \
+         Team achtet auf den sicheren Umgang mit Fentanylpflastern.",
+    );
+    assert!(!ids(&german).contains(&"fentanyl"), "{:?}", ids(&german));
+}
+
+#[test]
+fn positive_fentanyl_crisis_in_german_compounds() {
+    let tags = tag(
+        "Fentanylkrise in den USA",
+        "Die Fentanylkrise in den USA fordert jedes Jahr Zehntausende Drogentote. Fentanylschmuggel über \
+         Mexiko nimmt zu. Die Behörden beschlagnahmten Fentanylpulver.",
+    );
+    assert!(ids(&tags).contains(&"fentanyl"), "{:?}", ids(&tags));
 }
