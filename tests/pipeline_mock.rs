@@ -705,3 +705,51 @@ async fn backpressure_pauses_intake_at_the_in_flight_byte_bound() {
     assert!(peak <= 20 + 4 * 8, "in flight stayed near the 20 articles the byte bound allows (peak {peak})");
     assert_eq!(ids_of(&fx.read(OUTPUT, articles.len(), WAIT)).0, all_ids(&articles));
 }
+
+/// A partition revoked while intake is paused and assigned back after intake resumed is
+/// consumed again. librdkafka keeps an application's pause on a partition across its revocation
+/// and reassignment, so a partition paused by a backpressure pause and given back later would
+/// never be fetched again, with lag and readiness showing nothing (found by a chaos soak on
+/// Tansu).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_revoked_while_intake_is_paused_is_consumed_when_assigned_back() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let fx = Fixture::new("paused-revoke");
+    let mut settings = fx.settings.clone();
+    settings.kafka.max_in_flight = 20;
+    settings.kafka.drain_timeout_ms = 500;
+    with_small_fetches(&mut settings);
+    let first = synthetic("pr1", 200);
+    let second = synthetic("pr2", 200);
+    fx.produce_articles(&first);
+    // The first write is answered after 10 s: A's in-flight bound stays reached and it pauses.
+    fx.broker.delay_requests(1, RDKafkaApiKey::Produce, 1, 10_000);
+    let a = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert!(eventually(WAIT, || a.shared().in_flight() >= 20).await, "the in-flight bound was reached");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(a.shared().in_flight() >= 20, "still full past the pause delay: intake is paused");
+    // B joins: A gives up partitions while paused (A's write is still unanswered).
+    let b = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let assigned = |w: &Worker| w.shared().stats.assigned_partitions.load(Relaxed);
+    assert!(eventually(WAIT, || assigned(&b) > 0).await, "the second member got partitions");
+    // A's write is answered, A resumes, and both finish the first batch.
+    let done = eventually(WAIT, || {
+        a.stats().enriched + b.stats().enriched >= first.len() as u64 && a.shared().in_flight() == 0
+    })
+    .await;
+    assert!(done, "A resumed and both members worked through the first batch");
+    // B leaves: its partitions go back to A, which must fetch them again.
+    b.shutdown().await.unwrap();
+    assert!(eventually(WAIT, || assigned(&a) == PARTITIONS as usize).await, "A owns every partition again");
+    fx.produce_articles(&second);
+    assert_all_committed_while_running(&fx).await;
+    let want: BTreeSet<String> = all_ids(&first).into_iter().chain(all_ids(&second)).collect();
+    let mut got = BTreeSet::new();
+    let complete = eventually(WAIT, || {
+        got = ids_of(&fx.read(OUTPUT, usize::MAX, Duration::from_secs(2))).0;
+        got.is_superset(&want)
+    })
+    .await;
+    assert!(complete, "missing: {:?}", want.difference(&got).take(5).collect::<Vec<_>>());
+    a.shutdown().await.unwrap();
+}

@@ -126,8 +126,14 @@ impl ConsumerContext for WorkerContext {
                 }
                 self.shared.stats.record_rebalance("assign");
                 self.shared.stats.set_assigned(consumer.assignment().map(|a| a.count()).unwrap_or(0));
+                // librdkafka keeps an application's pause on a partition across its revocation
+                // and reassignment: a partition given up while intake was paused comes back
+                // paused, and the resume (which covers the assignment of its moment) missed it.
+                // Left so, it would never be fetched again, with no lag to show for it.
                 if self.paused.load(Ordering::Relaxed) {
                     let _ = consumer.pause(tpl);
+                } else {
+                    let _ = consumer.resume(tpl);
                 }
             }
             Rebalance::Revoke(_) => {
