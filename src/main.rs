@@ -32,6 +32,18 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // `run` catches SIGTERM/SIGINT from here on: building the enricher takes a moment, and a stop
+    // meanwhile must end the process cleanly (exit 0), not kill it.
+    let startup = match cli.command {
+        Command::Run => match news_enricher::runner::Startup::new(&settings) {
+            Ok(startup) => Some(startup),
+            Err(e) => {
+                eprintln!("news-enricher: cannot install the SIGTERM/SIGINT handlers: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
     let enricher = match Enricher::from_config(&settings) {
         Ok(e) => e,
         Err(e) => {
@@ -119,7 +131,8 @@ fn main() -> ExitCode {
         }
         Command::Run => {
             news_enricher::telemetry::logging::init(&settings.log, settings.secrets());
-            ExitCode::from(news_enricher::runner::run(&settings, enricher) as u8)
+            let startup = startup.expect("made for run above");
+            ExitCode::from(news_enricher::runner::run(&settings, enricher, startup) as u8)
         }
         Command::Demo => {
             let mut log = settings.log.clone();

@@ -538,6 +538,46 @@ fn sigterm_during_the_startup_topic_check_stops_cleanly_and_http_serves_meanwhil
     assert!(!all.contains("worker started"), "{all}");
 }
 
+/// SIGTERM while the enricher is still being built (here a taxonomy of 100,000 phrases, which
+/// takes seconds) stops the process cleanly with exit 0: the handlers are installed as soon as
+/// the configuration is read, not after the slow part of start-up.
+#[test]
+fn sigterm_while_the_taxonomy_is_built_stops_cleanly() {
+    let mut taxonomy = String::from(
+        "version = \"big\"\n[[tag]]\nid = \"big\"\nlabel = \"Big\"\ndescription = \"many phrases\"\n\
+         [tag.terms.words]\nweight = 1.0\nphrases = [\n",
+    );
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..100_000 {
+        taxonomy.push('"');
+        for i in 0..14 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            taxonomy.push(if i == 8 { ' ' } else { char::from(b'a' + (seed % 26) as u8) });
+        }
+        taxonomy.push_str("\",\n");
+    }
+    taxonomy.push_str("]\n");
+    let file = write_temp(taxonomy.as_bytes());
+    let (mut child, log) = spawn_with_log(
+        bin()
+            .arg("run")
+            .env("NEWS_ENRICHER_TAXONOMY__PATH", file.path())
+            .env("NEWS_ENRICHER_KAFKA__BROKERS", "127.0.0.1:1")
+            .env("NEWS_ENRICHER_HTTP__LISTEN", ""),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(60)).expect("exits after SIGTERM");
+    let mut seen = Vec::new();
+    wait_for_log(&log, "never logged", Duration::from_secs(1), &mut seen);
+    let all = seen.join("\n");
+    assert_eq!(status.code(), Some(0), "killed by the signal instead of stopping: {status:?}\n{all}");
+    assert!(all.contains("shutdown requested during start-up"), "{all}");
+    assert!(!all.contains("worker started"), "{all}");
+}
+
 /// The shutdown deadline passing with work in flight (the producer can reach no broker): the log
 /// tells what happened — nothing committed for that work, no claim of a clean leave — and the
 /// process keeps to its budget.
