@@ -753,3 +753,34 @@ async fn a_partition_revoked_while_intake_is_paused_is_consumed_when_assigned_ba
     assert!(complete, "missing: {:?}", want.difference(&got).take(5).collect::<Vec<_>>());
     a.shutdown().await.unwrap();
 }
+
+/// The group session timing out (the coordinator answers no heartbeat for longer than
+/// `session.timeout.ms`, as with a frozen broker) takes the worker's partitions away: it says
+/// so (warning, `rebalances{kind="lost"}`), is not ready while it rejoins instead of claiming
+/// readiness with nothing assigned, and then carries on without loss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_group_session_is_reported_and_rejoined_without_loss() {
+    let fx = Fixture::new("session-lost");
+    let first = synthetic("sl1", 100);
+    let second = synthetic("sl2", 100);
+    fx.produce_articles(&first);
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert!(eventually(WAIT, || worker.stats().enriched == 100).await, "the first batch was enriched");
+    assert!(eventually(WAIT, || worker.shared().not_ready_reason().is_none()).await, "ready");
+    // The rejoin is answered after 3 s, so that the state in between can be seen.
+    fx.broker.delay_requests(1, RDKafkaApiKey::JoinGroup, 1, 3000);
+    fx.broker.delay_requests(1, RDKafkaApiKey::Heartbeat, 1, 8000);
+    let rejoining = eventually(Duration::from_secs(30), || {
+        worker.shared().not_ready_reason().is_some_and(|r| r.starts_with("rejoining the consumer group"))
+    })
+    .await;
+    assert!(rejoining, "not ready while rejoining: {:?}", worker.shared().not_ready_reason());
+    assert!(eventually(WAIT, || worker.shared().not_ready_reason().is_none()).await, "ready again after rejoining");
+    assert_eq!(worker.stats().rebalances.get("lost"), Some(&1));
+    fx.produce_articles(&second);
+    assert_all_committed_while_running(&fx).await;
+    let want: BTreeSet<String> = all_ids(&first).into_iter().chain(all_ids(&second)).collect();
+    let (got, _) = ids_of(&fx.read(OUTPUT, usize::MAX, Duration::from_secs(3)));
+    assert!(got.is_superset(&want), "missing: {:?}", want.difference(&got).take(5).collect::<Vec<_>>());
+    worker.shutdown().await.unwrap();
+}

@@ -82,6 +82,14 @@ impl ConsumerContext for WorkerContext {
         let lost = consumer.assignment_lost();
         if self.shared.stopping() {
             tracing::info!(partitions = %describe(tpl), lost, "partitions revoked at shutdown");
+        } else if lost {
+            // Their new owners may already be at work: what is unfinished here is re-processed
+            // there from the last commit.
+            tracing::warn!(partitions = %describe(tpl),
+                "partitions lost (the group session timed out or this member was fenced): rejoining the group; \
+                 their work since the last commit is re-processed by their next owner");
+            self.shared.lost_membership();
+            self.shared.stats.record_rebalance("lost");
         } else {
             tracing::info!(partitions = %describe(tpl), lost, "partitions revoked; draining in-flight work");
         }
@@ -102,7 +110,11 @@ impl ConsumerContext for WorkerContext {
         if !lost && !self.shared.stopping() {
             self.shared.store_idle_positions(consumer, Intake::Running);
         }
-        let commit = if lost { "skipped: partitions lost" } else { commit_with_retries(consumer, "revoke").as_str() };
+        let commit = if lost {
+            "skipped: partitions lost"
+        } else {
+            commit_with_retries(consumer, "revoke", self.shared.stopping()).as_str()
+        };
         self.shared.forget(&keys);
         self.shared.released(&keys);
         if self.shared.stopping() {
@@ -151,6 +163,19 @@ impl ConsumerContext for WorkerContext {
             }
             // Nothing new was stored since the last commit: not an error.
             Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            // The group has moved on without this member (its partitions were lost): these
+            // offsets will not be committed by it, their next owner re-processes the work.
+            Err(
+                ref e @ KafkaError::ConsumerCommit(
+                    RDKafkaErrorCode::UnknownMemberId
+                    | RDKafkaErrorCode::IllegalGeneration
+                    | RDKafkaErrorCode::FencedInstanceId,
+                ),
+            ) => {
+                self.shared.stats.record_commit(false);
+                tracing::info!(error = %e, partitions = %describe(offsets),
+                    "offset commit refused: this member is no longer in the group's generation; the work is re-processed by the partitions' next owner");
+            }
             Err(e) => {
                 self.shared.stats.record_commit(false);
                 tracing::warn!(error = %e, partitions = %describe(offsets), "offset commit failed; the offsets stay stored and are committed again");
@@ -187,8 +212,9 @@ impl Commit {
     }
 }
 
-/// Commits stored offsets synchronously, retrying transient failures.
-fn commit_with_retries(consumer: &BaseConsumer<WorkerContext>, why: &str) -> Commit {
+/// Commits stored offsets synchronously, retrying transient failures. `last` says that no
+/// commit follows this one (the worker is stopping).
+fn commit_with_retries(consumer: &BaseConsumer<WorkerContext>, why: &str, last: bool) -> Commit {
     let mut backoff = Duration::from_millis(100);
     for attempt in 1..=COMMIT_ATTEMPTS {
         match consumer.commit_consumer_state(CommitMode::Sync) {
@@ -201,7 +227,14 @@ fn commit_with_retries(consumer: &BaseConsumer<WorkerContext>, why: &str) -> Com
             }
         }
     }
-    tracing::error!(why, "giving up on the synchronous commit; offsets remain stored for the next commit");
+    if last {
+        tracing::error!(
+            why,
+            "giving up on the synchronous commit; the work since the last commit is re-processed after a restart"
+        );
+    } else {
+        tracing::error!(why, "giving up on the synchronous commit; offsets remain stored for the next commit");
+    }
     Commit::Failed
 }
 
@@ -337,10 +370,10 @@ fn commit_before(consumer: &Arc<BaseConsumer<WorkerContext>>, deadline: Instant)
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let committing = consumer.clone();
     let spawned = std::thread::Builder::new().name("final-commit".into()).spawn(move || {
-        let _ = done_tx.send(commit_with_retries(&committing, "shutdown"));
+        let _ = done_tx.send(commit_with_retries(&committing, "shutdown", true));
     });
     if spawned.is_err() {
-        return commit_with_retries(consumer, "shutdown");
+        return commit_with_retries(consumer, "shutdown", true);
     }
     let wait = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
     match done_rx.recv_timeout(wait) {

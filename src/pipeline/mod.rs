@@ -120,8 +120,12 @@ pub struct Shared {
     abandoned: Mutex<HashSet<PartitionKey>>,
     /// Consumer lag in offsets per owned partition, from librdkafka statistics.
     lag: Mutex<HashMap<PartitionKey, i64>>,
-    /// Whether the consumer has joined the group (received a first assignment, possibly empty).
+    /// Whether the consumer is in the group: it received an assignment (possibly empty) and has
+    /// not lost it since.
     joined: AtomicBool,
+    /// Whether the consumer lost its partitions (session timeout, fenced) since it first joined:
+    /// while it rejoins, readiness says so rather than "not joined yet".
+    lost_membership: AtomicBool,
     /// When the worker last completed a message or got an assignment.
     last_progress: Mutex<Instant>,
     /// Readiness as last computed by the watchdog.
@@ -396,6 +400,14 @@ impl Shared {
         self.note_progress();
     }
 
+    /// Rebalance bookkeeping: the group took this member's partitions away without a
+    /// revocation (the session timed out, the member was fenced); it is out of the group until
+    /// its next assignment.
+    pub(crate) fn lost_membership(&self) {
+        self.lost_membership.store(true, Ordering::Release);
+        self.joined.store(false, Ordering::Release);
+    }
+
     /// Rebalance bookkeeping: partitions lost or released.
     pub(crate) fn released(&self, keys: &[PartitionKey]) {
         let mut owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
@@ -433,7 +445,11 @@ impl Shared {
         } else if !self.health.is_up() {
             Some("brokers unreachable")
         } else if !self.joined.load(Ordering::Acquire) {
-            Some("not joined to the consumer group yet")
+            Some(if self.lost_membership.load(Ordering::Acquire) {
+                "rejoining the consumer group: its partitions were lost (session timed out or fenced)"
+            } else {
+                "not joined to the consumer group yet"
+            })
         } else if self.stalled.load(Ordering::Acquire) {
             Some("stalled: partitions with lag but no progress")
         } else {
@@ -788,6 +804,7 @@ impl Worker {
             abandoned: Mutex::default(),
             lag: Mutex::default(),
             joined: AtomicBool::new(false),
+            lost_membership: AtomicBool::new(false),
             last_progress: Mutex::new(Instant::now()),
             ready: AtomicBool::new(false),
             stalled: AtomicBool::new(false),

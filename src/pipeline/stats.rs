@@ -198,7 +198,7 @@ impl Default for Stats {
         for reason in crate::article::DecodeError::CLASSES.into_iter().chain([PRODUCE_FAILED]) {
             let _ = families.dlq.get_or_create(&ReasonLabel { reason: reason.to_owned() });
         }
-        for kind in ["assign", "revoke"] {
+        for kind in ["assign", "revoke", "lost"] {
             let _ = families.rebalances.get_or_create(&KindLabel { kind: kind.to_owned() });
         }
         for result in ["ok", "error"] {
@@ -377,6 +377,7 @@ mod tests {
             "news_enricher_commits_total{result=\"error\"} 0",
             "news_enricher_commits_total{result=\"ok\"} 0",
             "news_enricher_rebalances_total{kind=\"revoke\"} 0",
+            "news_enricher_rebalances_total{kind=\"lost\"} 0",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
