@@ -560,6 +560,11 @@ fn sigterm_while_the_taxonomy_is_built_stops_cleanly() {
     }
     taxonomy.push_str("]\n");
     let file = write_temp(taxonomy.as_bytes());
+    // How long building it takes here, for the order check below.
+    let build_started = Instant::now();
+    let checked = bin().arg("check-config").env("NEWS_ENRICHER_TAXONOMY__PATH", file.path()).output().unwrap();
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    let build_time = build_started.elapsed();
     let (mut child, log) = spawn_with_log(
         bin()
             .arg("run")
@@ -567,10 +572,30 @@ fn sigterm_while_the_taxonomy_is_built_stops_cleanly() {
             .env("NEWS_ENRICHER_KAFKA__BROKERS", "127.0.0.1:1")
             .env("NEWS_ENRICHER_HTTP__LISTEN", ""),
     );
-    std::thread::sleep(Duration::from_millis(500));
+    // SIGTERM is sent as soon as the process catches it (`SigCgt` in /proc, bit 15 - 1), which
+    // must be before the taxonomy is built: nothing is logged until then.
+    let catches_sigterm = || {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << 14) != 0)
+    };
+    let started = Instant::now();
+    while !catches_sigterm() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // An order, not a speed: the handlers come before the build (milliseconds against seconds),
+    // where they used to come after it.
+    let caught_after = started.elapsed();
+    assert!(
+        caught_after < build_time / 2,
+        "SIGTERM was caught only {caught_after:?} after start, the taxonomy takes {build_time:?} to build"
+    );
+    let mut seen = Vec::new();
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = wait_timeout(&mut child, Duration::from_secs(60)).expect("exits after SIGTERM");
-    let mut seen = Vec::new();
     wait_for_log(&log, "never logged", Duration::from_secs(1), &mut seen);
     let all = seen.join("\n");
     assert_eq!(status.code(), Some(0), "killed by the signal instead of stopping: {status:?}\n{all}");

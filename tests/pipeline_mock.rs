@@ -724,13 +724,19 @@ async fn a_partition_revoked_while_intake_is_paused_is_consumed_when_assigned_ba
     fx.produce_articles(&first);
     // The first write is answered after 10 s: A's in-flight bound stays reached and it pauses.
     fx.broker.delay_requests(1, RDKafkaApiKey::Produce, 1, 10_000);
+    let delayed = std::time::Instant::now();
     let a = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    assert!(eventually(WAIT, || a.shared().in_flight() >= 20).await, "the in-flight bound was reached");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(a.shared().in_flight() >= 20, "still full past the pause delay: intake is paused");
-    // B joins: A gives up partitions while paused (A's write is still unanswered).
+    let paused = |w: &Worker| w.shared().stats.intake_paused.load(Relaxed);
+    assert!(eventually(WAIT, || paused(&a)).await, "intake paused at the in-flight bound");
+    // B joins: A gives up partitions while paused (its write is still unanswered, so it cannot
+    // have resumed before).
     let b = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
     let assigned = |w: &Worker| w.shared().stats.assigned_partitions.load(Relaxed);
+    assert!(eventually(WAIT, || assigned(&a) < PARTITIONS as usize).await, "A gave up partitions");
+    assert!(
+        delayed.elapsed() < Duration::from_secs(10),
+        "A gave them up after its write was answered: the test would prove nothing"
+    );
     assert!(eventually(WAIT, || assigned(&b) > 0).await, "the second member got partitions");
     // A's write is answered, A resumes, and both finish the first batch.
     let done = eventually(WAIT, || {
@@ -738,6 +744,7 @@ async fn a_partition_revoked_while_intake_is_paused_is_consumed_when_assigned_ba
     })
     .await;
     assert!(done, "A resumed and both members worked through the first batch");
+    assert!(!paused(&a), "A's intake resumed before the partitions come back");
     // B leaves: its partitions go back to A, which must fetch them again.
     b.shutdown().await.unwrap();
     assert!(eventually(WAIT, || assigned(&a) == PARTITIONS as usize).await, "A owns every partition again");

@@ -450,6 +450,13 @@ fn the_vietnamese_name_of_the_sea_needs_a_dispute_beside_it() {
          Bộ đội Biên phòng đã thông báo cho hơn 2.000 tàu cá đang hoạt động trên biển.",
     );
     assert!(!ids(&weather).contains(&"south_china_sea"), "{:?}", ids(&weather));
+    // Streets in Ho Chi Minh City named after the Paracels and the Spratlys.
+    let traffic = tag(
+        "Tắc đường trên đường Hoàng Sa",
+        "Sáng nay, đường Hoàng Sa và đường Trường Sa ở Quận 3 bị ùn tắc nghiêm trọng do mưa lớn. \
+         Cảnh sát giao thông đã phân luồng. Nhiều tuyến đường khác cũng ngập nước.",
+    );
+    assert!(ids(&traffic).is_empty(), "{:?}", ids(&traffic));
     let dispute = tag(
         "Việt Nam phản đối Trung Quốc tập trận trên Biển Đông",
         "Bộ Ngoại giao Việt Nam phản đối việc Trung Quốc tập trận tại vùng biển thuộc chủ quyền của Việt Nam \

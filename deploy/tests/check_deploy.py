@@ -71,6 +71,7 @@ METRICS: dict[str, tuple[str, set[str]]] = {
     "news_enricher_broker_up": (GAUGE, set()),
     "news_enricher_commits_total": (COUNTER, {"result"}),
     "news_enricher_assigned_partitions": (GAUGE, set()),
+    "news_enricher_intake_paused": (GAUGE, set()),
     # The optional remote models (src/remote/metrics.rs), registered only when one is configured;
     # `cmd_metrics` checks these against that source, since `live` runs without a remote model.
     "news_enricher_remote_requests_total": (COUNTER, {"model", "task", "result"}),

@@ -86,7 +86,7 @@ impl ConsumerContext for WorkerContext {
             // Their new owners may already be at work: what is unfinished here is re-processed
             // there from the last commit.
             tracing::warn!(partitions = %describe(tpl),
-                "partitions lost (the group session timed out or this member was fenced): rejoining the group; \
+                "partitions lost (the group session timed out, the poll interval was exceeded or this member was fenced): rejoining the group; \
                  their work since the last commit is re-processed by their next owner");
             self.shared.lost_membership();
             self.shared.stats.record_rebalance("lost");
@@ -163,8 +163,9 @@ impl ConsumerContext for WorkerContext {
             }
             // Nothing new was stored since the last commit: not an error.
             Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-            // The group has moved on without this member (its partitions were lost): these
-            // offsets will not be committed by it, their next owner re-processes the work.
+            // This member is not in the group's current generation: after a loss the next owner
+            // re-processes the work; during a rebalance that keeps the partitions, the offsets
+            // stay stored and the next commit sends them.
             Err(
                 ref e @ KafkaError::ConsumerCommit(
                     RDKafkaErrorCode::UnknownMemberId
@@ -174,7 +175,7 @@ impl ConsumerContext for WorkerContext {
             ) => {
                 self.shared.stats.record_commit(false);
                 tracing::info!(error = %e, partitions = %describe(offsets),
-                    "offset commit refused: this member is no longer in the group's generation; the work is re-processed by the partitions' next owner");
+                    "offset commit refused: this member is not in the group's current generation; if its partitions were lost their next owner re-processes the work, otherwise the offsets are committed again");
             }
             Err(e) => {
                 self.shared.stats.record_commit(false);
@@ -266,6 +267,7 @@ pub(super) fn poll_loop(
                 let _ = consumer.pause(&assignment);
             }
             context.paused.store(true, Ordering::Relaxed);
+            shared.stats.set_intake_paused(true);
             tracing::debug!(
                 in_flight = shared.in_flight(),
                 bytes = shared.in_flight_bytes(),
@@ -278,6 +280,7 @@ pub(super) fn poll_loop(
                     let _ = consumer.resume(&assignment);
                 }
                 context.paused.store(false, Ordering::Relaxed);
+                shared.stats.set_intake_paused(false);
                 tracing::debug!(in_flight = shared.in_flight(), "intake resumed");
             }
         }

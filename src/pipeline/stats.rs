@@ -10,7 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 
 /// The DLQ reason of an input whose enriched record the broker refused for good (the other
@@ -75,6 +75,7 @@ struct Families {
     sentiment: Family<LabelLabel, Counter>,
     commits: Family<ResultLabel, Counter>,
     assigned: Gauge,
+    intake_paused: Gauge,
     stalled: Gauge,
     ready: Gauge,
     broker_up: Gauge,
@@ -87,6 +88,8 @@ pub struct Stats {
     pub tombstones: AtomicU64,
     pub produced: AtomicU64,
     pub assigned_partitions: AtomicUsize,
+    /// Whether intake is paused because the in-flight bound stayed reached (backpressure).
+    pub intake_paused: AtomicBool,
     processing_nanos: AtomicU64,
     by_tag: Mutex<BTreeMap<String, u64>>,
     by_dlq_reason: Mutex<BTreeMap<&'static str, u64>>,
@@ -142,6 +145,7 @@ impl Default for Stats {
             sentiment: Family::default(),
             commits: Family::default(),
             assigned: Gauge::default(),
+            intake_paused: Gauge::default(),
             stalled: Gauge::default(),
             ready: Gauge::default(),
             broker_up: Gauge::default(),
@@ -183,6 +187,11 @@ impl Default for Stats {
         registry.register("commits", "Offset commits, by result", f.commits.clone());
         registry.register("assigned_partitions", "Partitions currently assigned to this worker", f.assigned.clone());
         registry.register(
+            "intake_paused",
+            "1 while intake is paused because the in-flight bound stayed reached (backpressure)",
+            f.intake_paused.clone(),
+        );
+        registry.register(
             "stalled",
             "1 when the worker holds partitions with lag but makes no progress",
             f.stalled.clone(),
@@ -211,6 +220,7 @@ impl Default for Stats {
             tombstones: AtomicU64::new(0),
             produced: AtomicU64::new(0),
             assigned_partitions: AtomicUsize::new(0),
+            intake_paused: AtomicBool::new(false),
             processing_nanos: AtomicU64::new(0),
             by_tag: Mutex::default(),
             by_dlq_reason: Mutex::default(),
@@ -287,6 +297,11 @@ impl Stats {
     pub fn set_assigned(&self, n: usize) {
         self.assigned_partitions.store(n, Relaxed);
         self.families.assigned.set(n as i64);
+    }
+
+    pub fn set_intake_paused(&self, paused: bool) {
+        self.intake_paused.store(paused, Relaxed);
+        self.families.intake_paused.set(i64::from(paused));
     }
 
     pub fn set_in_flight(&self, n: usize) {
