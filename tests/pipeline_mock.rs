@@ -726,7 +726,7 @@ async fn a_partition_revoked_while_intake_is_paused_is_consumed_when_assigned_ba
     fx.broker.delay_requests(1, RDKafkaApiKey::Produce, 1, 10_000);
     let delayed = std::time::Instant::now();
     let a = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    let paused = |w: &Worker| w.shared().stats.intake_paused.load(Relaxed);
+    let paused = |w: &Worker| w.shared().stats.intake_paused();
     assert!(eventually(WAIT, || paused(&a)).await, "intake paused at the in-flight bound");
     // B joins: A gives up partitions while paused (its write is still unanswered, so it cannot
     // have resumed before).

@@ -10,7 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 
 /// The DLQ reason of an input whose enriched record the broker refused for good (the other
@@ -88,8 +88,6 @@ pub struct Stats {
     pub tombstones: AtomicU64,
     pub produced: AtomicU64,
     pub assigned_partitions: AtomicUsize,
-    /// Whether intake is paused because the in-flight bound stayed reached (backpressure).
-    pub intake_paused: AtomicBool,
     processing_nanos: AtomicU64,
     by_tag: Mutex<BTreeMap<String, u64>>,
     by_dlq_reason: Mutex<BTreeMap<&'static str, u64>>,
@@ -220,7 +218,6 @@ impl Default for Stats {
             tombstones: AtomicU64::new(0),
             produced: AtomicU64::new(0),
             assigned_partitions: AtomicUsize::new(0),
-            intake_paused: AtomicBool::new(false),
             processing_nanos: AtomicU64::new(0),
             by_tag: Mutex::default(),
             by_dlq_reason: Mutex::default(),
@@ -300,8 +297,12 @@ impl Stats {
     }
 
     pub fn set_intake_paused(&self, paused: bool) {
-        self.intake_paused.store(paused, Relaxed);
         self.families.intake_paused.set(i64::from(paused));
+    }
+
+    /// Whether intake is paused because the in-flight bound stayed reached (backpressure).
+    pub fn intake_paused(&self) -> bool {
+        self.families.intake_paused.get() == 1
     }
 
     pub fn set_in_flight(&self, n: usize) {
