@@ -48,6 +48,9 @@ pub struct KafkaSettings {
     pub forward_headers: bool,
     /// What an input with a key and a null value (a tombstone: "delete this key") becomes.
     pub tombstones: Tombstones,
+    /// The timestamp of enriched records, route copies and tombstones: the time they are written
+    /// or the input record's own.
+    pub output_timestamp: OutputTimestamp,
     /// Passed to librdkafka as is (security.protocol, sasl.*, ssl.*, tuning). Nested tables are
     /// flattened with dots, so `sasl.password = "…"` and `[kafka.properties.sasl] password = "…"`
     /// and `NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD` all mean `sasl.password`.
@@ -90,6 +93,7 @@ impl std::fmt::Debug for KafkaSettings {
             dlq_topic,
             forward_headers,
             tombstones,
+            output_timestamp,
             properties,
             consumer_properties,
             producer_properties,
@@ -106,6 +110,7 @@ impl std::fmt::Debug for KafkaSettings {
             .field("dlq_topic", dlq_topic)
             .field("forward_headers", forward_headers)
             .field("tombstones", tombstones)
+            .field("output_timestamp", output_timestamp)
             .field("properties", &shown(properties))
             .field("consumer_properties", &shown(consumer_properties))
             .field("producer_properties", &shown(producer_properties))
@@ -127,6 +132,20 @@ pub enum Tombstones {
     Forward,
     /// Dead-lettered as `not_json`, like any message that is not a JSON object.
     DeadLetter,
+}
+
+/// `kafka.output_timestamp`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputTimestamp {
+    /// Stamped by the producer when written. The default because time-based retention counts
+    /// from the timestamp: a backlog re-processed months later, stamped with its inputs' times,
+    /// may be deleted by the output topic's retention soon after it is written.
+    #[default]
+    Write,
+    /// The input record's timestamp (its create or log-append time), as Kafka Streams does, for
+    /// readers that window or join on event time. An input without one is stamped when written.
+    Input,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -220,6 +239,7 @@ impl Default for KafkaSettings {
             dlq_topic: "news.dlq".into(),
             forward_headers: true,
             tombstones: Tombstones::Forward,
+            output_timestamp: OutputTimestamp::Write,
             properties: BTreeMap::new(),
             consumer_properties: BTreeMap::new(),
             producer_properties: BTreeMap::new(),
@@ -270,7 +290,7 @@ pub enum ConfigError {
 /// librdkafka properties the delivery guarantees rest on: a user value must be one of the
 /// accepted ones. The worker sets them itself; they are listed so that an override that would
 /// lose or silently duplicate articles, or blind the health checks, is refused at start-up.
-const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 6] = [
+const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 8] = [
     (
         "enable.auto.offset.store",
         &["false"],
@@ -278,6 +298,8 @@ const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 6] = [
     ),
     ("enable.auto.commit", &["true"], "stored offsets are committed by librdkafka every second"),
     ("enable.idempotence", &["true"], "retried writes must not duplicate or reorder records"),
+    ("message.timeout.ms", &["0"], RETRY_UNTIL_DELIVERED),
+    ("delivery.timeout.ms", &["0"], RETRY_UNTIL_DELIVERED),
     ("acks", &["all", "-1"], ACKS_ALL),
     ("request.required.acks", &["all", "-1"], ACKS_ALL),
     (
@@ -286,6 +308,8 @@ const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 6] = [
         "a group without a usable committed offset must start at the oldest record, not skip the backlog",
     ),
 ];
+
+const RETRY_UNTIL_DELIVERED: &str = "records are retried until the broker has them; a record that timed out would be sent again after later ones, out of per-key order and possibly twice";
 
 const ACKS_ALL: &str = "a record counts as written only when every in-sync replica has it";
 
@@ -807,10 +831,10 @@ impl Settings {
                     return Err(invalid(format!("{table}.{key}"), self.redact(&message)));
                 }
                 let normalized = normalized_property_value(&value);
-                if let Some((_, required, why)) = DELIVERY_PROPERTIES
-                    .iter()
-                    .find(|(name, required, _)| *name == key && !required.contains(&normalized.as_str()))
-                {
+                if let Some((_, required, why)) = DELIVERY_PROPERTIES.iter().find(|(name, required, _)| {
+                    // "0" is also a boolean's false, so numbers are compared as written too.
+                    *name == key && !required.contains(&normalized.as_str()) && !required.contains(&value.trim())
+                }) {
                     return Err(invalid(
                         format!("{table}.{key}"),
                         format!("must be {} (or left out): {why}", required.join(" or ")),
@@ -1178,6 +1202,8 @@ mod tests {
             ("consumer_properties", "statistics.interval.ms", "600000"),
             ("consumer_properties", "auto.offset.reset", "latest"),
             ("properties", "enable.auto.offset.store", "1"),
+            ("producer_properties", "message.timeout.ms", "300000"),
+            ("properties", "delivery.timeout.ms", "60000"),
         ] {
             let e = load_str(&format!("[kafka.{table}]\n\"{property}\" = \"{value}\"\n"), &[]).unwrap_err().to_string();
             assert!(e.starts_with(&format!("kafka.{table}.{property}: must be ")), "{e}");
@@ -1185,7 +1211,7 @@ mod tests {
         // The values the worker uses itself, spelt out, are accepted.
         let toml = "[kafka.producer_properties]\nacks = \"-1\"\n\"enable.idempotence\" = \"TRUE\"\n\
                     [kafka.consumer_properties]\n\"statistics.interval.ms\" = \"1000\"\n\"enable.auto.commit\" = \"1\"\n\
-                    \"auto.offset.reset\" = \"smallest\"\n";
+                    \"auto.offset.reset\" = \"smallest\"\n\"message.timeout.ms\" = \"0\"\n";
         load_str(toml, &[]).unwrap();
     }
 

@@ -224,6 +224,69 @@ async fn tombstones_are_passed_on_to_the_output_and_route_topics() {
     assert_eq!((summary.stats.tombstones, summary.stats.dead_lettered), (0, 3));
 }
 
+/// With `kafka.output_timestamp = "input"` the enriched records, their route copies and
+/// tombstones carry their input's timestamp; dead letters are stamped when written. With the
+/// default (`write`) every output record is stamped when written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_records_carry_the_input_timestamp_when_asked() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let fx = Fixture::new("timestamps");
+    // 2020-01-01T00:00:00Z plus the record's index in seconds: far from any write time.
+    const STAMPED_FROM: i64 = 1_577_836_800_000;
+    let articles = synthetic("stamped", 6);
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", fx.bootstrap())
+        .set("partitioner", "murmur2_random")
+        .create()
+        .unwrap();
+    let mut sent = std::collections::HashMap::new();
+    let mut stamp = |key: &str, i: usize| {
+        let ts = STAMPED_FROM + i as i64 * 1000;
+        sent.insert(key.to_owned(), ts);
+        ts
+    };
+    for (i, (id, json)) in articles.iter().enumerate() {
+        producer.send(BaseRecord::to(INPUT).key(id.as_str()).payload(json.as_str()).timestamp(stamp(id, i))).unwrap();
+    }
+    let ts = stamp("gone-1", 6);
+    producer.send(BaseRecord::<str, str>::to(INPUT).key("gone-1").timestamp(ts)).unwrap();
+    let ts = stamp("bad-1", 7);
+    producer.send(BaseRecord::to(INPUT).key("bad-1").payload("not json").timestamp(ts)).unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let mut settings = fx.settings.clone();
+    settings.kafka.output_timestamp = news_enricher::config::OutputTimestamp::Input;
+    settings.routes.push(route("taiwan", "news.tag.taiwan"));
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, articles.len() + 1, WAIT);
+    let dlq = fx.read(DLQ, 1, WAIT);
+    let tagged = out.iter().filter(|r| !r.tombstone && r.json()["enrichment"]["tags"].to_string().contains("taiwan"));
+    let routed = fx.read("news.tag.taiwan", tagged.count() + 1, Duration::from_secs(20));
+    worker.shutdown().await.unwrap();
+
+    assert_eq!(out.len(), articles.len() + 1, "{out:#?}");
+    assert!(routed.len() >= 2 && routed.iter().any(|r| r.tombstone), "a tagged article and the tombstone: {routed:#?}");
+    for r in out.iter().chain(&routed) {
+        let key = r.key.as_deref().unwrap();
+        assert_eq!(r.timestamp, Some(sent[key]), "{} {key} keeps its input's timestamp", r.topic);
+    }
+    assert_eq!(dlq.len(), 1);
+    assert!(dlq[0].timestamp.unwrap() >= started, "a dead letter is stamped when written: {:?}", dlq[0].timestamp);
+
+    // The default, on the same input, by a new group, to a new output topic.
+    settings.kafka.group_id = "timestamps-write".into();
+    settings.kafka.output_topic = "news.enriched.write-time".into();
+    settings.kafka.output_timestamp = Default::default();
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read("news.enriched.write-time", articles.len() + 1, WAIT);
+    worker.shutdown().await.unwrap();
+    assert_eq!(out.len(), articles.len() + 1, "{out:#?}");
+    for r in &out {
+        assert!(r.timestamp.unwrap() >= started, "{:?} is stamped when written: {:?}", r.key, r.timestamp);
+    }
+}
+
 /// `run` checks at start that the topics it writes to exist: a route to a topic the brokers do
 /// not have (and will not create) is named before anything is consumed, instead of stopping the
 /// worker at the first article for it, after every restart.
@@ -346,15 +409,22 @@ async fn retriable_produce_errors_are_retried_without_loss() {
     assert_all_committed(&fx).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_record_the_broker_rejects_sends_its_input_to_the_dlq() {
-    let fx = Fixture::new("rejected");
-    let articles = synthetic("rejected", 50);
+/// The worker's first Produce request is answered with `error`, permanent for its records:
+/// their inputs are dead-lettered with the broker's reason (in which one of `reason_words`
+/// appears), the rest is enriched, and the worker keeps going.
+async fn a_rejected_batch_goes_to_the_dlq(
+    group: &str,
+    settings_for: impl Fn(&mut news_enricher::config::Settings),
+    error: RDKafkaRespErr,
+    reason_words: &[&str],
+) {
+    let fx = Fixture::new(group);
+    let mut settings = fx.settings.clone();
+    settings_for(&mut settings);
+    let articles = synthetic(group, 50);
     fx.produce_articles(&articles);
-    // The worker's first Produce request is answered "message too large": permanent for its
-    // records.
-    fx.broker.push_request_errors(RDKafkaApiKey::Produce, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE]);
-    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    fx.broker.push_request_errors(RDKafkaApiKey::Produce, &[error]);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
     let ok =
         eventually(WAIT, || worker.stats().enriched == articles.len() as u64 && worker.shared().in_flight() == 0).await;
     assert!(ok);
@@ -367,15 +437,53 @@ async fn a_record_the_broker_rejects_sends_its_input_to_the_dlq() {
     for r in &dlq {
         assert_eq!(r.headers[headers::CLASS], "produce_failed");
         assert_eq!(r.headers[headers::STAGE], "produce");
-        assert!(
-            r.headers[headers::MESSAGE].contains("too large")
-                || r.headers[headers::MESSAGE].to_lowercase().contains("size"),
-            "{:?}",
-            r.headers
-        );
+        let message = r.headers[headers::MESSAGE].to_lowercase();
+        assert!(reason_words.iter().any(|w| message.contains(w)), "{:?}", r.headers);
         seen.insert(r.key.clone().unwrap());
     }
     assert_eq!(seen, all_ids(&articles), "every input is either enriched or dead-lettered");
+    assert_all_committed(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_broker_rejects_sends_its_input_to_the_dlq() {
+    let error = RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
+    a_rejected_batch_goes_to_the_dlq("rejected", |_| {}, error, &["too large", "size"]).await;
+}
+
+/// With `kafka.output_timestamp = "input"`, a broker whose topic refuses old timestamps
+/// (`message.timestamp.before.max.ms`) answers `INVALID_TIMESTAMP`: that input goes to the DLQ
+/// with the reason instead of stopping the worker on the same offset after every restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timestamp_the_broker_refuses_sends_its_input_to_the_dlq() {
+    let input_time = |s: &mut news_enricher::config::Settings| {
+        s.kafka.output_timestamp = news_enricher::config::OutputTimestamp::Input;
+    };
+    let error = RDKafkaRespErr::RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP;
+    a_rejected_batch_goes_to_the_dlq("refused-timestamp", input_time, error, &["timestamp"]).await;
+}
+
+/// An input just under the default `limits.max_message_bytes` (1 MiB) is valid, and so its
+/// enriched record is written: the producer's own size check (librdkafka's `message.max.bytes`,
+/// 1,000,000 by default) must not refuse what the input limit accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_just_under_the_size_limit_is_enriched() {
+    let fx = Fixture::new("near-limit");
+    let limit = fx.settings.limits.max_message_bytes;
+    assert_eq!(limit, 1 << 20, "the default limit");
+    let body = "Officials in Taipei met again. ".repeat((limit - 2_000) / 31);
+    let article = format!(r#"{{"id":"near-limit","title":"Talks","body":"{body}"}}"#);
+    assert!((1_000_000..limit).contains(&article.len()), "{}", article.len());
+    fx.produce(&[(Some(b"near-limit".to_vec()), article.into_bytes())]);
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let ok = eventually(WAIT, || worker.stats().enriched == 1 && worker.shared().in_flight() == 0).await;
+    let summary = worker.shutdown().await.unwrap();
+    assert!(ok);
+    assert_eq!(summary.stats.dead_lettered, 0, "{:?}", summary.stats.by_dlq_reason);
+    let out = fx.read(OUTPUT, 1, WAIT);
+    assert_eq!(out.len(), 1);
+    let enrichment = &out[0].json()["enrichment"];
+    assert!(out[0].payload.len() > 1_000_000 && enrichment["word_count"].as_u64() > Some(150_000), "{enrichment}");
     assert_all_committed(&fx).await;
 }
 

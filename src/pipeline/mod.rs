@@ -656,10 +656,12 @@ pub fn check_client_configs(settings: &Settings) -> Result<(), (String, String)>
     {
         let shared_alone = refusal::<BaseConsumer>(consumer_config_from(settings, "", shared.clone()));
         Some((if shared_alone.is_some() { "kafka.properties" } else { "kafka.consumer_properties" }, problem))
-    } else if let Some(problem) =
-        refusal::<rdkafka::producer::BaseProducer>(producer_config_from("", settings.producer_kafka_properties()))
-    {
-        let shared_alone = refusal::<rdkafka::producer::BaseProducer>(producer_config_from("", shared));
+    } else if let Some(problem) = refusal::<rdkafka::producer::BaseProducer>(producer_config_from(
+        settings,
+        "",
+        settings.producer_kafka_properties(),
+    )) {
+        let shared_alone = refusal::<rdkafka::producer::BaseProducer>(producer_config_from(settings, "", shared));
         Some((if shared_alone.is_some() { "kafka.properties" } else { "kafka.producer_properties" }, problem))
     } else {
         None
@@ -674,15 +676,28 @@ pub fn check_client_configs(settings: &Settings) -> Result<(), (String, String)>
 
 /// The producer's librdkafka settings: the worker's own, then the user's.
 fn producer_config(settings: &Settings, brokers: &str) -> ClientConfig {
-    producer_config_from(brokers, settings.producer_kafka_properties())
+    producer_config_from(settings, brokers, settings.producer_kafka_properties())
+}
+
+/// librdkafka's largest `message.max.bytes`.
+const LIBRDKAFKA_MAX_MESSAGE_BYTES: usize = 1_000_000_000;
+
+/// The producer's `message.max.bytes` (the size its own check refuses records over): room for
+/// any record made from an accepted input, which is at most `limits.max_message_bytes` plus its
+/// headers (within the broker's limit, about as large) plus the enrichment, so that only the
+/// broker's own limit on the output topics decides. librdkafka's default, 1,000,000 bytes, is
+/// below the default input limit of 1 MiB.
+fn producer_max_message_bytes(settings: &Settings) -> usize {
+    settings.limits.max_message_bytes.saturating_mul(2).clamp(1_000_000, LIBRDKAFKA_MAX_MESSAGE_BYTES)
 }
 
 /// The producer's librdkafka settings with `user` as the user's properties.
-fn producer_config_from(brokers: &str, user: BTreeMap<String, String>) -> ClientConfig {
+fn producer_config_from(settings: &Settings, brokers: &str, user: BTreeMap<String, String>) -> ClientConfig {
     client_config(
         brokers,
         user,
         &[
+            ("message.max.bytes", &producer_max_message_bytes(settings).to_string()),
             ("enable.idempotence", "true"),
             ("acks", "all"),
             // 0 = retry until delivered: a broker outage stalls and pauses intake instead of

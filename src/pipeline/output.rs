@@ -4,7 +4,7 @@
 
 use super::record_headers::{forwardable, is_error_header, raw_headers};
 use crate::article::{DecodeError, EnrichedArticle};
-use crate::config::{Route, Settings};
+use crate::config::{OutputTimestamp, Route, Settings};
 use crate::enrich::text::prefix_within;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
@@ -63,6 +63,8 @@ pub struct OutRecord {
     /// `None` for a tombstone (a null value: "delete this key" on a compacted topic).
     pub payload: Option<Arc<[u8]>>,
     pub headers: Option<OwnedHeaders>,
+    /// Milliseconds since the epoch; `None`: stamped by the producer when written.
+    pub timestamp: Option<i64>,
 }
 
 impl OutRecord {
@@ -77,6 +79,9 @@ impl OutRecord {
         }
         if let Some(headers) = &self.headers {
             record = record.headers(headers.clone());
+        }
+        if let Some(timestamp) = self.timestamp {
+            record = record.timestamp(timestamp);
         }
         record
     }
@@ -118,6 +123,7 @@ impl OutRecord {
             key: if keep_key { self.key.clone() } else { None },
             payload: Some(Arc::from(&[][..])),
             headers: Some(headers),
+            timestamp: self.timestamp,
         }
     }
 }
@@ -133,6 +139,8 @@ pub struct Topics {
     pub forward_headers: bool,
     /// `kafka.tombstones`.
     pub tombstones: crate::config::Tombstones,
+    /// `kafka.output_timestamp`.
+    pub output_timestamp: OutputTimestamp,
 }
 
 impl Topics {
@@ -144,6 +152,7 @@ impl Topics {
             group_id: settings.kafka.group_id.clone(),
             forward_headers: settings.kafka.forward_headers,
             tombstones: settings.kafka.tombstones,
+            output_timestamp: settings.kafka.output_timestamp,
         }
     }
 
@@ -164,11 +173,13 @@ impl Topics {
         let payload: Arc<[u8]> = article.to_json().into();
         let key: Arc<[u8]> = article.key().as_bytes().into();
         let headers = self.output_headers(input);
+        let timestamp = self.output_timestamp_of(input);
         let mut out = vec![OutRecord {
             topic: self.output.clone(),
             key: Some(key.clone()),
             payload: Some(payload.clone()),
             headers: headers.clone(),
+            timestamp,
         }];
         for (route, topic) in &self.routes {
             let matched = article.enrichment.tags.iter().any(|t| t.id == route.tag && t.score >= route.min_score);
@@ -178,6 +189,7 @@ impl Topics {
                     key: Some(key.clone()),
                     payload: Some(payload.clone()),
                     headers: headers.clone(),
+                    timestamp,
                 });
             }
         }
@@ -189,6 +201,7 @@ impl Topics {
     pub fn tombstone_records(&self, input: &OwnedMessage) -> Vec<OutRecord> {
         let key: Option<Arc<[u8]>> = input.key().map(Into::into);
         let headers = self.output_headers(input);
+        let timestamp = self.output_timestamp_of(input);
         let mut topics = vec![self.output.clone()];
         for (_, topic) in &self.routes {
             if !topics.contains(topic) {
@@ -197,7 +210,7 @@ impl Topics {
         }
         topics
             .into_iter()
-            .map(|topic| OutRecord { topic, key: key.clone(), payload: None, headers: headers.clone() })
+            .map(|topic| OutRecord { topic, key: key.clone(), payload: None, headers: headers.clone(), timestamp })
             .collect()
     }
 
@@ -206,8 +219,18 @@ impl Topics {
         input.headers().filter(|_| self.forward_headers).and_then(forwardable)
     }
 
+    /// The timestamp of records written for `input` other than its dead letter.
+    pub fn output_timestamp_of(&self, input: &OwnedMessage) -> Option<i64> {
+        match self.output_timestamp {
+            OutputTimestamp::Write => None,
+            OutputTimestamp::Input => input.timestamp().to_millis(),
+        }
+    }
+
     /// The dead-letter record for `input`: its original bytes, key and headers, unchanged,
-    /// followed by the error headers (as Kafka Connect writes them).
+    /// followed by the error headers (as Kafka Connect writes them). It is stamped when
+    /// written, whatever `kafka.output_timestamp` says, so the dead-letter topic's retention
+    /// counts from the failure.
     pub fn dlq_record(&self, input: &OwnedMessage, stage: &str, class: &str, message: &str) -> OutRecord {
         let partition = input.partition().to_string();
         let offset = input.offset().to_string();
@@ -228,6 +251,7 @@ impl Topics {
             key: input.key().map(Into::into),
             payload: input.payload().map(Into::into),
             headers: Some(headers),
+            timestamp: None,
         }
     }
 
@@ -239,7 +263,8 @@ impl Topics {
 /// How a failed delivery is handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryFailure {
-    /// This record can never be written (too large, rejected as invalid): dead-letter the input.
+    /// This record can never be written (too large, its timestamp or contents rejected as
+    /// invalid): dead-letter the input.
     Permanent(String),
     /// Nothing can be written (authentication, authorisation, fenced producer, unknown topic):
     /// stop without committing so a restart loses nothing.
@@ -250,7 +275,16 @@ pub enum DeliveryFailure {
 pub fn classify(error: &KafkaError) -> DeliveryFailure {
     use RDKafkaErrorCode as C;
     match error.rdkafka_error_code() {
-        Some(C::MessageSizeTooLarge | C::InvalidMessageSize | C::InvalidMessage | C::InvalidRecord | C::BadMessage) => {
+        Some(
+            C::MessageSizeTooLarge
+            | C::InvalidMessageSize
+            | C::InvalidMessage
+            | C::InvalidRecord
+            | C::BadMessage
+            // A topic's `message.timestamp.before.max.ms` refusing an input's old timestamp
+            // (`kafka.output_timestamp = "input"`).
+            | C::InvalidTimestamp,
+        ) => {
             DeliveryFailure::Permanent(error.to_string())
         }
         _ => DeliveryFailure::Fatal(error.to_string()),

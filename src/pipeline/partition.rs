@@ -91,6 +91,7 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
             key: input.key().map(Into::into),
             payload: input.payload().map(Into::into),
             headers: shared.topics.output_headers(&input),
+            timestamp: shared.topics.output_timestamp_of(&input),
         }];
         return Enriched { input, records };
     }

@@ -198,6 +198,8 @@ pub struct Record {
     pub headers: HashMap<String, String>,
     /// In order, as bytes, null values as `None`.
     pub header_list: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Milliseconds since the epoch, as the broker returned it.
+    pub timestamp: Option<i64>,
 }
 
 impl Record {
@@ -246,6 +248,7 @@ pub fn read_topic(bootstrap: &str, topic: &str, want: usize, timeout: Duration) 
                 tombstone: m.payload().is_none(),
                 headers,
                 header_list,
+                timestamp: m.timestamp().to_millis(),
             });
         }
     }
