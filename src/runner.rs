@@ -76,22 +76,22 @@ impl Signals {
     }
 }
 
-/// How long `run` waits for the brokers to answer whether the output topics exist (brokers that
+/// How long `run` waits for the brokers to answer whether the topics it reads and writes exist (brokers that
 /// do not answer are left to the worker's retries), and for a topic they do not know yet to be
 /// created (librdkafka's producer waits `topic.metadata.propagation.max.ms`, 30 s, for the same).
-/// The HTTP endpoint serves meanwhile (/readyz: "starting: checking output topics"), and
+/// The HTTP endpoint serves meanwhile (/readyz: "starting: checking topics"), and
 /// SIGTERM/SIGINT end the wait.
-const OUTPUT_TOPIC_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
-const OUTPUT_TOPIC_CREATION_WAIT: Duration = Duration::from_secs(30);
+const TOPIC_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+const TOPIC_CREATION_WAIT: Duration = Duration::from_secs(30);
 
 /// How `run` ended.
 enum Ended {
     /// The worker ran and stopped (after a signal or a fatal error).
     Stopped(pipeline::RunSummary),
-    /// A signal came before the worker started (during the output topic check): nothing was
+    /// A signal came before the worker started (during the topic check): nothing was
     /// consumed, nothing is left to do.
     SignalBeforeStart,
-    /// The output topic check found a topic missing or forbidden.
+    /// The topic check found a topic missing or forbidden.
     InvalidTopics(String),
 }
 
@@ -117,7 +117,7 @@ impl Startup {
 /// stops the process cleanly, with exit 0, rather than killing it; one that came while the
 /// configuration was checked is acted on at the first wait below), the embedded broker when configured,
 /// the HTTP endpoint (so /healthz answers and /readyz says what start-up is doing), the check of
-/// the output topics (up to 10 s + 30 s when brokers do not answer or a topic is missing), then
+/// the input and output topics (up to 10 s + 30 s when brokers do not answer or a topic is missing), then
 /// the worker.
 pub fn run(settings: &Settings, enricher: Enricher, startup: Startup) -> i32 {
     let enricher = Arc::new(enricher);
@@ -146,7 +146,7 @@ pub fn run(settings: &Settings, enricher: Enricher, startup: Startup) -> i32 {
     };
     let result = rt.block_on(async {
         let slot = crate::telemetry::http::WorkerSlot::default();
-        slot.set_starting(Some("checking output topics"));
+        slot.set_starting(Some("checking topics"));
         if !settings.http.listen.is_empty() {
             if let Err(e) = crate::telemetry::http::serve(&settings.http.listen, slot.clone()).await {
                 return Err(pipeline::WorkerError::Fatal(format!(
@@ -159,20 +159,13 @@ pub fn run(settings: &Settings, enricher: Enricher, startup: Startup) -> i32 {
         // meanwhile leaves it behind.
         let check = tokio::task::spawn_blocking({
             let (settings, brokers) = (settings.clone(), brokers.clone());
-            move || {
-                pipeline::check_output_topics(
-                    &settings,
-                    &brokers,
-                    OUTPUT_TOPIC_ANSWER_TIMEOUT,
-                    OUTPUT_TOPIC_CREATION_WAIT,
-                )
-            }
+            move || pipeline::check_topics(&settings, &brokers, TOPIC_ANSWER_TIMEOUT, TOPIC_CREATION_WAIT)
         });
         tokio::select! {
             checked = check => match checked {
                 Ok(Ok(())) => {}
                 Ok(Err(problem)) => return Ok(Ended::InvalidTopics(problem)),
-                Err(e) => return Err(pipeline::WorkerError::Fatal(format!("output topic check failed: {e}"))),
+                Err(e) => return Err(pipeline::WorkerError::Fatal(format!("topic check failed: {e}"))),
             },
             () = signals.recv() => {
                 tracing::info!("shutdown requested during start-up: exiting before consuming anything");

@@ -509,7 +509,7 @@ fn free_local_address() -> String {
     listener.local_addr().unwrap().to_string()
 }
 
-/// While `run` checks the output topics at start (up to 40 s with brokers that do not answer),
+/// While `run` checks the topics at start (up to 40 s with brokers that do not answer),
 /// the HTTP endpoint already serves and says so, and SIGTERM stops the process cleanly (logged,
 /// exit 0) instead of killing it.
 #[test]
@@ -521,10 +521,7 @@ fn sigterm_during_the_startup_topic_check_stops_cleanly_and_http_serves_meanwhil
     let mut seen = Vec::new();
     assert!(wait_for_log(&log, "serving /metrics", Duration::from_secs(10), &mut seen), "{}", seen.join("\n"));
     assert_eq!(common::http_get(listen.as_str(), "/healthz"), (200, "ok\n".into()));
-    assert_eq!(
-        common::http_get(listen.as_str(), "/readyz"),
-        (503, "not ready: starting: checking output topics\n".into())
-    );
+    assert_eq!(common::http_get(listen.as_str(), "/readyz"), (503, "not ready: starting: checking topics\n".into()));
     std::thread::sleep(Duration::from_millis(500));
     assert!(child.try_wait().unwrap().is_none(), "still checking: {}", seen.join("\n"));
     let took = stop_during_start_up(&mut child, &log, &mut seen, Duration::from_secs(10));
@@ -1005,5 +1002,80 @@ fn check_config_shows_the_tag_classifier_with_its_token_redacted() {
         "Taiwan = \"taiwan\"",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+}
+
+/// `run` against brokers without the configured input topic (a typo) exits 64 naming it, after
+/// the 30 s a topic being created may take to appear, instead of joining the group and idling
+/// as ready with nothing to say why. The brokers here are a mock cluster in this process.
+#[test]
+fn run_with_a_missing_input_topic_exits_64_naming_it() {
+    let broker = news_enricher::embedded::EmbeddedBroker::start(1).unwrap();
+    for topic in ["news.enriched", "news.dlq"] {
+        broker.create_topic(topic, 1).unwrap();
+    }
+    let started = Instant::now();
+    let out = bin()
+        .arg("run")
+        .env("NEWS_ENRICHER_KAFKA__BROKERS", broker.bootstrap_servers())
+        .env("NEWS_ENRICHER_KAFKA__INPUT_TOPICS", "news.raw.typo")
+        .env("NEWS_ENRICHER_HTTP__LISTEN", "")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains("Invalid configuration: kafka.input_topics[0]: topic `news.raw.typo` does not exist"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert!(!stderr.contains("worker started"), "{stderr}");
+}
+
+/// An input topic that becomes unreadable while `run` consumes it (here: fetches answered
+/// "topic authorization failed", as when an ACL is revoked) is reported at warn level, once,
+/// not left at debug level for an idle worker to hide; the worker keeps running and stops
+/// cleanly.
+#[test]
+fn run_warns_once_when_its_input_topic_becomes_unreadable() {
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let broker = news_enricher::embedded::EmbeddedBroker::start(1).unwrap();
+    for topic in ["news.raw", "news.enriched", "news.dlq"] {
+        broker.create_topic(topic, 1).unwrap();
+    }
+    let (child, log) = spawn_with_log(
+        bin()
+            .arg("run")
+            .env("NEWS_ENRICHER_KAFKA__BROKERS", broker.bootstrap_servers())
+            .env("NEWS_ENRICHER_KAFKA__CONSUMER_PROPERTIES__FETCH__WAIT__MAX__MS", "10")
+            .env("NEWS_ENRICHER_HTTP__LISTEN", ""),
+    );
+    let mut child = KilledOnDrop(child);
+    let mut seen = Vec::new();
+    assert!(wait_for_log(&log, "partitions assigned", Duration::from_secs(30), &mut seen), "{}", seen.join("\n"));
+    broker
+        .push_request_errors(RDKafkaApiKey::Fetch, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 20]);
+    assert!(wait_for_log(&log, "consume error", Duration::from_secs(30), &mut seen), "{}", seen.join("\n"));
+    std::thread::sleep(Duration::from_secs(2));
+    Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    let status = child.0.wait().unwrap();
+    seen.extend(log.try_iter());
+    let all = seen.join("\n");
+    assert_eq!(status.code(), Some(0), "{all}");
+    let warnings: Vec<&String> =
+        seen.iter().filter(|l| l.contains("consume error") && l.contains("\"WARN\"")).collect();
+    assert_eq!(warnings.len(), 1, "one warning for 20 failed fetches: {all}");
+    assert!(warnings[0].to_lowercase().contains("authori"), "{}", warnings[0]);
+}
+
+/// A child process killed when the test ends, also when it fails half-way (otherwise the test
+/// binary would wait for it, holding its stderr).
+struct KilledOnDrop(std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

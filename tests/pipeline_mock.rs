@@ -287,17 +287,23 @@ async fn output_records_carry_the_input_timestamp_when_asked() {
     }
 }
 
-/// `run` checks at start that the topics it writes to exist: a route to a topic the brokers do
-/// not have (and will not create) is named before anything is consumed, instead of stopping the
-/// worker at the first article for it, after every restart.
+/// `run` checks at start that the topics it reads and writes exist: a route to a topic the
+/// brokers do not have (and will not create) is named before anything is consumed, instead of
+/// stopping the worker at the first article for it, after every restart; a misspelt input topic
+/// is named instead of leaving the worker ready and idle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn missing_output_topics_are_named_at_start() {
+async fn missing_topics_are_named_at_start() {
     let fx = Fixture::new("topic-check");
     let mut settings = fx.settings.clone();
     settings.routes = vec![route("taiwan", "news.tag.taiwan"), route("taiwan", "news.tag.missing")];
     let check = |settings: &news_enricher::config::Settings| {
-        news_enricher::pipeline::check_output_topics(settings, &fx.bootstrap(), WAIT, Duration::from_secs(2))
+        news_enricher::pipeline::check_topics(settings, &fx.bootstrap(), WAIT, Duration::from_secs(2))
     };
+    // An input topic is never created on request, even by brokers that would create it.
+    settings.kafka.input_topics = vec![INPUT.into(), "news.raw.typo".into(), "^news\\.raw\\..*".into()];
+    let problem = check(&settings).unwrap_err();
+    assert_eq!(problem, "kafka.input_topics[1]: topic `news.raw.typo` does not exist (nor came to exist within 2 s)");
+    settings.kafka.input_topics.remove(1);
     // Brokers that create topics on request (the producer asks, as librdkafka's does by default).
     check(&settings).expect("created on request, as the first write would");
     settings.routes[1] = route("taiwan", "news.tag.missing-too");
@@ -307,7 +313,7 @@ async fn missing_output_topics_are_named_at_start() {
     settings.routes.pop();
     check(&settings).expect("every topic exists");
     // Brokers that do not answer are retried by the worker, not refused here.
-    let unreachable = news_enricher::pipeline::check_output_topics(
+    let unreachable = news_enricher::pipeline::check_topics(
         &settings,
         "127.0.0.1:9",
         Duration::from_secs(1),

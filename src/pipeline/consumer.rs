@@ -239,6 +239,41 @@ fn commit_with_retries(consumer: &BaseConsumer<WorkerContext>, why: &str, last: 
     Commit::Failed
 }
 
+/// How many different consume errors are logged at warn between two messages.
+const MAX_DISTINCT_CONSUME_ERRORS: usize = 32;
+
+/// Errors `poll` returns, logged at warn once each until a message arrives: an input topic
+/// deleted or no longer readable (authorisation) while the worker runs leaves it polling with
+/// nothing to consume, and that must not be silent; repeating the line at every poll would drown
+/// the log.
+#[derive(Default)]
+struct ConsumeErrors {
+    /// The texts logged since the last message, at most [`MAX_DISTINCT_CONSUME_ERRORS`].
+    reported: Vec<String>,
+}
+
+impl ConsumeErrors {
+    fn report(&mut self, error: &KafkaError) {
+        use RDKafkaErrorCode as C;
+        let connection_level = matches!(
+            error.rdkafka_error_code(),
+            Some(C::BrokerTransportFailure | C::AllBrokersDown | C::Resolve | C::Authentication | C::SSL)
+        );
+        let text = error.to_string();
+        // Connection-level errors are reported once per state change by the error callback.
+        if connection_level || self.reported.contains(&text) || self.reported.len() >= MAX_DISTINCT_CONSUME_ERRORS {
+            tracing::debug!(error = %text, "consume error");
+        } else {
+            tracing::warn!(error = %text, "consume error; the worker goes on polling (logged once until a message arrives)");
+            self.reported.push(text);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.reported.clear();
+    }
+}
+
 /// The consumer thread's main loop. Returns after shutdown (or a fatal error) once the consumer
 /// is closed.
 pub(super) fn poll_loop(
@@ -254,6 +289,7 @@ pub(super) fn poll_loop(
     // common path because librdkafka drops its prefetched messages on pause.
     let mut full_since: Option<Instant> = None;
     let mut idle_stored_at = Instant::now();
+    let mut consume_errors = ConsumeErrors::default();
     while !shared.stopping() {
         let paused = context.paused.load(Ordering::Relaxed);
         let full = shared.in_flight_full();
@@ -286,11 +322,11 @@ pub(super) fn poll_loop(
         }
         match consumer.poll(POLL_INTERVAL) {
             Some(Ok(message)) => {
+                consume_errors.clear();
                 shared.health.reachable();
                 shared.dispatch(message.detach(), &consumer, &runtime);
             }
-            // Connection-level errors are reported once per state change by the error callback.
-            Some(Err(e)) => tracing::debug!(error = %e, "consume error"),
+            Some(Err(e)) => consume_errors.report(&e),
             None => {}
         }
         if idle_stored_at.elapsed() >= IDLE_STORE_INTERVAL {

@@ -563,54 +563,90 @@ pub enum WorkerError {
     Fatal(String),
 }
 
-/// Checks, before the worker starts, that every topic it writes to exists, or comes to exist
-/// within `creation_wait` (brokers that create topics on request answer "unknown topic" to the
-/// request that starts the creation, and a new topic takes a while to reach every broker). A
-/// missing topic would otherwise stop the worker at its first record for it (possibly days
-/// later, for a route) and again after every restart. Brokers that do not answer a request
+/// Checks, before the worker starts, that every topic it reads and writes exists, or comes to
+/// exist within `creation_wait` (brokers that create topics on request answer "unknown topic" to
+/// the request that starts the creation, and a new topic takes a while to reach every broker).
+/// A missing output topic would otherwise stop the worker at its first record for it (possibly
+/// days later, for a route) and again after every restart; a missing input topic would leave it
+/// joined, ready and idle, with nothing to say why. Input topics are looked up by a client with
+/// the worker's consumer settings, which (like the worker's consumer) does not create topics, so
+/// a misspelt input topic is named rather than created; output topics by one with its producer
+/// settings. Subscription patterns (`^…`) are not checked. Brokers that do not answer a request
 /// within `answer_timeout` are not an error here: the worker retries them. A topic still unknown
 /// after `creation_wait`, or that this client may not see, is; the message names the setting.
-/// The client is made with the worker's producer settings.
-pub fn check_output_topics(
+pub fn check_topics(
     settings: &Settings,
     brokers: &str,
     answer_timeout: Duration,
     creation_wait: Duration,
 ) -> Result<(), String> {
-    use rdkafka::error::RDKafkaErrorCode;
-    const RETRY_INTERVAL: Duration = Duration::from_millis(500);
+    let consumer: BaseConsumer = consumer_config_from(settings, brokers, settings.consumer_kafka_properties())
+        .create()
+        .map_err(|e| format!("cannot create Kafka client: {e}"))?;
     let producer: rdkafka::producer::BaseProducer =
         producer_config(settings, brokers).create().map_err(|e| format!("cannot create Kafka client: {e}"))?;
-    let started = Instant::now();
-    let deadline = started + answer_timeout + creation_wait;
-    let mut named = vec![
+    let inputs: Vec<(String, &str)> = (settings.kafka.input_topics.iter().enumerate())
+        .filter(|(_, topic)| !topic.starts_with('^'))
+        .map(|(i, topic)| (format!("kafka.input_topics[{i}]"), topic.as_str()))
+        .collect();
+    let mut outputs = vec![
         ("kafka.output_topic".to_owned(), settings.kafka.output_topic.as_str()),
         ("kafka.dlq_topic".to_owned(), settings.kafka.dlq_topic.as_str()),
     ];
     for (i, route) in settings.routes.iter().enumerate() {
-        named.push((format!("routes[{i}].topic"), route.topic.as_str()));
+        outputs.push((format!("routes[{i}].topic"), route.topic.as_str()));
     }
+    let started = Instant::now();
+    let timing =
+        TopicWait { started, deadline: started + answer_timeout + creation_wait, answer_timeout, creation_wait };
+    let Some(mut problems) = topic_problems(consumer.client(), inputs, &timing) else { return Ok(()) };
+    let Some(output_problems) = topic_problems(producer.client(), outputs, &timing) else { return Ok(()) };
+    problems.extend(output_problems);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// The time limits of [`check_topics`].
+struct TopicWait {
+    started: Instant,
+    deadline: Instant,
+    answer_timeout: Duration,
+    creation_wait: Duration,
+}
+
+/// What is wrong with the `(setting, topic)`s as `client` sees them; `None` when the brokers did
+/// not answer (not checked: the worker retries them).
+fn topic_problems<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    named: Vec<(String, &str)>,
+    timing: &TopicWait,
+) -> Option<Vec<String>> {
+    use rdkafka::error::RDKafkaErrorCode;
+    const RETRY_INTERVAL: Duration = Duration::from_millis(500);
     let mut problems = Vec::new();
     for (setting, topic) in named {
         loop {
-            let wait = answer_timeout.min(deadline.saturating_duration_since(Instant::now()));
-            let metadata = match producer.client().fetch_metadata(Some(topic), wait) {
+            let wait = timing.answer_timeout.min(timing.deadline.saturating_duration_since(Instant::now()));
+            let metadata = match client.fetch_metadata(Some(topic), wait) {
                 Ok(metadata) => metadata,
                 Err(e) => {
-                    tracing::info!(error = %e, "output topics not checked at start: the brokers did not answer (the worker retries them)");
-                    return Ok(());
+                    tracing::info!(error = %e, "topics not checked at start: the brokers did not answer (the worker retries them)");
+                    return None;
                 }
             };
             let error = metadata.topics().iter().find(|t| t.name() == topic).and_then(|t| t.error());
             match error.map(RDKafkaErrorCode::from) {
                 None => break,
-                Some(RDKafkaErrorCode::UnknownTopicOrPartition) if started.elapsed() < creation_wait => {
+                Some(RDKafkaErrorCode::UnknownTopicOrPartition) if timing.started.elapsed() < timing.creation_wait => {
                     std::thread::sleep(RETRY_INTERVAL);
                 }
                 Some(RDKafkaErrorCode::UnknownTopicOrPartition) => {
                     problems.push(format!(
                         "{setting}: topic `{topic}` does not exist (nor came to exist within {} s)",
-                        creation_wait.as_secs()
+                        timing.creation_wait.as_secs()
                     ));
                     break;
                 }
@@ -618,19 +654,15 @@ pub fn check_output_topics(
                     problems.push(format!("{setting}: this client is not authorised for topic `{topic}`"));
                     break;
                 }
-                // E.g. a leader being elected for a topic just created: writes will wait for it.
+                // E.g. a leader being elected for a topic just created: the worker waits for it.
                 Some(other) => {
-                    tracing::debug!(topic, error = %other, "output topic not ready yet");
+                    tracing::debug!(topic, error = %other, "topic not ready yet");
                     break;
                 }
             }
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
+    Some(problems)
 }
 
 /// Checks that librdkafka accepts the consumer and producer configurations the worker makes

@@ -57,7 +57,7 @@ impl WorkerSlot {
         self.0.worker.get()
     }
 
-    /// What start-up is doing before the worker is set, for `/readyz` ("checking output
+    /// What start-up is doing before the worker is set, for `/readyz` ("checking
     /// topics"); `None` for nothing in particular.
     pub fn set_starting(&self, step: Option<&'static str>) {
         *self.0.starting.lock().unwrap_or_else(|p| p.into_inner()) = step;
