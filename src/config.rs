@@ -51,6 +51,10 @@ pub struct KafkaSettings {
     /// The timestamp of enriched records, route copies and tombstones: the time they are written
     /// or the input record's own.
     pub output_timestamp: OutputTimestamp,
+    /// Whether the enriched record, its route copies and tombstones carry where their input was
+    /// (`news_enricher.source.topic`, `.partition`, `.offset` headers), which tells a copy made
+    /// by re-processing from a new version of the article.
+    pub source_headers: bool,
     /// Passed to librdkafka as is (security.protocol, sasl.*, ssl.*, tuning). Nested tables are
     /// flattened with dots, so `sasl.password = "…"` and `[kafka.properties.sasl] password = "…"`
     /// and `NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD` all mean `sasl.password`.
@@ -94,6 +98,7 @@ impl std::fmt::Debug for KafkaSettings {
             forward_headers,
             tombstones,
             output_timestamp,
+            source_headers,
             properties,
             consumer_properties,
             producer_properties,
@@ -111,6 +116,7 @@ impl std::fmt::Debug for KafkaSettings {
             .field("forward_headers", forward_headers)
             .field("tombstones", tombstones)
             .field("output_timestamp", output_timestamp)
+            .field("source_headers", source_headers)
             .field("properties", &shown(properties))
             .field("consumer_properties", &shown(consumer_properties))
             .field("producer_properties", &shown(producer_properties))
@@ -240,6 +246,7 @@ impl Default for KafkaSettings {
             forward_headers: true,
             tombstones: Tombstones::Forward,
             output_timestamp: OutputTimestamp::Write,
+            source_headers: true,
             properties: BTreeMap::new(),
             consumer_properties: BTreeMap::new(),
             producer_properties: BTreeMap::new(),

@@ -135,16 +135,18 @@ async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason_and_committed()
 async fn input_headers_are_passed_on_to_enriched_records_and_dead_letters() {
     let fx = Fixture::new("headers");
     let stale_class: &[u8] = headers::CLASS.as_bytes();
+    let stale_source: &[u8] = headers::SOURCE_OFFSET.as_bytes();
     let input_headers: Vec<RawHeader<'_>> = vec![
         (b"traceparent", Some(b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")),
         (b"\xff\xfe binary name", Some(b"\x00\x01")),
         (stale_class, Some(b"missing_id")),
+        (stale_source, Some(b"1234")),
         (b"null-valued", None),
         (b"traceparent", Some(b"a repeated name keeps both")),
     ];
     let forwarded: Vec<(Vec<u8>, Option<Vec<u8>>)> = input_headers
         .iter()
-        .filter(|(name, _)| *name != stale_class)
+        .filter(|(name, _)| *name != stale_class && *name != stale_source)
         .map(|(name, value)| (name.to_vec(), value.map(<[u8]>::to_vec)))
         .collect();
     let good = r#"{"id":"with-headers","title":"Taiwan","body":"Taiwan's president spoke in Taipei."}"#;
@@ -161,8 +163,28 @@ async fn input_headers_are_passed_on_to_enriched_records_and_dead_letters() {
     let summary = worker.shutdown().await.expect("headers of any bytes never stop the worker");
 
     let enriched = out.iter().find(|r| r.key.as_deref() == Some("with-headers")).expect("the article is enriched");
-    assert_eq!(enriched.header_list, forwarded);
-    assert!(out.iter().filter(|r| r.key.as_deref() != Some("with-headers")).all(|r| r.header_list.is_empty()));
+    let source = |r: &Record| -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        [
+            (headers::SOURCE_TOPIC, INPUT.to_owned()),
+            (headers::SOURCE_PARTITION, "0".into()),
+            (headers::SOURCE_OFFSET, r.headers[headers::SOURCE_OFFSET].clone()),
+        ]
+        .map(|(k, v)| (k.as_bytes().to_vec(), Some(v.into_bytes())))
+        .to_vec()
+    };
+    assert_eq!(enriched.header_list[..forwarded.len()], forwarded[..], "the input's headers first");
+    assert_eq!(enriched.header_list[forwarded.len()..], source(enriched)[..], "then where the input was");
+    assert_eq!(enriched.headers[headers::SOURCE_OFFSET], "0", "the first record of partition 0");
+    for r in out.iter().filter(|r| r.key.as_deref() != Some("with-headers")) {
+        assert_eq!(r.headers[headers::SOURCE_TOPIC], INPUT, "{r:?}");
+        assert_eq!(r.header_list.len(), 3, "only where the input was: {r:?}");
+        let (partition, offset) = (&r.headers[headers::SOURCE_PARTITION], &r.headers[headers::SOURCE_OFFSET]);
+        assert_eq!(partition.parse::<i32>().unwrap(), r.partition, "output partitioned as its input: {r:?}");
+        assert!(offset.parse::<i64>().is_ok(), "{r:?}");
+    }
+    let coordinates: BTreeSet<(&String, &String)> =
+        out.iter().map(|r| (&r.headers[headers::SOURCE_PARTITION], &r.headers[headers::SOURCE_OFFSET])).collect();
+    assert_eq!(coordinates.len(), out.len(), "each record names its own input");
     assert_eq!(dlq.len(), 1, "{dlq:#?}");
     let dead = &dlq[0];
     assert_eq!(dead.payload, b"not json");

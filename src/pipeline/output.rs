@@ -36,6 +36,16 @@ pub mod headers {
     /// replayed into the input topic) are never passed on, so that a record's error headers
     /// always describe its own failure and an enriched record carries none.
     pub const ERROR_PREFIXES: [&str; 2] = ["__connect.errors.", "news_enricher.errors."];
+
+    /// Where the input of an enriched record, route copy or tombstone was (`kafka.source_headers`):
+    /// the same in every copy written for one input, so re-processing after a crash is told apart
+    /// from a new version of the article (which has the same key but another offset).
+    pub const SOURCE_TOPIC: &str = "news_enricher.source.topic";
+    pub const SOURCE_PARTITION: &str = "news_enricher.source.partition";
+    pub const SOURCE_OFFSET: &str = "news_enricher.source.offset";
+    /// Their prefix: an input's own headers with it (an enriched record enriched again) are
+    /// replaced, never passed on beside this worker's.
+    pub const SOURCE_PREFIX: &str = "news_enricher.source.";
 }
 
 /// A dead letter keeps the input's key when it falls back to [`OutRecord::without_payload`] only up
@@ -141,6 +151,10 @@ pub struct Topics {
     pub tombstones: crate::config::Tombstones,
     /// `kafka.output_timestamp`.
     pub output_timestamp: OutputTimestamp,
+    /// `kafka.source_headers`: records written for an input (its dead letter aside, which has
+    /// its own) carry [`headers::SOURCE_TOPIC`], [`headers::SOURCE_PARTITION`] and
+    /// [`headers::SOURCE_OFFSET`].
+    pub source_headers: bool,
 }
 
 impl Topics {
@@ -153,6 +167,7 @@ impl Topics {
             forward_headers: settings.kafka.forward_headers,
             tombstones: settings.kafka.tombstones,
             output_timestamp: settings.kafka.output_timestamp,
+            source_headers: settings.kafka.source_headers,
         }
     }
 
@@ -214,9 +229,20 @@ impl Topics {
             .collect()
     }
 
-    /// The headers of records written for `input` other than its dead letter.
+    /// The headers of records written for `input` other than its dead letter: its own (when
+    /// forwarded), then where it was (when `kafka.source_headers` is on).
     pub fn output_headers(&self, input: &OwnedMessage) -> Option<OwnedHeaders> {
-        input.headers().filter(|_| self.forward_headers).and_then(forwardable)
+        let forwarded = input.headers().filter(|_| self.forward_headers).and_then(forwardable);
+        if !self.source_headers {
+            return forwarded;
+        }
+        let (partition, offset) = (input.partition().to_string(), input.offset().to_string());
+        let headers = forwarded
+            .unwrap_or_else(|| OwnedHeaders::new_with_capacity(3))
+            .insert(Header { key: headers::SOURCE_TOPIC, value: Some(input.topic()) })
+            .insert(Header { key: headers::SOURCE_PARTITION, value: Some(&partition) })
+            .insert(Header { key: headers::SOURCE_OFFSET, value: Some(&offset) });
+        Some(headers)
     }
 
     /// The timestamp of records written for `input` other than its dead letter.
@@ -404,6 +430,7 @@ mod tests {
     #[test]
     fn output_records_carry_the_input_headers_less_stale_error_headers() {
         let input = input_with_headers();
+        let topics = || Topics { source_headers: false, ..topics() };
         let forwarded = topics().output_headers(&input).expect("headers forwarded by default");
         assert_eq!(header_list(&forwarded), forwarded_list());
 
@@ -419,6 +446,42 @@ mod tests {
             Some(OwnedHeaders::new().insert(Header { key: headers::STAGE, value: Some("decode") })),
         );
         assert!(topics().output_headers(&only_errors).is_none(), "nothing left to forward");
+    }
+
+    #[test]
+    fn output_records_say_where_their_input_was_after_its_headers() {
+        let stale = OwnedHeaders::new()
+            .insert(Header { key: "traceparent", value: Some("00-4bf92f3577b34da6-00f067aa0ba902b7-01") })
+            .insert(Header { key: headers::SOURCE_OFFSET, value: Some("3") });
+        let input = OwnedMessage::new(
+            Some(b"{}".to_vec()),
+            None,
+            "news.raw".into(),
+            Timestamp::NotAvailable,
+            2,
+            9,
+            Some(stale),
+        );
+        let source = |partition: &str, offset: &str| {
+            [
+                (headers::SOURCE_TOPIC, "news.raw"),
+                (headers::SOURCE_PARTITION, partition),
+                (headers::SOURCE_OFFSET, offset),
+            ]
+            .map(|(k, v)| (k.to_owned(), Some(v.to_owned())))
+        };
+        let list = header_list(&topics().output_headers(&input).unwrap());
+        assert_eq!(list[0].0, "traceparent");
+        assert_eq!(list[1..], source("2", "9"), "the earlier input's offset is replaced");
+        let not_forwarded = Topics { forward_headers: false, ..topics() };
+        assert_eq!(header_list(&not_forwarded.output_headers(&input).unwrap()), source("2", "9"));
+        let bare = OwnedMessage::new(None, None, "news.raw".into(), Timestamp::NotAvailable, 0, 41, None);
+        assert_eq!(header_list(&topics().output_headers(&bare).unwrap()), source("0", "41"));
+        let off = Topics { forward_headers: false, source_headers: false, ..topics() };
+        assert!(off.output_headers(&input).is_none());
+        // A dead letter has its own headers for where the input was, and drops stale ones.
+        let dead = header_list(topics().dlq_record(&input, "decode", "not_json", "x").headers.as_ref().unwrap());
+        assert!(!dead.iter().any(|(k, _)| k.starts_with(headers::SOURCE_PREFIX)), "{dead:?}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! goes through [`raw_headers`] instead, and headers are passed on as librdkafka copies, never
 //! rebuilt from their names.
 
-use super::output::headers::ERROR_PREFIXES;
+use super::output::headers::{ERROR_PREFIXES, SOURCE_PREFIX};
 use rdkafka::bindings as rd;
 use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Headers, OwnedHeaders};
 use rdkafka::Message;
@@ -61,12 +61,13 @@ pub fn byte_size(headers: &OwnedHeaders) -> usize {
     raw_headers(headers).map(|(name, value)| name.len() + value.map_or(0, <[u8]>::len)).sum()
 }
 
-/// A copy of `headers` in order, null values kept, less error headers: an input that is a
-/// replayed dead letter must not pass on the error headers of its earlier failure. `None` when
-/// nothing is left.
+/// A copy of `headers` in order, null values kept, less error and source headers: an input
+/// that is a replayed dead letter must not pass on the error headers of its earlier failure, and
+/// one enriched before must not carry where its earlier input was beside where it is. `None`
+/// when nothing is left.
 pub fn forwardable(headers: &OwnedHeaders) -> Option<OwnedHeaders> {
     let stale: Vec<CString> = raw_headers(headers)
-        .filter(|(name, _)| is_error_header(name))
+        .filter(|(name, _)| is_error_header(name) || name.starts_with(SOURCE_PREFIX.as_bytes()))
         .filter_map(|(name, _)| CString::new(name).ok())
         .collect();
     let copy = headers.clone();
