@@ -208,6 +208,9 @@ pub struct HttpSettings {
     /// A worker holding partitions with lag that completes nothing for this long is "stalled":
     /// not ready, and `news_enricher_stalled` is 1.
     pub stall_timeout_secs: u64,
+    /// A worker stalled this long besides (so `stall_timeout_secs` plus this with nothing
+    /// completed) stops with exit 1, for a supervisor to restart it; 0 never does.
+    pub stall_exit_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -266,7 +269,7 @@ impl Default for Limits {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { listen: "127.0.0.1:9464".into(), stall_timeout_secs: 60 }
+        HttpSettings { listen: "127.0.0.1:9464".into(), stall_timeout_secs: 60, stall_exit_secs: 0 }
     }
 }
 
@@ -704,6 +707,9 @@ impl Settings {
                 "http.listen",
                 format!("{:?} is not an address like 0.0.0.0:9464 (empty disables the endpoint)", self.http.listen),
             ));
+        }
+        if self.http.stall_exit_secs > MAX_DURATION_MS / 1000 {
+            return Err(invalid("http.stall_exit_secs", format!("must be at most {}", MAX_DURATION_MS / 1000)));
         }
         if self.http.stall_timeout_secs == 0 || self.http.stall_timeout_secs > MAX_DURATION_MS / 1000 {
             return Err(invalid(

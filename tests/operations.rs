@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use news_enricher::pipeline::Worker;
+use news_enricher::pipeline::{Worker, WorkerError};
 use news_enricher::telemetry::http;
 use rdkafka::types::RDKafkaApiKey;
 use std::net::SocketAddr;
@@ -124,6 +124,39 @@ async fn stall_watchdog_marks_a_stuck_worker_not_ready_and_recovers() {
     assert!(recovered, "{:?}", worker.shared().not_ready_reason());
     assert_eq!(metric(&worker.shared().metrics_text(), "news_enricher_stalled"), Some(0.0));
     worker.shutdown().await.unwrap();
+}
+
+/// With `http.stall_exit_secs`, a stall that lasts that long besides stops the worker with a
+/// fatal error (exit 1 from `run`) for its supervisor to restart; before that it is only marked
+/// stalled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_past_stall_exit_secs_stops_the_worker_for_a_restart() {
+    let fx = Fixture::new("ops-stall-exit");
+    let mut settings = fx.settings.clone();
+    settings.http.stall_timeout_secs = 2;
+    settings.http.stall_exit_secs = 3;
+    fx.produce_articles(&synthetic("stall-exit", 20));
+    // Output writes hang for 30 s: partitions have work but nothing completes.
+    fx.broker.delay_requests(1, RDKafkaApiKey::Produce, 3, 30_000);
+    let started = std::time::Instant::now();
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let stalled = eventually(Duration::from_secs(20), || {
+        metric(&worker.shared().metrics_text(), "news_enricher_stalled") == Some(1.0)
+    })
+    .await;
+    assert!(stalled, "{}", worker.shared().metrics_text());
+    assert_eq!(
+        worker.shared().not_ready_reason(),
+        Some("stalled: partitions with lag but no progress"),
+        "not stopped yet"
+    );
+    let failed = tokio::time::timeout(Duration::from_secs(20), worker.failed()).await;
+    assert!(failed.is_ok(), "still running after {:?}", started.elapsed());
+    assert!(started.elapsed() >= Duration::from_secs(5), "stopped after {:?}", started.elapsed());
+    match worker.shutdown().await {
+        Err(WorkerError::Fatal(reason)) => assert!(reason.contains("http.stall_exit_secs = 3"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

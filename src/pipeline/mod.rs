@@ -132,6 +132,8 @@ pub struct Shared {
     ready: AtomicBool,
     stalled: AtomicBool,
     stall_timeout: Duration,
+    /// `http.stall_exit_secs`: how long a stall may last before the worker stops; `None`: never.
+    stall_exit: Option<Duration>,
 }
 
 impl Shared {
@@ -528,6 +530,18 @@ impl Shared {
         } else if was_stalled && !stalled {
             tracing::info!("worker making progress again");
         }
+        if let Some(exit_after) =
+            self.stall_exit.filter(|exit_after| stalled && idle_for >= self.stall_timeout + *exit_after)
+        {
+            // A stall the brokers do not explain (they answer) is the worker's or librdkafka's
+            // state gone wrong, which a restart with fresh connections and a fresh group
+            // membership clears; the work not completed is re-processed after it.
+            self.fail(format!(
+                "stalled for {} s with lag and nothing completed (http.stall_exit_secs = {}): stopping for a restart",
+                idle_for.saturating_sub(self.stall_timeout).as_secs(),
+                exit_after.as_secs()
+            ));
+        }
         let ready = self.not_ready_reason().is_none();
         let was_ready = self.ready.swap(ready, Ordering::AcqRel);
         if ready != was_ready {
@@ -856,6 +870,7 @@ impl Worker {
             ready: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             stall_timeout: Duration::from_secs(settings.http.stall_timeout_secs),
+            stall_exit: Some(Duration::from_secs(settings.http.stall_exit_secs)).filter(|d| !d.is_zero()),
         });
         let consumer: BaseConsumer<WorkerContext> =
             consumer_config_from(settings, brokers, settings.consumer_kafka_properties())
