@@ -208,8 +208,8 @@ pub struct HttpSettings {
     /// A worker holding partitions with lag that completes nothing for this long is "stalled":
     /// not ready, and `news_enricher_stalled` is 1.
     pub stall_timeout_secs: u64,
-    /// A worker stalled this long besides (so `stall_timeout_secs` plus this with nothing
-    /// completed) stops with exit 1, for a supervisor to restart it; 0 never does.
+    /// A stall that goes on this much longer than `stall_timeout_secs` stops the worker with
+    /// exit 1, for a supervisor to restart it; 0 never does.
     pub stall_exit_secs: u64,
 }
 

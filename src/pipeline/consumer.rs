@@ -253,7 +253,9 @@ struct ConsumeErrors {
 }
 
 impl ConsumeErrors {
-    fn report(&mut self, error: &KafkaError) {
+    /// Logs `error` (its text does not say which topic: `topics` does) and says whether it was
+    /// at warn level.
+    fn report(&mut self, error: &KafkaError, topics: impl FnOnce() -> String) -> bool {
         use RDKafkaErrorCode as C;
         let connection_level = matches!(
             error.rdkafka_error_code(),
@@ -263,10 +265,15 @@ impl ConsumeErrors {
         // Connection-level errors are reported once per state change by the error callback.
         if connection_level || self.reported.contains(&text) || self.reported.len() >= MAX_DISTINCT_CONSUME_ERRORS {
             tracing::debug!(error = %text, "consume error");
-        } else {
-            tracing::warn!(error = %text, "consume error; the worker goes on polling (logged once until a message arrives)");
-            self.reported.push(text);
+            return false;
         }
+        tracing::warn!(
+            error = %text,
+            topics = %topics(),
+            "consume error; the worker goes on polling (logged once until a message arrives)"
+        );
+        self.reported.push(text);
+        true
     }
 
     fn clear(&mut self) {
@@ -326,7 +333,13 @@ pub(super) fn poll_loop(
                 shared.health.reachable();
                 shared.dispatch(message.detach(), &consumer, &runtime);
             }
-            Some(Err(e)) => consume_errors.report(&e),
+            Some(Err(e)) => {
+                consume_errors.report(&e, || {
+                    let subscription =
+                        consumer.subscription().map(|t| t.elements().iter().map(|e| e.topic().to_owned()).collect());
+                    subscription.unwrap_or_else(|_| Vec::new()).join(",")
+                });
+            }
             None => {}
         }
         if idle_stored_at.elapsed() >= IDLE_STORE_INTERVAL {
@@ -432,5 +445,30 @@ pub(super) fn store(consumer: &BaseConsumer<WorkerContext>, key: &PartitionKey, 
     if let Err(e) = consumer.store_offset(&key.0, key.1, offset) {
         // The partition was revoked meanwhile: the next owner re-processes from the last commit.
         tracing::debug!(topic = %key.0, partition = key.1, offset, error = %e, "offset not stored");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_consume_error_is_warned_once_until_a_message_arrives() {
+        let mut errors = ConsumeErrors::default();
+        let topics = || "news.raw".to_owned();
+        let unauthorised = KafkaError::MessageConsumption(RDKafkaErrorCode::TopicAuthorizationFailed);
+        let unknown = KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition);
+        assert!(errors.report(&unauthorised, topics));
+        assert!(!errors.report(&unauthorised, topics), "the same error again");
+        assert!(errors.report(&unknown, topics), "another error");
+        errors.clear();
+        assert!(errors.report(&unauthorised, topics), "after a message, a new occurrence");
+        // Connection errors have their own once-per-state-change warning.
+        assert!(!errors.report(&KafkaError::MessageConsumption(RDKafkaErrorCode::AllBrokersDown), topics));
+        // Bounded: errors whose text varies cannot flood the log.
+        let mut errors = ConsumeErrors::default();
+        let warned =
+            (0..100).filter(|i| errors.report(&KafkaError::Subscription(format!("topic-{i}")), topics)).count();
+        assert_eq!(warned, MAX_DISTINCT_CONSUME_ERRORS);
     }
 }

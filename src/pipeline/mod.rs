@@ -533,9 +533,10 @@ impl Shared {
         if let Some(exit_after) =
             self.stall_exit.filter(|exit_after| stalled && idle_for >= self.stall_timeout + *exit_after)
         {
-            // A stall the brokers do not explain (they answer) is the worker's or librdkafka's
-            // state gone wrong, which a restart with fresh connections and a fresh group
-            // membership clears; the work not completed is re-processed after it.
+            // A stall while the brokers answer may be the worker's or librdkafka's state gone
+            // wrong, which a restart with fresh connections and a fresh group membership clears
+            // (the work not completed is re-processed after it); one the brokers cause while
+            // answering (too few in-sync replicas) is not, which is why this is opt-in.
             self.fail(format!(
                 "stalled for {} s with lag and nothing completed (http.stall_exit_secs = {}): stopping for a restart",
                 idle_for.saturating_sub(self.stall_timeout).as_secs(),
@@ -613,13 +614,15 @@ pub fn check_topics(
     let started = Instant::now();
     let timing =
         TopicWait { started, deadline: started + answer_timeout + creation_wait, answer_timeout, creation_wait };
-    let Some(mut problems) = topic_problems(consumer.client(), inputs, &timing) else { return Ok(()) };
-    let Some(output_problems) = topic_problems(producer.client(), outputs, &timing) else { return Ok(()) };
-    problems.extend(output_problems);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
+    let Some(problems) = topic_problems(consumer.client(), inputs, &timing) else { return Ok(()) };
+    // A missing input topic used up the wait for topics being created, which an output topic
+    // the check itself just had created may still need: the input is the problem to name.
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
+    match topic_problems(producer.client(), outputs, &timing) {
+        Some(problems) if !problems.is_empty() => Err(problems.join("; ")),
+        _ => Ok(()),
     }
 }
 

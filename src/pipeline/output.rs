@@ -232,7 +232,8 @@ impl Topics {
     /// The headers of records written for `input` other than its dead letter: its own (when
     /// forwarded), then where it was (when `kafka.source_headers` is on).
     pub fn output_headers(&self, input: &OwnedMessage) -> Option<OwnedHeaders> {
-        let forwarded = input.headers().filter(|_| self.forward_headers).and_then(forwardable);
+        let forwarded =
+            input.headers().filter(|_| self.forward_headers).and_then(|h| forwardable(h, self.source_headers));
         if !self.source_headers {
             return forwarded;
         }
@@ -262,7 +263,7 @@ impl Topics {
         let offset = input.offset().to_string();
         let headers = input
             .headers()
-            .and_then(forwardable)
+            .and_then(|h| forwardable(h, false))
             .unwrap_or_default()
             .insert(Header { key: headers::TOPIC, value: Some(input.topic()) })
             .insert(Header { key: headers::PARTITION, value: Some(&partition) })
@@ -297,30 +298,34 @@ pub enum DeliveryFailure {
     Fatal(String),
 }
 
-/// Classifies a producer error that librdkafka did not retry away.
-pub fn classify(error: &KafkaError) -> DeliveryFailure {
+/// Classifies a producer error for `record` that librdkafka did not retry away.
+pub fn classify(error: &KafkaError, record: &OutRecord) -> DeliveryFailure {
     use RDKafkaErrorCode as C;
     match error.rdkafka_error_code() {
-        Some(
-            C::MessageSizeTooLarge
-            | C::InvalidMessageSize
-            | C::InvalidMessage
-            | C::InvalidRecord
-            | C::BadMessage
-            // A topic's `message.timestamp.before.max.ms` refusing an input's old timestamp
-            // (`kafka.output_timestamp = "input"`).
-            | C::InvalidTimestamp,
-        ) => {
+        Some(C::MessageSizeTooLarge | C::InvalidMessageSize | C::InvalidMessage | C::InvalidRecord | C::BadMessage) => {
             DeliveryFailure::Permanent(error.to_string())
         }
+        // A topic's `message.timestamp.before.max.ms` (or `after.max.ms`, or before Kafka 3.6
+        // `difference.max.ms`) refusing the input's timestamp this record carries
+        // (`kafka.output_timestamp = "input"`) is about this record. Refusing the producer's
+        // own "now" means this host's clock is off, which every record would meet: fatal, or
+        // every input would be dead-lettered.
+        Some(C::InvalidTimestamp) if record.timestamp.is_some() => DeliveryFailure::Permanent(error.to_string()),
+        Some(C::InvalidTimestamp) => DeliveryFailure::Fatal(format!(
+            "{error} (the broker refused the time this host stamped the record with: check its clock)"
+        )),
         _ => DeliveryFailure::Fatal(error.to_string()),
     }
 }
 
-/// Whether an error means "try the same record again" (a finite `message.timeout.ms` expired, or
-/// the local queue is full).
+/// Whether an error means "try the same record again": the local queue is full, a message
+/// timed out (only at shutdown: `message.timeout.ms` is 0), or the broker refused the batch
+/// because of another record in it (`_INVALID_DIFFERENT_RECORD`: Kafka names the records it
+/// refuses, librdkafka fails the others of the batch with this code). A record sent again goes
+/// behind the records of its partition written meanwhile.
 pub fn is_retriable(error: &KafkaError) -> bool {
-    matches!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::MessageTimedOut | RDKafkaErrorCode::QueueFull))
+    use RDKafkaErrorCode as C;
+    matches!(error.rdkafka_error_code(), Some(C::MessageTimedOut | C::QueueFull | C::InvalidDifferentRecord))
 }
 
 /// Produces `record` and waits for the broker's acknowledgement. Retries what can be retried
@@ -340,7 +345,7 @@ pub async fn deliver(
             Err((e, _)) => e,
         };
         if !is_retriable(&error) {
-            return Err(classify(&error));
+            return Err(classify(&error, record));
         }
         tracing::debug!(topic = %record.topic, %error, "retrying delivery");
         tokio::time::sleep(backoff).await;
@@ -479,9 +484,13 @@ mod tests {
         assert_eq!(header_list(&topics().output_headers(&bare).unwrap()), source("0", "41"));
         let off = Topics { forward_headers: false, source_headers: false, ..topics() };
         assert!(off.output_headers(&input).is_none());
-        // A dead letter has its own headers for where the input was, and drops stale ones.
+        // Without source headers of its own, the worker passes the input's on as they are.
+        let forwarding = Topics { source_headers: false, ..topics() };
+        let list = header_list(&forwarding.output_headers(&input).unwrap());
+        assert_eq!(list[1], (headers::SOURCE_OFFSET.to_owned(), Some("3".to_owned())));
+        // A dead letter keeps the input's headers unchanged, these too.
         let dead = header_list(topics().dlq_record(&input, "decode", "not_json", "x").headers.as_ref().unwrap());
-        assert!(!dead.iter().any(|(k, _)| k.starts_with(headers::SOURCE_PREFIX)), "{dead:?}");
+        assert_eq!(dead[1], (headers::SOURCE_OFFSET.to_owned(), Some("3".to_owned())), "{dead:?}");
     }
 
     #[test]
@@ -526,10 +535,23 @@ mod tests {
 
     #[test]
     fn classifies_errors() {
-        let too_large = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
-        assert!(matches!(classify(&too_large), DeliveryFailure::Permanent(_)));
-        let auth = KafkaError::MessageProduction(RDKafkaErrorCode::TopicAuthorizationFailed);
-        assert!(matches!(classify(&auth), DeliveryFailure::Fatal(_)));
-        assert!(is_retriable(&KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut)));
+        let record =
+            OutRecord { topic: "news.enriched".into(), key: None, payload: None, headers: None, timestamp: None };
+        let error = |code| KafkaError::MessageProduction(code);
+        let too_large = error(RDKafkaErrorCode::MessageSizeTooLarge);
+        assert!(matches!(classify(&too_large, &record), DeliveryFailure::Permanent(_)));
+        let auth = error(RDKafkaErrorCode::TopicAuthorizationFailed);
+        assert!(matches!(classify(&auth, &record), DeliveryFailure::Fatal(_)));
+        assert!(is_retriable(&error(RDKafkaErrorCode::MessageTimedOut)));
+        // Refused for another record of its batch: this one is sent again.
+        assert!(is_retriable(&error(RDKafkaErrorCode::InvalidDifferentRecord)));
+        // A refused timestamp is the record's own when it carries its input's, else the clock's.
+        let refused = error(RDKafkaErrorCode::InvalidTimestamp);
+        let stamped = OutRecord { timestamp: Some(1_577_836_800_000), ..record.clone() };
+        assert!(matches!(classify(&refused, &stamped), DeliveryFailure::Permanent(_)));
+        match classify(&refused, &record) {
+            DeliveryFailure::Fatal(reason) => assert!(reason.contains("check its clock"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -191,11 +191,17 @@ async fn await_deliveries(
             Pending::Enqueued(record, future) => match future.await {
                 Ok(Ok(_)) => Ok(record),
                 Ok(Err((e, _))) if is_retriable(&e) => redeliver(&shared, record).await,
-                Ok(Err((e, _))) => Err((record, classify(&e))),
+                Ok(Err((e, _))) => {
+                    let failure = classify(&e, &record);
+                    Err((record, failure))
+                }
                 Err(_canceled) => Err((record, DeliveryFailure::Fatal("the producer shut down".into()))),
             },
             Pending::Refused(record, e) if is_retriable(&e) => redeliver(&shared, record).await,
-            Pending::Refused(record, e) => Err((record, classify(&e))),
+            Pending::Refused(record, e) => {
+                let failure = classify(&e, &record);
+                Err((record, failure))
+            }
         };
         match outcome {
             Ok(record) => shared.stats.record_produced(&record.topic),

@@ -61,13 +61,13 @@ pub fn byte_size(headers: &OwnedHeaders) -> usize {
     raw_headers(headers).map(|(name, value)| name.len() + value.map_or(0, <[u8]>::len)).sum()
 }
 
-/// A copy of `headers` in order, null values kept, less error and source headers: an input
-/// that is a replayed dead letter must not pass on the error headers of its earlier failure, and
-/// one enriched before must not carry where its earlier input was beside where it is. `None`
-/// when nothing is left.
-pub fn forwardable(headers: &OwnedHeaders) -> Option<OwnedHeaders> {
+/// A copy of `headers` in order, null values kept, less error headers (an input that is a
+/// replayed dead letter must not pass on the error headers of its earlier failure) and, with
+/// `drop_source`, less source headers (a record that gets this worker's must not carry an
+/// earlier enrichment's beside them). `None` when nothing is left.
+pub fn forwardable(headers: &OwnedHeaders, drop_source: bool) -> Option<OwnedHeaders> {
     let stale: Vec<CString> = raw_headers(headers)
-        .filter(|(name, _)| is_error_header(name) || name.starts_with(SOURCE_PREFIX.as_bytes()))
+        .filter(|(name, _)| is_error_header(name) || (drop_source && name.starts_with(SOURCE_PREFIX.as_bytes())))
         .filter_map(|(name, _)| CString::new(name).ok())
         .collect();
     let copy = headers.clone();
@@ -118,7 +118,7 @@ mod tests {
         let got: Vec<RawHeader<'_>> = raw_headers(&headers).collect();
         assert_eq!(got[1], (&b"\xff\xfebin"[..], Some(&b"v"[..])));
         assert_eq!(byte_size(&headers), 6 + 1 + 5 + 1 + 22 + 6);
-        let kept = forwardable(&headers).unwrap();
+        let kept = forwardable(&headers, false).unwrap();
         let names: Vec<&[u8]> = raw_headers(&kept).map(|(n, _)| n).collect();
         assert_eq!(names, vec![&b"before"[..], &b"\xff\xfebin"[..]]);
         // What this module exists for: rdkafka's own reader panics on that name.
@@ -134,11 +134,11 @@ mod tests {
             .insert(Header { key: "__connect.errors.topic", value: Some("y") })
             .insert(Header { key: "news_enricher.errors.payload.omitted", value: Some("z") })
             .insert(Header { key: "__connect.errorsX", value: Some("kept: not the prefix") });
-        let kept = forwardable(&headers).unwrap();
+        let kept = forwardable(&headers, false).unwrap();
         let names: Vec<&[u8]> = raw_headers(&kept).map(|(n, _)| n).collect();
         assert_eq!(names, vec![&b"keep"[..], &b"__connect.errorsX"[..]]);
         assert_eq!(headers.count(), 5, "the input's own headers are untouched");
         let only_errors = OwnedHeaders::new().insert(Header { key: "__connect.errors.stage", value: Some("decode") });
-        assert!(forwardable(&only_errors).is_none());
+        assert!(forwardable(&only_errors, false).is_none());
     }
 }
