@@ -33,6 +33,11 @@ const MAX_DEPTH: usize = 127;
 pub enum DecodeError {
     #[error("message is {size} bytes, over the limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
+    /// The value is within the limit but the key and headers make the message larger than it.
+    #[error("message key, headers and value are {size} bytes together, over the limit of {limit} bytes")]
+    EnvelopeTooLarge { size: usize, limit: usize },
+    #[error("message has {count} headers, over the limit of {limit}")]
+    TooManyHeaders { count: usize, limit: usize },
     #[error("message is not valid UTF-8 (first invalid byte at offset {valid_up_to})")]
     NotUtf8 { valid_up_to: usize },
     #[error("message is not valid JSON: {message}")]
@@ -73,7 +78,9 @@ impl DecodeError {
     /// Short machine-readable class: the `reason` label of DLQ metrics and headers.
     pub fn class(&self) -> &'static str {
         match self {
-            DecodeError::TooLarge { .. } => "too_large",
+            DecodeError::TooLarge { .. }
+            | DecodeError::EnvelopeTooLarge { .. }
+            | DecodeError::TooManyHeaders { .. } => "too_large",
             DecodeError::NotUtf8 { .. } => "not_utf8",
             DecodeError::NotJson { .. } => "not_json",
             DecodeError::TooDeep { .. } => "too_deep",

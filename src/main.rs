@@ -84,6 +84,18 @@ fn main() -> ExitCode {
                 }
             };
             let threads = news_enricher::enrich_threads(&settings);
+            if settings.sentiment.remote.as_ref().is_some_and(|r| r.enabled)
+                || settings.taxonomy.remote.as_ref().is_some_and(|r| r.enabled)
+            {
+                // Breaker changes (a model failing, answering again) and warnings about the
+                // model's settings (a token over plain http) belong on stderr, so logging starts
+                // before the models do; routine info lines do not clutter it.
+                let mut log = settings.log.clone();
+                if log.level == "info" {
+                    log.level = "warn".into();
+                }
+                news_enricher::telemetry::logging::init(&log, settings.secrets());
+            }
             let remote = match news_enricher::remote::Remote::start(&settings, enricher.taxonomy()) {
                 Ok(remote) => remote,
                 Err(e) => {
@@ -91,15 +103,6 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            if remote.is_some() {
-                // Breaker changes (a model failing, answering again) belong on stderr; routine
-                // info lines do not clutter it.
-                let mut log = settings.log.clone();
-                if log.level == "info" {
-                    log.level = "warn".into();
-                }
-                news_enricher::telemetry::logging::init(&log, settings.secrets());
-            }
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
             let mut err = std::io::stderr();

@@ -205,6 +205,66 @@ async fn input_headers_are_passed_on_to_enriched_records_and_dead_letters() {
     assert_all_committed(&fx).await;
 }
 
+/// The size limit covers the whole message: a value within `limits.max_message_bytes` whose key
+/// and headers take it over, and a message with more than `MAX_HEADERS` headers (passing on
+/// many headers after removing stale error headers costs more than their number), go to the DLQ
+/// as `too_large`; the worker goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_headers_count_against_the_size_limit() {
+    let fx = Fixture::new("envelope");
+    let mut settings = fx.settings.clone();
+    settings.limits.max_message_bytes = 10_000;
+    let article = |id: &str| format!(r#"{{"id":"{id}","title":"Taiwan","body":"{}"}}"#, "word ".repeat(1000));
+    let big_header = vec![b'h'; 6_000];
+    append_record_with_headers(
+        &fx.bootstrap(),
+        INPUT,
+        0,
+        b"big-header",
+        article("big-header").as_bytes(),
+        &[(b"trace", Some(&big_header))],
+    );
+    let names: Vec<String> =
+        (0..=news_enricher::pipeline::MAX_HEADERS).map(|i| format!("__connect.errors.h{i}")).collect();
+    let many: Vec<RawHeader<'_>> = names.iter().map(|n| (n.as_bytes(), Some(&b"x"[..]))).collect();
+    append_record_with_headers(
+        &fx.bootstrap(),
+        INPUT,
+        0,
+        b"many-headers",
+        br#"{"id":"many-headers","title":"T"}"#,
+        &many,
+    );
+    append_record_with_headers(
+        &fx.bootstrap(),
+        INPUT,
+        0,
+        b"fine",
+        article("fine").as_bytes(),
+        &[(b"trace", Some(b"1"))],
+    );
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let dlq = fx.read(DLQ, 2, WAIT);
+    let out = fx.read(OUTPUT, 1, WAIT);
+    let summary = worker.shutdown().await.unwrap();
+    assert_eq!(ids_of(&out).0, ["fine".to_owned()].into());
+    let reason = |key: &str| {
+        let r = dlq.iter().find(|r| r.key.as_deref() == Some(key)).unwrap_or_else(|| panic!("{key}: {dlq:#?}"));
+        (r.headers[headers::CLASS].clone(), r.headers[headers::MESSAGE].clone())
+    };
+    let (class, message) = reason("big-header");
+    assert_eq!(class, "too_large");
+    assert!(
+        message.starts_with("message key, headers and value are ")
+            && message.ends_with("over the limit of 10000 bytes"),
+        "{message}"
+    );
+    let (class, message) = reason("many-headers");
+    assert_eq!(class, "too_large");
+    assert_eq!(message, "message has 1001 headers, over the limit of 1000");
+    assert_eq!(summary.stats.dead_lettered, 2);
+}
+
 /// A tombstone (a key, a null value) goes on as a tombstone to the output and every route
 /// topic, so compacted outputs delete the article too; without a key it is dead-lettered with
 /// its null value; with `kafka.tombstones = "dead_letter"` every one is.

@@ -174,7 +174,7 @@ pub fn normalize_declared(tag: &str) -> Option<String> {
     let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
     match primary.len() {
         2 if primary.chars().all(|c| c.is_ascii_alphabetic()) => Some(primary),
-        3 => Some(match primary.as_str() {
+        3 if primary.chars().all(|c| c.is_ascii_alphabetic()) => Some(match primary.as_str() {
             "eng" => "en".into(),
             "deu" | "ger" => "de".into(),
             "fra" | "fre" => "fr".into(),
@@ -253,5 +253,9 @@ mod tests {
         assert_eq!(normalize_declared("EN-us").as_deref(), Some("en"));
         assert_eq!(normalize_declared("ger").as_deref(), Some("de"));
         assert_eq!(normalize_declared("english"), None);
+        // Three bytes that are not letters are no language: the text is detected instead.
+        for junk in ["\u{1}<>", "e\0n", "123-xx", "é"] {
+            assert_eq!(normalize_declared(junk), None, "{junk:?}");
+        }
     }
 }

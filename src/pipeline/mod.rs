@@ -14,6 +14,7 @@ pub mod consumer;
 pub mod events;
 pub mod output;
 mod partition;
+pub use partition::MAX_HEADERS;
 pub mod record_headers;
 pub mod stats;
 

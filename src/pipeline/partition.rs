@@ -81,6 +81,30 @@ pub(super) async fn run(
     }
 }
 
+/// Most headers a message may carry: far above what producers and tracing add (a handful), low
+/// enough that passing them on, whose cost grows faster than their number when earlier error
+/// headers are removed, stays cheap.
+pub const MAX_HEADERS: usize = 1000;
+
+/// What makes `input` too large besides its value, which decoding checks: more than
+/// [`MAX_HEADERS`] headers, or key, headers and value over `max_bytes` together (the key and
+/// headers are copied into the outputs and counted against the in-flight bound).
+fn envelope_problem(input: &OwnedMessage, max_bytes: usize) -> Option<DecodeError> {
+    use rdkafka::message::Headers;
+    if input.payload().is_some_and(|p| p.len() > max_bytes) {
+        return None; // decoding names the value as too large
+    }
+    let headers = input.headers();
+    let count = headers.map_or(0, |h| h.count());
+    if count > MAX_HEADERS {
+        return Some(DecodeError::TooManyHeaders { count, limit: MAX_HEADERS });
+    }
+    let size = input.key().map_or(0, <[u8]>::len)
+        + headers.map_or(0, super::record_headers::byte_size)
+        + input.payload().map_or(0, <[u8]>::len);
+    (size > max_bytes).then_some(DecodeError::EnvelopeTooLarge { size, limit: max_bytes })
+}
+
 /// Decodes and enriches one message. Async only for the remote models' wait, which is bounded
 /// by their `timeout_ms` (so processing times include it when one is configured).
 async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
@@ -95,15 +119,21 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
         }];
         return Enriched { input, records };
     }
-    if input.payload().is_none() && input.key().is_some() && shared.topics.tombstones == Tombstones::Forward {
+    let envelope = envelope_problem(&input, shared.max_message_bytes);
+    if envelope.is_none()
+        && input.payload().is_none()
+        && input.key().is_some()
+        && shared.topics.tombstones == Tombstones::Forward
+    {
         shared.stats.record_tombstone();
         let records = shared.topics.tombstone_records(&input);
         shared.stats.observe_processing(started.elapsed());
         return Enriched { input, records };
     }
-    let decoded = match input.payload() {
-        Some(payload) => RawArticle::decode(payload, input.key(), shared.max_message_bytes),
-        None => Err(DecodeError::NotJson { message: "the message has no value (a tombstone)".into() }),
+    let decoded = match (envelope, input.payload()) {
+        (Some(error), _) => Err(error),
+        (None, Some(payload)) => RawArticle::decode(payload, input.key(), shared.max_message_bytes),
+        (None, None) => Err(DecodeError::NotJson { message: "the message has no value (a tombstone)".into() }),
     };
     let records = match decoded {
         Ok(raw) => {

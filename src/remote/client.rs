@@ -136,12 +136,22 @@ struct Prediction {
 }
 
 /// Sends batches to the model server. Cheap to share: reqwest's client is a pooled handle.
-#[derive(Debug)]
 pub struct ModelClient {
     http: reqwest::Client,
     url: reqwest::Url,
     api: Api,
     token: Option<Secret>,
+}
+
+/// Written by hand so that the URL's query (an `?api_key=`) is shown redacted, like the token.
+impl std::fmt::Debug for ModelClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelClient")
+            .field("url", &super::settings::shown_url(self.url.as_str()))
+            .field("api", &self.api)
+            .field("token", &self.token)
+            .finish()
+    }
 }
 
 impl ModelClient {
@@ -435,6 +445,17 @@ mod tests {
         let generic = client(Api::Generic);
         let e = generic.parse(br#"{"results":[{"labels":[{"label":"positive","score":1.5}]}]}"#, 1).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Malformed);
+    }
+
+    #[test]
+    fn debug_output_shows_neither_the_token_nor_the_query() {
+        let s = RemoteSettings::<f64> {
+            url: "https://models.example/predict?api_key=QUERYSECRET".into(),
+            token: Some(Secret::new("tok-TOKENSECRET")),
+            ..RemoteSettings::default()
+        };
+        let shown = format!("{:?}", ModelClient::new(&s).unwrap());
+        assert!(!shown.contains("SECRET") && shown.contains("models.example/predict?"), "{shown}");
     }
 
     #[test]

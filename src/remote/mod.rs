@@ -137,7 +137,7 @@ impl<H: Head> std::fmt::Debug for RemoteModel<H> {
         f.debug_struct("RemoteModel")
             .field("task", &H::TASK)
             .field("name", &self.core.settings.name)
-            .field("url", &self.core.settings.url)
+            .field("url", &settings::shown_url(&self.core.settings.url))
             .field("breaker", &self.core.breaker.state())
             .finish()
     }
