@@ -1,6 +1,6 @@
 //! The operations endpoint's protection against slow and hostile clients: the header-read
-//! timeout, the cap on concurrent connections (at the cap, new connections wait), the maximum
-//! connection age and the bound on a request head.
+//! timeout, the cap on concurrent connections (at the cap, the oldest connection not serving a
+//! request is closed for a new one), the maximum connection age and the bound on a request head.
 //! Limits are injected through `serve_with`, so nothing here waits for the 10 s defaults.
 
 use news_enricher::telemetry::http::{self, Limits};
@@ -91,20 +91,26 @@ async fn slow_clients_below_the_cap_do_not_block_healthz() {
     drop(held);
 }
 
+/// At the cap, the oldest connection still sending its request head is closed to make room:
+/// clients that hold every slot with slow requests (and open more as theirs close) cannot keep
+/// a probe out, which they could when new connections waited for a slot to free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_the_cap_new_connections_wait_until_a_slot_frees() {
+async fn at_the_cap_the_oldest_slow_client_makes_room() {
     let addr = start(Limits { header_read_timeout: LONG, max_connections: 4, max_connection_age: LONG }).await;
-    let held = partial_heads(addr, 4).await;
-    // The fifth connection is queued, not served and not closed: nothing comes back while the
-    // four slots stay held (they would for ten minutes).
-    let mut waiting = send_healthz(addr).await;
-    let mut byte = [0u8; 1];
-    let early = timeout(Duration::from_millis(500), waiting.read(&mut byte)).await;
-    assert!(early.is_err(), "a connection beyond the cap got an answer or was closed: {early:?}");
-    // The slow clients give up: their slots free and the queued request is answered.
-    drop(held);
-    assert_eq!(status(waiting).await, 200);
-    assert_eq!(healthz(addr).await, 200);
+    let mut held = partial_heads(addr, 4).await;
+    for round in 0..3 {
+        assert_eq!(healthz(addr).await, 200, "round {round}");
+        // The oldest was closed for it; the others stay open.
+        let mut oldest = held.remove(0);
+        assert!(closed_by_server(&mut oldest).await, "round {round}: the oldest slow client was kept");
+        let mut byte = [0u8; 1];
+        for stream in &mut held {
+            let early = timeout(Duration::from_millis(200), stream.read(&mut byte)).await;
+            assert!(early.is_err(), "round {round}: a newer slow client was closed: {early:?}");
+        }
+        // The slow clients take the freed slot again.
+        held.push(partial_head(addr).await);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,8 +10,12 @@
 //! - a **header-read timeout** ([`HEADER_READ_TIMEOUT`]): a connection that has not sent a
 //!   complete request head in time is closed. Hyper restarts this timer after every response, so
 //!   it also bounds how long an idle keep-alive connection is kept;
-//! - a **cap on concurrent connections** ([`MAX_CONNECTIONS`]): at the cap the loop stops
-//!   accepting until a connection ends, so the endpoint never holds more sockets than that;
+//! - a **cap on concurrent connections** ([`MAX_CONNECTIONS`]): at the cap the oldest connection
+//!   that is not in the middle of a request (still sending a request head, or idle between
+//!   requests) is closed to make room, so clients that open connections and send their requests
+//!   slowly cannot keep a probe out; only when every connection is serving a request does the
+//!   new one wait (and the loop stop accepting) until one ends. The endpoint never holds more
+//!   than the cap plus one sockets;
 //! - a **maximum connection age** ([`MAX_CONNECTION_AGE`]): a connection is shut down gracefully
 //!   at that age and dropped if it still has not finished one header-read timeout later. This
 //!   bounds what the header timeout does not: a client that never reads its response.
@@ -27,12 +31,13 @@ use axum::routing::get;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 /// What the endpoint serves: the worker, set once it has started. Before that, `/readyz` answers
 /// 503 "not ready: starting", with the start-up step when one is set
@@ -108,13 +113,13 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// See [`MAX_CONNECTIONS`]; values below 1 are treated as 1.
     ///
-    /// At the cap, new connections **wait** (the loop stops accepting; they stay in the kernel's
-    /// accept queue, costing the process no file descriptor) rather than being closed at once: a
-    /// legitimate burst, or a probe arriving while slots are briefly full, is then served late
-    /// instead of refused, and every slot frees within a bounded time (at most
-    /// [`Limits::max_connection_age`] plus [`Limits::header_read_timeout`], typically the header
-    /// timeout). Refusing instead would cost an accept and a close per attempt during a flood and
-    /// fail such probes outright.
+    /// At the cap, a new connection takes the slot of the oldest connection not serving a
+    /// request (one sending its request head slowly, or idle between requests, which is closed);
+    /// when every connection is serving a request, the new one **waits** for a slot (later ones
+    /// stay in the kernel's accept queue, costing the process no file descriptor) rather than
+    /// being refused: a probe arriving while slots are briefly full is served late instead of
+    /// failed, and every slot frees within a bounded time (at most
+    /// [`Limits::max_connection_age`] plus [`Limits::header_read_timeout`]).
     pub max_connections: usize,
     /// See [`MAX_CONNECTION_AGE`].
     pub max_connection_age: Duration,
@@ -155,10 +160,46 @@ pub async fn serve_with(listen: &str, worker: WorkerSlot, limits: Limits) -> std
     Ok(addr)
 }
 
+/// One open connection, as the accept loop sees it.
+#[derive(Default)]
+struct Connection {
+    /// A request is being served (its head arrived, its response is not made yet).
+    busy: AtomicBool,
+    /// Told to close the connection, to free its slot for a new one.
+    evict: Notify,
+}
+
+/// The open connections, oldest first (entries of closed ones are dropped when found).
+#[derive(Default)]
+struct Open(Mutex<VecDeque<Weak<Connection>>>);
+
+impl Open {
+    fn add(&self) -> Arc<Connection> {
+        let connection = Arc::new(Connection::default());
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push_back(Arc::downgrade(&connection));
+        connection
+    }
+
+    /// Tells the oldest connection not serving a request to close; whether there was one.
+    fn evict_oldest_idle(&self) -> bool {
+        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        open.retain(|c| c.strong_count() > 0);
+        let idle = open.iter().position(|c| c.upgrade().is_some_and(|c| !c.busy.load(Ordering::Acquire)));
+        match idle.and_then(|at| open.remove(at)).and_then(|c| c.upgrade()) {
+            Some(connection) => {
+                connection.evict.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Accepts connections while fewer than `limits.max_connections` are open, serving each on its
-/// own task until it ends.
+/// own task until it ends; at the cap, closes the oldest idle one first (see the module docs).
 async fn accept_loop(listener: TcpListener, app: Router, limits: Limits) {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let open = Open::default();
     // HTTP/1.1 only: the auto-detecting mode would first wait for the protocol preface without
     // any timeout.
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
@@ -170,23 +211,6 @@ async fn accept_loop(listener: TcpListener, app: Router, limits: Limits) {
     let builder = Arc::new(builder);
     let mut last_limit_warning: Option<Instant> = None;
     loop {
-        // Take a slot *before* accepting: at the cap, new connections wait in the accept queue.
-        let slot = match slots.clone().try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => {
-                if last_limit_warning.is_none_or(|t| t.elapsed() >= LIMIT_WARNING_INTERVAL) {
-                    last_limit_warning = Some(Instant::now());
-                    tracing::warn!(
-                        max_connections = limits.max_connections,
-                        "HTTP endpoint at its connection limit; new connections wait"
-                    );
-                }
-                match slots.clone().acquire_owned().await {
-                    Ok(slot) => slot,
-                    Err(_) => return, // never closed
-                }
-            }
-        };
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) if is_connection_error(&e) => continue,
@@ -196,10 +220,36 @@ async fn accept_loop(listener: TcpListener, app: Router, limits: Limits) {
                 continue;
             }
         };
+        // A slot for the connection just accepted (so at the cap one more socket is open, this
+        // one): made by closing the oldest idle connection, or else waited for, while further
+        // connections wait in the kernel's accept queue.
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                let evicted = open.evict_oldest_idle();
+                if last_limit_warning.is_none_or(|t| t.elapsed() >= LIMIT_WARNING_INTERVAL) {
+                    last_limit_warning = Some(Instant::now());
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "HTTP endpoint at its connection limit; {}",
+                        if evicted {
+                            "closing the oldest connections that are not serving a request"
+                        } else {
+                            "new connections wait"
+                        }
+                    );
+                }
+                match slots.clone().acquire_owned().await {
+                    Ok(slot) => slot,
+                    Err(_) => return, // never closed
+                }
+            }
+        };
         let builder = builder.clone();
         let app = app.clone();
+        let connection = open.add();
         tokio::spawn(async move {
-            serve_connection(&builder, stream, peer, app, limits).await;
+            serve_connection(&builder, stream, peer, app, limits, &connection).await;
             drop(slot);
         });
     }
@@ -213,8 +263,19 @@ async fn serve_connection(
     peer: SocketAddr,
     app: Router,
     limits: Limits,
+    connection: &Arc<Connection>,
 ) {
-    let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    let serving = connection.clone();
+    let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        let (serving, app) = (serving.clone(), app.clone());
+        async move {
+            serving.busy.store(true, Ordering::Release);
+            let response = tower::ServiceExt::oneshot(app, request).await;
+            serving.busy.store(false, Ordering::Release);
+            response
+        }
+    });
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
     let mut conn = std::pin::pin!(conn);
     tokio::select! {
         result = conn.as_mut() => {
@@ -222,6 +283,10 @@ async fn serve_connection(
                 // Header timeouts and clients that hang up land here: routine, not worth a warning.
                 tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
             }
+            return;
+        }
+        () = connection.evict.notified() => {
+            tracing::debug!(%peer, "HTTP connection closed to make room at the connection limit");
             return;
         }
         () = tokio::time::sleep(limits.max_connection_age) => {}
