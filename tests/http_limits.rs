@@ -108,7 +108,9 @@ async fn at_the_cap_the_oldest_slow_client_makes_room() {
             let early = timeout(Duration::from_millis(200), stream.read(&mut byte)).await;
             assert!(early.is_err(), "round {round}: a newer slow client was closed: {early:?}");
         }
-        // The slow clients take the freed slot again.
+        // The slow clients take the freed slot again, once the probe's connection has ended
+        // (else the replacement could be the one making room).
+        tokio::time::sleep(Duration::from_millis(300)).await;
         held.push(partial_head(addr).await);
     }
 }

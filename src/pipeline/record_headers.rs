@@ -10,7 +10,7 @@ use super::output::headers::{ERROR_PREFIXES, SOURCE_PREFIX};
 use rdkafka::bindings as rd;
 use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Headers, OwnedHeaders};
 use rdkafka::Message;
-use std::ffi::{c_char, c_void, CStr, CString};
+use std::ffi::{c_char, c_void, CStr};
 
 /// One header: its name and its value (`None` for a null value).
 pub type RawHeader<'h> = (&'h [u8], Option<&'h [u8]>);
@@ -66,20 +66,30 @@ pub fn byte_size(headers: &OwnedHeaders) -> usize {
 /// `drop_source`, less source headers (a record that gets this worker's must not carry an
 /// earlier enrichment's beside them). `None` when nothing is left.
 pub fn forwardable(headers: &OwnedHeaders, drop_source: bool) -> Option<OwnedHeaders> {
-    let stale: Vec<CString> = raw_headers(headers)
-        .filter(|(name, _)| is_error_header(name) || (drop_source && name.starts_with(SOURCE_PREFIX.as_bytes())))
-        .filter_map(|(name, _)| CString::new(name).ok())
-        .collect();
-    let copy = headers.clone();
-    if !stale.is_empty() {
-        let native = std::ptr::from_ref(copy.as_borrowed()).cast::<rd::rd_kafka_headers_t>().cast_mut();
-        for name in &stale {
-            // SAFETY: `copy` is a fresh, writable copy owned here and not borrowed elsewhere;
-            // removing a name that is already gone is a no-op (an error code, ignored).
-            unsafe { rd::rd_kafka_header_remove(native, name.as_ptr()) };
-        }
+    let stale = |name: &[u8]| is_error_header(name) || (drop_source && name.starts_with(SOURCE_PREFIX.as_bytes()));
+    if !raw_headers(headers).any(|(name, _)| stale(name)) {
+        return (headers.count() > 0).then(|| headers.clone());
     }
-    (copy.count() > 0).then_some(copy)
+    // Built anew from the headers kept, in one pass: removing each stale name from a copy scans
+    // the whole list per name, which for tens of thousands of headers took seconds.
+    let kept = OwnedHeaders::new_with_capacity(headers.count());
+    let native = std::ptr::from_ref(kept.as_borrowed()).cast::<rd::rd_kafka_headers_t>().cast_mut();
+    for (name, value) in raw_headers(headers).filter(|(name, _)| !stale(name)) {
+        let (value_ptr, value_len) = value.map_or((std::ptr::null(), 0), |v| (v.as_ptr().cast::<c_void>(), v.len()));
+        // SAFETY: `kept` is a fresh, writable list owned here and not borrowed elsewhere;
+        // librdkafka copies `name_size` bytes of the name (any bytes) and `value_size` bytes of
+        // the value (none for a null value), which the slices hold.
+        unsafe {
+            rd::rd_kafka_header_add(
+                native,
+                name.as_ptr().cast::<c_char>(),
+                name.len() as isize,
+                value_ptr,
+                value_len as isize,
+            )
+        };
+    }
+    (kept.count() > 0).then_some(kept)
 }
 
 #[cfg(test)]
@@ -124,6 +134,22 @@ mod tests {
         // What this module exists for: rdkafka's own reader panics on that name.
         let panicked = std::panic::catch_unwind(|| headers.iter().count()).is_err();
         assert!(panicked, "rdkafka reads header names safely now: raw_headers may be replaced by Headers::iter");
+    }
+
+    #[test]
+    fn forwardable_keeps_order_and_values_among_many_stale_headers() {
+        let mut headers = OwnedHeaders::new();
+        for i in 0..20_000 {
+            let stale = format!("__connect.errors.h{i}");
+            headers = headers.insert(Header { key: &stale, value: Some("x") });
+            let key = format!("keep-{i}");
+            headers = headers.insert(Header { key: &key, value: (i % 3 != 0).then_some("v") });
+        }
+        let kept = forwardable(&headers, false).unwrap();
+        let got: Vec<(String, bool)> =
+            raw_headers(&kept).map(|(n, v)| (String::from_utf8_lossy(n).into_owned(), v.is_some())).collect();
+        let expected: Vec<(String, bool)> = (0..20_000).map(|i| (format!("keep-{i}"), i % 3 != 0)).collect();
+        assert_eq!(got, expected);
     }
 
     #[test]

@@ -174,9 +174,15 @@ struct Connection {
 struct Open(Mutex<VecDeque<Weak<Connection>>>);
 
 impl Open {
-    fn add(&self) -> Arc<Connection> {
+    /// Registers a new connection. The entries of closed connections are dropped whenever they
+    /// make up most of the list, so it stays within twice the connections open.
+    fn add(&self, max_connections: usize) -> Arc<Connection> {
         let connection = Arc::new(Connection::default());
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push_back(Arc::downgrade(&connection));
+        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if open.len() >= 2 * max_connections.max(1) {
+            open.retain(|c| c.strong_count() > 0);
+        }
+        open.push_back(Arc::downgrade(&connection));
         connection
     }
 
@@ -247,7 +253,7 @@ async fn accept_loop(listener: TcpListener, app: Router, limits: Limits) {
         };
         let builder = builder.clone();
         let app = app.clone();
-        let connection = open.add();
+        let connection = open.add(limits.max_connections);
         tokio::spawn(async move {
             serve_connection(&builder, stream, peer, app, limits, &connection).await;
             drop(slot);
