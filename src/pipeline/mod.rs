@@ -612,9 +612,7 @@ pub fn check_topics(
     for (i, route) in settings.routes.iter().enumerate() {
         outputs.push((format!("routes[{i}].topic"), route.topic.as_str()));
     }
-    let started = Instant::now();
-    let timing =
-        TopicWait { started, deadline: started + answer_timeout + creation_wait, answer_timeout, creation_wait };
+    let timing = TopicWait { started: Instant::now(), answer_timeout, creation_wait };
     let Some(problems) = topic_problems(consumer.client(), inputs, &timing) else { return Ok(()) };
     // A missing input topic used up the wait for topics being created, which an output topic
     // the check itself just had created may still need: the input is the problem to name.
@@ -630,9 +628,15 @@ pub fn check_topics(
 /// The time limits of [`check_topics`].
 struct TopicWait {
     started: Instant,
-    deadline: Instant,
     answer_timeout: Duration,
     creation_wait: Duration,
+}
+
+impl TopicWait {
+    /// When the whole check ends: one unanswered request plus the wait for topics being created.
+    fn deadline(&self) -> Instant {
+        self.started + self.answer_timeout + self.creation_wait
+    }
 }
 
 /// What is wrong with the `(setting, topic)`s as `client` sees them; `None` when the brokers did
@@ -647,7 +651,7 @@ fn topic_problems<C: rdkafka::ClientContext>(
     let mut problems = Vec::new();
     for (setting, topic) in named {
         loop {
-            let wait = timing.answer_timeout.min(timing.deadline.saturating_duration_since(Instant::now()));
+            let wait = timing.answer_timeout.min(timing.deadline().saturating_duration_since(Instant::now()));
             let metadata = match client.fetch_metadata(Some(topic), wait) {
                 Ok(metadata) => metadata,
                 Err(e) => {
