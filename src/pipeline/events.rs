@@ -126,6 +126,34 @@ pub fn forward_log(level: RDKafkaLogLevel, facility: &str, message: &str) {
     }
 }
 
+/// The context of the short-lived clients of the topic check (`check_topics`), which reports
+/// what it finds itself. librdkafka's logs are forwarded as the worker's are ([`forward_log`]);
+/// its errors (every failed connection, "all brokers down") go to debug and statistics are
+/// dropped. rdkafka's default context logged each error at error level and each statistics
+/// report in full at info: two hundred lines at start-up when the brokers did not answer.
+pub struct TopicCheckContext;
+
+impl rdkafka::ClientContext for TopicCheckContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        forward_log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(target: "librdkafka", %error, reason, "topic check client error");
+    }
+
+    fn stats_raw(&self, _statistics: &[u8]) {}
+}
+
+impl rdkafka::consumer::ConsumerContext for TopicCheckContext {}
+
+impl rdkafka::producer::ProducerContext for TopicCheckContext {
+    type DeliveryOpaque = ();
+
+    // The check sends nothing.
+    fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: ()) {}
+}
+
 /// The first fatal error, set once from any thread or callback; the worker stops when it is set.
 #[derive(Debug, Default)]
 pub struct FatalLatch {

@@ -596,11 +596,13 @@ pub fn check_topics(
     answer_timeout: Duration,
     creation_wait: Duration,
 ) -> Result<(), String> {
-    let consumer: BaseConsumer = consumer_config_from(settings, brokers, settings.consumer_kafka_properties())
-        .create()
+    let consumer: BaseConsumer<events::TopicCheckContext> =
+        consumer_config_from(settings, brokers, settings.consumer_kafka_properties())
+            .create_with_context(events::TopicCheckContext)
+            .map_err(|e| format!("cannot create Kafka client: {e}"))?;
+    let producer: rdkafka::producer::BaseProducer<events::TopicCheckContext> = producer_config(settings, brokers)
+        .create_with_context(events::TopicCheckContext)
         .map_err(|e| format!("cannot create Kafka client: {e}"))?;
-    let producer: rdkafka::producer::BaseProducer =
-        producer_config(settings, brokers).create().map_err(|e| format!("cannot create Kafka client: {e}"))?;
     let inputs: Vec<(String, &str)> = (settings.kafka.input_topics.iter().enumerate())
         .filter(|(_, topic)| !topic.starts_with('^'))
         .map(|(i, topic)| (format!("kafka.input_topics[{i}]"), topic.as_str()))
