@@ -177,6 +177,10 @@ pub struct Limits {
 pub struct TaxonomySettings {
     /// Taxonomy file; when unset, the built-in default taxonomy (a copy of config/taxonomy.toml).
     pub path: Option<PathBuf>,
+    /// Seconds between checks of the taxonomy file for a new content, which is then reloaded
+    /// while the worker runs (as on SIGHUP, see `crate::reload`); 0 (the default) checks only
+    /// on SIGHUP. Needs `path`.
+    pub watch_secs: u64,
     /// `[taxonomy.remote]`: an optional remote tag classifier whose tags are merged with the
     /// taxonomy's (see `docs/remote-model.md`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -722,6 +726,15 @@ impl Settings {
         }
         if self.embedded.partitions < 1 {
             return Err(invalid("embedded.partitions", "must be at least 1"));
+        }
+        if self.taxonomy.watch_secs > MAX_DURATION_MS / 1000 {
+            return Err(invalid("taxonomy.watch_secs", format!("must be at most {}", MAX_DURATION_MS / 1000)));
+        }
+        if self.taxonomy.watch_secs > 0 && self.taxonomy.path.is_none() {
+            return Err(invalid(
+                "taxonomy.watch_secs",
+                "needs taxonomy.path: the built-in taxonomy is part of the binary and cannot change",
+            ));
         }
         if let Some(path) = &self.taxonomy.path {
             if let Some(problem) = unreadable_file(path) {
@@ -1344,6 +1357,11 @@ mod tests {
             ("[[routes]]\ntag = \"taiwan\"\ntopic = \"t\"\nmin_score = 2.0\n", "routes[0].min_score"),
             ("[sentiment]\nmodel = \"bert\"\n", "model"),
             ("[taxonomy]\npath = \"/nonexistent.toml\"\n", "taxonomy.path"),
+            ("[taxonomy]\nwatch_secs = 5\n", "taxonomy.watch_secs: needs taxonomy.path"),
+            (
+                "[taxonomy]\npath = \"config/taxonomy.toml\"\nwatch_secs = 99999999\n",
+                "taxonomy.watch_secs: must be at most",
+            ),
         ] {
             let e = load_str(toml, &[]).unwrap_err().to_string();
             assert!(e.contains(key), "{toml:?} -> {e}");

@@ -17,6 +17,7 @@
 //! - [`remote`]: optional remote models over HTTP — sentiment (`[sentiment.remote]`) and a tag
 //!   classifier merged with the taxonomy (`[taxonomy.remote]`): batching, retries, circuit
 //!   breaker, and the built-in result as the fallback for every article.
+//! - [`reload`]: taxonomy reloads while `run` works (SIGHUP, `taxonomy.watch_secs`).
 //! - [`swar`]: eight-bytes-at-a-time primitives shared by the text scanners.
 pub mod article;
 pub mod cli;
@@ -25,6 +26,7 @@ pub mod embedded;
 pub mod enrich;
 pub mod offline;
 pub mod pipeline;
+pub mod reload;
 pub mod remote;
 pub mod runner;
 pub mod swar;

@@ -101,13 +101,15 @@ enum Ended {
 pub struct Startup {
     rt: tokio::runtime::Runtime,
     signals: Signals,
+    hangup: crate::reload::Hangup,
 }
 
 impl Startup {
     pub fn new(settings: &Settings) -> std::io::Result<Self> {
         let rt = runtime(settings);
-        let signals = rt.block_on(async { Signals::install() })?;
-        Ok(Startup { rt, signals })
+        let (signals, hangup) =
+            rt.block_on(async { Ok::<_, std::io::Error>((Signals::install()?, crate::reload::Hangup::install()?)) })?;
+        Ok(Startup { rt, signals, hangup })
     }
 }
 
@@ -115,13 +117,14 @@ impl Startup {
 ///
 /// Order of start-up: the signal handlers ([`Startup`], so that SIGTERM/SIGINT at any later point
 /// stops the process cleanly, with exit 0, rather than killing it; one that came while the
-/// configuration was checked is acted on at the first wait below), the embedded broker when configured,
+/// configuration was checked is acted on at the first wait below; SIGHUP reloads the taxonomy,
+/// see [`crate::reload`]), the embedded broker when configured,
 /// the HTTP endpoint (so /healthz answers and /readyz says what start-up is doing), the check of
 /// the input and output topics (up to 10 s + 30 s when brokers do not answer or a topic is missing), then
 /// the worker.
 pub fn run(settings: &Settings, enricher: Enricher, startup: Startup) -> i32 {
     let enricher = Arc::new(enricher);
-    let Startup { rt, mut signals } = startup;
+    let Startup { rt, mut signals, hangup } = startup;
     let embedded = if settings.is_embedded() {
         match start_embedded(settings) {
             Ok(b) => Some(b),
@@ -175,10 +178,14 @@ pub fn run(settings: &Settings, enricher: Enricher, startup: Startup) -> i32 {
         slot.set_starting(None);
         let worker = pipeline::Worker::start(settings, &brokers, enricher)?;
         let _ = slot.set(worker.shared().clone());
+        let watch = (settings.taxonomy.watch_secs > 0).then(|| Duration::from_secs(settings.taxonomy.watch_secs));
+        let reloads =
+            crate::reload::spawn(crate::reload::Reloader::new(settings, worker.shared().clone()), Some(hangup), watch);
         let signalled = tokio::select! {
             () = signals.recv() => true,
             () = worker.failed() => false,
         };
+        reloads.abort();
         if signalled {
             tracing::info!(
                 "shutdown requested: stopping intake, draining, committing (send the signal again to exit at once)"

@@ -1147,3 +1147,55 @@ fn enrich_warns_when_a_remote_token_would_go_over_plain_http() {
     assert!(stderr.contains("token goes over plain http"), "{stderr}");
     assert!(!stderr.contains("tok-SECRET"), "{stderr}");
 }
+
+/// `run` takes SIGHUP as a request to reload its taxonomy instead of dying of it (the signal's
+/// default action), and with `taxonomy.watch_secs` reloads the file when it changes: records
+/// after that name the new version. (What a reload checks and refuses: `tests/operations.rs`.)
+#[test]
+fn run_reloads_its_taxonomy_on_sighup_and_when_the_file_changes() {
+    let builtin = include_str!("../config/taxonomy.toml");
+    let with_version = |version: &str| builtin.replacen("version = \"2026.", &format!("version = \"{version}\" # "), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("taxonomy.toml");
+    std::fs::write(&path, with_version("cli-1")).unwrap();
+    let broker = news_enricher::embedded::EmbeddedBroker::start(1).unwrap();
+    for topic in ["news.raw", "news.enriched", "news.dlq"] {
+        broker.create_topic(topic, 1).unwrap();
+    }
+    let (child, log) = spawn_with_log(
+        bin()
+            .arg("run")
+            .env("NEWS_ENRICHER_KAFKA__BROKERS", broker.bootstrap_servers())
+            .env("NEWS_ENRICHER_TAXONOMY__PATH", &path)
+            .env("NEWS_ENRICHER_TAXONOMY__WATCH_SECS", "1")
+            .env("NEWS_ENRICHER_HTTP__LISTEN", ""),
+    );
+    let mut child = KilledOnDrop(child);
+    let mut seen = Vec::new();
+    assert!(wait_for_log(&log, "partitions assigned", Duration::from_secs(30), &mut seen), "{}", seen.join("\n"));
+    let pid = child.0.id().to_string();
+    let signal = |name: &str| Command::new("kill").args([name, &pid]).status().unwrap();
+    assert!(signal("-HUP").success());
+    assert!(wait_for_log(&log, "taxonomy file unchanged", Duration::from_secs(10), &mut seen), "{}", seen.join("\n"));
+    assert!(child.0.try_wait().unwrap().is_none(), "SIGHUP ended the worker: {}", seen.join("\n"));
+
+    std::fs::write(&path, with_version("cli-2")).unwrap();
+    assert!(wait_for_log(&log, "taxonomy reloaded", Duration::from_secs(10), &mut seen), "{}", seen.join("\n"));
+    let reloaded = seen.last().unwrap();
+    assert!(reloaded.contains("\"from\":\"cli-1\"") && reloaded.contains("\"to\":\"cli-2\""), "{reloaded}");
+    assert!(reloaded.contains("\"trigger\":\"taxonomy.watch_secs\""), "{reloaded}");
+    let article = serde_json::json!({"id": "a-1", "title": "Taiwan", "body": "Taipei said cross-strait talks resume."});
+    common::produce_to(
+        broker.bootstrap_servers(),
+        "news.raw",
+        &[(Some(b"a-1".to_vec()), article.to_string().into_bytes())],
+    );
+    let records = common::read_topic(broker.bootstrap_servers(), "news.enriched", 1, Duration::from_secs(30));
+    assert_eq!(records.len(), 1, "{}", seen.join("\n"));
+    assert_eq!(records[0].json()["enrichment"]["enricher"]["taxonomy_version"], "cli-2");
+
+    assert!(signal("-TERM").success());
+    let status = child.0.wait().unwrap();
+    seen.extend(log.try_iter());
+    assert_eq!(status.code(), Some(0), "{}", seen.join("\n"));
+}

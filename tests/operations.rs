@@ -210,3 +210,81 @@ async fn readiness_goes_as_soon_as_shutdown_starts() {
     assert!(shared.in_flight() > 0, "checked while the drain was still going on");
     stopping.await.unwrap().unwrap();
 }
+
+/// A taxonomy reload (what SIGHUP and `taxonomy.watch_secs` do) puts an edited file in use
+/// between messages: each record names the version that tagged it, and a tag the edit added is
+/// found. A file that does not compile, or lacks a tag a route names, is refused with its reason
+/// and the taxonomy in use stays; the watch reports a failing content once, a signal every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_taxonomy_tags_the_messages_after_it() {
+    use news_enricher::reload::{Outcome, Reloader, Trigger};
+    let builtin = include_str!("../config/taxonomy.toml");
+    let with_version = |version: &str| builtin.replacen("version = \"2026.", &format!("version = \"{version}\" # "), 1);
+    assert_ne!(with_version("x"), builtin, "the built-in taxonomy's version line moved");
+    let chips = "\n[[tag]]\nid = \"semiconductors\"\nlabel = \"Semiconductors\"\ndescription = \"Chips.\"\n\
+                 [tag.terms.core]\nweight = 3.0\nphrases = [\"semiconductor\", \"chipmaker\"]\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("taxonomy.toml");
+    std::fs::write(&path, with_version("test-1")).unwrap();
+
+    let mut fx = Fixture::new("ops-reload");
+    fx.settings.taxonomy.path = Some(path.clone());
+    fx.settings.routes = vec![route("taiwan", "news.tag.taiwan")];
+    let enricher = std::sync::Arc::new(news_enricher::enrich::Enricher::from_config(&fx.settings).unwrap());
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), enricher).unwrap();
+    // An edit made after the taxonomy was built, before the reloads start (while the worker
+    // checked its topics), is not taken for the content in use.
+    std::fs::write(&path, with_version("test-1") + "\n# edited during start-up\n").unwrap();
+    let mut reloader = Reloader::new(&fx.settings, worker.shared().clone());
+    let same_version = Outcome::Reloaded { from: "test-1".into(), to: "test-1".into() };
+    assert_eq!(reloader.reload(Trigger::Watch), same_version);
+    assert_eq!(reloader.reload(Trigger::Signal), Outcome::Unchanged);
+
+    let article = |id: &str| {
+        let body = "The chipmaker will build a semiconductor plant. Semiconductor demand is rising. \
+                    The chipmaker said the semiconductor shortage is easing.";
+        (id.to_owned(), serde_json::json!({"id": id, "title": "Chipmaker expands", "body": body}).to_string())
+    };
+    fx.produce_articles(&[article("before")]);
+    assert!(eventually(Duration::from_secs(30), || worker.stats().enriched == 1).await);
+
+    std::fs::write(&path, with_version("test-2") + chips).unwrap();
+    let reloaded = Outcome::Reloaded { from: "test-1".into(), to: "test-2".into() };
+    assert_eq!(reloader.reload(Trigger::Watch), reloaded);
+    fx.produce_articles(&[article("after")]);
+
+    std::fs::write(&path, with_version("test-3") + chips + "oops\n").unwrap();
+    let Outcome::Failed(broken) = reloader.reload(Trigger::Watch) else { panic!("a broken file was put in use") };
+    assert!(broken.starts_with(&format!("{}:", path.display())), "names the file: {broken}");
+    assert_eq!(reloader.reload(Trigger::Watch), Outcome::StillFailing, "the watch reports it once");
+    assert_eq!(reloader.reload(Trigger::Signal), Outcome::Failed(broken), "a signal asks again");
+
+    let routed_tag_gone = with_version("test-4").replacen("id = \"taiwan\"", "id = \"formosa\"", 1);
+    std::fs::write(&path, routed_tag_gone).unwrap();
+    let Outcome::Failed(unrouted) = reloader.reload(Trigger::Watch) else { panic!("a routed tag went missing") };
+    assert!(unrouted.starts_with("routes[0].tag: unknown tag \"taiwan\""), "{unrouted}");
+    fx.produce_articles(&[article("later")]);
+
+    let records = fx.read(OUTPUT, 3, Duration::from_secs(30));
+    let tagged = |id: &str| {
+        let record = records.iter().map(Record::json).find(|r| r["id"] == id).unwrap_or_else(|| panic!("no {id}"));
+        let tags: Vec<String> =
+            record["enrichment"]["tags"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().into()).collect();
+        (record["enrichment"]["enricher"]["taxonomy_version"].as_str().unwrap().to_owned(), tags)
+    };
+    assert_eq!(tagged("before"), ("test-1".into(), vec![]));
+    assert_eq!(tagged("after"), ("test-2".into(), vec!["semiconductors".to_owned()]));
+    assert_eq!(tagged("later"), ("test-2".into(), vec!["semiconductors".to_owned()]), "kept after the failures");
+
+    let text = worker.shared().stats.encode();
+    assert_eq!(metric(&text, "news_enricher_taxonomy_info{version=\"test-2\"}"), Some(1.0), "{text}");
+    assert!(!text.contains("version=\"test-1\""), "{text}");
+    assert_eq!(metric(&text, "news_enricher_taxonomy_reloads_total{result=\"reloaded\"}"), Some(2.0));
+    assert_eq!(metric(&text, "news_enricher_taxonomy_reloads_total{result=\"failed\"}"), Some(3.0));
+    assert_eq!(metric(&text, "news_enricher_taxonomy_last_reload_successful"), Some(0.0), "{text}");
+    std::fs::write(&path, with_version("test-2") + chips).unwrap();
+    assert_eq!(reloader.reload(Trigger::Watch), Outcome::Unchanged, "the edit undone");
+    let text = worker.shared().stats.encode();
+    assert_eq!(metric(&text, "news_enricher_taxonomy_last_reload_successful"), Some(1.0), "{text}");
+    worker.shutdown().await.unwrap();
+}

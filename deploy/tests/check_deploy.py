@@ -72,6 +72,9 @@ METRICS: dict[str, tuple[str, set[str]]] = {
     "news_enricher_commits_total": (COUNTER, {"result"}),
     "news_enricher_assigned_partitions": (GAUGE, set()),
     "news_enricher_intake_paused": (GAUGE, set()),
+    "news_enricher_taxonomy_info": (GAUGE, {"version"}),
+    "news_enricher_taxonomy_reloads_total": (COUNTER, {"result"}),
+    "news_enricher_taxonomy_last_reload_successful": (GAUGE, set()),
     # The optional remote models (src/remote/metrics.rs), registered only when one is configured;
     # `cmd_metrics` checks these against that source, since `live` runs without a remote model.
     "news_enricher_remote_requests_total": (COUNTER, {"model", "task", "result"}),

@@ -121,6 +121,29 @@ impl Enricher {
     }
 }
 
+/// The enricher in use by a running worker, which a taxonomy reload replaces
+/// (`crate::reload`). Each message takes the current one for the whole of its enrichment, so a
+/// record is tagged by one taxonomy, the version it names.
+#[derive(Debug)]
+pub struct CurrentEnricher(std::sync::RwLock<std::sync::Arc<Enricher>>);
+
+impl CurrentEnricher {
+    pub fn new(enricher: std::sync::Arc<Enricher>) -> Self {
+        CurrentEnricher(std::sync::RwLock::new(enricher))
+    }
+
+    /// The enricher to use now: a reference count, not a lock held while enriching.
+    pub fn get(&self) -> std::sync::Arc<Enricher> {
+        // Poisoning needs a panic while the lock is held, and neither side can panic there.
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Puts `enricher` in use and returns the one it replaces.
+    pub fn replace(&self, enricher: std::sync::Arc<Enricher>) -> std::sync::Arc<Enricher> {
+        std::mem::replace(&mut *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner), enricher)
+    }
+}
+
 fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }

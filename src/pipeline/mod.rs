@@ -85,7 +85,8 @@ struct PartitionSlot {
 
 /// State shared by the consumer thread, the partition tasks and the callbacks.
 pub struct Shared {
-    pub(crate) enricher: Arc<Enricher>,
+    /// Replaced by a taxonomy reload (`crate::reload`).
+    pub(crate) enricher: crate::enrich::CurrentEnricher,
     /// The remote models when `[sentiment.remote]` and/or `[taxonomy.remote]` are configured
     /// and enabled; the partition tasks hand each enriched article to them before routing (see
     /// `partition::enrich`).
@@ -846,8 +847,9 @@ impl Worker {
         if let Some(remote) = &remote {
             stats.register_with(|registry| remote.register_metrics(registry));
         }
+        stats.set_taxonomy_version(enricher.taxonomy().version());
         let shared = Arc::new(Shared {
-            enricher,
+            enricher: crate::enrich::CurrentEnricher::new(enricher),
             remote,
             topics,
             producer,

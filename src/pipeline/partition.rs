@@ -137,7 +137,7 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
     };
     let records = match decoded {
         Ok(raw) => {
-            let mut article = shared.enricher.enrich(raw);
+            let mut article = shared.enricher.get().enrich(raw);
             // Remote models hook (issue 5): with `[sentiment.remote]`, the article-level sentiment
             // comes from the remote model; with `[taxonomy.remote]`, the classifier's tags are
             // merged into the taxonomy's. Either keeps the built-in result (marked "builtin")

@@ -18,6 +18,10 @@ use std::sync::Mutex;
 pub const PRODUCE_FAILED: &str = "produce_failed";
 use std::time::Duration;
 
+/// `news_enricher_taxonomy_reloads_total{result}` values.
+const RELOADED: &str = "reloaded";
+const RELOAD_FAILED: &str = "failed";
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TopicLabel {
     pub topic: String,
@@ -79,6 +83,9 @@ struct Families {
     stalled: Gauge,
     ready: Gauge,
     broker_up: Gauge,
+    taxonomy: Family<VersionLabel, Gauge>,
+    taxonomy_reloads: Family<ResultLabel, Counter>,
+    taxonomy_reload_ok: Gauge,
 }
 
 pub struct Stats {
@@ -147,6 +154,9 @@ impl Default for Stats {
             stalled: Gauge::default(),
             ready: Gauge::default(),
             broker_up: Gauge::default(),
+            taxonomy: Family::default(),
+            taxonomy_reloads: Family::default(),
+            taxonomy_reload_ok: Gauge::default(),
         };
         let mut registry = Registry::with_prefix("news_enricher");
         let f = &families;
@@ -196,10 +206,26 @@ impl Default for Stats {
         );
         registry.register("ready", "1 when joined to the group, broker reachable and making progress", f.ready.clone());
         registry.register("broker_up", "1 when the brokers are reachable", f.broker_up.clone());
+        registry.register(
+            "taxonomy_info",
+            "1 for the version of the taxonomy in use (the taxonomy file's `version`)",
+            f.taxonomy.clone(),
+        );
+        registry.register(
+            "taxonomy_reloads",
+            "Taxonomy reloads (SIGHUP, taxonomy.watch_secs), by result: reloaded, or failed (the worker kept its taxonomy)",
+            f.taxonomy_reloads.clone(),
+        );
+        registry.register(
+            "taxonomy_last_reload_successful",
+            "0 when the taxonomy file failed its last reload (the worker kept its taxonomy), else 1",
+            f.taxonomy_reload_ok.clone(),
+        );
         let build_info = Family::<VersionLabel, Gauge>::default();
         build_info.get_or_create(&VersionLabel { version: env!("CARGO_PKG_VERSION").into() }).set(1);
         registry.register("build_info", "Build information", build_info);
         families.broker_up.set(1);
+        families.taxonomy_reload_ok.set(1);
         // Labelled counters exist at 0 from the start, so that `rate()` and `increase()` see
         // their first increment (a series born at 1 is counted from 1).
         for reason in crate::article::DecodeError::CLASSES.into_iter().chain([PRODUCE_FAILED]) {
@@ -210,6 +236,9 @@ impl Default for Stats {
         }
         for result in ["ok", "error"] {
             let _ = families.commits.get_or_create(&ResultLabel { result: result.to_owned() });
+        }
+        for result in [RELOADED, RELOAD_FAILED] {
+            let _ = families.taxonomy_reloads.get_or_create(&ResultLabel { result: result.to_owned() });
         }
         Stats {
             consumed: AtomicU64::new(0),
@@ -324,6 +353,24 @@ impl Stats {
             self.families.lag.get_or_create(labels).set(*offsets);
             self.families.lag_seconds.get_or_create(labels).set(*seconds);
         }
+    }
+
+    /// The taxonomy version in use, for `news_enricher_taxonomy_info`.
+    pub fn set_taxonomy_version(&self, version: &str) {
+        self.families.taxonomy.clear();
+        self.families.taxonomy.get_or_create(&VersionLabel { version: version.to_owned() }).set(1);
+    }
+
+    /// A taxonomy reload: `reloaded` is false when the file failed and the taxonomy was kept.
+    pub fn record_taxonomy_reload(&self, reloaded: bool) {
+        let result = if reloaded { RELOADED } else { RELOAD_FAILED };
+        self.families.taxonomy_reloads.get_or_create(&ResultLabel { result: result.to_owned() }).inc();
+        self.set_taxonomy_file_ok(reloaded);
+    }
+
+    /// Whether the taxonomy file's content is the one in use (`ok`), or failed to load.
+    pub fn set_taxonomy_file_ok(&self, ok: bool) {
+        self.families.taxonomy_reload_ok.set(i64::from(ok));
     }
 
     /// Registers further metric families in the same registry (names get the `news_enricher_`

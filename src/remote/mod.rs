@@ -297,6 +297,12 @@ impl Remote {
         Ok(Some(Remote { sentiment, tags, metrics }))
     }
 
+    /// Gives the tag classifier's tags their labels in a reloaded taxonomy; fails, changing
+    /// nothing, when the taxonomy lacks a tag `[taxonomy.remote.labels]` maps to.
+    pub fn relabel(&self, taxonomy: &Taxonomy) -> Result<(), (String, String)> {
+        self.tags.as_ref().map_or(Ok(()), |tags| tags.relabel(taxonomy))
+    }
+
     /// Registers the `news_enricher_remote_*` families (once, for both models).
     pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
         self.metrics.register(registry);

@@ -28,6 +28,7 @@ use crate::article::{EnrichedArticle, TagOut};
 use crate::config::Settings;
 use crate::enrich::taxonomy::Taxonomy;
 use std::collections::HashMap;
+use std::sync::RwLock;
 
 /// What the tag classifier makes of an answer: the mapped tags at or above the threshold, as
 /// (index into [`TagsHead::tags`], probability), one entry per tag.
@@ -35,28 +36,55 @@ use std::collections::HashMap;
 pub struct TagsHead {
     /// Model label (lower-cased) → index into `tags`.
     labels: HashMap<String, usize>,
-    /// (id, label) of each mapped tag, from the taxonomy.
-    tags: Vec<(String, String)>,
+    /// Id of each mapped tag.
+    ids: Vec<String>,
+    /// Label of each mapped tag, from the taxonomy in use (a reload can rename them).
+    tag_labels: RwLock<Vec<String>>,
+    /// The model label of each entry of `ids` named first in the settings, for errors.
+    first_label: Vec<String>,
     threshold: f64,
 }
 
 impl TagsHead {
     /// Resolves the label map against the taxonomy.
     pub fn new(settings: &TagRemoteSettings, taxonomy: &Taxonomy) -> Result<Self, (String, String)> {
-        let mut tags: Vec<(String, String)> = Vec::new();
+        let (mut ids, mut first_label) = (Vec::<String>::new(), Vec::new());
         let mut labels = HashMap::new();
         for (label, id) in &settings.labels {
-            let info = taxonomy.tags().find(|t| t.id == id).ok_or_else(|| unknown_tag(taxonomy, label, id))?;
-            let index = match tags.iter().position(|(known, _)| known == id) {
+            let index = match ids.iter().position(|known| known == id) {
                 Some(i) => i,
                 None => {
-                    tags.push((info.id.to_owned(), info.label.to_owned()));
-                    tags.len() - 1
+                    ids.push(id.clone());
+                    first_label.push(label.clone());
+                    ids.len() - 1
                 }
             };
             labels.insert(label.to_lowercase(), index);
         }
-        Ok(TagsHead { labels, tags, threshold: settings.threshold() })
+        let head =
+            TagsHead { labels, ids, tag_labels: RwLock::default(), first_label, threshold: settings.threshold() };
+        head.relabel(taxonomy)?;
+        Ok(head)
+    }
+
+    /// Takes the mapped tags' labels from `taxonomy` (a reloaded one); fails, changing nothing,
+    /// when it lacks one of the tags.
+    pub fn relabel(&self, taxonomy: &Taxonomy) -> Result<(), (String, String)> {
+        let labels = self
+            .ids
+            .iter()
+            .zip(&self.first_label)
+            .map(|(id, label)| {
+                let info = taxonomy.tags().find(|t| t.id == id).ok_or_else(|| unknown_tag(taxonomy, label, id))?;
+                Ok::<_, (String, String)>(info.label.to_owned())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        *self.tag_labels.write().unwrap_or_else(std::sync::PoisonError::into_inner) = labels;
+        Ok(())
+    }
+
+    fn tag_labels(&self) -> std::sync::RwLockReadGuard<'_, Vec<String>> {
+        self.tag_labels.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -159,10 +187,15 @@ impl RemoteModel<TagsHead> {
         Self::start_with(settings, head, metrics.sharing(&settings.name, TagsHead::TASK))
     }
 
+    /// See [`TagsHead::relabel`].
+    pub fn relabel(&self, taxonomy: &Taxonomy) -> Result<(), (String, String)> {
+        self.core.head.relabel(taxonomy)
+    }
+
     /// The tags (id, probability) the model finds in `text`, at or above the threshold.
     pub async fn classify(&self, text: &str) -> Result<Vec<(String, f64)>, Failure> {
         let found = self.ask(text).await?;
-        Ok(found.into_iter().map(|(tag, p)| (self.core.head.tags[tag].0.clone(), p)).collect())
+        Ok(found.into_iter().map(|(tag, p)| (self.core.head.ids[tag].clone(), p)).collect())
     }
 
     /// Merges the model's tags into the article's, or marks it as having the taxonomy's only.
@@ -176,8 +209,8 @@ impl RemoteModel<TagsHead> {
     pub fn put(&self, article: &mut EnrichedArticle, outcome: Option<Result<Vec<(usize, f64)>, Failure>>) {
         match outcome {
             Some(Ok(found)) => {
-                let tags = &self.core.head.tags;
-                let found = found.iter().map(|&(t, p)| (tags[t].0.as_str(), tags[t].1.as_str(), p));
+                let (ids, labels) = (&self.core.head.ids, self.core.head.tag_labels());
+                let found = found.iter().map(|&(t, p)| (ids[t].as_str(), labels[t].as_str(), p));
                 merge(&mut article.enrichment.tags, found, self.source());
                 article.enrichment.tags_source = Some(self.source().to_owned());
             }
@@ -219,11 +252,32 @@ mod tests {
         let found = head
             .interpret(0, labels(&[("taiwan", 0.7), ("roc", 0.9), ("OPIOIDS", 0.5), ("trade", 0.49), ("sports", 0.99)]))
             .unwrap();
-        let named: Vec<(&str, f64)> = found.iter().map(|&(t, p)| (head.tags[t].0.as_str(), p)).collect();
+        let named: Vec<(&str, f64)> = found.iter().map(|&(t, p)| (head.ids[t].as_str(), p)).collect();
         // Two labels of one tag: the higher counts; 0.5 is at the threshold; 0.49 is below it;
         // unmapped labels are ignored.
         assert_eq!(named, [("taiwan", 0.9), ("fentanyl", 0.5)]);
-        assert_eq!(head.tags.iter().find(|(id, _)| id == "taiwan").unwrap().1, "Taiwan", "label from the taxonomy");
+        let taiwan = head.ids.iter().position(|id| id == "taiwan").unwrap();
+        assert_eq!(head.tag_labels()[taiwan], "Taiwan", "label from the taxonomy");
+    }
+
+    /// A reloaded taxonomy renames a mapped tag: its label follows. One without a mapped tag
+    /// is refused, naming the model label, and the labels stay as they were.
+    #[test]
+    fn relabel_follows_a_reloaded_taxonomy_and_refuses_one_missing_a_tag() {
+        let head =
+            TagsHead::new(&settings(&[("ROC", "taiwan"), ("Opioids", "fentanyl")]), &Taxonomy::builtin()).unwrap();
+        let builtin = include_str!("../../config/taxonomy.toml");
+        let renamed = builtin.replacen("label = \"Taiwan\"", "label = \"Taiwan (ROC)\"", 1);
+        assert_ne!(renamed, builtin, "the built-in taxonomy labels the tag \"Taiwan\"");
+        head.relabel(&Taxonomy::from_toml_str(&renamed, "renamed.toml").unwrap()).unwrap();
+        let taiwan = head.ids.iter().position(|id| id == "taiwan").unwrap();
+        assert_eq!(head.tag_labels()[taiwan], "Taiwan (ROC)");
+
+        let without = builtin.replacen("id = \"fentanyl\"", "id = \"opioids\"", 1);
+        let (key, message) = head.relabel(&Taxonomy::from_toml_str(&without, "without.toml").unwrap()).unwrap_err();
+        assert_eq!(key, "taxonomy.remote.labels.Opioids");
+        assert!(message.contains("unknown tag \"fentanyl\""), "{message}");
+        assert_eq!(head.tag_labels()[taiwan], "Taiwan (ROC)", "unchanged by the refused taxonomy");
     }
 
     #[test]

@@ -107,6 +107,16 @@ pub struct Taxonomy {
     tags: Vec<matcher::TagRt>,
     compiled: compile::Compiled,
     any_regex: bool,
+    /// [`source_digest`] of the source it was compiled from.
+    digest: u64,
+}
+
+/// A digest of taxonomy source, which tells a reload whether a file holds the taxonomy in use.
+pub fn source_digest(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl fmt::Debug for Taxonomy {
@@ -131,11 +141,18 @@ impl Taxonomy {
     /// Loads and validates a taxonomy file.
     pub fn load(path: &Path) -> Result<Self, TaxonomyError> {
         let origin = path.display().to_string();
-        let io_error = |source| TaxonomyError::Io { origin: origin.clone(), source };
-        let bytes = crate::config::read_config_file(path).map_err(io_error)?;
-        let src = String::from_utf8(bytes)
-            .map_err(|e| io_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error())))?;
-        Self::from_toml_str(&src, &origin)
+        let bytes = crate::config::read_config_file(path)
+            .map_err(|source| TaxonomyError::Io { origin: origin.clone(), source })?;
+        Self::from_file_bytes(&bytes, &origin)
+    }
+
+    /// [`Taxonomy::from_toml_str`] of a file's bytes, which must be UTF-8.
+    pub fn from_file_bytes(bytes: &[u8], origin: &str) -> Result<Self, TaxonomyError> {
+        let src = std::str::from_utf8(bytes).map_err(|e| TaxonomyError::Io {
+            origin: origin.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })?;
+        Self::from_toml_str(src, origin)
     }
 
     /// Parses, validates and compiles taxonomy source; `origin` names it in errors.
@@ -170,12 +187,18 @@ impl Taxonomy {
             tags,
             compiled,
             any_regex,
+            digest: source_digest(src.as_bytes()),
         })
     }
 
     /// The `version` string of the taxonomy file (reported with every enriched record).
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// [`source_digest`] of the source this was compiled from.
+    pub fn digest(&self) -> u64 {
+        self.digest
     }
 
     /// Where the taxonomy came from (a path, or `<builtin taxonomy>`).
