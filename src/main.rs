@@ -51,10 +51,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    if let Err((key, message)) = enricher
-        .check_routes(&settings)
-        .and_then(|()| news_enricher::remote::tags::check_labels(&settings, enricher.taxonomy()))
-    {
+    if let Err((key, message)) = news_enricher::reload::check_tag_references(&settings, &enricher) {
         eprintln!("Invalid configuration: {key}: {message}");
         return ExitCode::from(EXIT_USAGE);
     }

@@ -276,7 +276,10 @@ fn enrich_batches(
         if let Some((remote, runtime)) = &remote {
             // The whole batch at once: its articles share requests, and the batch waits for
             // the slowest answer (at most the timeout), not for the sum.
-            let applying = enriched.iter_mut().filter_map(|(_, _, r)| r.as_mut().ok()).map(|a| remote.apply(a));
+            let applying = enriched
+                .iter_mut()
+                .filter_map(|(_, _, r)| r.as_mut().ok())
+                .map(|a| remote.apply(a, enricher.taxonomy()));
             runtime.block_on(futures::future::join_all(applying));
         }
         let results =

@@ -1149,8 +1149,9 @@ fn enrich_warns_when_a_remote_token_would_go_over_plain_http() {
 }
 
 /// `run` takes SIGHUP as a request to reload its taxonomy instead of dying of it (the signal's
-/// default action), and with `taxonomy.watch_secs` reloads the file when it changes: records
-/// after that name the new version. (What a reload checks and refuses: `tests/operations.rs`.)
+/// default action), also one that comes during start-up, and with `taxonomy.watch_secs`
+/// reloads the file when it changes: records after that name the new version. (What a reload
+/// checks and refuses: `tests/operations.rs`.)
 #[test]
 fn run_reloads_its_taxonomy_on_sighup_and_when_the_file_changes() {
     let builtin = include_str!("../config/taxonomy.toml");
@@ -1168,18 +1169,25 @@ fn run_reloads_its_taxonomy_on_sighup_and_when_the_file_changes() {
             .env("NEWS_ENRICHER_KAFKA__BROKERS", broker.bootstrap_servers())
             .env("NEWS_ENRICHER_TAXONOMY__PATH", &path)
             .env("NEWS_ENRICHER_TAXONOMY__WATCH_SECS", "1")
-            .env("NEWS_ENRICHER_HTTP__LISTEN", ""),
+            .env("NEWS_ENRICHER_HTTP__LISTEN", free_local_address()),
     );
     let mut child = KilledOnDrop(child);
     let mut seen = Vec::new();
-    assert!(wait_for_log(&log, "partitions assigned", Duration::from_secs(30), &mut seen), "{}", seen.join("\n"));
     let pid = child.0.id().to_string();
     let signal = |name: &str| Command::new("kill").args([name, &pid]).status().unwrap();
+    // Logged just before the topic check: the worker is still starting.
+    assert!(wait_for_log(&log, "serving /metrics", Duration::from_secs(30), &mut seen), "{}", seen.join("\n"));
     assert!(signal("-HUP").success());
-    assert!(wait_for_log(&log, "taxonomy file unchanged", Duration::from_secs(10), &mut seen), "{}", seen.join("\n"));
+    assert!(wait_for_log(&log, "taxonomy file unchanged", Duration::from_secs(30), &mut seen), "{}", seen.join("\n"));
     assert!(child.0.try_wait().unwrap().is_none(), "SIGHUP ended the worker: {}", seen.join("\n"));
+    if !seen.iter().any(|l| l.contains("partitions assigned")) {
+        assert!(wait_for_log(&log, "partitions assigned", Duration::from_secs(30), &mut seen), "{}", seen.join("\n"));
+    }
 
-    std::fs::write(&path, with_version("cli-2")).unwrap();
+    // As a ConfigMap update does (and editors should): a whole new file renamed into place.
+    let next = dir.path().join("taxonomy.toml.new");
+    std::fs::write(&next, with_version("cli-2")).unwrap();
+    std::fs::rename(&next, &path).unwrap();
     assert!(wait_for_log(&log, "taxonomy reloaded", Duration::from_secs(10), &mut seen), "{}", seen.join("\n"));
     let reloaded = seen.last().unwrap();
     assert!(reloaded.contains("\"from\":\"cli-1\"") && reloaded.contains("\"to\":\"cli-2\""), "{reloaded}");

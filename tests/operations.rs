@@ -213,8 +213,10 @@ async fn readiness_goes_as_soon_as_shutdown_starts() {
 
 /// A taxonomy reload (what SIGHUP and `taxonomy.watch_secs` do) puts an edited file in use
 /// between messages: each record names the version that tagged it, and a tag the edit added is
-/// found. A file that does not compile, or lacks a tag a route names, is refused with its reason
-/// and the taxonomy in use stays; the watch reports a failing content once, a signal every time.
+/// found. The watch compiles a new content only when two checks in a row read it, so a file
+/// caught half-written is not put in use. A file that does not compile, or lacks a tag a route
+/// names, is refused with its reason and the taxonomy in use stays; the watch reports a failing
+/// content (or a failing read) once, a signal every time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reloaded_taxonomy_tags_the_messages_after_it() {
     use news_enricher::reload::{Outcome, Reloader, Trigger};
@@ -237,8 +239,9 @@ async fn a_reloaded_taxonomy_tags_the_messages_after_it() {
     std::fs::write(&path, with_version("test-1") + "\n# edited during start-up\n").unwrap();
     let mut reloader = Reloader::new(&fx.settings, worker.shared().clone());
     let same_version = Outcome::Reloaded { from: "test-1".into(), to: "test-1".into() };
-    assert_eq!(reloader.reload(Trigger::Watch), same_version);
+    assert_eq!(reloader.reload(Trigger::Signal), same_version);
     assert_eq!(reloader.reload(Trigger::Signal), Outcome::Unchanged);
+    assert_eq!(reloader.reload(Trigger::Watch), Outcome::Unchanged);
 
     let article = |id: &str| {
         let body = "The chipmaker will build a semiconductor plant. Semiconductor demand is rising. \
@@ -248,12 +251,19 @@ async fn a_reloaded_taxonomy_tags_the_messages_after_it() {
     fx.produce_articles(&[article("before")]);
     assert!(eventually(Duration::from_secs(30), || worker.stats().enriched == 1).await);
 
-    std::fs::write(&path, with_version("test-2") + chips).unwrap();
+    // Written in place, caught half-way at one check and whole at the next: the watch waits
+    // for a content two checks agree on.
+    let edited = with_version("test-2") + chips;
+    std::fs::write(&path, &edited.as_bytes()[..edited.len() / 2]).unwrap();
+    assert_eq!(reloader.reload(Trigger::Watch), Outcome::Settling);
+    std::fs::write(&path, &edited).unwrap();
+    assert_eq!(reloader.reload(Trigger::Watch), Outcome::Settling);
     let reloaded = Outcome::Reloaded { from: "test-1".into(), to: "test-2".into() };
     assert_eq!(reloader.reload(Trigger::Watch), reloaded);
     fx.produce_articles(&[article("after")]);
 
     std::fs::write(&path, with_version("test-3") + chips + "oops\n").unwrap();
+    assert_eq!(reloader.reload(Trigger::Watch), Outcome::Settling);
     let Outcome::Failed(broken) = reloader.reload(Trigger::Watch) else { panic!("a broken file was put in use") };
     assert!(broken.starts_with(&format!("{}:", path.display())), "names the file: {broken}");
     assert_eq!(reloader.reload(Trigger::Watch), Outcome::StillFailing, "the watch reports it once");
@@ -261,8 +271,14 @@ async fn a_reloaded_taxonomy_tags_the_messages_after_it() {
 
     let routed_tag_gone = with_version("test-4").replacen("id = \"taiwan\"", "id = \"formosa\"", 1);
     std::fs::write(&path, routed_tag_gone).unwrap();
-    let Outcome::Failed(unrouted) = reloader.reload(Trigger::Watch) else { panic!("a routed tag went missing") };
-    assert!(unrouted.starts_with("routes[0].tag: unknown tag \"taiwan\""), "{unrouted}");
+    let Outcome::Failed(unrouted) = reloader.reload(Trigger::Signal) else { panic!("a routed tag went missing") };
+    let expected = format!("{}: routes[0].tag: unknown tag \"taiwan\"", path.display());
+    assert!(unrouted.starts_with(&expected), "{unrouted}");
+
+    std::fs::remove_file(&path).unwrap();
+    let Outcome::Failed(unread) = reloader.reload(Trigger::Watch) else { panic!("a missing file was not reported") };
+    assert!(unread.starts_with(&format!("{}:", path.display())), "{unread}");
+    assert_eq!(reloader.reload(Trigger::Watch), Outcome::StillFailing);
     fx.produce_articles(&[article("later")]);
 
     let records = fx.read(OUTPUT, 3, Duration::from_secs(30));
@@ -280,9 +296,9 @@ async fn a_reloaded_taxonomy_tags_the_messages_after_it() {
     assert_eq!(metric(&text, "news_enricher_taxonomy_info{version=\"test-2\"}"), Some(1.0), "{text}");
     assert!(!text.contains("version=\"test-1\""), "{text}");
     assert_eq!(metric(&text, "news_enricher_taxonomy_reloads_total{result=\"reloaded\"}"), Some(2.0));
-    assert_eq!(metric(&text, "news_enricher_taxonomy_reloads_total{result=\"failed\"}"), Some(3.0));
+    assert_eq!(metric(&text, "news_enricher_taxonomy_reloads_total{result=\"failed\"}"), Some(4.0));
     assert_eq!(metric(&text, "news_enricher_taxonomy_last_reload_successful"), Some(0.0), "{text}");
-    std::fs::write(&path, with_version("test-2") + chips).unwrap();
+    std::fs::write(&path, &edited).unwrap();
     assert_eq!(reloader.reload(Trigger::Watch), Outcome::Unchanged, "the edit undone");
     let text = worker.shared().stats.encode();
     assert_eq!(metric(&text, "news_enricher_taxonomy_last_reload_successful"), Some(1.0), "{text}");

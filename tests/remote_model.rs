@@ -11,6 +11,7 @@ mod model_server;
 use model_server::{expected_score, Behaviour, ModelServer, TEST_CA};
 use news_enricher::article::{EnrichedArticle, RawArticle};
 use news_enricher::config::Settings;
+use news_enricher::enrich::taxonomy::Taxonomy;
 use news_enricher::enrich::Enricher;
 use news_enricher::remote::{
     Api, BreakerState, Failure, HttpVersion, Remote, RemoteSentiment, RemoteSettings, RemoteTags, Secret,
@@ -643,6 +644,12 @@ fn start_tags(settings: &TagRemoteSettings) -> Arc<RemoteTags> {
     Arc::new(RemoteTags::start(settings, enricher.taxonomy()).expect("valid tag classifier settings"))
 }
 
+/// The built-in taxonomy, compiled once for the whole test binary.
+fn builtin_taxonomy() -> &'static Taxonomy {
+    static TAXONOMY: std::sync::LazyLock<Taxonomy> = std::sync::LazyLock::new(Taxonomy::builtin);
+    &TAXONOMY
+}
+
 fn enrich(json: &str) -> EnrichedArticle {
     let enricher = Enricher::from_config(&Settings::default()).unwrap();
     enricher.enrich(RawArticle::decode(json.as_bytes(), None, 1 << 20).unwrap())
@@ -684,7 +691,7 @@ async fn remote_tags_merge_with_the_taxonomy_tags_in_the_record() {
     assert!(!before.iter().any(|t| t.0 == "cybersecurity"), "one mention does not make a cybersecurity tag");
 
     let mut article = builtin.clone();
-    tags.apply(&mut article).await;
+    tags.apply(&mut article, builtin_taxonomy()).await;
     let after = tag_view(&article);
     // Taiwan: found by both — the taxonomy's evidence, the higher score, no source. Cybersecurity:
     // the model's only — its probability, no evidence, marked. Sanctions (0.45) not added.
@@ -706,6 +713,19 @@ async fn remote_tags_merge_with_the_taxonomy_tags_in_the_record() {
     assert_eq!(cyber["source"], "remote:topics");
     assert!(json["enrichment"]["tags"][0].get("source").is_none());
     assert_eq!(json["enrichment"]["tags_source"], "remote:topics");
+
+    // The taxonomy that tagged the article labels the model's tags: after a reload that renamed
+    // one, the new label (and a record never mixes two taxonomies).
+    let builtin_source = include_str!("../config/taxonomy.toml");
+    let renamed_source = builtin_source.replacen("label = \"Cybersecurity\"", "label = \"Cyber threats\"", 1);
+    assert_ne!(renamed_source, builtin_source);
+    let renamed = Taxonomy::from_toml_str(&renamed_source, "renamed.toml").unwrap();
+    let mut article = builtin.clone();
+    tags.apply(&mut article, &renamed).await;
+    assert_eq!(
+        (article.enrichment.tags[1].id.as_str(), article.enrichment.tags[1].label.as_str()),
+        ("cybersecurity", "Cyber threats")
+    );
     // The sentiment is untouched (no sentiment model configured), and unmarked.
     assert!(json["enrichment"]["sentiment"].get("source").is_none());
     // Without a tag classifier, records carry no tags_source.
@@ -726,7 +746,7 @@ async fn a_failing_or_hung_tag_classifier_keeps_the_taxonomy_tags_marked_builtin
         server.set(behaviour.clone());
         let mut article = builtin.clone();
         let started = Instant::now();
-        tags.apply(&mut article).await;
+        tags.apply(&mut article, builtin_taxonomy()).await;
         assert!(started.elapsed() < Duration::from_millis(600), "{behaviour:?}: {:?}", started.elapsed());
         assert_eq!(tag_view(&article), tag_view(&builtin), "{behaviour:?}: taxonomy tags only");
         assert_eq!(article.enrichment.tags_source.as_deref(), Some("builtin"));
@@ -736,7 +756,7 @@ async fn a_failing_or_hung_tag_classifier_keeps_the_taxonomy_tags_marked_builtin
     assert_eq!(tags.breaker_state(), BreakerState::Open);
     let mut article = builtin.clone();
     let started = Instant::now();
-    tags.apply(&mut article).await;
+    tags.apply(&mut article, builtin_taxonomy()).await;
     assert!(started.elapsed() < Duration::from_millis(250), "no wait for the 300 ms timeout");
     assert_eq!(article.enrichment.tags_source.as_deref(), Some("builtin"));
     let m = tags.metrics();
@@ -758,7 +778,7 @@ async fn the_tag_classifier_speaks_the_generic_flavour_and_skips_other_languages
     // Articles in languages the classifier does not take are not sent, and marked.
     let requests = server.requests();
     let mut german = enrich(r#"{"id":"de","title":"Taiwan","body":"Gespräche in Taipeh.","language":"de"}"#);
-    tags.apply(&mut german).await;
+    tags.apply(&mut german, builtin_taxonomy()).await;
     assert_eq!(german.enrichment.tags_source.as_deref(), Some("builtin"));
     assert_eq!(server.requests(), requests);
 }
@@ -775,7 +795,7 @@ async fn both_models_are_asked_at_once_and_share_metric_families() {
     let remote = Remote::start(&settings, enricher.taxonomy()).unwrap().expect("both configured");
     let mut article = enrich(MIXED);
     let started = Instant::now();
-    remote.apply(&mut article).await;
+    remote.apply(&mut article, enricher.taxonomy()).await;
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(290) && took < Duration::from_millis(550), "one wait, not two: {took:?}");
     let e = &article.enrichment;

@@ -41,10 +41,9 @@ impl Enricher {
     pub fn check_routes(&self, settings: &Settings) -> Result<(), (String, String)> {
         for (i, route) in settings.routes.iter().enumerate() {
             if !self.taxonomy.tags().any(|t| t.id == route.tag) {
-                let known: Vec<&str> = self.taxonomy.tags().map(|t| t.id).collect();
                 return Err((
                     format!("routes[{i}].tag"),
-                    format!("unknown tag {:?} (the taxonomy has: {})", route.tag, known.join(", ")),
+                    format!("unknown tag {:?} (the taxonomy has: {})", route.tag, self.taxonomy.tag_list()),
                 ));
             }
         }

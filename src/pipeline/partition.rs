@@ -137,7 +137,10 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
     };
     let records = match decoded {
         Ok(raw) => {
-            let mut article = shared.enricher.get().enrich(raw);
+            // Held until the remote classifier's tags are labelled too: one taxonomy per record,
+            // also across a reload.
+            let enricher = shared.enricher.get();
+            let mut article = enricher.enrich(raw);
             // Remote models hook (issue 5): with `[sentiment.remote]`, the article-level sentiment
             // comes from the remote model; with `[taxonomy.remote]`, the classifier's tags are
             // merged into the taxonomy's. Either keeps the built-in result (marked "builtin")
@@ -147,7 +150,7 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
             // watermark as before. It runs before routing and counting, which must see the
             // merged tags.
             if let Some(remote) = &shared.remote {
-                remote.apply(&mut article).await;
+                remote.apply(&mut article, enricher.taxonomy()).await;
             }
             shared.stats.record_enriched(&article);
             shared.topics.enriched_records(&article, &input)

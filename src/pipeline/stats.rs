@@ -101,6 +101,8 @@ pub struct Stats {
     by_topic: Mutex<BTreeMap<String, u64>>,
     by_sentiment: Mutex<BTreeMap<&'static str, u64>>,
     rebalances: Mutex<BTreeMap<&'static str, u64>>,
+    /// The version `news_enricher_taxonomy_info` shows.
+    taxonomy_version: Mutex<Option<String>>,
     families: Families,
     registry: Registry,
 }
@@ -253,6 +255,7 @@ impl Default for Stats {
             by_topic: Mutex::default(),
             by_sentiment: Mutex::default(),
             rebalances: Mutex::default(),
+            taxonomy_version: Mutex::default(),
             families,
             registry,
         }
@@ -357,8 +360,12 @@ impl Stats {
 
     /// The taxonomy version in use, for `news_enricher_taxonomy_info`.
     pub fn set_taxonomy_version(&self, version: &str) {
-        self.families.taxonomy.clear();
+        let mut in_use = self.taxonomy_version.lock().unwrap_or_else(|p| p.into_inner());
+        // The new series first: a scrape in between sees both, never none.
         self.families.taxonomy.get_or_create(&VersionLabel { version: version.to_owned() }).set(1);
+        if let Some(before) = in_use.replace(version.to_owned()).filter(|before| before != version) {
+            self.families.taxonomy.remove(&VersionLabel { version: before });
+        }
     }
 
     /// A taxonomy reload: `reloaded` is false when the file failed and the taxonomy was kept.

@@ -297,12 +297,6 @@ impl Remote {
         Ok(Some(Remote { sentiment, tags, metrics }))
     }
 
-    /// Gives the tag classifier's tags their labels in a reloaded taxonomy; fails, changing
-    /// nothing, when the taxonomy lacks a tag `[taxonomy.remote.labels]` maps to.
-    pub fn relabel(&self, taxonomy: &Taxonomy) -> Result<(), (String, String)> {
-        self.tags.as_ref().map_or(Ok(()), |tags| tags.relabel(taxonomy))
-    }
-
     /// Registers the `news_enricher_remote_*` families (once, for both models).
     pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
         self.metrics.register(registry);
@@ -337,9 +331,10 @@ impl Remote {
 
     /// Applies both models to an enriched article: asks them at the same time (so the article
     /// waits for the slower, not for the sum), then sets the remote sentiment and merges the
-    /// remote tags, or marks the built-in results. Takes at most the larger `timeout_ms`; never
-    /// fails. Routing and counting must happen after this, so they see the merged tags.
-    pub async fn apply(&self, article: &mut EnrichedArticle) {
+    /// remote tags (labelled by `taxonomy`, the one that tagged the article), or marks the
+    /// built-in results. Takes at most the larger `timeout_ms`; never fails. Routing and
+    /// counting must happen after this, so they see the merged tags.
+    pub async fn apply(&self, article: &mut EnrichedArticle, taxonomy: &Taxonomy) {
         let language = article.enrichment.language.as_deref();
         let raw = &article.raw;
         let ask_sentiment = async {
@@ -359,7 +354,7 @@ impl Remote {
             model.put(article, outcome);
         }
         if let (Some(model), Some(outcome)) = (&self.tags, tags) {
-            model.put(article, outcome);
+            model.put(article, outcome, taxonomy);
         }
     }
 }

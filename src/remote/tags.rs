@@ -28,69 +28,46 @@ use crate::article::{EnrichedArticle, TagOut};
 use crate::config::Settings;
 use crate::enrich::taxonomy::Taxonomy;
 use std::collections::HashMap;
-use std::sync::RwLock;
 
 /// What the tag classifier makes of an answer: the mapped tags at or above the threshold, as
-/// (index into [`TagsHead::tags`], probability), one entry per tag.
+/// (index into [`TagsHead::ids`], probability), one entry per tag.
 #[derive(Debug)]
 pub struct TagsHead {
-    /// Model label (lower-cased) → index into `tags`.
+    /// Model label (lower-cased) → index into `ids`.
     labels: HashMap<String, usize>,
-    /// Id of each mapped tag.
+    /// Id of each mapped tag. Their labels come from the taxonomy that tagged the article
+    /// ([`RemoteModel::put`]), which a reload can change.
     ids: Vec<String>,
-    /// Label of each mapped tag, from the taxonomy in use (a reload can rename them).
-    tag_labels: RwLock<Vec<String>>,
-    /// The model label of each entry of `ids` named first in the settings, for errors.
-    first_label: Vec<String>,
     threshold: f64,
 }
 
 impl TagsHead {
-    /// Resolves the label map against the taxonomy.
+    /// Resolves the label map against the taxonomy: every mapped tag must exist in it.
     pub fn new(settings: &TagRemoteSettings, taxonomy: &Taxonomy) -> Result<Self, (String, String)> {
-        let (mut ids, mut first_label) = (Vec::<String>::new(), Vec::new());
+        let mut ids = Vec::<String>::new();
         let mut labels = HashMap::new();
         for (label, id) in &settings.labels {
+            if !taxonomy.tags().any(|t| t.id == id) {
+                return Err(unknown_tag(taxonomy, label, id));
+            }
             let index = match ids.iter().position(|known| known == id) {
                 Some(i) => i,
                 None => {
                     ids.push(id.clone());
-                    first_label.push(label.clone());
                     ids.len() - 1
                 }
             };
             labels.insert(label.to_lowercase(), index);
         }
-        let head =
-            TagsHead { labels, ids, tag_labels: RwLock::default(), first_label, threshold: settings.threshold() };
-        head.relabel(taxonomy)?;
-        Ok(head)
-    }
-
-    /// Takes the mapped tags' labels from `taxonomy` (a reloaded one); fails, changing nothing,
-    /// when it lacks one of the tags.
-    pub fn relabel(&self, taxonomy: &Taxonomy) -> Result<(), (String, String)> {
-        let labels = self
-            .ids
-            .iter()
-            .zip(&self.first_label)
-            .map(|(id, label)| {
-                let info = taxonomy.tags().find(|t| t.id == id).ok_or_else(|| unknown_tag(taxonomy, label, id))?;
-                Ok::<_, (String, String)>(info.label.to_owned())
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        *self.tag_labels.write().unwrap_or_else(std::sync::PoisonError::into_inner) = labels;
-        Ok(())
-    }
-
-    fn tag_labels(&self) -> std::sync::RwLockReadGuard<'_, Vec<String>> {
-        self.tag_labels.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        Ok(TagsHead { labels, ids, threshold: settings.threshold() })
     }
 }
 
 fn unknown_tag(taxonomy: &Taxonomy, label: &str, id: &str) -> (String, String) {
-    let known: Vec<&str> = taxonomy.tags().map(|t| t.id).collect();
-    (format!("taxonomy.remote.labels.{label}"), format!("unknown tag {id:?} (the taxonomy has: {})", known.join(", ")))
+    (
+        format!("taxonomy.remote.labels.{label}"),
+        format!("unknown tag {id:?} (the taxonomy has: {})", taxonomy.tag_list()),
+    )
 }
 
 /// Checks that every tag id in `[taxonomy.remote.labels]` exists in the taxonomy (when the tag
@@ -187,11 +164,6 @@ impl RemoteModel<TagsHead> {
         Self::start_with(settings, head, metrics.sharing(&settings.name, TagsHead::TASK))
     }
 
-    /// See [`TagsHead::relabel`].
-    pub fn relabel(&self, taxonomy: &Taxonomy) -> Result<(), (String, String)> {
-        self.core.head.relabel(taxonomy)
-    }
-
     /// The tags (id, probability) the model finds in `text`, at or above the threshold.
     pub async fn classify(&self, text: &str) -> Result<Vec<(String, f64)>, Failure> {
         let found = self.ask(text).await?;
@@ -199,18 +171,35 @@ impl RemoteModel<TagsHead> {
     }
 
     /// Merges the model's tags into the article's, or marks it as having the taxonomy's only.
-    /// Takes at most `timeout_ms`; never fails.
-    pub async fn apply(&self, article: &mut EnrichedArticle) {
+    /// `taxonomy` is the one that tagged the article, which gives the tags their labels. Takes
+    /// at most `timeout_ms`; never fails.
+    pub async fn apply(&self, article: &mut EnrichedArticle, taxonomy: &Taxonomy) {
         let outcome = self.ask_about(&article.raw, article.enrichment.language.as_deref()).await;
-        self.put(article, outcome);
+        self.put(article, outcome, taxonomy);
     }
 
-    /// Puts an outcome of [`RemoteModel::ask_about`] in the record (`None`: not sent).
-    pub fn put(&self, article: &mut EnrichedArticle, outcome: Option<Result<Vec<(usize, f64)>, Failure>>) {
+    /// Puts an outcome of [`RemoteModel::ask_about`] in the record (`None`: not sent); the
+    /// labels of the tags come from `taxonomy`, the one that tagged the article (so a record
+    /// is labelled by the version it names, also across a reload).
+    pub fn put(
+        &self,
+        article: &mut EnrichedArticle,
+        outcome: Option<Result<Vec<(usize, f64)>, Failure>>,
+        taxonomy: &Taxonomy,
+    ) {
         match outcome {
             Some(Ok(found)) => {
-                let (ids, labels) = (&self.core.head.ids, self.core.head.tag_labels());
-                let found = found.iter().map(|&(t, p)| (ids[t].as_str(), labels[t].as_str(), p));
+                let ids = &self.core.head.ids;
+                // Every mapped tag was checked to exist in the taxonomy at start and at each
+                // reload; the id stands in for a label should one be missing all the same.
+                let labelled: Vec<(&str, &str, f64)> = found
+                    .iter()
+                    .map(|&(t, p)| {
+                        let id = ids[t].as_str();
+                        (id, taxonomy.tags().find(|tag| tag.id == id).map_or(id, |tag| tag.label), p)
+                    })
+                    .collect();
+                let found = labelled.into_iter();
                 merge(&mut article.enrichment.tags, found, self.source());
                 article.enrichment.tags_source = Some(self.source().to_owned());
             }
@@ -256,28 +245,6 @@ mod tests {
         // Two labels of one tag: the higher counts; 0.5 is at the threshold; 0.49 is below it;
         // unmapped labels are ignored.
         assert_eq!(named, [("taiwan", 0.9), ("fentanyl", 0.5)]);
-        let taiwan = head.ids.iter().position(|id| id == "taiwan").unwrap();
-        assert_eq!(head.tag_labels()[taiwan], "Taiwan", "label from the taxonomy");
-    }
-
-    /// A reloaded taxonomy renames a mapped tag: its label follows. One without a mapped tag
-    /// is refused, naming the model label, and the labels stay as they were.
-    #[test]
-    fn relabel_follows_a_reloaded_taxonomy_and_refuses_one_missing_a_tag() {
-        let head =
-            TagsHead::new(&settings(&[("ROC", "taiwan"), ("Opioids", "fentanyl")]), &Taxonomy::builtin()).unwrap();
-        let builtin = include_str!("../../config/taxonomy.toml");
-        let renamed = builtin.replacen("label = \"Taiwan\"", "label = \"Taiwan (ROC)\"", 1);
-        assert_ne!(renamed, builtin, "the built-in taxonomy labels the tag \"Taiwan\"");
-        head.relabel(&Taxonomy::from_toml_str(&renamed, "renamed.toml").unwrap()).unwrap();
-        let taiwan = head.ids.iter().position(|id| id == "taiwan").unwrap();
-        assert_eq!(head.tag_labels()[taiwan], "Taiwan (ROC)");
-
-        let without = builtin.replacen("id = \"fentanyl\"", "id = \"opioids\"", 1);
-        let (key, message) = head.relabel(&Taxonomy::from_toml_str(&without, "without.toml").unwrap()).unwrap_err();
-        assert_eq!(key, "taxonomy.remote.labels.Opioids");
-        assert!(message.contains("unknown tag \"fentanyl\""), "{message}");
-        assert_eq!(head.tag_labels()[taiwan], "Taiwan (ROC)", "unchanged by the refused taxonomy");
     }
 
     #[test]

@@ -206,6 +206,17 @@ impl Taxonomy {
         &self.origin
     }
 
+    /// The tag ids for a message: all of them, or the first 20 and how many there are (a
+    /// taxonomy of thousands of tags would make one log line of tens of kilobytes).
+    pub fn tag_list(&self) -> String {
+        const SHOWN: usize = 20;
+        let ids: Vec<&str> = self.tags.iter().take(SHOWN).map(|t| t.id.as_str()).collect();
+        match self.tags.len() {
+            n if n > SHOWN => format!("{}, … ({n} tags)", ids.join(", ")),
+            _ => ids.join(", "),
+        }
+    }
+
     /// The tags, in file order.
     pub fn tags(&self) -> impl ExactSizeIterator<Item = TagInfo<'_>> + '_ {
         self.tags.iter().map(|t| TagInfo {

@@ -695,3 +695,21 @@ fn positions_count_lines_from_one_and_columns_in_characters() {
     assert_eq!(at(9), (4, 1));
     assert_eq!(at(100), (4, 2)); // clamped to the end
 }
+
+/// Messages list the tags of a small taxonomy in full, and of a large one the first 20 and the
+/// count (thousands of ids made one log line of tens of kilobytes).
+#[test]
+fn tag_lists_in_messages_are_bounded() {
+    let many = |n: usize| {
+        let mut src = String::from("version = \"t1\"\n");
+        for i in 0..n {
+            src += &format!(
+                "[[tag]]\nid = \"t{i}\"\nlabel = \"T\"\ndescription = \"d\"\n[tag.terms.a]\nweight = 1.0\nphrases = [\"w{i}\"]\n"
+            );
+        }
+        tax(&src).tag_list()
+    };
+    assert_eq!(many(3), "t0, t1, t2");
+    let long = many(25);
+    assert!(long.starts_with("t0, t1, ") && long.ends_with("t19, … (25 tags)"), "{long}");
+}
