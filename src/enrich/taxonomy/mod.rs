@@ -158,8 +158,11 @@ impl Taxonomy {
     /// Parses, validates and compiles taxonomy source; `origin` names it in errors.
     pub fn from_toml_str(src: &str, origin: &str) -> Result<Self, TaxonomyError> {
         let ctx = spec::Ctx::new(origin, src);
-        let model = spec::parse(&ctx)?;
+        let mut model = spec::parse(&ctx)?;
         let compiled = compile::compile(&ctx, &model)?;
+        let examples: Vec<(usize, spec::ExampleDef)> = (model.tags.iter_mut().enumerate())
+            .flat_map(|(i, t)| std::mem::take(&mut t.examples).into_iter().map(move |e| (i, e)))
+            .collect();
         let tags: Vec<matcher::TagRt> = model
             .tags
             .into_iter()
@@ -180,7 +183,7 @@ impl Taxonomy {
             })
             .collect();
         let any_regex = tags.iter().any(|t| !t.regexes.is_empty());
-        Ok(Taxonomy {
+        let taxonomy = Taxonomy {
             version: model.version,
             origin: origin.to_owned(),
             scoring: model.scoring,
@@ -188,7 +191,37 @@ impl Taxonomy {
             compiled,
             any_regex,
             digest: source_digest(src.as_bytes()),
-        })
+        };
+        taxonomy.check_examples(&ctx, &examples)?;
+        Ok(taxonomy)
+    }
+
+    /// Checks every `[[tag.example]]` (an edit that breaks one is refused, also at a reload):
+    /// a failing example is an error at its line, with its score and the evidence found.
+    fn check_examples(&self, ctx: &spec::Ctx<'_>, examples: &[(usize, spec::ExampleDef)]) -> Result<(), TaxonomyError> {
+        for (tag_index, example) in examples {
+            let tag = &self.tags[*tag_index];
+            let (full, title_len) = super::text::combine(&example.title, &example.text);
+            let doc = Document::new(&full, title_len);
+            let tagged = self.tag(&doc).iter().any(|m| m.id == tag.id);
+            if tagged == example.tagged {
+                continue;
+            }
+            let found = self.candidates(&doc).into_iter().find(|m| m.id == tag.id);
+            let score = found.as_ref().map_or(0.0, |m| m.score);
+            let terms: Vec<String> = found.iter().flat_map(|m| &m.evidence).map(|e| format!("{:?}", e.term)).collect();
+            let evidence = if terms.is_empty() { "none".to_owned() } else { terms.join(", ") };
+            let expected = if example.tagged { "should get the tag" } else { "should not get the tag" };
+            return Err(ctx.err_at(
+                example.pos,
+                Some(&tag.id),
+                format!(
+                    "example {expected}, but it scores {score:.2} against a threshold of {} (evidence: {evidence})",
+                    tag.threshold
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The `version` string of the taxonomy file (reported with every enriched record).

@@ -25,6 +25,8 @@ pub(super) const MAX_GROUPS_PER_TAG: usize = 64;
 const MAX_PHRASE_BYTES: usize = 200;
 const MAX_WINDOW: u32 = 10;
 const MAX_WEIGHT: f64 = 100.0;
+/// Examples are sentences or short articles; every one is enriched at each compilation.
+const MAX_EXAMPLE_BYTES: usize = 20_000;
 
 // ---------------------------------------------------------------------------------------------
 // Raw file structure, as written by users.
@@ -65,6 +67,19 @@ struct TagSpec {
     terms: BTreeMap<Spanned<String>, GroupSpec>,
     #[serde(default)]
     context: Vec<ContextSpec>,
+    #[serde(default)]
+    example: Vec<ExampleSpec>,
+}
+
+/// `[[tag.example]]`: a text the tag must (`tagged = true`) or must not get, checked whenever
+/// the taxonomy is compiled.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExampleSpec {
+    #[serde(default)]
+    title: Option<Spanned<String>>,
+    text: Spanned<String>,
+    tagged: Spanned<bool>,
 }
 
 #[derive(Deserialize)]
@@ -129,6 +144,17 @@ pub(super) struct TagDef {
     pub groups: Vec<GroupDef>,
     pub rules: Vec<RuleDef>,
     pub exclude: Vec<PhraseDef>,
+    pub examples: Vec<ExampleDef>,
+}
+
+/// A `[[tag.example]]`, checked once the taxonomy is compiled (`Taxonomy::check_examples`).
+#[derive(Debug)]
+pub(super) struct ExampleDef {
+    pub title: String,
+    pub text: String,
+    pub tagged: bool,
+    /// Where `text` is written: a failing example points here.
+    pub pos: Pos,
 }
 
 #[derive(Debug)]
@@ -450,7 +476,35 @@ fn tag_def(
         exclude.push(phrase(ctx, tag, e)?);
     }
 
-    Ok(TagDef { id, pos: ctx.pos(id_span.start), label, description, threshold, title_weight, groups, rules, exclude })
+    let mut examples = Vec::with_capacity(spec.example.len());
+    for e in spec.example {
+        let text = e.text.get_ref().trim();
+        if text.is_empty() {
+            return Err(ctx.err(e.text.span(), tag, "example `text` must not be empty"));
+        }
+        if text.len() > MAX_EXAMPLE_BYTES {
+            return Err(ctx.err(e.text.span(), tag, format!("example `text` is over {MAX_EXAMPLE_BYTES} bytes")));
+        }
+        examples.push(ExampleDef {
+            title: e.title.map(|t| t.into_inner().trim().to_owned()).unwrap_or_default(),
+            text: text.to_owned(),
+            tagged: *e.tagged.get_ref(),
+            pos: ctx.pos(e.text.span().start),
+        });
+    }
+
+    Ok(TagDef {
+        id,
+        pos: ctx.pos(id_span.start),
+        label,
+        description,
+        threshold,
+        title_weight,
+        groups,
+        rules,
+        exclude,
+        examples,
+    })
 }
 
 /// Validates and normalises one phrase.

@@ -713,3 +713,30 @@ fn tag_lists_in_messages_are_bounded() {
     let long = many(25);
     assert!(long.starts_with("t0, t1, ") && long.ends_with("t19, … (25 tags)"), "{long}");
 }
+
+/// `[[tag.example]]` texts are enriched when the taxonomy is compiled: one the tag should get
+/// but does not, or should not get but does, is an error at the example's line with its score
+/// and evidence (so an edit that breaks one is refused, at start-up and at a reload).
+#[test]
+fn examples_are_checked_when_the_taxonomy_is_compiled() {
+    let terms = "[tag.terms.core]\nweight = 5.0\nphrases = [\"taiwan\"]\n";
+    let example = |fields: &str| one_tag(&format!("{terms}[[tag.example]]\n{fields}"));
+    tax(&example("text = \"Taiwan, Taiwan and Taiwan again.\"\ntagged = true\n[[tag.example]]\ntext = \"Nothing here.\"\ntagged = false\n"));
+
+    let missed = example("text = \"Formosa is an island.\"\ntagged = true\n");
+    let line = missed.lines().position(|l| l.starts_with("text = ")).unwrap() + 1;
+    assert_eq!(
+        err(&missed),
+        format!(
+            "test.toml:{line}:8: tag `t`: example should get the tag, but it scores 0.00 against a threshold of 0.5 \
+             (evidence: none)"
+        )
+    );
+    let wrongly = err(&example("title = \"Taiwan\"\ntext = \"Taiwan and Taiwan.\"\ntagged = false\n"));
+    assert!(wrongly.contains("tag `t`: example should not get the tag, but it scores 0.80"), "{wrongly}");
+    assert!(wrongly.ends_with("(evidence: \"taiwan\")"), "{wrongly}");
+
+    assert!(err(&example("text = \"x\"\ntagged = true\nexpect = 1\n")).contains("unknown field `expect`"));
+    assert!(err(&example("text = \" \"\ntagged = true\n")).contains("example `text` must not be empty"));
+    assert!(err(&example("text = \"x\"\n")).contains("missing field `tagged`"));
+}
