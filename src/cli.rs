@@ -31,6 +31,13 @@ pub enum Command {
         /// Input files; stdin when none (or `-`).
         files: Vec<PathBuf>,
     },
+    /// Explain the tagging of JSON Lines raw articles (files or stdin), for editing the
+    /// taxonomy: for each article, every tag with evidence, its score against its threshold,
+    /// whether it is assigned, and the evidence. Exit status as for `enrich`.
+    Explain {
+        /// Input files; stdin when none (or `-`).
+        files: Vec<PathBuf>,
+    },
     /// Validate the configuration and print the effective settings, secrets redacted.
     CheckConfig,
 }

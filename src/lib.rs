@@ -14,6 +14,7 @@
 //!   validated at start-up.
 //! - [`cli`]: the command-line interface (`run`, `demo`, `enrich`, `check-config`).
 //! - [`offline`]: the `enrich` command — JSON Lines in, JSON Lines out, parallel and in order.
+//! - [`explain`]: the `explain` command — why each article got, or did not get, each tag.
 //! - [`remote`]: optional remote models over HTTP — sentiment (`[sentiment.remote]`) and a tag
 //!   classifier merged with the taxonomy (`[taxonomy.remote]`): batching, retries, circuit
 //!   breaker, and the built-in result as the fallback for every article.
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod embedded;
 pub mod enrich;
+pub mod explain;
 pub mod offline;
 pub mod pipeline;
 pub mod reload;

@@ -129,6 +129,38 @@ fn main() -> ExitCode {
                 Err(e) => output_error(&e),
             }
         }
+        Command::Explain { files } => {
+            let inputs = match news_enricher::offline::Inputs::open(&files) {
+                Ok(inputs) => inputs,
+                Err(e) => {
+                    eprintln!("news-enricher: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let explained = news_enricher::explain::run(
+                &enricher,
+                inputs,
+                settings.limits.max_message_bytes,
+                &mut out,
+                &mut std::io::stderr(),
+            )
+            .and_then(|summary| out.flush().map(|()| summary));
+            match explained {
+                Ok(summary) => {
+                    if summary.bad > 0 {
+                        eprintln!(
+                            "news-enricher: {} of {} lines were bad",
+                            summary.bad,
+                            summary.bad + summary.enriched
+                        );
+                    }
+                    ExitCode::from(summary.exit_code() as u8)
+                }
+                Err(e) => output_error(&e),
+            }
+        }
         Command::Run => {
             news_enricher::telemetry::logging::init(&settings.log, settings.secrets());
             let startup = startup.expect("made for run above");

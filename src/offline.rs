@@ -99,6 +99,11 @@ impl Inputs {
         Ok(inputs)
     }
 
+    /// The inputs' names (a path, or `<stdin>`) and readers, in order.
+    pub fn into_parts(self) -> (Vec<String>, Vec<Box<dyn Read + Send>>) {
+        (self.names, self.readers)
+    }
+
     fn push_stdin(&mut self) {
         self.names.push("<stdin>".into());
         self.readers.push(Box::new(io::stdin()));
@@ -210,7 +215,7 @@ fn read_batches(
 
 /// Reads one line (without its `\n`/`\r\n`) into `buf`. Returns `None` at end of input,
 /// `Some(Err(size))` when the line exceeds `limit` (its bytes are consumed, not kept).
-fn read_line_limited(
+pub(crate) fn read_line_limited(
     reader: &mut impl BufRead,
     buf: &mut Vec<u8>,
     limit: usize,

@@ -1207,3 +1207,66 @@ fn run_reloads_its_taxonomy_on_sighup_and_when_the_file_changes() {
     seen.extend(log.try_iter());
     assert_eq!(status.code(), Some(0), "{}", seen.join("\n"));
 }
+
+/// `explain` agrees with `enrich`: on 400 corpus articles the tags it marks "tagged" are exactly
+/// the tags `enrich` assigns, each with a score at or above the threshold it shows, and the
+/// near misses it lists score below theirs. A bad line is reported as by `enrich` (exit 2).
+#[test]
+fn explain_agrees_with_enrich_and_shows_near_misses() {
+    let corpus = std::fs::read_to_string(common::data_dir().join("news/news_articles_2017.jsonl")).unwrap();
+    let mut lines: String = corpus.lines().take(400).map(|l| format!("{l}\n")).collect();
+    lines.push_str("{broken\n");
+    let input = write_temp(lines.as_bytes());
+
+    let enriched = bin().arg("enrich").arg(input.path()).output().unwrap();
+    assert_eq!(enriched.status.code(), Some(2), "{}", String::from_utf8_lossy(&enriched.stderr));
+    let explained = bin().arg("explain").arg(input.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&explained.stderr);
+    assert_eq!(explained.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(":401: not_json: "), "{stderr}");
+
+    // id -> (tagged tags, lines of near misses)
+    let mut blocks: std::collections::HashMap<String, (Vec<String>, usize)> = Default::default();
+    let mut current = String::new();
+    for line in String::from_utf8(explained.stdout).unwrap().lines() {
+        let Some(entry) = line.strip_prefix("  ") else {
+            current = line.split(" (").next().unwrap().to_owned();
+            assert!(line.contains(", taxonomy 2026."), "{line}");
+            blocks.entry(current.clone()).or_default();
+            continue;
+        };
+        if entry == "no tag has evidence" {
+            continue;
+        }
+        let fields: Vec<&str> = entry.split_whitespace().collect();
+        let block = blocks.get_mut(&current).unwrap();
+        let (tagged, score, relation, threshold) = match fields[1] {
+            "tagged" => (true, fields[2], fields[3], fields[4]),
+            _ => (false, fields[3], fields[4], fields[5]),
+        };
+        let (score, threshold): (f64, f64) = (score.parse().unwrap(), threshold.parse().unwrap());
+        if tagged {
+            assert!(relation == ">=" && score >= threshold - 1e-4, "{line}");
+            block.0.push(fields[0].to_owned());
+        } else {
+            assert!(relation == "<" && score < threshold, "{line}");
+            block.1 += 1;
+        }
+    }
+    let mut near_misses = 0;
+    let records = String::from_utf8(enriched.stdout).unwrap();
+    for record in records.lines() {
+        let record: serde_json::Value = serde_json::from_str(record).unwrap();
+        let id = record["id"].as_str().unwrap();
+        let mut assigned: Vec<String> = (record["enrichment"]["tags"].as_array().unwrap().iter())
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect();
+        let (mut tagged, misses) = blocks.remove(id).unwrap_or_else(|| panic!("{id} not explained"));
+        assigned.sort();
+        tagged.sort();
+        assert_eq!(tagged, assigned, "{id}");
+        near_misses += misses;
+    }
+    assert!(blocks.is_empty(), "explained but not enriched: {:?}", blocks.keys());
+    assert!(near_misses > 20, "near misses are listed: {near_misses}");
+}

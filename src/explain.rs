@@ -1,0 +1,78 @@
+//! `news-enricher explain`: why each article got, or did not get, each tag — for whoever edits
+//! the taxonomy. JSON Lines raw articles in (files or stdin, as `enrich` reads them); for each,
+//! a block of text out listing every tag with any evidence, strongest first: its score against
+//! its threshold, whether it is assigned, and the evidence (each term, how often, how often in
+//! the title). Tags without evidence are left out. One article at a time, in input order; bad
+//! lines are reported on stderr as by `enrich`, and counted.
+
+use crate::article::{DecodeError, RawArticle};
+use crate::enrich::text::{combine, Document};
+use crate::enrich::Enricher;
+use crate::offline::{read_line_limited, Inputs, Summary};
+use std::io::{self, BufReader, Write};
+
+/// Explains every article of `inputs` to `out`; one line per bad input line to `errors`.
+pub fn run(
+    enricher: &Enricher,
+    inputs: Inputs,
+    max_bytes: usize,
+    out: &mut dyn Write,
+    errors: &mut dyn Write,
+) -> io::Result<Summary> {
+    let taxonomy = enricher.taxonomy();
+    let mut summary = Summary::default();
+    let (names, readers) = inputs.into_parts();
+    for (name, reader) in names.iter().zip(readers) {
+        let mut reader = BufReader::with_capacity(256 * 1024, reader);
+        let mut number = 0u64;
+        loop {
+            let mut line = Vec::new();
+            let Some(read) = read_line_limited(&mut reader, &mut line, max_bytes)
+                .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))?
+            else {
+                break;
+            };
+            number += 1;
+            if read.is_ok() && line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let raw = match read {
+                Ok(()) => RawArticle::decode(&line, None, max_bytes),
+                Err(size) => Err(DecodeError::TooLarge { size, limit: max_bytes }),
+            };
+            let raw = match raw {
+                Ok(raw) => raw,
+                Err(e) => {
+                    summary.bad += 1;
+                    writeln!(errors, "{name}:{number}: {}: {e}", e.class())?;
+                    continue;
+                }
+            };
+            summary.enriched += 1;
+            let (full, title_len) = combine(raw.title().unwrap_or(""), raw.body().unwrap_or(""));
+            let candidates = taxonomy.candidates(&Document::new(&full, title_len));
+            writeln!(out, "{} ({name}:{number}, taxonomy {})", raw.id(), taxonomy.version())?;
+            if candidates.is_empty() {
+                writeln!(out, "  no tag has evidence")?;
+            }
+            for tag in &candidates {
+                let threshold = taxonomy.tags().find(|t| t.id == tag.id).map_or(f64::NAN, |t| t.threshold);
+                let verdict = if tag.score >= threshold {
+                    format!("tagged      {:.4} >= {threshold}", tag.score)
+                } else {
+                    format!("not tagged  {:.4} <  {threshold}", tag.score)
+                };
+                let evidence: Vec<String> = tag
+                    .evidence
+                    .iter()
+                    .map(|e| match e.title_count {
+                        0 => format!("{:?} ×{}", e.term, e.count),
+                        t => format!("{:?} ×{} ({t} in the title)", e.term, e.count),
+                    })
+                    .collect();
+                writeln!(out, "  {:<26} {verdict}   {}", tag.id, evidence.join(", "))?;
+            }
+        }
+    }
+    Ok(summary)
+}
