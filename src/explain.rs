@@ -3,12 +3,13 @@
 //! a block of text out listing every tag with any evidence, strongest first: its score against
 //! its threshold, whether it is assigned, and the evidence (each term, how often, how often in
 //! the title). Tags without evidence are left out. One article at a time, in input order; bad
-//! lines are reported on stderr as by `enrich`, and counted.
+//! lines are reported on stderr as by `enrich`, and counted. Unlike the other commands it runs
+//! on a taxonomy whose `[[tag.example]]` entries fail, and lists those first.
 
 use crate::article::{DecodeError, RawArticle};
 use crate::enrich::text::{combine, Document};
 use crate::enrich::Enricher;
-use crate::offline::{read_line_limited, Inputs, Summary};
+use crate::offline::{read_line_limited, stdout_error, Inputs, Summary};
 use std::io::{self, BufReader, Write};
 
 /// Explains every article of `inputs` to `out`; one line per bad input line to `errors`.
@@ -20,6 +21,17 @@ pub fn run(
     errors: &mut dyn Write,
 ) -> io::Result<Summary> {
     let taxonomy = enricher.taxonomy();
+    // `explain` runs on a taxonomy whose examples fail (the other commands refuse it), to show
+    // why they fail.
+    let failing = taxonomy.failing_examples();
+    if !failing.is_empty() {
+        let n = failing.len();
+        writeln!(out, "{n} example(s) of the taxonomy fail; it is refused at start and at a reload until they pass:")
+            .map_err(stdout_error)?;
+        for failure in failing {
+            writeln!(out, "  {failure}").map_err(stdout_error)?;
+        }
+    }
     let mut summary = Summary::default();
     let (names, readers) = inputs.into_parts();
     for (name, reader) in names.iter().zip(readers) {
@@ -51,9 +63,10 @@ pub fn run(
             summary.enriched += 1;
             let (full, title_len) = combine(raw.title().unwrap_or(""), raw.body().unwrap_or(""));
             let candidates = taxonomy.candidates(&Document::new(&full, title_len));
-            writeln!(out, "{} ({name}:{number}, taxonomy {})", raw.id(), taxonomy.version())?;
+            // Quoted: an id is producer data, and one holding a line break must not forge a line.
+            writeln!(out, "{:?} ({name}:{number}, taxonomy {})", raw.id(), taxonomy.version()).map_err(stdout_error)?;
             if candidates.is_empty() {
-                writeln!(out, "  no tag has evidence")?;
+                writeln!(out, "  no tag has evidence").map_err(stdout_error)?;
             }
             for tag in &candidates {
                 let threshold = taxonomy.tags().find(|t| t.id == tag.id).map_or(f64::NAN, |t| t.threshold);
@@ -70,7 +83,7 @@ pub fn run(
                         t => format!("{:?} ×{} ({t} in the title)", e.term, e.count),
                     })
                     .collect();
-                writeln!(out, "  {:<26} {verdict}   {}", tag.id, evidence.join(", "))?;
+                writeln!(out, "  {:<26} {verdict}   {}", tag.id, evidence.join(", ")).map_err(stdout_error)?;
             }
         }
     }

@@ -12,7 +12,7 @@
 //!   [`enrich::Enricher`] is built from config and shared by every task.
 //! - [`config`]: typed settings from the TOML file plus `NEWS_ENRICHER_*` environment overrides,
 //!   validated at start-up.
-//! - [`cli`]: the command-line interface (`run`, `demo`, `enrich`, `check-config`).
+//! - [`cli`]: the command-line interface (`run`, `demo`, `enrich`, `explain`, `check-config`).
 //! - [`offline`]: the `enrich` command — JSON Lines in, JSON Lines out, parallel and in order.
 //! - [`explain`]: the `explain` command — why each article got, or did not get, each tag.
 //! - [`remote`]: optional remote models over HTTP — sentiment (`[sentiment.remote]`) and a tag

@@ -44,7 +44,12 @@ fn main() -> ExitCode {
         },
         _ => None,
     };
-    let enricher = match Enricher::from_config(&settings) {
+    // `explain` shows why examples fail instead of refusing the taxonomy for them.
+    let built = match cli.command {
+        Command::Explain { .. } => Enricher::from_config_unchecked(&settings),
+        _ => Enricher::from_config(&settings),
+    };
+    let enricher = match built {
         Ok(e) => e,
         Err(e) => {
             eprintln!("Invalid configuration: taxonomy: {e}");
@@ -146,7 +151,7 @@ fn main() -> ExitCode {
                 &mut out,
                 &mut std::io::stderr(),
             )
-            .and_then(|summary| out.flush().map(|()| summary));
+            .and_then(|summary| out.flush().map_err(news_enricher::offline::stdout_error).map(|()| summary));
             match explained {
                 Ok(summary) => {
                     if summary.bad > 0 {

@@ -1230,7 +1230,7 @@ fn explain_agrees_with_enrich_and_shows_near_misses() {
     let mut current = String::new();
     for line in String::from_utf8(explained.stdout).unwrap().lines() {
         let Some(entry) = line.strip_prefix("  ") else {
-            current = line.split(" (").next().unwrap().to_owned();
+            current = line.split(" (").next().unwrap().trim_matches('"').to_owned();
             assert!(line.contains(", taxonomy 2026."), "{line}");
             blocks.entry(current.clone()).or_default();
             continue;
@@ -1269,4 +1269,32 @@ fn explain_agrees_with_enrich_and_shows_near_misses() {
     }
     assert!(blocks.is_empty(), "explained but not enriched: {:?}", blocks.keys());
     assert!(near_misses > 20, "near misses are listed: {near_misses}");
+}
+
+/// A taxonomy whose examples fail is refused by `check-config` (exit 64, the example's line,
+/// the others' lines) but `explain` runs on it and lists every failure first, to show why.
+#[test]
+fn explain_runs_on_a_taxonomy_whose_examples_fail_and_lists_them() {
+    let builtin = include_str!("../config/taxonomy.toml");
+    let made_in = builtin.find("The new laptop, made in Taiwan").expect("the built-in example");
+    let flip = made_in + builtin[made_in..].find("tagged = false").unwrap();
+    let edited = format!("{}tagged = true{}", &builtin[..flip], &builtin[flip + "tagged = false".len()..]);
+    let line = builtin[..made_in].lines().count();
+    let taxonomy = write_temp(edited.as_bytes());
+
+    let out = bin().arg("check-config").env("NEWS_ENRICHER_TAXONOMY__PATH", taxonomy.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    let at = format!("{}:{line}:8: tag `taiwan`: example should get the tag, but it scores", taxonomy.path().display());
+    assert!(stderr.contains(&at), "{stderr}");
+
+    let article = serde_json::json!({"id": "a\n  forged tagged 1.0", "title": "T", "body": "Taipei."}).to_string();
+    let input = write_temp(format!("{article}\n").as_bytes());
+    let out =
+        bin().arg("explain").arg(input.path()).env("NEWS_ENRICHER_TAXONOMY__PATH", taxonomy.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("1 example(s) of the taxonomy fail;"), "{stdout}");
+    assert!(stdout.contains(&format!("  {at}")), "{stdout}");
+    assert!(stdout.contains("\"a\\n  forged tagged 1.0\" ("), "the id is quoted, its line break escaped: {stdout}");
 }

@@ -36,6 +36,16 @@ impl Enricher {
         Ok(Enricher { taxonomy, sentiment: SentimentAnalyzer::new(settings.sentiment.model) })
     }
 
+    /// [`Enricher::from_config`] on a taxonomy whose `[[tag.example]]` entries may fail (for
+    /// `explain`, which shows them).
+    pub fn from_config_unchecked(settings: &Settings) -> Result<Self, TaxonomyError> {
+        let taxonomy = match &settings.taxonomy.path {
+            Some(path) => Taxonomy::load_unchecked(path)?,
+            None => Taxonomy::builtin(),
+        };
+        Ok(Enricher { taxonomy, sentiment: SentimentAnalyzer::new(settings.sentiment.model) })
+    }
+
     /// Checks that every `[[routes]]` tag exists in the taxonomy, so a typo fails at start-up
     /// instead of silently routing nothing. Returns the offending key and message.
     pub fn check_routes(&self, settings: &Settings) -> Result<(), (String, String)> {

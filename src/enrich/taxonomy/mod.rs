@@ -109,6 +109,15 @@ pub struct Taxonomy {
     any_regex: bool,
     /// [`source_digest`] of the source it was compiled from.
     digest: u64,
+    /// `[[tag.example]]` entries, with the index of their tag.
+    examples: Vec<(usize, spec::ExampleDef)>,
+}
+
+fn utf8<'b>(bytes: &'b [u8], origin: &str) -> Result<&'b str, TaxonomyError> {
+    std::str::from_utf8(bytes).map_err(|e| TaxonomyError::Io {
+        origin: origin.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })
 }
 
 /// A digest of taxonomy source, which tells a reload whether a file holds the taxonomy in use.
@@ -146,17 +155,45 @@ impl Taxonomy {
         Self::from_file_bytes(&bytes, &origin)
     }
 
-    /// [`Taxonomy::from_toml_str`] of a file's bytes, which must be UTF-8.
-    pub fn from_file_bytes(bytes: &[u8], origin: &str) -> Result<Self, TaxonomyError> {
-        let src = std::str::from_utf8(bytes).map_err(|e| TaxonomyError::Io {
-            origin: origin.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        })?;
-        Self::from_toml_str(src, origin)
+    /// [`Taxonomy::load`] without requiring the examples to pass (see
+    /// [`Taxonomy::from_toml_str_unchecked`]).
+    pub fn load_unchecked(path: &Path) -> Result<Self, TaxonomyError> {
+        let origin = path.display().to_string();
+        let bytes = crate::config::read_config_file(path)
+            .map_err(|source| TaxonomyError::Io { origin: origin.clone(), source })?;
+        Self::from_toml_str_unchecked(utf8(&bytes, &origin)?, &origin)
     }
 
-    /// Parses, validates and compiles taxonomy source; `origin` names it in errors.
+    /// [`Taxonomy::from_toml_str`] of a file's bytes, which must be UTF-8.
+    pub fn from_file_bytes(bytes: &[u8], origin: &str) -> Result<Self, TaxonomyError> {
+        Self::from_toml_str(utf8(bytes, origin)?, origin)
+    }
+
+    /// Parses, validates and compiles taxonomy source; `origin` names it in errors. Every
+    /// `[[tag.example]]` must pass; the error names the first that fails and the lines of the
+    /// others.
     pub fn from_toml_str(src: &str, origin: &str) -> Result<Self, TaxonomyError> {
+        let taxonomy = Self::from_toml_str_unchecked(src, origin)?;
+        let mut failing = taxonomy.failing_examples().into_iter();
+        let Some(TaxonomyError::Invalid { origin, line, column, tag, message }) = failing.next() else {
+            return Ok(taxonomy);
+        };
+        let more: Vec<String> = failing
+            .filter_map(|e| match e {
+                TaxonomyError::Invalid { line, .. } => Some(line.to_string()),
+                TaxonomyError::Io { .. } => None,
+            })
+            .collect();
+        let message = match more.len() {
+            0 => message,
+            n => format!("{message}; {n} more example(s) fail, at line(s) {}", more.join(", ")),
+        };
+        Err(TaxonomyError::Invalid { origin, line, column, tag, message })
+    }
+
+    /// [`Taxonomy::from_toml_str`] without requiring the examples to pass: for `explain`, which
+    /// shows the failing ones ([`Taxonomy::failing_examples`]).
+    pub fn from_toml_str_unchecked(src: &str, origin: &str) -> Result<Self, TaxonomyError> {
         let ctx = spec::Ctx::new(origin, src);
         let mut model = spec::parse(&ctx)?;
         let compiled = compile::compile(&ctx, &model)?;
@@ -183,7 +220,7 @@ impl Taxonomy {
             })
             .collect();
         let any_regex = tags.iter().any(|t| !t.regexes.is_empty());
-        let taxonomy = Taxonomy {
+        Ok(Taxonomy {
             version: model.version,
             origin: origin.to_owned(),
             scoring: model.scoring,
@@ -191,15 +228,16 @@ impl Taxonomy {
             compiled,
             any_regex,
             digest: source_digest(src.as_bytes()),
-        };
-        taxonomy.check_examples(&ctx, &examples)?;
-        Ok(taxonomy)
+            examples,
+        })
     }
 
-    /// Checks every `[[tag.example]]` (an edit that breaks one is refused, also at a reload):
-    /// a failing example is an error at its line, with its score and the evidence found.
-    fn check_examples(&self, ctx: &spec::Ctx<'_>, examples: &[(usize, spec::ExampleDef)]) -> Result<(), TaxonomyError> {
-        for (tag_index, example) in examples {
+    /// The `[[tag.example]]` entries that fail, each as an error at its line with its score
+    /// against the threshold and the evidence found (none fail in a taxonomy built by
+    /// [`Taxonomy::from_toml_str`]).
+    pub fn failing_examples(&self) -> Vec<TaxonomyError> {
+        let mut failing = Vec::new();
+        for (tag_index, example) in &self.examples {
             let tag = &self.tags[*tag_index];
             let (full, title_len) = super::text::combine(&example.title, &example.text);
             let doc = Document::new(&full, title_len);
@@ -211,17 +249,20 @@ impl Taxonomy {
             let score = found.as_ref().map_or(0.0, |m| m.score);
             let terms: Vec<String> = found.iter().flat_map(|m| &m.evidence).map(|e| format!("{:?}", e.term)).collect();
             let evidence = if terms.is_empty() { "none".to_owned() } else { terms.join(", ") };
-            let expected = if example.tagged { "should get the tag" } else { "should not get the tag" };
-            return Err(ctx.err_at(
-                example.pos,
-                Some(&tag.id),
-                format!(
-                    "example {expected}, but it scores {score:.2} against a threshold of {} (evidence: {evidence})",
-                    tag.threshold
-                ),
-            ));
+            let verdict = if example.tagged {
+                format!("should get the tag, but it scores {score:.4} < {}", tag.threshold)
+            } else {
+                format!("should not get the tag, but it scores {score:.4} >= {}", tag.threshold)
+            };
+            failing.push(TaxonomyError::Invalid {
+                origin: self.origin.clone(),
+                line: example.pos.line,
+                column: example.pos.column,
+                tag: Some(tag.id.clone()),
+                message: format!("example {verdict} (evidence: {evidence})"),
+            });
         }
-        Ok(())
+        failing
     }
 
     /// The `version` string of the taxonomy file (reported with every enriched record).

@@ -478,15 +478,21 @@ fn tag_def(
 
     let mut examples = Vec::with_capacity(spec.example.len());
     for e in spec.example {
-        let text = e.text.get_ref().trim();
-        if text.is_empty() {
-            return Err(ctx.err(e.text.span(), tag, "example `text` must not be empty"));
+        let title = e.title.map(Spanned::into_inner).unwrap_or_default();
+        let text = e.text.get_ref();
+        // As an article: it needs a title or a body, and both count against the size limit.
+        if title.trim().is_empty() && text.trim().is_empty() {
+            return Err(ctx.err(e.text.span(), tag, "example has no text: `title` and `text` are both empty"));
         }
-        if text.len() > MAX_EXAMPLE_BYTES {
-            return Err(ctx.err(e.text.span(), tag, format!("example `text` is over {MAX_EXAMPLE_BYTES} bytes")));
+        if title.len() + text.len() > MAX_EXAMPLE_BYTES {
+            return Err(ctx.err(
+                e.text.span(),
+                tag,
+                format!("example is over {MAX_EXAMPLE_BYTES} bytes (`title` and `text` together)"),
+            ));
         }
         examples.push(ExampleDef {
-            title: e.title.map(|t| t.into_inner().trim().to_owned()).unwrap_or_default(),
+            title,
             text: text.to_owned(),
             tagged: *e.tagged.get_ref(),
             pos: ctx.pos(e.text.span().start),

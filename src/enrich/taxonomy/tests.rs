@@ -715,28 +715,46 @@ fn tag_lists_in_messages_are_bounded() {
 }
 
 /// `[[tag.example]]` texts are enriched when the taxonomy is compiled: one the tag should get
-/// but does not, or should not get but does, is an error at the example's line with its score
-/// and evidence (so an edit that breaks one is refused, at start-up and at a reload).
+/// but does not, or should not get but does, is an error at the example's line with its score,
+/// threshold and evidence (so an edit that breaks one is refused, at start-up and at a reload),
+/// and the lines of any other failing examples. `from_toml_str_unchecked` (for `explain`)
+/// compiles such a taxonomy and lists every failure.
 #[test]
 fn examples_are_checked_when_the_taxonomy_is_compiled() {
     let terms = "[tag.terms.core]\nweight = 5.0\nphrases = [\"taiwan\"]\n";
     let example = |fields: &str| one_tag(&format!("{terms}[[tag.example]]\n{fields}"));
     tax(&example("text = \"Taiwan, Taiwan and Taiwan again.\"\ntagged = true\n[[tag.example]]\ntext = \"Nothing here.\"\ntagged = false\n"));
+    tax(&example("title = \"Taiwan and Taiwan\"\ntext = \"\"\ntagged = true\n"));
 
     let missed = example("text = \"Formosa is an island.\"\ntagged = true\n");
     let line = missed.lines().position(|l| l.starts_with("text = ")).unwrap() + 1;
     assert_eq!(
         err(&missed),
-        format!(
-            "test.toml:{line}:8: tag `t`: example should get the tag, but it scores 0.00 against a threshold of 0.5 \
-             (evidence: none)"
-        )
+        format!("test.toml:{line}:8: tag `t`: example should get the tag, but it scores 0.0000 < 0.5 (evidence: none)")
     );
+    // 5 × (1 + ln 2) for two sentences plus 5 for the title, over the 2,000-byte minimum
+    // length: e = 13.466 / (2000/3000)^0.5 = 16.492, score = 16.492 / (16.492 + 4) = 0.8048.
     let wrongly = err(&example("title = \"Taiwan\"\ntext = \"Taiwan and Taiwan.\"\ntagged = false\n"));
-    assert!(wrongly.contains("tag `t`: example should not get the tag, but it scores 0.80"), "{wrongly}");
+    assert!(wrongly.contains("tag `t`: example should not get the tag, but it scores 0.8048 >= 0.5"), "{wrongly}");
     assert!(wrongly.ends_with("(evidence: \"taiwan\")"), "{wrongly}");
 
+    let three = example(
+        "text = \"Formosa.\"\ntagged = true\n[[tag.example]]\ntext = \"Ilha Formosa.\"\ntagged = true\n\
+         [[tag.example]]\ntext = \"Taiwan and Taiwan. Taiwan.\"\ntagged = false\n",
+    );
+    let lines: Vec<usize> =
+        three.lines().enumerate().filter(|(_, l)| l.starts_with("text = ")).map(|(i, _)| i + 1).collect();
+    let e = err(&three);
+    assert!(e.starts_with(&format!("test.toml:{}:8: ", lines[0])), "{e}");
+    assert!(e.ends_with(&format!("; 2 more example(s) fail, at line(s) {}, {}", lines[1], lines[2])), "{e}");
+    let unchecked = Taxonomy::from_toml_str_unchecked(&three, "test.toml").unwrap();
+    let failing: Vec<String> = unchecked.failing_examples().iter().map(ToString::to_string).collect();
+    assert_eq!(failing.len(), 3, "{failing:?}");
+    assert!(failing[2].starts_with(&format!("test.toml:{}:8: tag `t`: example should not get the tag", lines[2])));
+
     assert!(err(&example("text = \"x\"\ntagged = true\nexpect = 1\n")).contains("unknown field `expect`"));
-    assert!(err(&example("text = \" \"\ntagged = true\n")).contains("example `text` must not be empty"));
+    assert!(err(&example("text = \" \"\ntagged = true\n")).contains("example has no text"));
     assert!(err(&example("text = \"x\"\n")).contains("missing field `tagged`"));
+    let long = format!("title = \"{}\"\ntext = \"{}\"\ntagged = true\n", "a".repeat(12_000), "b".repeat(9_000));
+    assert!(err(&example(&long)).contains("example is over 20000 bytes (`title` and `text` together)"));
 }
