@@ -775,6 +775,42 @@ async fn commit_errors_are_retried() {
     assert_all_committed(&fx).await;
 }
 
+/// A revocation whose commit fails every attempt (here: the coordinator answers "rebalance in
+/// progress", as it does when the group rebalances again before the commit arrives) releases the
+/// partitions uncommitted, counts it, and loses nothing: their next owner re-processes the work
+/// since the last commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_whose_commit_fails_is_counted_and_loses_nothing() {
+    let fx = Fixture::new("revoke-uncommitted");
+    let first = synthetic("unc-a", 100);
+    fx.produce_articles(&first);
+    let a = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert!(eventually(WAIT, || a.stats().enriched == 100).await);
+    assert_all_committed_while_running(&fx).await;
+    let second = synthetic("unc-b", 100);
+    fx.produce_articles(&second);
+    assert!(eventually(WAIT, || a.stats().enriched == 200 && a.shared().in_flight() == 0).await);
+    // Enough failures for every attempt of the revocation's commit, and the auto-commits around it.
+    fx.broker.push_request_errors(
+        RDKafkaApiKey::OffsetCommit,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS; 40],
+    );
+    let b = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let ok =
+        eventually(WAIT, || b.shared().stats.assigned_partitions.load(std::sync::atomic::Ordering::Relaxed) > 0).await;
+    assert!(ok, "the second member got partitions");
+    assert!(eventually(WAIT, || a.stats().revocations_uncommitted > 0).await, "{:?}", a.stats());
+    let text = a.shared().stats.encode();
+    let counted = (text.lines().find_map(|l| l.strip_prefix("news_enricher_revocations_uncommitted_total ")))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(counted.is_some_and(|n| n >= 1.0), "{text}");
+    let all: BTreeSet<String> = all_ids(&first).into_iter().chain(all_ids(&second)).collect();
+    let out = fx.read(OUTPUT, all.len(), WAIT);
+    b.shutdown().await.unwrap();
+    a.shutdown().await.unwrap();
+    assert_eq!(ids_of(&out).0, all, "nothing lost");
+}
+
 async fn assert_all_committed_while_running(fx: &Fixture) {
     let end = fx.end_offsets();
     let ok = eventually(Duration::from_secs(30), || fx.committed() == end).await;
@@ -813,7 +849,16 @@ async fn a_second_member_joining_and_leaving_mid_stream_loses_nothing() {
         "rebalance: a consumed {}, b consumed {}, {dups} duplicates",
         a_summary.stats.consumed, b_summary.stats.consumed
     );
-    assert_eq!(dups, 0, "a member joining and leaving drains and commits on revoke: no duplicates");
+    // The commit on revoke can fail when the group is rebalancing again by the time it is sent
+    // (librdkafka's cooperative protocol, on a host so busy that the drain took seconds): the
+    // partitions' next owner then re-processes their work since the last commit, and the
+    // worker counts it. Otherwise, there is no duplicate at all.
+    let uncommitted = a_summary.stats.revocations_uncommitted + b_summary.stats.revocations_uncommitted;
+    if uncommitted == 0 {
+        assert_eq!(dups, 0, "a member joining and leaving drains and commits on revoke: no duplicates");
+    } else {
+        eprintln!("{uncommitted} revocation(s) released uncommitted: {dups} duplicates");
+    }
     assert!(b_summary.stats.rebalances.contains_key("assign"));
     assert_all_committed(&fx).await;
 }

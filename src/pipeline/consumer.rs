@@ -113,7 +113,11 @@ impl ConsumerContext for WorkerContext {
         let commit = if lost {
             "skipped: partitions lost"
         } else {
-            commit_with_retries(consumer, "revoke", self.shared.stopping()).as_str()
+            let commit = commit_with_retries(consumer, "revoke", self.shared.stopping());
+            if commit == Commit::Failed {
+                self.shared.stats.record_revocation_uncommitted();
+            }
+            commit.as_str()
         };
         self.shared.forget(&keys);
         self.shared.released(&keys);

@@ -86,6 +86,7 @@ struct Families {
     taxonomy: Family<VersionLabel, Gauge>,
     taxonomy_reloads: Family<ResultLabel, Counter>,
     taxonomy_reload_ok: Gauge,
+    revocations_uncommitted: Counter,
 }
 
 pub struct Stats {
@@ -95,6 +96,7 @@ pub struct Stats {
     pub tombstones: AtomicU64,
     pub produced: AtomicU64,
     pub assigned_partitions: AtomicUsize,
+    revocations_uncommitted: AtomicU64,
     processing_nanos: AtomicU64,
     by_tag: Mutex<BTreeMap<String, u64>>,
     by_dlq_reason: Mutex<BTreeMap<&'static str, u64>>,
@@ -126,6 +128,8 @@ pub struct Snapshot {
     pub by_topic: BTreeMap<String, u64>,
     pub by_sentiment: BTreeMap<&'static str, u64>,
     pub rebalances: BTreeMap<&'static str, u64>,
+    /// Revocations whose commit failed (see `Stats::record_revocation_uncommitted`).
+    pub revocations_uncommitted: u64,
     pub processing_seconds: f64,
 }
 
@@ -159,6 +163,7 @@ impl Default for Stats {
             taxonomy: Family::default(),
             taxonomy_reloads: Family::default(),
             taxonomy_reload_ok: Gauge::default(),
+            revocations_uncommitted: Counter::default(),
         };
         let mut registry = Registry::with_prefix("news_enricher");
         let f = &families;
@@ -195,6 +200,11 @@ impl Default for Stats {
         registry.register("tags", "Tags assigned, by tag", f.tags.clone());
         registry.register("sentiment", "Articles by sentiment label", f.sentiment.clone());
         registry.register("commits", "Offset commits, by result", f.commits.clone());
+        registry.register(
+            "revocations_uncommitted",
+            "Revocations whose synchronous commit failed: the next owner re-processes their work since the last commit",
+            f.revocations_uncommitted.clone(),
+        );
         registry.register("assigned_partitions", "Partitions currently assigned to this worker", f.assigned.clone());
         registry.register(
             "intake_paused",
@@ -249,6 +259,7 @@ impl Default for Stats {
             tombstones: AtomicU64::new(0),
             produced: AtomicU64::new(0),
             assigned_partitions: AtomicUsize::new(0),
+            revocations_uncommitted: AtomicU64::new(0),
             processing_nanos: AtomicU64::new(0),
             by_tag: Mutex::default(),
             by_dlq_reason: Mutex::default(),
@@ -311,6 +322,12 @@ impl Stats {
     pub fn record_rebalance(&self, kind: &'static str) {
         bump(&self.rebalances, kind);
         self.families.rebalances.get_or_create(&KindLabel { kind: kind.to_owned() }).inc();
+    }
+
+    /// Partitions were released without their offsets committed (duplicates follow).
+    pub fn record_revocation_uncommitted(&self) {
+        self.revocations_uncommitted.fetch_add(1, Relaxed);
+        self.families.revocations_uncommitted.inc();
     }
 
     pub fn record_commit(&self, ok: bool) {
@@ -406,6 +423,7 @@ impl Stats {
             by_topic: self.by_topic.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             by_sentiment: copy(&self.by_sentiment),
             rebalances: copy(&self.rebalances),
+            revocations_uncommitted: self.revocations_uncommitted.load(Relaxed),
             processing_seconds: self.processing_nanos.load(Relaxed) as f64 / 1e9,
         }
     }
