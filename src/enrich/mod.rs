@@ -29,18 +29,21 @@ impl Enricher {
     /// Builds the enricher from settings: loads and compiles the taxonomy (the built-in one when
     /// no file is configured) and the sentiment model.
     pub fn from_config(settings: &Settings) -> Result<Self, TaxonomyError> {
-        let taxonomy = match &settings.taxonomy.path {
-            Some(path) => Taxonomy::load(path)?,
-            None => Taxonomy::builtin(),
-        };
-        Ok(Enricher { taxonomy, sentiment: SentimentAnalyzer::new(settings.sentiment.model) })
+        Self::from_config_loading(settings, Taxonomy::load)
     }
 
     /// [`Enricher::from_config`] on a taxonomy whose `[[tag.example]]` entries may fail (for
     /// `explain`, which shows them).
     pub fn from_config_unchecked(settings: &Settings) -> Result<Self, TaxonomyError> {
+        Self::from_config_loading(settings, Taxonomy::load_unchecked)
+    }
+
+    fn from_config_loading(
+        settings: &Settings,
+        load: fn(&std::path::Path) -> Result<Taxonomy, TaxonomyError>,
+    ) -> Result<Self, TaxonomyError> {
         let taxonomy = match &settings.taxonomy.path {
-            Some(path) => Taxonomy::load_unchecked(path)?,
+            Some(path) => load(path)?,
             None => Taxonomy::builtin(),
         };
         Ok(Enricher { taxonomy, sentiment: SentimentAnalyzer::new(settings.sentiment.model) })

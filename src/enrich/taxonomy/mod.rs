@@ -149,19 +149,20 @@ impl Taxonomy {
 
     /// Loads and validates a taxonomy file.
     pub fn load(path: &Path) -> Result<Self, TaxonomyError> {
-        let origin = path.display().to_string();
-        let bytes = crate::config::read_config_file(path)
-            .map_err(|source| TaxonomyError::Io { origin: origin.clone(), source })?;
-        Self::from_file_bytes(&bytes, &origin)
+        Self::load_with(path, Self::from_toml_str)
     }
 
     /// [`Taxonomy::load`] without requiring the examples to pass (see
     /// [`Taxonomy::from_toml_str_unchecked`]).
     pub fn load_unchecked(path: &Path) -> Result<Self, TaxonomyError> {
+        Self::load_with(path, Self::from_toml_str_unchecked)
+    }
+
+    fn load_with(path: &Path, compile: fn(&str, &str) -> Result<Self, TaxonomyError>) -> Result<Self, TaxonomyError> {
         let origin = path.display().to_string();
         let bytes = crate::config::read_config_file(path)
             .map_err(|source| TaxonomyError::Io { origin: origin.clone(), source })?;
-        Self::from_toml_str_unchecked(utf8(&bytes, &origin)?, &origin)
+        compile(utf8(&bytes, &origin)?, &origin)
     }
 
     /// [`Taxonomy::from_toml_str`] of a file's bytes, which must be UTF-8.
