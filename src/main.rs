@@ -78,12 +78,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Enrich { files } => {
-            let inputs = match news_enricher::offline::Inputs::open(&files) {
+            let inputs = match open_inputs(&files) {
                 Ok(inputs) => inputs,
-                Err(e) => {
-                    eprintln!("news-enricher: {e}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
+                Err(code) => return code,
             };
             let threads = news_enricher::enrich_threads(&settings);
             if settings.sentiment.remote.as_ref().is_some_and(|r| r.enabled)
@@ -120,27 +117,12 @@ fn main() -> ExitCode {
             if let Some(remote) = &remote {
                 remote.report_fallbacks(&mut std::io::stderr());
             }
-            match result {
-                Ok(summary) => {
-                    if summary.bad > 0 {
-                        eprintln!(
-                            "news-enricher: {} of {} lines were bad",
-                            summary.bad,
-                            summary.bad + summary.enriched
-                        );
-                    }
-                    ExitCode::from(summary.exit_code() as u8)
-                }
-                Err(e) => output_error(&e),
-            }
+            lines_outcome(result)
         }
         Command::Explain { files } => {
-            let inputs = match news_enricher::offline::Inputs::open(&files) {
+            let inputs = match open_inputs(&files) {
                 Ok(inputs) => inputs,
-                Err(e) => {
-                    eprintln!("news-enricher: {e}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
+                Err(code) => return code,
             };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -152,19 +134,7 @@ fn main() -> ExitCode {
                 &mut std::io::stderr(),
             )
             .and_then(|summary| out.flush().map_err(news_enricher::offline::stdout_error).map(|()| summary));
-            match explained {
-                Ok(summary) => {
-                    if summary.bad > 0 {
-                        eprintln!(
-                            "news-enricher: {} of {} lines were bad",
-                            summary.bad,
-                            summary.bad + summary.enriched
-                        );
-                    }
-                    ExitCode::from(summary.exit_code() as u8)
-                }
-                Err(e) => output_error(&e),
-            }
+            lines_outcome(explained)
         }
         Command::Run => {
             news_enricher::telemetry::logging::init(&settings.log, settings.secrets());
@@ -194,6 +164,28 @@ fn main() -> ExitCode {
 /// How a command ends on an I/O error of its run (writing stdout, reading an input): a broken
 /// pipe (`news-enricher ... | head`) ends quietly with status 0, as Unix tools do; any other
 /// error is reported (it names the stream or the file) with status 1.
+/// The input files of `enrich` and `explain`, all opened before any output; one that cannot be
+/// is a usage error.
+fn open_inputs(files: &[std::path::PathBuf]) -> Result<news_enricher::offline::Inputs, ExitCode> {
+    news_enricher::offline::Inputs::open(files).map_err(|e| {
+        eprintln!("news-enricher: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+/// The end of `enrich` and `explain`: how many input lines were bad, and the exit status.
+fn lines_outcome(result: std::io::Result<news_enricher::offline::Summary>) -> ExitCode {
+    match result {
+        Ok(summary) => {
+            if summary.bad > 0 {
+                eprintln!("news-enricher: {} of {} lines were bad", summary.bad, summary.bad + summary.enriched);
+            }
+            ExitCode::from(summary.exit_code() as u8)
+        }
+        Err(e) => output_error(&e),
+    }
+}
+
 fn output_error(e: &std::io::Error) -> ExitCode {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         return ExitCode::SUCCESS;
