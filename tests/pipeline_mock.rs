@@ -927,6 +927,8 @@ async fn backpressure_pauses_intake_at_the_in_flight_bound() {
     fx.broker.delay_requests(1, RDKafkaApiKey::Produce, 30, 300);
     let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
     let (peak, _) = peaks_in_flight_until_done(&worker, articles.len()).await;
+    // Partitions waiting behind the bound are not mistaken for partitions librdkafka stopped.
+    assert_eq!(worker.stats().fetch_restarts, 0);
     worker.shutdown().await.unwrap();
     assert!(peak >= 20, "the bound was reached (peak {peak})");
     assert!(peak <= 20 + 4 * 8, "in flight stayed near the bound of 20 (peak {peak})");
@@ -1008,6 +1010,32 @@ async fn a_partition_revoked_while_intake_is_paused_is_consumed_when_assigned_ba
     .await;
     assert!(complete, "missing: {:?}", want.difference(&got).take(5).collect::<Vec<_>>());
     a.shutdown().await.unwrap();
+}
+
+/// A partition librdkafka stopped fetching behind the worker's back (a resume lost in one of
+/// librdkafka's pause/resume races around rebalances) is found, because records wait past its
+/// position while it does not move, and its fetcher is restarted: nothing is left behind, and
+/// the restart is counted and warned about. Without the check the partition is never fetched
+/// again and librdkafka's lag for it stays at zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_librdkafka_stopped_fetching_is_found_and_restarted() {
+    let fx = Fixture::new("lost-resume");
+    let first = synthetic("lr1", 100);
+    let second = synthetic("lr2", 200);
+    fx.produce_articles(&first);
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert!(eventually(WAIT, || worker.stats().enriched == 100).await, "the first batch was enriched");
+    assert_all_committed_while_running(&fx).await;
+    worker.lose_resume_of(INPUT, 1);
+    fx.produce_articles(&second);
+    assert_all_committed_while_running(&fx).await;
+    assert_eq!(worker.stats().fetch_restarts, 1, "{:?}", worker.stats());
+    let text = worker.shared().stats.encode();
+    assert!(text.contains("news_enricher_partition_fetch_restarts_total 1"), "{text}");
+    let want: BTreeSet<String> = all_ids(&first).into_iter().chain(all_ids(&second)).collect();
+    let (got, _) = ids_of(&fx.read(OUTPUT, usize::MAX, Duration::from_secs(3)));
+    assert!(got.is_superset(&want), "missing: {:?}", want.difference(&got).take(5).collect::<Vec<_>>());
+    worker.shutdown().await.unwrap();
 }
 
 /// The group session timing out (the coordinator answers no heartbeat for longer than

@@ -9,6 +9,7 @@ use super::{Intake, PartitionKey, Shared};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientContext, TopicPartitionList};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,16 +29,35 @@ const SHUTDOWN_COMMIT_RESERVE: Duration = Duration::from_secs(2);
 /// `Shared::store_idle_positions`).
 const IDLE_STORE_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How often the owned partitions are checked for being fetched (see [`FetchCheck`]).
+const FETCH_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a check waits for the brokers' answers (end offsets, committed offsets).
+const FETCH_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+/// A partition whose fetcher was restarted is not restarted again sooner than this.
+const FETCH_RESTART_BACKOFF: Duration = Duration::from_secs(60);
+
 /// librdkafka callbacks: rebalances, errors, commit results.
 pub struct WorkerContext {
     pub(super) shared: Arc<Shared>,
     /// Whether intake is paused for backpressure, so newly assigned partitions start paused.
     pub(super) paused: AtomicBool,
+    /// When the last rebalance callback began (see [`FetchCheck`]).
+    last_rebalance: std::sync::Mutex<Option<Instant>>,
 }
 
 impl WorkerContext {
     pub(super) fn new(shared: Arc<Shared>) -> Self {
-        WorkerContext { shared, paused: AtomicBool::new(false) }
+        WorkerContext { shared, paused: AtomicBool::new(false), last_rebalance: std::sync::Mutex::new(None) }
+    }
+
+    /// Lifts this worker's pause from every assigned partition (`pre_rebalance`'s, and one
+    /// kept from before a partition's revocation).
+    fn resume_assignment(&self, consumer: &BaseConsumer<Self>) {
+        if let Ok(assignment) = consumer.assignment() {
+            if assignment.count() > 0 {
+                let _ = consumer.resume(&assignment);
+            }
+        }
     }
 }
 
@@ -74,6 +94,20 @@ impl ClientContext for WorkerContext {
 
 impl ConsumerContext for WorkerContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        *self.last_rebalance.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        if !matches!(rebalance, Rebalance::Error(_)) {
+            // librdkafka pauses the assignment itself when it schedules this callback, but
+            // asynchronously, and the resume it sends when the callback (un)assigns is skipped
+            // for a partition whose pause has not been applied yet: that partition would stay
+            // paused for good, fetched never again and with no lag to show for it. This pause
+            // is synchronous and queued behind librdkafka's, so when it returns librdkafka's has
+            // been applied and its resume will find it. `post_rebalance` lifts this one.
+            if let Ok(assignment) = consumer.assignment() {
+                if assignment.count() > 0 {
+                    let _ = consumer.pause(&assignment);
+                }
+            }
+        }
         let Rebalance::Revoke(tpl) = rebalance else { return };
         if tpl.count() == 0 {
             return;
@@ -143,17 +177,19 @@ impl ConsumerContext for WorkerContext {
                 self.shared.stats.record_rebalance("assign");
                 self.shared.stats.set_assigned(consumer.assignment().map(|a| a.count()).unwrap_or(0));
                 // librdkafka keeps an application's pause on a partition across its revocation
-                // and reassignment: a partition given up while intake was paused comes back
-                // paused, and the resume (which covers the assignment of its moment) missed it.
-                // Left so, it would never be fetched again, with no lag to show for it.
+                // and reassignment: a partition given up while paused (by intake or by
+                // `pre_rebalance`) comes back paused. Left so, it would never be fetched again.
                 if self.paused.load(Ordering::Relaxed) {
                     let _ = consumer.pause(tpl);
                 } else {
-                    let _ = consumer.resume(tpl);
+                    self.resume_assignment(consumer);
                 }
             }
             Rebalance::Revoke(_) => {
                 self.shared.stats.set_assigned(consumer.assignment().map(|a| a.count()).unwrap_or(0));
+                if !self.paused.load(Ordering::Relaxed) {
+                    self.resume_assignment(consumer);
+                }
             }
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
         }
@@ -285,6 +321,155 @@ impl ConsumeErrors {
     }
 }
 
+/// Finds owned partitions that librdkafka no longer fetches although records wait in them, and
+/// restarts their fetchers.
+///
+/// librdkafka 2.12 pauses the assigned partitions itself around every rebalance and can lose
+/// the resume: a resume is skipped when the pause it answers has not been applied yet (closed
+/// by `pre_rebalance`), and a pause or resume is discarded as outdated when another thread
+/// queued an operation for the same partition at the same moment. Such a partition is never
+/// fetched again, and nothing says so: librdkafka's lag comes from fetches, so it stays at what
+/// it was. This check is the net under those races and any others like them.
+///
+/// A partition counts as not fetched when, over a whole interval in which intake was never held
+/// back (in-flight bound reached, paused) and the brokers were up, it had nothing in flight,
+/// its position did not move, and the brokers' end offset (the last stable offset under
+/// `read_committed`) was past that position when the interval began. Its fetcher is then
+/// restarted by taking it out of the consumer's assignment and putting it back, which clears
+/// librdkafka's pauses as well as the worker's and starts a new fetcher from the stored offset
+/// (committed on the way out). The group is not involved; the restart waits for an interval
+/// without a rebalance callback and happens at most once a minute per partition. A rebalance
+/// that starts at that very moment could take the restart for this member's answer to it:
+/// the worst that follows is duplicates, never loss, and the next rebalance settles it.
+#[derive(Default)]
+struct FetchCheck {
+    /// When the current interval began.
+    since: Option<Instant>,
+    /// Whether intake was held back during the current interval.
+    held_back: bool,
+    /// The partitions found behind their end offset at the last check, with their positions.
+    behind: HashMap<PartitionKey, i64>,
+    /// When each partition's fetcher was last restarted.
+    restarted: HashMap<PartitionKey, Instant>,
+}
+
+impl FetchCheck {
+    fn hold_back(&mut self) {
+        self.held_back = true;
+    }
+
+    /// Runs a check when an interval has passed.
+    fn tick(&mut self, consumer: &BaseConsumer<WorkerContext>, shared: &Shared) {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if since.elapsed() < FETCH_CHECK_INTERVAL {
+            return;
+        }
+        self.since = Some(Instant::now());
+        let held_back = std::mem::take(&mut self.held_back) || consumer.context().paused.load(Ordering::Relaxed);
+        if held_back || !shared.health.is_up() {
+            self.behind.clear();
+            return;
+        }
+        let positions = Self::positions(consumer, &shared.idle_owned_partitions());
+        let ends = Self::end_offsets(consumer, positions.keys());
+        let previous = std::mem::take(&mut self.behind);
+        for (key, position) in positions {
+            let Some(&end) = ends.get(&key) else { continue };
+            if position >= end {
+                continue;
+            }
+            if previous.get(&key) != Some(&position) {
+                self.behind.insert(key, position);
+                continue;
+            }
+            if self.restarted.get(&key).is_some_and(|at| at.elapsed() < FETCH_RESTART_BACKOFF) {
+                continue;
+            }
+            // Taking a partition out of the assignment and back is what a rebalance callback
+            // does: while the group rebalances, librdkafka could take it for this member's
+            // answer. Rebalances come in bursts, so the restart waits for a quiet interval.
+            let last_rebalance = *consumer.context().last_rebalance.lock().unwrap_or_else(|p| p.into_inner());
+            if last_rebalance.is_some_and(|at| at.elapsed() < FETCH_CHECK_INTERVAL) {
+                self.behind.insert(key, position);
+                continue;
+            }
+            self.restarted.insert(key.clone(), Instant::now());
+            Self::restart(consumer, shared, &key, position, end);
+        }
+    }
+
+    /// The positions of `keys`: where the consumer is, or the committed offset for a partition
+    /// that has returned no message in this assignment. Partitions with neither are left out.
+    fn positions(consumer: &BaseConsumer<WorkerContext>, keys: &[PartitionKey]) -> HashMap<PartitionKey, i64> {
+        let mut found = HashMap::new();
+        if keys.is_empty() {
+            return found;
+        }
+        let Ok(all) = consumer.position() else { return found };
+        let mut unknown = TopicPartitionList::new();
+        for key in keys {
+            match all.find_partition(&key.0, key.1).map(|e| e.offset()) {
+                Some(rdkafka::Offset::Offset(offset)) => {
+                    found.insert(key.clone(), offset);
+                }
+                Some(_) => {
+                    unknown.add_partition(&key.0, key.1);
+                }
+                None => {}
+            }
+        }
+        if unknown.count() > 0 {
+            if let Ok(committed) = consumer.committed_offsets(unknown, FETCH_CHECK_TIMEOUT) {
+                for element in committed.elements() {
+                    if let rdkafka::Offset::Offset(offset) = element.offset() {
+                        found.insert((element.topic().into(), element.partition()), offset);
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// The brokers' end offsets of `keys` (one request per leader).
+    fn end_offsets<'a>(
+        consumer: &BaseConsumer<WorkerContext>,
+        keys: impl Iterator<Item = &'a PartitionKey>,
+    ) -> HashMap<PartitionKey, i64> {
+        let mut latest = TopicPartitionList::new();
+        for key in keys {
+            let _ = latest.add_partition_offset(&key.0, key.1, rdkafka::Offset::End);
+        }
+        if latest.count() == 0 {
+            return HashMap::new();
+        }
+        let Ok(ends) = consumer.offsets_for_times(latest, FETCH_CHECK_TIMEOUT) else { return HashMap::new() };
+        ends.elements()
+            .iter()
+            .filter(|e| e.error().is_ok())
+            .filter_map(|e| match e.offset() {
+                rdkafka::Offset::Offset(end) => Some(((e.topic().into(), e.partition()), end)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn restart(consumer: &BaseConsumer<WorkerContext>, shared: &Shared, key: &PartitionKey, position: i64, end: i64) {
+        tracing::warn!(topic = %key.0, partition = key.1, position, end, interval_secs = FETCH_CHECK_INTERVAL.as_secs(),
+            "partition not fetched for a whole check interval with records waiting past its position (a pause left over inside librdkafka): restarting its fetcher");
+        shared.stats.record_fetch_restart();
+        let mut partition = TopicPartitionList::new();
+        partition.add_partition(&key.0, key.1);
+        let restarted = consumer
+            .incremental_unassign(&partition)
+            .and_then(|()| consumer.incremental_assign(&partition))
+            .and_then(|()| consumer.resume(&partition));
+        if let Err(e) = restarted {
+            tracing::error!(topic = %key.0, partition = key.1, error = %e,
+                "restarting the partition's fetcher failed; it is tried again in a minute, and a rebalance or a restart of the worker also clears it");
+        }
+    }
+}
+
 /// The consumer thread's main loop. Returns after shutdown (or a fatal error) once the consumer
 /// is closed.
 pub(super) fn poll_loop(
@@ -301,9 +486,13 @@ pub(super) fn poll_loop(
     let mut full_since: Option<Instant> = None;
     let mut idle_stored_at = Instant::now();
     let mut consume_errors = ConsumeErrors::default();
+    let mut fetch_check = FetchCheck::default();
     while !shared.stopping() {
         let paused = context.paused.load(Ordering::Relaxed);
         let full = shared.in_flight_full();
+        if full {
+            fetch_check.hold_back();
+        }
         if full && !paused {
             let since = *full_since.get_or_insert_with(Instant::now);
             if since.elapsed() < PAUSE_AFTER {
@@ -350,6 +539,7 @@ pub(super) fn poll_loop(
             shared.store_idle_positions(&consumer, Intake::Running);
             idle_stored_at = Instant::now();
         }
+        fetch_check.tick(&consumer, &shared);
     }
 
     // Shutdown (or fatal): stop intake, let partition tasks finish, commit, close. Partitions

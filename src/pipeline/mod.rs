@@ -388,6 +388,13 @@ impl Shared {
         }
     }
 
+    /// Owned partitions with no message in flight (see `consumer::FetchCheck`).
+    pub(crate) fn idle_owned_partitions(&self) -> Vec<PartitionKey> {
+        let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let slots = self.slots();
+        owned.into_iter().filter(|key| slots.get(key).is_none_or(|s| s.in_flight == 0 && !s.undispatched)).collect()
+    }
+
     pub(crate) fn partition_keys(&self) -> Vec<PartitionKey> {
         self.slots().keys().cloned().collect()
     }
@@ -819,6 +826,8 @@ pub enum Processing {
 pub struct Worker {
     shared: Arc<Shared>,
     consumer_thread: Option<std::thread::JoinHandle<()>>,
+    /// Not owned: the consumer thread's reference is the one that counts at shutdown.
+    consumer: std::sync::Weak<BaseConsumer<WorkerContext>>,
 }
 
 impl Worker {
@@ -891,6 +900,7 @@ impl Worker {
         consumer.subscribe(&topics)?;
         tracing::info!(brokers, group = %settings.kafka.group_id, topics = ?topics, "worker started");
         let consumer = Arc::new(consumer);
+        let weak_consumer = Arc::downgrade(&consumer);
         let runtime = tokio::runtime::Handle::current();
         let thread_shared = shared.clone();
         let consumer_thread = std::thread::Builder::new()
@@ -909,7 +919,7 @@ impl Worker {
                 }
             }
         });
-        Ok(Worker { shared, consumer_thread: Some(consumer_thread) })
+        Ok(Worker { shared, consumer_thread: Some(consumer_thread), consumer: weak_consumer })
     }
 
     /// Counters so far.
@@ -920,6 +930,17 @@ impl Worker {
     /// Shared state, for the metrics endpoint.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// For tests: pauses a partition inside librdkafka behind the worker's back, which is the
+    /// state a resume lost inside librdkafka leaves it in (see `consumer::FetchCheck`).
+    #[doc(hidden)]
+    pub fn lose_resume_of(&self, topic: &str, partition: i32) {
+        if let Some(consumer) = self.consumer.upgrade() {
+            let mut tpl = rdkafka::TopicPartitionList::new();
+            tpl.add_partition(topic, partition);
+            let _ = consumer.pause(&tpl);
+        }
     }
 
     /// Resolves when a fatal error has stopped the worker.

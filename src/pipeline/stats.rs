@@ -87,6 +87,7 @@ struct Families {
     taxonomy_reloads: Family<ResultLabel, Counter>,
     taxonomy_reload_ok: Gauge,
     revocations_uncommitted: Counter,
+    fetch_restarts: Counter,
 }
 
 pub struct Stats {
@@ -97,6 +98,7 @@ pub struct Stats {
     pub produced: AtomicU64,
     pub assigned_partitions: AtomicUsize,
     revocations_uncommitted: AtomicU64,
+    fetch_restarts: AtomicU64,
     processing_nanos: AtomicU64,
     by_tag: Mutex<BTreeMap<String, u64>>,
     by_dlq_reason: Mutex<BTreeMap<&'static str, u64>>,
@@ -130,6 +132,8 @@ pub struct Snapshot {
     pub rebalances: BTreeMap<&'static str, u64>,
     /// Revocations whose commit failed (see `Stats::record_revocation_uncommitted`).
     pub revocations_uncommitted: u64,
+    /// Partitions found not fetched and restarted (see `Stats::record_fetch_restart`).
+    pub fetch_restarts: u64,
     pub processing_seconds: f64,
 }
 
@@ -164,6 +168,7 @@ impl Default for Stats {
             taxonomy_reloads: Family::default(),
             taxonomy_reload_ok: Gauge::default(),
             revocations_uncommitted: Counter::default(),
+            fetch_restarts: Counter::default(),
         };
         let mut registry = Registry::with_prefix("news_enricher");
         let f = &families;
@@ -204,6 +209,11 @@ impl Default for Stats {
             "revocations_uncommitted",
             "Revocations whose synchronous commit failed: the next owner re-processes their work since the last commit",
             f.revocations_uncommitted.clone(),
+        );
+        registry.register(
+            "partition_fetch_restarts",
+            "Owned partitions found not fetched while records waited past their position, whose fetcher was restarted",
+            f.fetch_restarts.clone(),
         );
         registry.register("assigned_partitions", "Partitions currently assigned to this worker", f.assigned.clone());
         registry.register(
@@ -260,6 +270,7 @@ impl Default for Stats {
             produced: AtomicU64::new(0),
             assigned_partitions: AtomicUsize::new(0),
             revocations_uncommitted: AtomicU64::new(0),
+            fetch_restarts: AtomicU64::new(0),
             processing_nanos: AtomicU64::new(0),
             by_tag: Mutex::default(),
             by_dlq_reason: Mutex::default(),
@@ -328,6 +339,12 @@ impl Stats {
     pub fn record_revocation_uncommitted(&self) {
         self.revocations_uncommitted.fetch_add(1, Relaxed);
         self.families.revocations_uncommitted.inc();
+    }
+
+    /// A partition librdkafka had stopped fetching was restarted (see `consumer::FetchCheck`).
+    pub fn record_fetch_restart(&self) {
+        self.fetch_restarts.fetch_add(1, Relaxed);
+        self.families.fetch_restarts.inc();
     }
 
     pub fn record_commit(&self, ok: bool) {
@@ -424,6 +441,7 @@ impl Stats {
             by_sentiment: copy(&self.by_sentiment),
             rebalances: copy(&self.rebalances),
             revocations_uncommitted: self.revocations_uncommitted.load(Relaxed),
+            fetch_restarts: self.fetch_restarts.load(Relaxed),
             processing_seconds: self.processing_nanos.load(Relaxed) as f64 / 1e9,
         }
     }
