@@ -28,6 +28,7 @@ use crate::enrich::text::Document;
 use aho_corasick::automaton::Automaton;
 use aho_corasick::Anchored;
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// Terms at or above this index are regex hits (the index then identifies the hit that named
 /// them, see [`aggregate`]).
@@ -74,6 +75,15 @@ struct Agg {
     end: u32,
 }
 
+/// The evidence of one tag, per term (see [`aggregate`]).
+#[derive(Debug, Default)]
+struct Aggs {
+    list: Vec<Agg>,
+    /// Where a term is found in `list` once it is long (see [`SCANNED_AGGS`]).
+    phrases: HashMap<u32, u32>,
+    regexes: HashMap<u64, u32>,
+}
+
 /// Per-call working memory, kept per thread and reused.
 #[derive(Debug, Default)]
 pub(super) struct Scratch {
@@ -82,7 +92,11 @@ pub(super) struct Scratch {
     excl: Vec<(u16, u32, u32)>,
     /// Per sentence with hits of the current tag: (sentence, groups present, groups fired).
     sents: Vec<(u32, u64, u64)>,
-    aggs: Vec<Agg>,
+    aggs: Aggs,
+    /// What a regex hit of the current tag must not overlap, sorted by start, and the furthest
+    /// end among each prefix (see [`overlaps_any`]).
+    spans: Vec<(u32, u32)>,
+    reach: Vec<u32>,
 }
 
 thread_local! {
@@ -306,6 +320,11 @@ impl Matcher<'_> {
 
     /// Regex terms of the tags that already have a hit of a phrase of positive weight. Expects
     /// hits sorted by tag.
+    ///
+    /// A regex hit is dropped when it overlaps an exclusion of its tag, a phrase hit of its tag
+    /// or a hit of an earlier regex of its tag. Those spans are kept sorted with their running
+    /// furthest end, so each check is a binary search: a broad user regex over a long article
+    /// (a hundred thousand hits) stays linear rather than quadratic.
     fn run_regexes(&self, text: &str, s: &mut Scratch) {
         let hay = text.as_bytes();
         let n = s.hits.len();
@@ -320,7 +339,20 @@ impl Matcher<'_> {
                 i = j;
                 continue;
             }
+            s.spans.clear();
+            s.spans.extend(s.excl.iter().filter(|&&(t, _, _)| t == tag).map(|&(_, a, b)| (a, b)));
+            s.spans.extend(s.hits[i..j].iter().map(|h| (h.start, h.end)));
+            let tag_regex_hits = s.hits.len();
             for (k, (group, re)) in rt.regexes.iter().enumerate() {
+                // The hits of the regexes before this one join the spans; this regex's own hits
+                // cannot overlap each other.
+                if k > 0 {
+                    let previous = REGEX_TERM | (k as u32 - 1);
+                    s.spans.extend(
+                        s.hits[tag_regex_hits..].iter().filter(|h| h.term == previous).map(|h| (h.start, h.end)),
+                    );
+                }
+                sort_spans(&mut s.spans, &mut s.reach);
                 for m in re.find_iter(text) {
                     let (ms, me) = (m.start(), m.end());
                     let word_start = m.as_str().chars().next().is_some_and(char::is_alphanumeric);
@@ -328,11 +360,7 @@ impl Matcher<'_> {
                     if (word_start && !boundary_before(hay, ms)) || (word_end && !boundary_after(hay, me)) {
                         continue;
                     }
-                    let overlaps = |a: u32, b: u32| (ms as u32) < b && a < me as u32;
-                    if s.excl.iter().any(|&(t, a, b)| t == tag && overlaps(a, b))
-                        || s.hits[i..j].iter().any(|h| overlaps(h.start, h.end))
-                        || s.hits[n..].iter().any(|h| h.tag == tag && overlaps(h.start, h.end))
-                    {
+                    if overlaps_any(&s.spans, &s.reach, ms as u32, me as u32) {
                         continue; // vetoed, or already counted as a phrase or an earlier regex
                     }
                     s.hits.push(Hit {
@@ -421,7 +449,7 @@ impl Matcher<'_> {
             return None;
         }
         aggregate(doc, &s.hits[range.clone()], range.start as u32, &mut s.aggs);
-        if s.aggs.is_empty() {
+        if s.aggs.list.is_empty() {
             return None;
         }
 
@@ -434,11 +462,12 @@ impl Matcher<'_> {
         // Strongest first: by the term's own contribution, then count, then position.
         let weights = &tag.group_weights;
         let strength = |a: &Agg| weights[a.group as usize] * (1.0 + (a.sentences as f64).ln());
-        s.aggs.sort_by(|a, b| {
+        s.aggs.list.sort_by(|a, b| {
             strength(b).total_cmp(&strength(a)).then(b.count.cmp(&a.count)).then(a.first.cmp(&b.first))
         });
         let evidence: Vec<Evidence> = s
             .aggs
+            .list
             .iter()
             .take(self.scoring.max_evidence)
             .map(|a| Evidence {
@@ -490,27 +519,71 @@ fn fire_rule(rule: &RuleDef, sents: &mut [(u32, u64, u64)], title: Option<u32>) 
     (fired, in_title)
 }
 
+/// Sorts `spans` by start and sets `reach[i]` to the furthest end among `spans[..=i]`.
+pub(super) fn sort_spans(spans: &mut [(u32, u32)], reach: &mut Vec<u32>) {
+    spans.sort_unstable();
+    reach.clear();
+    let mut furthest = 0;
+    reach.extend(spans.iter().map(|&(_, end)| {
+        furthest = furthest.max(end);
+        furthest
+    }));
+}
+
+/// Whether `start..end` overlaps one of `spans` (sorted by [`sort_spans`], which made `reach`).
+/// The spans that start before `end` are a prefix; one of them reaches past `start` exactly
+/// when the furthest end of that prefix does.
+pub(super) fn overlaps_any(spans: &[(u32, u32)], reach: &[u32], start: u32, end: u32) -> bool {
+    let starting_before_end = spans.partition_point(|&(a, _)| a < end);
+    starting_before_end > 0 && reach[starting_before_end - 1] > start
+}
+
+/// Up to this many distinct terms, a term is found by a scan of the list (the common case:
+/// a few terms); past it, through maps, so that a broad regex with thousands of distinct
+/// matched texts does not make counting quadratic.
+const SCANNED_AGGS: usize = 16;
+
+/// A regex hit's key in `Scratch::regex_aggs`: its group and its text, ASCII case folded, as
+/// matched texts are compared (FNV-1a; a collision only costs a scan).
+fn regex_text_key(group: u8, text: &[u8]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ u64::from(group);
+    for &b in text {
+        hash = (hash ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
 /// Counts the counted hits per term (regex hits per distinct matched text) into `aggs`.
-fn aggregate(doc: &Document<'_>, hits: &[Hit], base: u32, aggs: &mut Vec<Agg>) {
+fn aggregate(doc: &Document<'_>, hits: &[Hit], base: u32, aggs: &mut Aggs) {
+    let Aggs { list: aggs, phrases: phrase_aggs, regexes: regex_aggs } = aggs;
     aggs.clear();
+    phrase_aggs.clear();
+    regex_aggs.clear();
     let text = doc.full.as_bytes();
+    let same_regex_text = |a: &Agg, group: u8, me: &[u8]| {
+        a.key & REGEX_TERM != 0 && a.group == group && text[a.first as usize..a.end as usize].eq_ignore_ascii_case(me)
+    };
     for (idx, h) in hits.iter().enumerate() {
         if !h.counted {
             continue;
         }
-        let found = if h.term & REGEX_TERM == 0 {
-            aggs.iter_mut().find(|a| a.key == h.term)
-        } else {
-            let me = &text[h.start as usize..h.end as usize];
-            aggs.iter_mut().find(|a| {
-                a.key & REGEX_TERM != 0
-                    && a.group == h.group
-                    && text[a.first as usize..a.end as usize].eq_ignore_ascii_case(me)
-            })
+        let me = &text[h.start as usize..h.end as usize];
+        let is_regex = h.term & REGEX_TERM != 0;
+        let mapped = aggs.len() > SCANNED_AGGS;
+        let found = match (is_regex, mapped) {
+            (false, false) => aggs.iter().position(|a| a.key == h.term),
+            (true, false) => aggs.iter().position(|a| same_regex_text(a, h.group, me)),
+            (false, true) => phrase_aggs.get(&h.term).map(|&i| i as usize),
+            (true, true) => match regex_aggs.get(&regex_text_key(h.group, me)) {
+                Some(&i) if same_regex_text(&aggs[i as usize], h.group, me) => Some(i as usize),
+                Some(_) => aggs.iter().position(|a| same_regex_text(a, h.group, me)),
+                None => None,
+            },
         };
         let title = u32::from(doc.in_title(h.start as usize));
         match found {
-            Some(a) => {
+            Some(i) => {
+                let a = &mut aggs[i];
                 a.count += 1;
                 a.title_count += title;
                 if a.last_sentence != h.sentence {
@@ -518,16 +591,30 @@ fn aggregate(doc: &Document<'_>, hits: &[Hit], base: u32, aggs: &mut Vec<Agg>) {
                     a.last_sentence = h.sentence;
                 }
             }
-            None => aggs.push(Agg {
-                key: if h.term & REGEX_TERM == 0 { h.term } else { REGEX_TERM | (base + idx as u32) },
-                group: h.group,
-                count: 1,
-                sentences: 1,
-                last_sentence: h.sentence,
-                title_count: title,
-                first: h.start,
-                end: h.end,
-            }),
+            None => {
+                aggs.push(Agg {
+                    key: if is_regex { REGEX_TERM | (base + idx as u32) } else { h.term },
+                    group: h.group,
+                    count: 1,
+                    sentences: 1,
+                    last_sentence: h.sentence,
+                    title_count: title,
+                    first: h.start,
+                    end: h.end,
+                });
+                // From the list's first growth past the scan limit, every term is in a map.
+                let newly_mapped = if aggs.len() == SCANNED_AGGS + 1 { 0 } else { aggs.len() - 1 };
+                if aggs.len() > SCANNED_AGGS {
+                    for (i, a) in aggs.iter().enumerate().skip(newly_mapped) {
+                        if a.key & REGEX_TERM == 0 {
+                            phrase_aggs.insert(a.key, i as u32);
+                        } else {
+                            let key = regex_text_key(a.group, &text[a.first as usize..a.end as usize]);
+                            regex_aggs.entry(key).or_insert(i as u32);
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -341,6 +341,75 @@ fn exclusions_veto_regex_hits_too() {
     assert_eq!(got, ["carfentanil", "fentanyl"]);
 }
 
+/// Many distinct matched texts (past the point where counting switches from a scan to maps),
+/// with repeats in other cases, phrase hits and exclusions among them: every regex hit is
+/// counted once under its case-folded text, and none that overlaps a phrase, an exclusion or an
+/// earlier regex's hit.
+#[test]
+fn a_broad_regex_with_many_distinct_matches_counts_each_text_once() {
+    let src = r#"
+version = "t1"
+[scoring]
+max_evidence = 1000
+
+[[tag]]
+id = "t"
+label = "T"
+description = "test tag"
+exclude = ["vetoed word"]
+[tag.terms.a]
+weight = 3.0
+phrases = ["fentanyl"]
+regex = ['[a-z]+ber', '[a-z]+']
+"#;
+    let t = tax(src);
+    let words: Vec<String> = (0..60).map(|i| format!("{}x", "q".repeat(i + 1))).collect();
+    let mut body = String::from("fentanyl ");
+    let mut want: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
+    for round in 0..3 {
+        for (i, w) in words.iter().enumerate() {
+            let written = if round == 1 { w.to_uppercase() } else { w.clone() };
+            body.push_str(&written);
+            body.push_str(if i % 7 == 0 { ". fentanyl vetoed word number " } else { " " });
+            *want.entry(w.clone()).or_default() += 1;
+            if i % 7 == 0 {
+                // "number" is the first regex's, "vetoed word" is excluded, "fentanyl" a phrase.
+                *want.entry("number".into()).or_default() += 1;
+                *want.entry("fentanyl".into()).or_default() += 1;
+            }
+        }
+    }
+    *want.entry("fentanyl".into()).or_default() += 1;
+    let got: std::collections::BTreeMap<String, u32> = terms(&t, "t", "", &body).into_iter().collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_span_overlaps_exactly_the_spans_it_shares_a_byte_with() {
+    use super::matcher::{overlaps_any, sort_spans};
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = |n: u32| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % u64::from(n)) as u32
+    };
+    for _ in 0..2000 {
+        let mut spans: Vec<(u32, u32)> = (0..next(12))
+            .map(|_| {
+                let a = next(60);
+                (a, a + 1 + next(15))
+            })
+            .collect();
+        let mut reach = Vec::new();
+        sort_spans(&mut spans, &mut reach);
+        let start = next(80);
+        let end = start + 1 + next(10);
+        let brute = spans.iter().any(|&(a, b)| a < end && start < b);
+        assert_eq!(overlaps_any(&spans, &reach, start, end), brute, "{spans:?} against {start}..{end}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Context rules
 
