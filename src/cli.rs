@@ -33,7 +33,8 @@ pub enum Command {
     },
     /// Explain the tagging of JSON Lines raw articles (files or stdin), for editing the
     /// taxonomy: for each article, every tag with evidence, its score against its threshold,
-    /// whether it is assigned, and the evidence. Exit status as for `enrich`.
+    /// whether it is assigned, the evidence, and the exclusions that vetoed some. Exit status as
+    /// for `enrich`.
     Explain {
         /// Input files; stdin when none (or `-`).
         files: Vec<PathBuf>,

@@ -2,7 +2,9 @@
 //! the taxonomy. JSON Lines raw articles in (files or stdin, as `enrich` reads them); for each,
 //! a block of text out listing every tag with any evidence, strongest first: its score against
 //! its threshold, whether it is assigned, and the evidence (each term, how often, how often in
-//! the title). Tags without evidence are left out. One article at a time, in input order; bad
+//! the title), then the exclusions that vetoed phrases or regex hits of the tag (`excluded:
+//! "made in taiwan" ×1`, also for a tag left with no evidence at all). Tags with neither are
+//! left out. One article at a time, in input order; bad
 //! lines are reported on stderr as by `enrich`, and counted. Unlike the other commands it runs
 //! on a taxonomy whose `[[tag.example]]` entries fail, and lists those first.
 
@@ -75,15 +77,24 @@ pub fn run(
                 } else {
                     format!("not tagged  {:.4} <  {threshold}", tag.score)
                 };
-                let evidence: Vec<String> = tag
-                    .evidence
-                    .iter()
-                    .map(|e| match e.title_count {
-                        0 => format!("{:?} ×{}", e.term, e.count),
-                        t => format!("{:?} ×{} ({t} in the title)", e.term, e.count),
-                    })
-                    .collect();
-                writeln!(out, "  {:<26} {verdict}   {}", tag.id, evidence.join(", ")).map_err(stdout_error)?;
+                let listed = |evidence: &[crate::enrich::taxonomy::Evidence]| -> String {
+                    let terms: Vec<String> = evidence
+                        .iter()
+                        .map(|e| match e.title_count {
+                            0 => format!("{:?} ×{}", e.term, e.count),
+                            t => format!("{:?} ×{} ({t} in the title)", e.term, e.count),
+                        })
+                        .collect();
+                    terms.join(", ")
+                };
+                let mut line = format!("  {:<26} {verdict}   ", tag.id);
+                line.push_str(if tag.evidence.is_empty() { "no evidence" } else { "" });
+                line.push_str(&listed(&tag.evidence));
+                if !tag.excluded.is_empty() {
+                    line.push_str("; excluded: ");
+                    line.push_str(&listed(&tag.excluded));
+                }
+                writeln!(out, "{line}").map_err(stdout_error)?;
             }
         }
     }

@@ -1287,9 +1287,12 @@ fn explain_runs_on_a_taxonomy_whose_examples_fail_and_lists_them() {
     assert_eq!(out.status.code(), Some(64), "{stderr}");
     let at = format!("{}:{line}:8: tag `taiwan`: example should get the tag, but it scores", taxonomy.path().display());
     assert!(stderr.contains(&at), "{stderr}");
+    // What vetoed it is named with the evidence.
+    assert!(stderr.contains("(evidence: none; excluded: \"made in taiwan\")"), "{stderr}");
 
     let article = serde_json::json!({"id": "a\n  forged tagged 1.0", "title": "T", "body": "Taipei."}).to_string();
-    let input = write_temp(format!("{article}\n").as_bytes());
+    let vetoed = serde_json::json!({"id": "b", "title": "Chips", "body": "The laptop was made in Taiwan."}).to_string();
+    let input = write_temp(format!("{article}\n{vetoed}\n").as_bytes());
     let out =
         bin().arg("explain").arg(input.path()).env("NEWS_ENRICHER_TAXONOMY__PATH", taxonomy.path()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -1297,4 +1300,12 @@ fn explain_runs_on_a_taxonomy_whose_examples_fail_and_lists_them() {
     assert!(stdout.starts_with("1 example(s) of the taxonomy fail;"), "{stdout}");
     assert!(stdout.contains(&format!("  {at}")), "{stdout}");
     assert!(stdout.contains("\"a\\n  forged tagged 1.0\" ("), "the id is quoted, its line break escaped: {stdout}");
+    // A tag whose only phrase was inside an exclusion is listed with what vetoed it.
+    let b = &stdout[stdout.find("\"b\" (").expect("the second article")..];
+    assert!(
+        b.lines().nth(1).is_some_and(|l| l.starts_with("  taiwan ")
+            && l.contains("not tagged  0.0000")
+            && l.ends_with("no evidence; excluded: \"made in taiwan\" ×1")),
+        "{b}"
+    );
 }

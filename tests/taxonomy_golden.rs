@@ -360,7 +360,11 @@ fn negative_chinese_words_that_contain_tag_phrases() {
     assert!(ids(&tags).is_empty(), "{:?}", ids(&tags));
     let (full, title_len) = combine("中美洲国家加强旅游合作", "中美洲七国旅游部长周五会晤。美中不足之处。");
     let candidates = Taxonomy::builtin().candidates(&Document::new(&full, title_len));
-    assert!(candidates.iter().all(|c| c.id != "us_china_relations"), "中美洲 and 美中不足 are vetoed: {candidates:?}");
+    let us_china = candidates.iter().find(|c| c.id == "us_china_relations");
+    assert!(
+        us_china.is_some_and(|c| c.evidence.is_empty() && c.score == 0.0 && c.excluded.len() == 2),
+        "中美洲 and 美中不足 are vetoed, and shown as exclusions: {candidates:?}"
+    );
 }
 
 #[test]

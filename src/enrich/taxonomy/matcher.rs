@@ -126,7 +126,7 @@ impl Matcher<'_> {
         let hay = doc.full.as_bytes();
         self.scan(hay, s);
         if s.hits.is_empty() {
-            return Vec::new();
+            return if all { self.add_exclusions(doc, s, Vec::new()) } else { Vec::new() };
         }
         s.hits.sort_unstable_by_key(|h| (h.tag, h.start));
         if self.any_regex {
@@ -148,8 +148,45 @@ impl Matcher<'_> {
             }
             i = j;
         }
+        if all {
+            out = self.add_exclusions(doc, s, out);
+        }
         // Strongest first; the sort is stable, so ties keep taxonomy order.
         out.sort_by(|a, b| b.score.total_cmp(&a.score));
+        out
+    }
+
+    /// Adds the exclusions found (`s.excl`) to the matches of their tags, and a match of score 0
+    /// without evidence for a tag that has nothing but exclusions. For `explain`, not the hot
+    /// path: each distinct excluded text is counted (case folded) with its first offset.
+    fn add_exclusions(&self, doc: &Document<'_>, s: &Scratch, mut out: Vec<TagMatch>) -> Vec<TagMatch> {
+        for &(tag, start, end) in &s.excl {
+            let rt = &self.tags[tag as usize];
+            let index = match out.iter().position(|m| m.id == rt.id) {
+                Some(index) => index,
+                None => {
+                    out.push(TagMatch {
+                        id: rt.id.clone(),
+                        label: rt.label.clone(),
+                        score: 0.0,
+                        evidence: Vec::new(),
+                        sentences: Vec::new(),
+                        excluded: Vec::new(),
+                    });
+                    out.len() - 1
+                }
+            };
+            let term = doc.full[start as usize..end as usize].to_lowercase();
+            let in_title = u32::from(doc.in_title(start as usize));
+            let excluded = &mut out[index].excluded;
+            match excluded.iter_mut().find(|e| e.term == term) {
+                Some(e) => {
+                    e.count += 1;
+                    e.title_count += in_title;
+                }
+                None => excluded.push(Evidence { term, count: 1, first_offset: start as usize, title_count: in_title }),
+            }
+        }
         out
     }
 
@@ -485,7 +522,14 @@ impl Matcher<'_> {
             s.hits[range].iter().filter(|h| h.counted).map(|h| h.sentence as usize).collect();
         sentences.sort_unstable();
         sentences.dedup();
-        Some(TagMatch { id: tag.id.clone(), label: tag.label.clone(), score, evidence, sentences })
+        Some(TagMatch {
+            id: tag.id.clone(),
+            label: tag.label.clone(),
+            score,
+            evidence,
+            sentences,
+            excluded: Vec::new(),
+        })
     }
 }
 

@@ -88,6 +88,9 @@ pub struct TagMatch {
     pub evidence: Vec<Evidence>,
     /// Indices into `Document::sentences` of the sentences carrying this tag's evidence.
     pub sentences: Vec<usize>,
+    /// The tag's exclusions found in the text, which vetoed the phrases and regex hits inside
+    /// them: filled by [`Taxonomy::candidates`] only (it is what `explain` shows), in text order.
+    pub excluded: Vec<Evidence>,
 }
 
 /// Read-only description of one tag, for listings (`check-config`) and routing set-up.
@@ -249,7 +252,12 @@ impl Taxonomy {
             let found = self.candidates(&doc).into_iter().find(|m| m.id == tag.id);
             let score = found.as_ref().map_or(0.0, |m| m.score);
             let terms: Vec<String> = found.iter().flat_map(|m| &m.evidence).map(|e| format!("{:?}", e.term)).collect();
-            let evidence = if terms.is_empty() { "none".to_owned() } else { terms.join(", ") };
+            let mut evidence = if terms.is_empty() { "none".to_owned() } else { terms.join(", ") };
+            let excluded: Vec<String> =
+                found.iter().flat_map(|m| &m.excluded).map(|e| format!("{:?}", e.term)).collect();
+            if !excluded.is_empty() {
+                evidence = format!("{evidence}; excluded: {}", excluded.join(", "));
+            }
             let verdict = if example.tagged {
                 format!("should get the tag, but it scores {score:.4} < {}", tag.threshold)
             } else {
@@ -308,7 +316,9 @@ impl Taxonomy {
     }
 
     /// Every tag with any evidence in `doc`, whether or not it reaches its threshold, strongest
-    /// first. For tuning the taxonomy and explaining why a tag did (not) fire.
+    /// first, and with the exclusions that vetoed some of it (also a tag whose every phrase was
+    /// vetoed, with no evidence left: score 0). For tuning the taxonomy and explaining why a tag
+    /// did (not) fire.
     pub fn candidates(&self, doc: &Document<'_>) -> Vec<TagMatch> {
         matcher::with_scratch(|s| self.matcher().run(doc, s, true))
     }

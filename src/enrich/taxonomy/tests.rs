@@ -410,6 +410,28 @@ fn a_span_overlaps_exactly_the_spans_it_shares_a_byte_with() {
     }
 }
 
+/// `candidates` (what `explain` shows) lists the exclusions that vetoed a tag's phrases, also
+/// for a tag left with no evidence; tagging itself does not see them.
+#[test]
+fn candidates_name_the_exclusions_that_vetoed_phrases() {
+    let t = tax(&one_tag("exclude = [\"made in taiwan\"]\n[tag.terms.a]\nweight = 3.0\nphrases = [\"taiwan\"]\n"));
+    let only_vetoed = cands(&t, "Made in Taiwan", "Chips made in taiwan sell well.");
+    assert_eq!(only_vetoed.len(), 1, "{only_vetoed:?}");
+    assert_eq!((only_vetoed[0].score, only_vetoed[0].evidence.len()), (0.0, 0));
+    let excluded: Vec<(&str, u32, u32)> =
+        only_vetoed[0].excluded.iter().map(|e| (e.term.as_str(), e.count, e.title_count)).collect();
+    assert_eq!(excluded, [("made in taiwan", 2, 1)]);
+    assert!(tagged(&t, "Made in Taiwan", "Chips made in taiwan sell well.").is_empty());
+
+    let both = cands(&t, "", "Taiwan votes. The chips were made in Taiwan.");
+    assert_eq!(both[0].evidence.iter().map(|e| (e.term.as_str(), e.count)).collect::<Vec<_>>(), [("taiwan", 1)]);
+    assert_eq!(
+        both[0].excluded.iter().map(|e| (e.term.as_str(), e.first_offset)).collect::<Vec<_>>(),
+        [("made in taiwan", 29)]
+    );
+    assert!(cands(&t, "", "Nothing here.").is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Context rules
 
