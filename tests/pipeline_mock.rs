@@ -1031,10 +1031,34 @@ async fn a_partition_librdkafka_stopped_fetching_is_found_and_restarted() {
     assert_all_committed_while_running(&fx).await;
     assert_eq!(worker.stats().fetch_restarts, 1, "{:?}", worker.stats());
     let text = worker.shared().stats.encode();
-    assert!(text.contains("news_enricher_partition_fetch_restarts_total 1"), "{text}");
+    assert!(text.contains("news_enricher_partitions_not_fetched_total{action=\"restarted\"} 1"), "{text}");
     let want: BTreeSet<String> = all_ids(&first).into_iter().chain(all_ids(&second)).collect();
     let (got, _) = ids_of(&fx.read(OUTPUT, usize::MAX, Duration::from_secs(3)));
     assert!(got.is_superset(&want), "missing: {:?}", want.difference(&got).take(5).collect::<Vec<_>>());
+    worker.shutdown().await.unwrap();
+}
+
+/// With an eager assignor a partition cannot be taken out of the assignment alone, so one
+/// librdkafka stopped fetching is reported (warning, `partitions_not_fetched_total{action=
+/// "reported"}`) rather than restarted; the other partitions go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_eager_assignor_a_partition_not_fetched_is_reported() {
+    let fx = Fixture::new("lost-resume-eager");
+    let mut settings = fx.settings.clone();
+    settings.kafka.properties.insert("partition.assignment.strategy".into(), "range".into());
+    fx.produce_articles(&synthetic("lre1", 100));
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert!(eventually(WAIT, || worker.stats().enriched == 100).await, "the first batch was enriched");
+    worker.lose_resume_of(INPUT, 1);
+    fx.produce_articles(&synthetic("lre2", 200));
+    assert!(eventually(WAIT, || worker.stats().fetch_stalls_reported == 1).await, "{:?}", worker.stats());
+    let text = worker.shared().stats.encode();
+    assert!(text.contains("news_enricher_partitions_not_fetched_total{action=\"reported\"} 1"), "{text}");
+    assert_eq!(worker.stats().fetch_restarts, 0);
+    let end = fx.end_offsets();
+    let others_done = eventually(WAIT, || [0, 2, 3].iter().all(|p| fx.committed().get(p) == end.get(p))).await;
+    assert!(others_done, "the other partitions go on: {:?} against {end:?}", fx.committed());
+    assert!(fx.committed().get(&1) < end.get(&1), "partition 1 stays unfetched: {:?} against {end:?}", fx.committed());
     worker.shutdown().await.unwrap();
 }
 

@@ -10,7 +10,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientContext, TopicPartitionList};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,13 +41,21 @@ pub struct WorkerContext {
     pub(super) shared: Arc<Shared>,
     /// Whether intake is paused for backpressure, so newly assigned partitions start paused.
     pub(super) paused: AtomicBool,
-    /// When the last rebalance callback began (see [`FetchCheck`]).
-    last_rebalance: std::sync::Mutex<Option<Instant>>,
+    /// Rebalance callbacks begun and ended so far (see [`FetchCheck`]).
+    rebalance_callbacks: AtomicU64,
+    /// Whether librdkafka's last statistics showed the group steady: joined, no rebalance under
+    /// way (see [`FetchCheck`]).
+    group_steady: AtomicBool,
 }
 
 impl WorkerContext {
     pub(super) fn new(shared: Arc<Shared>) -> Self {
-        WorkerContext { shared, paused: AtomicBool::new(false), last_rebalance: std::sync::Mutex::new(None) }
+        WorkerContext {
+            shared,
+            paused: AtomicBool::new(false),
+            rebalance_callbacks: AtomicU64::new(0),
+            group_steady: AtomicBool::new(false),
+        }
     }
 
     /// Lifts this worker's pause from every assigned partition (`pre_rebalance`'s, and one
@@ -89,12 +97,14 @@ impl ClientContext for WorkerContext {
             t.partitions.iter().filter(|(p, _)| **p >= 0).map(move |(p, s)| ((topic.clone(), *p), s.consumer_lag))
         });
         self.shared.update_lag(lags);
+        let steady = statistics.cgrp.as_ref().is_some_and(|g| g.state == "up" && g.join_state == "steady");
+        self.group_steady.store(steady, Ordering::Relaxed);
     }
 }
 
 impl ConsumerContext for WorkerContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        *self.last_rebalance.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        self.rebalance_callbacks.fetch_add(1, Ordering::Relaxed);
         if !matches!(rebalance, Rebalance::Error(_)) {
             // librdkafka pauses the assignment itself when it schedules this callback, but
             // asynchronously, and the resume it sends when the callback (un)assigns is skipped
@@ -165,6 +175,7 @@ impl ConsumerContext for WorkerContext {
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.rebalance_callbacks.fetch_add(1, Ordering::Relaxed);
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let keys: Vec<PartitionKey> =
@@ -326,31 +337,54 @@ impl ConsumeErrors {
 ///
 /// librdkafka 2.12 pauses the assigned partitions itself around every rebalance and can lose
 /// the resume: a resume is skipped when the pause it answers has not been applied yet (closed
-/// by `pre_rebalance`), and a pause or resume is discarded as outdated when another thread
-/// queued an operation for the same partition at the same moment. Such a partition is never
-/// fetched again, and nothing says so: librdkafka's lag comes from fetches, so it stays at what
-/// it was. This check is the net under those races and any others like them.
+/// by `pre_rebalance`), and a pause, resume or fetch start is discarded as outdated when another
+/// thread queued an operation for the same partition at the same moment. Such a partition is
+/// never fetched again, and nothing says so: librdkafka's lag comes from fetches, so it stays at
+/// what it was. This check is the net under those races and any others like them.
 ///
-/// A partition counts as not fetched when, over a whole interval in which intake was never held
-/// back (in-flight bound reached, paused) and the brokers were up, it had nothing in flight,
-/// its position did not move, and the brokers' end offset (the last stable offset under
-/// `read_committed`) was past that position when the interval began. Its fetcher is then
-/// restarted by taking it out of the consumer's assignment and putting it back, which clears
-/// librdkafka's pauses as well as the worker's and starts a new fetcher from the stored offset
-/// (committed on the way out). The group is not involved; the restart waits for an interval
-/// without a rebalance callback and happens at most once a minute per partition. A rebalance
-/// that starts at that very moment could take the restart for this member's answer to it:
-/// the worst that follows is duplicates, never loss, and the next rebalance settles it.
+/// A partition counts as not fetched when two checks in a row (an interval apart) found it with
+/// nothing in flight, at the same position, behind the brokers' end offset (the last stable
+/// offset under `read_committed`), while between them intake was never held back (in-flight
+/// bound reached, paused), the brokers were up, no rebalance callback ran and librdkafka's
+/// statistics showed the group steady. Its fetcher is then restarted by taking it out of the
+/// consumer's assignment and putting it back: that clears librdkafka's pauses as well as the
+/// worker's and starts a new fetcher from the stored offset, committed on the way out. The group
+/// is not involved. At most once a minute per partition.
+///
+/// Limits: a rebalance that starts in the instant of a restart could take it for this member's
+/// answer (duplicates would follow, never loss; the steady-group condition makes that unlikely);
+/// a partition that cannot be fetched for another reason (read not authorised, repeated fetch
+/// errors) is restarted once a minute to no effect, with the warning saying so; with an eager
+/// assignor (`partition.assignment.strategy` range or roundrobin) a partition cannot be taken
+/// out of the assignment alone, so it is only reported; and when the brokers cannot say where
+/// one partition's leader is, that check is skipped for all.
 #[derive(Default)]
 struct FetchCheck {
     /// When the current interval began.
     since: Option<Instant>,
     /// Whether intake was held back during the current interval.
     held_back: bool,
+    /// `WorkerContext::rebalance_callbacks` at the last check.
+    rebalance_callbacks: u64,
     /// The partitions found behind their end offset at the last check, with their positions.
     behind: HashMap<PartitionKey, i64>,
     /// When each partition's fetcher was last restarted.
     restarted: HashMap<PartitionKey, Instant>,
+    /// Partitions taken out of the assignment whose putting back failed: tried again at every
+    /// check while they are this worker's.
+    to_reassign: Vec<PartitionKey>,
+}
+
+/// What a check of the partitions saw (see [`FetchCheck::judge`]).
+#[derive(Debug, Default)]
+struct Seen {
+    /// Something since the last check makes positions incomparable or a restart unsafe: intake
+    /// held back, brokers down, a rebalance, a group not steady.
+    interrupted: bool,
+    /// Owned partitions with nothing in flight, and their positions.
+    positions: HashMap<PartitionKey, i64>,
+    /// End offsets.
+    ends: HashMap<PartitionKey, i64>,
 }
 
 impl FetchCheck {
@@ -365,41 +399,55 @@ impl FetchCheck {
             return;
         }
         self.since = Some(Instant::now());
-        let held_back = std::mem::take(&mut self.held_back) || consumer.context().paused.load(Ordering::Relaxed);
-        if held_back || !shared.health.is_up() {
-            self.behind.clear();
-            return;
+        Self::reassign(consumer, shared, &mut self.to_reassign);
+        let context = consumer.context();
+        let callbacks = context.rebalance_callbacks.load(Ordering::Relaxed);
+        let rebalanced = std::mem::replace(&mut self.rebalance_callbacks, callbacks) != callbacks;
+        let mut seen = Seen {
+            interrupted: std::mem::take(&mut self.held_back)
+                || context.paused.load(Ordering::Relaxed)
+                || !shared.health.is_up()
+                || rebalanced
+                || !context.group_steady.load(Ordering::Relaxed),
+            ..Seen::default()
+        };
+        if !seen.interrupted {
+            seen.positions = Self::positions(consumer, &shared.idle_owned_partitions());
+            seen.ends = Self::offsets(consumer, seen.positions.keys(), rdkafka::Offset::End);
         }
-        let positions = Self::positions(consumer, &shared.idle_owned_partitions());
-        let ends = Self::end_offsets(consumer, positions.keys());
-        let previous = std::mem::take(&mut self.behind);
-        for (key, position) in positions {
-            let Some(&end) = ends.get(&key) else { continue };
-            if position >= end {
-                continue;
-            }
-            if previous.get(&key) != Some(&position) {
-                self.behind.insert(key, position);
-                continue;
-            }
-            if self.restarted.get(&key).is_some_and(|at| at.elapsed() < FETCH_RESTART_BACKOFF) {
-                continue;
-            }
-            // Taking a partition out of the assignment and back is what a rebalance callback
-            // does: while the group rebalances, librdkafka could take it for this member's
-            // answer. Rebalances come in bursts, so the restart waits for a quiet interval.
-            let last_rebalance = *consumer.context().last_rebalance.lock().unwrap_or_else(|p| p.into_inner());
-            if last_rebalance.is_some_and(|at| at.elapsed() < FETCH_CHECK_INTERVAL) {
-                self.behind.insert(key, position);
-                continue;
-            }
-            self.restarted.insert(key.clone(), Instant::now());
-            Self::restart(consumer, shared, &key, position, end);
+        for (key, position, end) in self.judge(seen, Instant::now()) {
+            Self::restart(consumer, shared, &key, position, end, &mut self.to_reassign);
         }
     }
 
-    /// The positions of `keys`: where the consumer is, or the committed offset for a partition
-    /// that has returned no message in this assignment. Partitions with neither are left out.
+    /// Decides from what a check saw which partitions to restart: (partition, position, end).
+    fn judge(&mut self, seen: Seen, now: Instant) -> Vec<(PartitionKey, i64, i64)> {
+        let previous = std::mem::take(&mut self.behind);
+        self.restarted.retain(|_, at| now.duration_since(*at) < FETCH_RESTART_BACKOFF);
+        if seen.interrupted {
+            return Vec::new();
+        }
+        let mut due = Vec::new();
+        for (key, position) in seen.positions {
+            match seen.ends.get(&key) {
+                Some(&end) if position < end => {
+                    if previous.get(&key) == Some(&position) && !self.restarted.contains_key(&key) {
+                        self.restarted.insert(key.clone(), now);
+                        due.push((key, position, end));
+                    } else {
+                        self.behind.insert(key, position);
+                    }
+                }
+                _ => {}
+            }
+        }
+        due.sort();
+        due
+    }
+
+    /// The positions of `keys`: where the consumer is; for a partition that has returned no
+    /// message in this assignment, the committed offset, or without one the partition's first
+    /// offset (`auto.offset.reset` is always `earliest`). Partitions with none are left out.
     fn positions(consumer: &BaseConsumer<WorkerContext>, keys: &[PartitionKey]) -> HashMap<PartitionKey, i64> {
         let mut found = HashMap::new();
         if keys.is_empty() {
@@ -419,54 +467,102 @@ impl FetchCheck {
             }
         }
         if unknown.count() > 0 {
+            let mut uncommitted = Vec::new();
             if let Ok(committed) = consumer.committed_offsets(unknown, FETCH_CHECK_TIMEOUT) {
                 for element in committed.elements() {
-                    if let rdkafka::Offset::Offset(offset) = element.offset() {
-                        found.insert((element.topic().into(), element.partition()), offset);
+                    let key: PartitionKey = (element.topic().into(), element.partition());
+                    match element.offset() {
+                        rdkafka::Offset::Offset(offset) => {
+                            found.insert(key, offset);
+                        }
+                        _ => uncommitted.push(key),
                     }
                 }
             }
+            found.extend(Self::offsets(consumer, uncommitted.iter(), rdkafka::Offset::Beginning));
         }
         found
     }
 
-    /// The brokers' end offsets of `keys` (one request per leader).
-    fn end_offsets<'a>(
+    /// The brokers' first (`Offset::Beginning`) or end (`Offset::End`) offsets of `keys`, one
+    /// request per leader.
+    fn offsets<'a>(
         consumer: &BaseConsumer<WorkerContext>,
         keys: impl Iterator<Item = &'a PartitionKey>,
+        which: rdkafka::Offset,
     ) -> HashMap<PartitionKey, i64> {
-        let mut latest = TopicPartitionList::new();
+        let mut query = TopicPartitionList::new();
         for key in keys {
-            let _ = latest.add_partition_offset(&key.0, key.1, rdkafka::Offset::End);
+            let _ = query.add_partition_offset(&key.0, key.1, which);
         }
-        if latest.count() == 0 {
+        if query.count() == 0 {
             return HashMap::new();
         }
-        let Ok(ends) = consumer.offsets_for_times(latest, FETCH_CHECK_TIMEOUT) else { return HashMap::new() };
-        ends.elements()
+        let Ok(answer) = consumer.offsets_for_times(query, FETCH_CHECK_TIMEOUT) else { return HashMap::new() };
+        answer
+            .elements()
             .iter()
             .filter(|e| e.error().is_ok())
             .filter_map(|e| match e.offset() {
-                rdkafka::Offset::Offset(end) => Some(((e.topic().into(), e.partition()), end)),
+                rdkafka::Offset::Offset(offset) => Some(((e.topic().into(), e.partition()), offset)),
                 _ => None,
             })
             .collect()
     }
 
-    fn restart(consumer: &BaseConsumer<WorkerContext>, shared: &Shared, key: &PartitionKey, position: i64, end: i64) {
+    fn restart(
+        consumer: &BaseConsumer<WorkerContext>,
+        shared: &Shared,
+        key: &PartitionKey,
+        position: i64,
+        end: i64,
+        to_reassign: &mut Vec<PartitionKey>,
+    ) {
+        let cooperative = matches!(consumer.rebalance_protocol(), rdkafka::consumer::RebalanceProtocol::Cooperative);
+        if !cooperative {
+            tracing::warn!(topic = %key.0, partition = key.1, position, end, interval_secs = FETCH_CHECK_INTERVAL.as_secs(),
+                "partition not fetched for a whole check interval with records waiting past its position (a pause left inside librdkafka, or fetches failing); \
+                 with an eager assignor it cannot be restarted alone: a rebalance or a restart of the worker clears it");
+            shared.stats.record_not_fetched(false);
+            return;
+        }
         tracing::warn!(topic = %key.0, partition = key.1, position, end, interval_secs = FETCH_CHECK_INTERVAL.as_secs(),
-            "partition not fetched for a whole check interval with records waiting past its position (a pause left over inside librdkafka): restarting its fetcher");
-        shared.stats.record_fetch_restart();
+            "partition not fetched for a whole check interval with records waiting past its position (a pause left inside librdkafka, or fetches failing): restarting its fetcher");
+        shared.stats.record_not_fetched(true);
         let mut partition = TopicPartitionList::new();
         partition.add_partition(&key.0, key.1);
-        let restarted = consumer
-            .incremental_unassign(&partition)
-            .and_then(|()| consumer.incremental_assign(&partition))
-            .and_then(|()| consumer.resume(&partition));
-        if let Err(e) = restarted {
+        if let Err(e) = consumer.incremental_unassign(&partition) {
             tracing::error!(topic = %key.0, partition = key.1, error = %e,
                 "restarting the partition's fetcher failed; it is tried again in a minute, and a rebalance or a restart of the worker also clears it");
+            return;
         }
+        to_reassign.push(key.clone());
+        Self::reassign(consumer, shared, to_reassign);
+    }
+
+    /// Puts the partitions taken out for a restart back into the assignment and lifts the
+    /// worker's pause from them; those it fails for stay in `to_reassign`, tried at each check
+    /// while they are this worker's and not assigned again by a rebalance.
+    fn reassign(consumer: &BaseConsumer<WorkerContext>, shared: &Shared, to_reassign: &mut Vec<PartitionKey>) {
+        if to_reassign.is_empty() {
+            return;
+        }
+        let assigned = consumer.assignment().unwrap_or_default();
+        to_reassign.retain(|key| {
+            if !shared.owns(key) || assigned.find_partition(&key.0, key.1).is_some() {
+                return false;
+            }
+            let mut partition = TopicPartitionList::new();
+            partition.add_partition(&key.0, key.1);
+            match consumer.incremental_assign(&partition).and_then(|()| consumer.resume(&partition)) {
+                Ok(()) => false,
+                Err(e) => {
+                    tracing::error!(topic = %key.0, partition = key.1, error = %e,
+                        "putting a restarted partition back into the assignment failed; tried again at the next check");
+                    true
+                }
+            }
+        });
     }
 }
 
@@ -645,6 +741,55 @@ pub(super) fn store(consumer: &BaseConsumer<WorkerContext>, key: &PartitionKey, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(partition: i32) -> PartitionKey {
+        ("news.raw".into(), partition)
+    }
+
+    /// A check that saw these (partition, position) and (partition, end offset) pairs.
+    fn saw(positions: &[(i32, i64)], ends: &[(i32, i64)]) -> Seen {
+        Seen {
+            interrupted: false,
+            positions: positions.iter().map(|&(p, o)| (key(p), o)).collect(),
+            ends: ends.iter().map(|&(p, o)| (key(p), o)).collect(),
+        }
+    }
+
+    fn interrupted() -> Seen {
+        Seen { interrupted: true, ..Seen::default() }
+    }
+
+    #[test]
+    fn a_partition_behind_at_one_position_in_two_checks_in_a_row_is_restarted_once_a_minute() {
+        let mut check = FetchCheck::default();
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        // 0 is behind, 1 is at its end, 2 is behind, 3 has no end offset (its leader unknown).
+        assert!(check.judge(saw(&[(0, 5), (1, 10), (2, 3), (3, 1)], &[(0, 9), (1, 10), (2, 9)]), at(0)).is_empty());
+        // 0 did not move: restarted. 2 moved, 1 and 3 cannot be judged.
+        let due = check.judge(saw(&[(0, 5), (1, 10), (2, 4), (3, 1)], &[(0, 12), (1, 11), (2, 9)]), at(5));
+        assert_eq!(due, [(key(0), 5, 12)]);
+        // 2 did not move since: restarted; 0 still has not moved, but was restarted a moment ago.
+        let due = check.judge(saw(&[(0, 5), (2, 4)], &[(0, 12), (2, 9)]), at(10));
+        assert_eq!(due, [(key(2), 4, 9)]);
+        assert!(check.judge(saw(&[(0, 5), (2, 9)], &[(0, 12), (2, 9)]), at(55)).is_empty());
+        // A minute after its restart, 0 (still stuck) is restarted again.
+        assert_eq!(check.judge(saw(&[(0, 5)], &[(0, 12)]), at(65)), [(key(0), 5, 12)]);
+    }
+
+    #[test]
+    fn positions_are_compared_only_across_an_uninterrupted_interval() {
+        let mut check = FetchCheck::default();
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        // Behind at the first check; then a rebalance callback (or intake held back, brokers
+        // down, a group not steady) during which nothing is polled.
+        assert!(check.judge(saw(&[(0, 5)], &[(0, 9)]), at(0)).is_empty());
+        assert!(check.judge(interrupted(), at(5)).is_empty());
+        // The position has not moved, but the interval it stood still in was interrupted.
+        assert!(check.judge(saw(&[(0, 5)], &[(0, 9)]), at(10)).is_empty());
+        assert_eq!(check.judge(saw(&[(0, 5)], &[(0, 9)]), at(15)), [(key(0), 5, 9)]);
+    }
 
     #[test]
     fn a_consume_error_is_warned_once_until_a_message_arrives() {

@@ -388,6 +388,11 @@ impl Shared {
         }
     }
 
+    /// Whether the partition is assigned to this worker by the group.
+    pub(crate) fn owns(&self, key: &PartitionKey) -> bool {
+        self.owned.lock().unwrap_or_else(|p| p.into_inner()).contains(key)
+    }
+
     /// Owned partitions with no message in flight (see `consumer::FetchCheck`).
     pub(crate) fn idle_owned_partitions(&self) -> Vec<PartitionKey> {
         let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner()).clone();

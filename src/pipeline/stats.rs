@@ -59,6 +59,11 @@ struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabel {
+    action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabel {
     version: String,
 }
@@ -87,7 +92,7 @@ struct Families {
     taxonomy_reloads: Family<ResultLabel, Counter>,
     taxonomy_reload_ok: Gauge,
     revocations_uncommitted: Counter,
-    fetch_restarts: Counter,
+    not_fetched: Family<ActionLabel, Counter>,
 }
 
 pub struct Stats {
@@ -99,6 +104,7 @@ pub struct Stats {
     pub assigned_partitions: AtomicUsize,
     revocations_uncommitted: AtomicU64,
     fetch_restarts: AtomicU64,
+    fetch_stalls_reported: AtomicU64,
     processing_nanos: AtomicU64,
     by_tag: Mutex<BTreeMap<String, u64>>,
     by_dlq_reason: Mutex<BTreeMap<&'static str, u64>>,
@@ -132,8 +138,10 @@ pub struct Snapshot {
     pub rebalances: BTreeMap<&'static str, u64>,
     /// Revocations whose commit failed (see `Stats::record_revocation_uncommitted`).
     pub revocations_uncommitted: u64,
-    /// Partitions found not fetched and restarted (see `Stats::record_fetch_restart`).
+    /// Partitions found not fetched and restarted (see `Stats::record_not_fetched`).
     pub fetch_restarts: u64,
+    /// Partitions found not fetched that could not be restarted (eager assignors).
+    pub fetch_stalls_reported: u64,
     pub processing_seconds: f64,
 }
 
@@ -168,7 +176,7 @@ impl Default for Stats {
             taxonomy_reloads: Family::default(),
             taxonomy_reload_ok: Gauge::default(),
             revocations_uncommitted: Counter::default(),
-            fetch_restarts: Counter::default(),
+            not_fetched: Family::default(),
         };
         let mut registry = Registry::with_prefix("news_enricher");
         let f = &families;
@@ -211,9 +219,9 @@ impl Default for Stats {
             f.revocations_uncommitted.clone(),
         );
         registry.register(
-            "partition_fetch_restarts",
-            "Owned partitions found not fetched while records waited past their position, whose fetcher was restarted",
-            f.fetch_restarts.clone(),
+            "partitions_not_fetched",
+            "Owned partitions found not fetched while records waited past their position, by action: restarted (their fetcher), or reported (eager assignors)",
+            f.not_fetched.clone(),
         );
         registry.register("assigned_partitions", "Partitions currently assigned to this worker", f.assigned.clone());
         registry.register(
@@ -271,6 +279,7 @@ impl Default for Stats {
             assigned_partitions: AtomicUsize::new(0),
             revocations_uncommitted: AtomicU64::new(0),
             fetch_restarts: AtomicU64::new(0),
+            fetch_stalls_reported: AtomicU64::new(0),
             processing_nanos: AtomicU64::new(0),
             by_tag: Mutex::default(),
             by_dlq_reason: Mutex::default(),
@@ -341,10 +350,13 @@ impl Stats {
         self.families.revocations_uncommitted.inc();
     }
 
-    /// A partition librdkafka had stopped fetching was restarted (see `consumer::FetchCheck`).
-    pub fn record_fetch_restart(&self) {
-        self.fetch_restarts.fetch_add(1, Relaxed);
-        self.families.fetch_restarts.inc();
+    /// A partition librdkafka had stopped fetching was found (see `consumer::FetchCheck`), and
+    /// its fetcher restarted or, where that is not possible, reported.
+    pub fn record_not_fetched(&self, restarted: bool) {
+        let (counter, action) =
+            if restarted { (&self.fetch_restarts, "restarted") } else { (&self.fetch_stalls_reported, "reported") };
+        counter.fetch_add(1, Relaxed);
+        self.families.not_fetched.get_or_create(&ActionLabel { action: action.to_owned() }).inc();
     }
 
     pub fn record_commit(&self, ok: bool) {
@@ -442,6 +454,7 @@ impl Stats {
             rebalances: copy(&self.rebalances),
             revocations_uncommitted: self.revocations_uncommitted.load(Relaxed),
             fetch_restarts: self.fetch_restarts.load(Relaxed),
+            fetch_stalls_reported: self.fetch_stalls_reported.load(Relaxed),
             processing_seconds: self.processing_nanos.load(Relaxed) as f64 / 1e9,
         }
     }
