@@ -14,6 +14,18 @@ use crate::enrich::Enricher;
 use crate::offline::{read_line_limited, stdout_error, Inputs, Summary};
 use std::io::{self, BufReader, Write};
 
+/// `"term" ×count (n in the title), ...`
+fn listed(evidence: &[crate::enrich::taxonomy::Evidence]) -> String {
+    let terms: Vec<String> = evidence
+        .iter()
+        .map(|e| match e.title_count {
+            0 => format!("{:?} ×{}", e.term, e.count),
+            t => format!("{:?} ×{} ({t} in the title)", e.term, e.count),
+        })
+        .collect();
+    terms.join(", ")
+}
+
 /// Explains every article of `inputs` to `out`; one line per bad input line to `errors`.
 pub fn run(
     enricher: &Enricher,
@@ -76,16 +88,6 @@ pub fn run(
                     format!("tagged      {:.4} >= {threshold}", tag.score)
                 } else {
                     format!("not tagged  {:.4} <  {threshold}", tag.score)
-                };
-                let listed = |evidence: &[crate::enrich::taxonomy::Evidence]| -> String {
-                    let terms: Vec<String> = evidence
-                        .iter()
-                        .map(|e| match e.title_count {
-                            0 => format!("{:?} ×{}", e.term, e.count),
-                            t => format!("{:?} ×{} ({t} in the title)", e.term, e.count),
-                        })
-                        .collect();
-                    terms.join(", ")
                 };
                 let mut line = format!("  {:<26} {verdict}   ", tag.id);
                 line.push_str(if tag.evidence.is_empty() { "no evidence" } else { "" });

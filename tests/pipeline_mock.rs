@@ -1012,6 +1012,28 @@ async fn a_partition_revoked_while_intake_is_paused_is_consumed_when_assigned_ba
     a.shutdown().await.unwrap();
 }
 
+/// Starts a worker with `settings` on 100 articles, waits until they are enriched (and, with
+/// `committed`, committed), has librdkafka stop fetching partition 1 behind the worker's back,
+/// then produces 200 more. Returns the worker and both batches.
+async fn worker_with_a_lost_resume(
+    fx: &Fixture,
+    settings: &news_enricher::config::Settings,
+    prefix: &str,
+    committed: bool,
+) -> (Worker, Vec<(String, String)>, Vec<(String, String)>) {
+    let first = synthetic(&format!("{prefix}1"), 100);
+    let second = synthetic(&format!("{prefix}2"), 200);
+    fx.produce_articles(&first);
+    let worker = Worker::start(settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert!(eventually(WAIT, || worker.stats().enriched == 100).await, "the first batch was enriched");
+    if committed {
+        assert_all_committed_while_running(fx).await;
+    }
+    worker.lose_resume_of(INPUT, 1);
+    fx.produce_articles(&second);
+    (worker, first, second)
+}
+
 /// A partition librdkafka stopped fetching behind the worker's back (a resume lost in one of
 /// librdkafka's pause/resume races around rebalances) is found, because records wait past its
 /// position while it does not move, and its fetcher is restarted: nothing is left behind, and
@@ -1020,14 +1042,7 @@ async fn a_partition_revoked_while_intake_is_paused_is_consumed_when_assigned_ba
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partition_librdkafka_stopped_fetching_is_found_and_restarted() {
     let fx = Fixture::new("lost-resume");
-    let first = synthetic("lr1", 100);
-    let second = synthetic("lr2", 200);
-    fx.produce_articles(&first);
-    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    assert!(eventually(WAIT, || worker.stats().enriched == 100).await, "the first batch was enriched");
-    assert_all_committed_while_running(&fx).await;
-    worker.lose_resume_of(INPUT, 1);
-    fx.produce_articles(&second);
+    let (worker, first, second) = worker_with_a_lost_resume(&fx, &fx.settings, "lr", true).await;
     assert_all_committed_while_running(&fx).await;
     assert_eq!(worker.stats().fetch_restarts, 1, "{:?}", worker.stats());
     let text = worker.shared().stats.encode();
@@ -1046,11 +1061,7 @@ async fn with_an_eager_assignor_a_partition_not_fetched_is_reported() {
     let fx = Fixture::new("lost-resume-eager");
     let mut settings = fx.settings.clone();
     settings.kafka.properties.insert("partition.assignment.strategy".into(), "range".into());
-    fx.produce_articles(&synthetic("lre1", 100));
-    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    assert!(eventually(WAIT, || worker.stats().enriched == 100).await, "the first batch was enriched");
-    worker.lose_resume_of(INPUT, 1);
-    fx.produce_articles(&synthetic("lre2", 200));
+    let (worker, _, _) = worker_with_a_lost_resume(&fx, &settings, "lre", false).await;
     assert!(eventually(WAIT, || worker.stats().fetch_stalls_reported == 1).await, "{:?}", worker.stats());
     let text = worker.shared().stats.encode();
     assert!(text.contains("news_enricher_partitions_not_fetched_total{action=\"reported\"} 1"), "{text}");

@@ -57,15 +57,14 @@ impl WorkerContext {
             group_steady: AtomicBool::new(false),
         }
     }
+}
 
-    /// Lifts this worker's pause from every assigned partition (`pre_rebalance`'s, and one
-    /// kept from before a partition's revocation).
-    fn resume_assignment(&self, consumer: &BaseConsumer<Self>) {
-        if let Ok(assignment) = consumer.assignment() {
-            if assignment.count() > 0 {
-                let _ = consumer.resume(&assignment);
-            }
-        }
+/// Pauses (or resumes) fetching of every partition currently assigned. A resume also lifts a
+/// pause kept from before a partition's revocation (see `post_rebalance`).
+fn pause_assignment(consumer: &BaseConsumer<WorkerContext>, pause: bool) {
+    let Ok(assignment) = consumer.assignment() else { return };
+    if assignment.count() > 0 {
+        let _ = if pause { consumer.pause(&assignment) } else { consumer.resume(&assignment) };
     }
 }
 
@@ -112,11 +111,7 @@ impl ConsumerContext for WorkerContext {
             // paused for good, fetched never again and with no lag to show for it. This pause
             // is synchronous and queued behind librdkafka's, so when it returns librdkafka's has
             // been applied and its resume will find it. `post_rebalance` lifts this one.
-            if let Ok(assignment) = consumer.assignment() {
-                if assignment.count() > 0 {
-                    let _ = consumer.pause(&assignment);
-                }
-            }
+            pause_assignment(consumer, true);
         }
         let Rebalance::Revoke(tpl) = rebalance else { return };
         if tpl.count() == 0 {
@@ -193,13 +188,13 @@ impl ConsumerContext for WorkerContext {
                 if self.paused.load(Ordering::Relaxed) {
                     let _ = consumer.pause(tpl);
                 } else {
-                    self.resume_assignment(consumer);
+                    pause_assignment(consumer, false);
                 }
             }
             Rebalance::Revoke(_) => {
                 self.shared.stats.set_assigned(consumer.assignment().map(|a| a.count()).unwrap_or(0));
                 if !self.paused.load(Ordering::Relaxed) {
-                    self.resume_assignment(consumer);
+                    pause_assignment(consumer, false);
                 }
             }
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
@@ -399,7 +394,7 @@ impl FetchCheck {
             return;
         }
         self.since = Some(Instant::now());
-        Self::reassign(consumer, shared, &mut self.to_reassign);
+        self.reassign(consumer, shared);
         let context = consumer.context();
         let callbacks = context.rebalance_callbacks.load(Ordering::Relaxed);
         let rebalanced = std::mem::replace(&mut self.rebalance_callbacks, callbacks) != callbacks;
@@ -416,7 +411,7 @@ impl FetchCheck {
             seen.ends = Self::offsets(consumer, seen.positions.keys(), rdkafka::Offset::End);
         }
         for (key, position, end) in self.judge(seen, Instant::now()) {
-            Self::restart(consumer, shared, &key, position, end, &mut self.to_reassign);
+            self.restart(consumer, shared, &key, position, end);
         }
     }
 
@@ -511,12 +506,12 @@ impl FetchCheck {
     }
 
     fn restart(
+        &mut self,
         consumer: &BaseConsumer<WorkerContext>,
         shared: &Shared,
         key: &PartitionKey,
         position: i64,
         end: i64,
-        to_reassign: &mut Vec<PartitionKey>,
     ) {
         let cooperative = matches!(consumer.rebalance_protocol(), rdkafka::consumer::RebalanceProtocol::Cooperative);
         if !cooperative {
@@ -536,19 +531,19 @@ impl FetchCheck {
                 "restarting the partition's fetcher failed; it is tried again in a minute, and a rebalance or a restart of the worker also clears it");
             return;
         }
-        to_reassign.push(key.clone());
-        Self::reassign(consumer, shared, to_reassign);
+        self.to_reassign.push(key.clone());
+        self.reassign(consumer, shared);
     }
 
     /// Puts the partitions taken out for a restart back into the assignment and lifts the
     /// worker's pause from them; those it fails for stay in `to_reassign`, tried at each check
     /// while they are this worker's and not assigned again by a rebalance.
-    fn reassign(consumer: &BaseConsumer<WorkerContext>, shared: &Shared, to_reassign: &mut Vec<PartitionKey>) {
-        if to_reassign.is_empty() {
+    fn reassign(&mut self, consumer: &BaseConsumer<WorkerContext>, shared: &Shared) {
+        if self.to_reassign.is_empty() {
             return;
         }
         let assigned = consumer.assignment().unwrap_or_default();
-        to_reassign.retain(|key| {
+        self.to_reassign.retain(|key| {
             if !shared.owns(key) || assigned.find_partition(&key.0, key.1).is_some() {
                 return false;
             }
@@ -595,9 +590,7 @@ pub(super) fn poll_loop(
                 shared.wait_for_progress(POLL_INTERVAL);
                 continue;
             }
-            if let Ok(assignment) = consumer.assignment() {
-                let _ = consumer.pause(&assignment);
-            }
+            pause_assignment(&consumer, true);
             context.paused.store(true, Ordering::Relaxed);
             shared.stats.set_intake_paused(true);
             tracing::debug!(
@@ -608,9 +601,7 @@ pub(super) fn poll_loop(
         } else if !full {
             full_since = None;
             if paused && shared.in_flight_low() {
-                if let Ok(assignment) = consumer.assignment() {
-                    let _ = consumer.resume(&assignment);
-                }
+                pause_assignment(&consumer, false);
                 context.paused.store(false, Ordering::Relaxed);
                 shared.stats.set_intake_paused(false);
                 tracing::debug!(in_flight = shared.in_flight(), "intake resumed");
@@ -641,9 +632,7 @@ pub(super) fn poll_loop(
     // Shutdown (or fatal): stop intake, let partition tasks finish, commit, close. Partitions
     // assigned from now on start paused too (see `post_rebalance`).
     context.paused.store(true, Ordering::Relaxed);
-    if let Ok(assignment) = consumer.assignment() {
-        let _ = consumer.pause(&assignment);
-    }
+    pause_assignment(&consumer, true);
     let all = shared.partition_keys();
     let deadline = shared.shutdown_deadline();
     let reserve = SHUTDOWN_COMMIT_RESERVE.min(deadline.saturating_duration_since(Instant::now()) / 4);
