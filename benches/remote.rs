@@ -166,7 +166,7 @@ async fn pipeline_run(articles: &[(String, String)], remote: Option<RemoteSettin
     let enricher = Arc::new(Enricher::from_config(&s).unwrap());
     let worker = Worker::start(&s, &bootstrap, enricher).unwrap();
     let secs = support::backlog_run(&worker, articles.len() as u64).await.seconds;
-    let (requests, scored) = worker.shared().remote().map_or((0, 0), |r| {
+    let (requests, scored) = worker.shared().remote_sentiment().map_or((0, 0), |r| {
         let m = r.metrics();
         (m.requests("ok") + m.requests("error"), m.scored_total())
     });

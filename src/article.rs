@@ -300,7 +300,7 @@ fn parse_members(text: &str) -> Result<Vec<(String, Range<usize>)>, DecodeError>
 
 /// The error for an object the member parser rejected, as a whole-message parse into a
 /// `Value` reports it (only for messages already known to be bad): that parse also counts the
-/// nesting, so an object that is both too deep and malformed is `too_deep`, as it always was.
+/// nesting, so an object that is both too deep and malformed is `too_deep`.
 fn parse_error(text: &str) -> DecodeError {
     match serde_json::from_str::<Value>(text) {
         Err(e) => json_error(e),
@@ -471,7 +471,8 @@ pub struct Enrichment {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags_source: Option<String>,
     pub sentiment: SentimentOut,
-    /// ISO 639-1 code; `null` when the text is too short to tell and none was declared.
+    /// ISO 639-1 code (a declared three-letter code without a two-letter equivalent is kept as
+    /// declared); `null` when the text is too short to tell and none was declared.
     pub language: Option<String>,
     pub word_count: usize,
     /// 64-bit SimHash as 16 hex digits; near-duplicates differ in ≤ 3 bits.
@@ -504,7 +505,8 @@ pub struct SentimentOut {
     pub score: Option<f64>,
     /// `negative` (score ≤ -0.05), `neutral`, `positive` (score ≥ 0.05) or `unsupported_language`.
     pub label: &'static str,
-    /// Which model produced it (`news` or `vader`); only on the article-level sentiment.
+    /// Which built-in model produced it (`news` or `vader`); only on the article-level sentiment,
+    /// and absent when a remote model scored the article (see `source`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<crate::enrich::sentiment::ModelKind>,
     /// Only when a remote model is configured (`[sentiment.remote]`), on the article-level

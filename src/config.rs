@@ -66,8 +66,8 @@ pub struct KafkaSettings {
     pub producer_properties: BTreeMap<String, serde_json::Value>,
     /// Upper bound on messages read but not yet fully acknowledged; reading pauses at the bound.
     pub max_in_flight: usize,
-    /// Upper bound on the key and payload bytes of those messages; reading pauses at the bound
-    /// too (one message always fits). Memory for in-flight work is about three times this.
+    /// Upper bound on the key, payload and header bytes of those messages; reading pauses at the
+    /// bound too (one message always fits). Memory for in-flight work is about three times this.
     pub max_in_flight_bytes: usize,
     /// How long a revoked partition's in-flight work may take to drain before it is released
     /// anyway. Must stay below the session timeout.
@@ -202,6 +202,16 @@ pub struct SentimentSettings {
 pub struct EnrichSettings {
     /// Threads that run enrichment; 0 means one per CPU core.
     pub threads: usize,
+}
+
+impl EnrichSettings {
+    /// Threads for CPU-bound enrichment: `threads`, or one per core when 0.
+    pub fn thread_count(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -343,7 +353,7 @@ fn normalized_property_value(value: &str) -> String {
 const MAX_STATISTICS_INTERVAL_MS: u32 = 60_000;
 
 /// Largest configuration, taxonomy or CA file read: far above any real one (the built-in
-/// taxonomy is about 30 KB), small enough that a wrong path (a log, a dump) fails at once instead
+/// taxonomy is about 55 KB), small enough that a wrong path (a log, a dump) fails at once instead
 /// of filling memory.
 pub const MAX_CONFIG_FILE_BYTES: u64 = 16 << 20;
 

@@ -74,7 +74,7 @@ pub fn run(
                     continue;
                 }
             };
-            summary.enriched += 1;
+            summary.good += 1;
             let (full, title_len) = combine(raw.title().unwrap_or(""), raw.body().unwrap_or(""));
             let candidates = taxonomy.candidates(&Document::new(&full, title_len));
             // Quoted: an id is producer data, and one holding a line break must not forge a line.

@@ -9,10 +9,17 @@
 //!   out — and decoding raw bytes with size limits and typed errors.
 //! - [`enrich`]: the enrichment core, pure and synchronous and knowing nothing of Kafka:
 //!   text segmentation, the topic taxonomy, sentiment models, language and fingerprint. One
-//!   [`enrich::Enricher`] is built from config and shared by every task.
+//!   [`enrich::Enricher`] is built from config and shared by every task; a taxonomy reload
+//!   swaps it for the messages after it ([`enrich::CurrentEnricher`]).
 //! - [`config`]: typed settings from the TOML file plus `NEWS_ENRICHER_*` environment overrides,
 //!   validated at start-up.
 //! - [`cli`]: the command-line interface (`run`, `demo`, `enrich`, `explain`, `check-config`).
+//! - [`pipeline`]: the Kafka worker — the consumer thread, one task per partition, ordered
+//!   produce, the offset watermark behind at-least-once delivery, the dead-letter topic.
+//! - [`runner`]: the `run` and `demo` commands around the pipeline — runtime, signals, the
+//!   embedded broker, the HTTP endpoint, reloads, exit codes.
+//! - [`embedded`]: the in-process development broker (librdkafka's mock cluster).
+//! - [`telemetry`]: structured logs and the `/metrics`, `/healthz`, `/readyz` endpoint.
 //! - [`offline`]: the `enrich` command — JSON Lines in, JSON Lines out, parallel and in order.
 //! - [`explain`]: the `explain` command — why each article got, or did not get, each tag.
 //! - [`remote`]: optional remote models over HTTP — sentiment (`[sentiment.remote]`) and a tag
@@ -33,11 +40,3 @@ pub mod remote;
 pub mod runner;
 pub mod swar;
 pub mod telemetry;
-
-/// Threads for CPU-bound enrichment: `enrich.threads`, or one per core when 0.
-pub fn enrich_threads(settings: &config::Settings) -> usize {
-    match settings.enrich.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    }
-}

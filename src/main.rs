@@ -82,7 +82,7 @@ fn main() -> ExitCode {
                 Ok(inputs) => inputs,
                 Err(code) => return code,
             };
-            let threads = news_enricher::enrich_threads(&settings);
+            let threads = settings.enrich.thread_count();
             if settings.sentiment.remote.as_ref().is_some_and(|r| r.enabled)
                 || settings.taxonomy.remote.as_ref().is_some_and(|r| r.enabled)
             {
@@ -161,9 +161,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// How a command ends on an I/O error of its run (writing stdout, reading an input): a broken
-/// pipe (`news-enricher ... | head`) ends quietly with status 0, as Unix tools do; any other
-/// error is reported (it names the stream or the file) with status 1.
 /// The input files of `enrich` and `explain`, all opened before any output; one that cannot be
 /// is a usage error.
 fn open_inputs(files: &[std::path::PathBuf]) -> Result<news_enricher::offline::Inputs, ExitCode> {
@@ -178,7 +175,7 @@ fn lines_outcome(result: std::io::Result<news_enricher::offline::Summary>) -> Ex
     match result {
         Ok(summary) => {
             if summary.bad > 0 {
-                eprintln!("news-enricher: {} of {} lines were bad", summary.bad, summary.bad + summary.enriched);
+                eprintln!("news-enricher: {} of {} lines were bad", summary.bad, summary.bad + summary.good);
             }
             ExitCode::from(summary.exit_code() as u8)
         }
@@ -186,6 +183,9 @@ fn lines_outcome(result: std::io::Result<news_enricher::offline::Summary>) -> Ex
     }
 }
 
+/// How a command ends on an I/O error of its run (writing stdout, reading an input): a broken
+/// pipe (`news-enricher ... | head`) ends quietly with status 0, as Unix tools do; any other
+/// error is reported (it names the stream or the file) with status 1.
 fn output_error(e: &std::io::Error) -> ExitCode {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         return ExitCode::SUCCESS;

@@ -34,10 +34,11 @@ const BATCH_BYTES: usize = 1 << 20;
 /// Batch permits per worker thread.
 const PERMITS_PER_THREAD: usize = 4;
 
-/// Outcome of an `enrich` run.
+/// Outcome of an `enrich` or `explain` run: its good and bad input lines.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
-    pub enriched: u64,
+    /// Lines enriched (`enrich`) or explained (`explain`).
+    pub good: u64,
     pub bad: u64,
 }
 
@@ -228,7 +229,7 @@ pub(crate) fn read_line_limited(
             break;
         }
         saw_any = true;
-        let (part, found_newline) = match memchr_newline(chunk) {
+        let (part, found_newline) = match memchr::memchr(b'\n', chunk) {
             Some(i) => (&chunk[..i], true),
             None => (chunk, false),
         };
@@ -254,10 +255,6 @@ pub(crate) fn read_line_limited(
         return Ok(Some(Err(size)));
     }
     Ok(Some(Ok(())))
-}
-
-fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
 }
 
 fn enrich_batches(
@@ -312,7 +309,7 @@ fn write_in_order(
                 match result {
                     Ok(json) => {
                         out.write_all(&json).and_then(|()| out.write_all(b"\n")).map_err(stdout_error)?;
-                        summary.enriched += 1;
+                        summary.good += 1;
                     }
                     Err(e) => {
                         writeln!(errors, "{}:{number}: {}: {e}", names[source], e.class())?;

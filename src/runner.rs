@@ -17,7 +17,7 @@ pub const DEMO_ARTICLES: &str = include_str!("../examples/articles.jsonl");
 
 fn runtime(settings: &Settings) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(crate::enrich_threads(settings).max(2))
+        .worker_threads(settings.enrich.thread_count().max(2))
         .enable_all()
         .thread_name("news-enricher")
         .build()
@@ -95,7 +95,8 @@ enum Ended {
     InvalidTopics(String),
 }
 
-/// What `run` sets up before anything slow: the async runtime and the SIGTERM/SIGINT handlers.
+/// What `run` sets up before anything slow: the async runtime and the SIGTERM/SIGINT (and SIGHUP)
+/// handlers.
 /// Made as soon as the configuration is read, before the taxonomy and the lexicons are built
 /// (about 0.2 s), so that a stop at any point of start-up exits 0 instead of killing the process.
 pub struct Startup {

@@ -104,7 +104,7 @@ async fn the_remote_model_scores_every_record_in_order() {
         // Tag sentiment stays with the built-in model.
         assert!(v["enrichment"]["tags"].as_array().unwrap().iter().all(|t| t["sentiment"].get("source").is_none()));
     }
-    let remote = worker.shared().remote().unwrap().clone();
+    let remote = worker.shared().remote_sentiment().unwrap().clone();
     assert_eq!(remote.metrics().scored_total(), 400);
     assert!(server.requests() < 400, "articles of different messages and partitions share requests");
     let metrics = worker.shared().metrics_text();
@@ -129,7 +129,7 @@ async fn a_hung_model_loses_nothing_and_stalls_nothing() {
     assert!(sources(&out).values().all(|s| s == "builtin"), "every record says the built-in model scored it");
     // The hung model cost about one timeout (until the breaker opened), not one per article.
     assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
-    let remote = worker.shared().remote().unwrap().clone();
+    let remote = worker.shared().remote_sentiment().unwrap().clone();
     assert_eq!(remote.breaker_state(), BreakerState::Open);
     assert_eq!(remote.metrics().fallbacks_total(), 600);
     // Only what was in flight when the model hung (at most 64 messages per partition, plus the
@@ -196,7 +196,7 @@ async fn a_model_that_fails_then_recovers_is_used_again_and_nothing_is_lost() {
     let remote_scored = up.iter().filter(|(id, _)| by_key[id] == "remote:test").count();
     eprintln!("recovery wave: {remote_scored} of 300 scored remotely (the rest arrived while the probe was out)");
     assert!(remote_scored >= 1);
-    assert_eq!(worker.shared().remote().unwrap().breaker_state(), BreakerState::Closed);
+    assert_eq!(worker.shared().remote_sentiment().unwrap().breaker_state(), BreakerState::Closed);
     let after = synthetic("after", 50);
     fx.produce_articles(&after);
     let out = fx.read(OUTPUT, all.len() + after.len(), WAIT);
@@ -348,7 +348,7 @@ async fn remote_tags_are_merged_before_routing() {
         "{metrics}"
     );
     assert!(metrics.contains("news_enricher_remote_scored_total{model=\"topics\",task=\"tags\"} 300"), "{metrics}");
-    assert!(worker.shared().remote().is_none(), "no sentiment model configured");
+    assert!(worker.shared().remote_sentiment().is_none(), "no sentiment model configured");
     worker.shutdown().await.unwrap();
     assert_all_committed(&fx).await;
 }

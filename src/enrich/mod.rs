@@ -63,7 +63,7 @@ impl Enricher {
         Ok(())
     }
 
-    /// An enricher with the built-in taxonomy and the given model.
+    /// An enricher from an already compiled taxonomy and a sentiment model.
     pub fn with_parts(taxonomy: Taxonomy, sentiment: SentimentAnalyzer) -> Self {
         Enricher { taxonomy, sentiment }
     }

@@ -102,17 +102,13 @@ const SENTENCE_END_CANDIDATES: [u8; 5] = [b'\n', b'\r', b'.', b'!', b'?'];
 /// time (SWAR): sentence ends are about a hundred bytes apart, so the scan is most of the cost
 /// of segmentation.
 fn next_sentence_end_candidate(bytes: &[u8], from: usize) -> Option<usize> {
-    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    use crate::swar::{splat, zero_bytes};
     let mut i = from;
     while i + 8 <= bytes.len() {
         let x = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
         // A byte of `x ^ splat(c)` is zero where `x` has `c`; the zero-byte test flags it (and
         // possibly bytes above a real match, never below one, so the lowest flag is exact).
-        let found = SENTENCE_END_CANDIDATES.iter().fold(0, |acc, &c| {
-            let y = x ^ (LOW * u64::from(c));
-            acc | (y.wrapping_sub(LOW) & !y & HIGH)
-        });
+        let found = SENTENCE_END_CANDIDATES.iter().fold(0, |acc, &c| acc | zero_bytes(x ^ splat(c)));
         if found != 0 {
             return Some(i + (found.trailing_zeros() / 8) as usize);
         }

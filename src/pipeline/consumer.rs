@@ -4,6 +4,22 @@
 //! It is a plain thread, not an async task, on purpose: rebalance callbacks run inside `poll` and
 //! must block while revoked partitions drain, and closing a consumer blocks too. Neither may
 //! happen on an async runtime thread.
+//!
+//! It also stores the positions of idle partitions (so transaction markers at their ends get
+//! committed, `Shared::store_idle_positions`), and `FetchCheck` finds partitions librdkafka
+//! has stopped fetching and restarts them.
+//!
+//! Who pauses fetching of the assignment, and who lifts the pause:
+//!
+//! | pause | set by | lifted by |
+//! |---|---|---|
+//! | rebalance barrier | `pre_rebalance` | `post_rebalance`, unless intake is paused |
+//! | backpressure (`WorkerContext::paused`) | `poll_loop`, in-flight bound reached for `PAUSE_AFTER` | `poll_loop`, once in-flight work is low |
+//! | shutdown or fatal error | `poll_loop`, for good | — |
+//!
+//! While intake is paused, `post_rebalance` pauses newly assigned partitions as well (librdkafka
+//! assigns them unpaused); otherwise it resumes the whole assignment, because librdkafka keeps a
+//! pause across a partition's revocation and reassignment.
 
 use super::{Intake, PartitionKey, Shared};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};

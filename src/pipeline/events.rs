@@ -1,6 +1,8 @@
-//! librdkafka's logs and error callbacks turned into our log events: one line per state change
-//! (brokers lost, brokers back), not one per failed connection attempt. Shared by the consumer and
-//! the producer contexts.
+//! What the worker's Kafka clients report, turned into state and log events: librdkafka's logs
+//! and error callbacks as one line per state change (brokers lost, brokers back), not one per
+//! failed connection attempt; [`BrokerHealth`] (reachability and authentication, for readiness);
+//! [`FatalLatch`] (the first fatal error, which stops the worker); and the contexts that feed
+//! them ([`ProducerEvents`], [`TopicCheckContext`]). Shared by the consumer and the producer.
 
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};

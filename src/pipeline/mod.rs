@@ -4,6 +4,9 @@
 //! - [`partition`]: one task per partition, ordered produce and the contiguous offset watermark.
 //! - [`output`]: output records, DLQ records and headers, delivery and error classification.
 //! - [`stats`]: counters for the summary, tests and metrics.
+//! - [`events`]: the clients' contexts — librdkafka logs and errors as our log events, broker
+//!   health, and the latch that stops the worker on a fatal error.
+//! - [`record_headers`]: record headers read as bytes, and the input headers passed on.
 //!
 //! Delivery contract: an input offset is stored (and later auto-committed) only after every
 //! record produced for it, and for every lower offset of its partition, is acknowledged by the
@@ -107,7 +110,7 @@ pub struct Shared {
     /// Signalled whenever a partition's in-flight count drops.
     progress: Condvar,
     in_flight: AtomicUsize,
-    /// Key and payload bytes of the messages in flight.
+    /// Key, payload and header bytes of the messages in flight ([`message_bytes`]).
     in_flight_bytes: AtomicUsize,
     next_generation: AtomicU64,
     stop: AtomicBool,
@@ -144,7 +147,7 @@ impl Shared {
         self.in_flight.load(Ordering::Acquire)
     }
 
-    /// Key and payload bytes of the messages in flight.
+    /// Key, payload and header bytes of the messages in flight ([`message_bytes`]).
     pub fn in_flight_bytes(&self) -> usize {
         self.in_flight_bytes.load(Ordering::Acquire)
     }
@@ -479,7 +482,7 @@ impl Shared {
     }
 
     /// The remote sentiment model, when one is configured.
-    pub fn remote(&self) -> Option<&Arc<crate::remote::RemoteSentiment>> {
+    pub fn remote_sentiment(&self) -> Option<&Arc<crate::remote::RemoteSentiment>> {
         self.remote.as_ref().and_then(|r| r.sentiment.as_ref())
     }
 
@@ -854,7 +857,7 @@ impl Worker {
         let producer: FutureProducer<events::ProducerEvents> = producer_config(settings, brokers)
             .create_with_context(events::ProducerEvents { health: health.clone(), fatal: fatal.clone() })?;
         let topics = Topics::from_settings(settings);
-        // The remote models (issue 5): one client and batcher per model for the whole worker,
+        // The remote models: one client and batcher per model for the whole worker,
         // their metrics in the worker's registry.
         let remote = crate::remote::Remote::start(settings, enricher.taxonomy()).map_err(WorkerError::Fatal)?;
         let mut stats = Stats::default();
@@ -978,6 +981,9 @@ impl Worker {
 }
 
 /// Runs a worker until `shutdown` resolves (then drains and commits) or a fatal error occurs.
+/// The pipeline alone, for tests: the `run` command goes through [`crate::runner::run`], which
+/// adds signals, the HTTP endpoint and taxonomy reloads around [`Worker`].
+#[doc(hidden)]
 pub async fn run(
     settings: &Settings,
     brokers: &str,

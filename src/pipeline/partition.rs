@@ -141,13 +141,13 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
             // also across a reload.
             let enricher = shared.enricher.get();
             let mut article = enricher.enrich(raw);
-            // Remote models hook (issue 5): with `[sentiment.remote]`, the article-level sentiment
+            // Remote models: with `[sentiment.remote]`, the article-level sentiment
             // comes from the remote model; with `[taxonomy.remote]`, the classifier's tags are
             // merged into the taxonomy's. Either keeps the built-in result (marked "builtin")
             // when its model is slow, failing or its breaker open. `apply` returns within the
             // configured timeouts and never fails, so this message is delayed at most that long
             // and never lost; the FuturesOrdered stages keep output order and the offset
-            // watermark as before. It runs before routing and counting, which must see the
+            // watermark. It runs before routing and counting, which must see the
             // merged tags.
             if let Some(remote) = &shared.remote {
                 remote.apply(&mut article, enricher.taxonomy()).await;

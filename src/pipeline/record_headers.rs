@@ -3,8 +3,8 @@
 //! Header names are bytes on the wire, and any producer can send names that are not UTF-8.
 //! rdkafka 0.39's `Headers::iter` and `Headers::get` panic on such a name (`to_str().unwrap()`),
 //! so one input header could kill the worker on every restart: every header read from input
-//! goes through [`raw_headers`] instead, and headers are passed on as librdkafka copies, never
-//! rebuilt from their names.
+//! goes through [`raw_headers`] instead, and headers are passed on as librdkafka copies or rebuilt
+//! from their raw name bytes, never from names decoded as `&str`.
 
 use super::output::headers::{ERROR_PREFIXES, SOURCE_PREFIX};
 use rdkafka::bindings as rd;

@@ -105,7 +105,6 @@ pub struct Stats {
     revocations_uncommitted: AtomicU64,
     fetch_restarts: AtomicU64,
     fetch_stalls_reported: AtomicU64,
-    processing_nanos: AtomicU64,
     by_tag: Mutex<BTreeMap<String, u64>>,
     by_dlq_reason: Mutex<BTreeMap<&'static str, u64>>,
     by_topic: Mutex<BTreeMap<String, u64>>,
@@ -142,7 +141,6 @@ pub struct Snapshot {
     pub fetch_restarts: u64,
     /// Partitions found not fetched that could not be restarted (eager assignors).
     pub fetch_stalls_reported: u64,
-    pub processing_seconds: f64,
 }
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
@@ -280,7 +278,6 @@ impl Default for Stats {
             revocations_uncommitted: AtomicU64::new(0),
             fetch_restarts: AtomicU64::new(0),
             fetch_stalls_reported: AtomicU64::new(0),
-            processing_nanos: AtomicU64::new(0),
             by_tag: Mutex::default(),
             by_dlq_reason: Mutex::default(),
             by_topic: Mutex::default(),
@@ -365,7 +362,6 @@ impl Stats {
     }
 
     pub fn observe_processing(&self, elapsed: Duration) {
-        self.processing_nanos.fetch_add(elapsed.as_nanos() as u64, Relaxed);
         self.families.processing.observe(elapsed.as_secs_f64());
     }
 
@@ -427,7 +423,7 @@ impl Stats {
     }
 
     /// Registers further metric families in the same registry (names get the `news_enricher_`
-    /// prefix): the remote model's `news_enricher_remote_*` (issue 5).
+    /// prefix): the remote model's `news_enricher_remote_*`.
     pub fn register_with(&mut self, register: impl FnOnce(&mut Registry)) {
         register(&mut self.registry);
     }
@@ -455,7 +451,6 @@ impl Stats {
             revocations_uncommitted: self.revocations_uncommitted.load(Relaxed),
             fetch_restarts: self.fetch_restarts.load(Relaxed),
             fetch_stalls_reported: self.fetch_stalls_reported.load(Relaxed),
-            processing_seconds: self.processing_nanos.load(Relaxed) as f64 / 1e9,
         }
     }
 }

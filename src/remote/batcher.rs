@@ -38,7 +38,8 @@ pub enum Failure {
     Error,
     /// The circuit breaker is open: no request was sent.
     BreakerOpen,
-    /// The server asked to wait (429/503 with `Retry-After`) longer than the article can.
+    /// The server asked to wait (429/503 with `Retry-After`) and that wait is not over: no request
+    /// was sent.
     Throttled,
     /// The queue in front of the model is full.
     Overloaded,

@@ -202,10 +202,6 @@ impl<H: Head> RemoteModel<H> {
         &self.source
     }
 
-    pub fn settings(&self) -> &RemoteSettings<H::Label> {
-        &self.core.settings
-    }
-
     pub fn metrics(&self) -> &RemoteMetrics {
         &self.core.metrics
     }

@@ -146,7 +146,8 @@ impl Secret {
         Secret(value.into())
     }
 
-    /// The secret itself, for the one place that needs it (the `Authorization` header).
+    /// The secret itself: for the `Authorization` header, and for checking and redacting it
+    /// (validation, `Settings::secrets`, error excerpts that must not echo it).
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -214,7 +215,7 @@ impl LabelTarget for f64 {
 }
 
 /// `[taxonomy.remote]`: model label → tag id of the taxonomy (checked against the taxonomy at
-/// start-up by [`crate::remote::tags::check_labels`]).
+/// start-up and at each reload by [`crate::remote::tags::check_labels`]).
 impl LabelTarget for String {
     const SECTION: &'static str = "taxonomy.remote";
     const HAS_THRESHOLD: bool = true;

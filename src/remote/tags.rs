@@ -6,9 +6,9 @@
 //!   ids; a label counts when its probability is at least `threshold` (default 0.5). Labels not
 //!   in the map are ignored (a classifier often knows more topics than are wanted); several
 //!   labels may map to one tag (the highest probability counts). Every mapped tag id must exist
-//!   in the taxonomy ([`check_labels`], at start-up): the record's tag `label` comes from the
-//!   taxonomy, routes and dashboards know the taxonomy's ids, and a typo fails loudly instead of
-//!   tagging nothing.
+//!   in the taxonomy ([`check_labels`], at start-up and at each taxonomy reload): the record's
+//!   tag `label` comes from the taxonomy, routes and dashboards know the taxonomy's ids, and a
+//!   typo fails loudly instead of tagging nothing.
 //! - **Merge** ([`merge`]). The model can add a tag or raise a tag's score, never remove or
 //!   lower one: a tag both found keeps the taxonomy's evidence and per-tag sentiment and gets
 //!   the higher score; a tag only the model found is added with its probability as `score`,

@@ -1,6 +1,8 @@
 //! Log set-up: `tracing` events to stderr, JSON in containers and human-readable on a terminal
 //! (`log.format`), filtered by `RUST_LOG` when set, else `log.level`, with every configured
-//! credential hidden. librdkafka's own log lines arrive through the `log` bridge under the
+//! credential hidden. librdkafka's log lines from the worker's clients arrive through
+//! `pipeline::events::forward_log` (which demotes the noisy ones to debug); those of clients on
+//! rdkafka's default context (the embedded broker's set-up) through the `log` bridge, under the
 //! `librdkafka` target.
 
 use crate::config::{LogFormat, LogSettings};

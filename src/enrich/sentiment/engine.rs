@@ -6,9 +6,10 @@
 //! # Performance
 //!
 //! About 140k instructions for a 3.4 KB article with either model (`SentimentAnalyzer::analyze`;
-//! 340k before this design), measured with callgrind over the shared news corpus. What makes it
-//! cheap, all without changing a single score (the conformance test and a bit-for-bit comparison
-//! with the previous implementation on the corpus, the rated files and 60,000 generated texts):
+//! a straightforward port of VADER's Python took 340k), measured with callgrind over the shared
+//! news corpus. What makes it cheap, all without changing a single score (the conformance test,
+//! and a bit-for-bit comparison with the straightforward port on the corpus, the rated files and
+//! 60,000 generated texts):
 //!
 //! - **Tokens in registers.** Most tokens are read with one or two 8-byte loads
 //!   ([`Engine::simple_token`]): the terminating white space, the letter case, the punctuation to
@@ -258,7 +259,7 @@ pub(crate) struct Entry {
     /// Roles of the word in the news rules (`news::NW_*` bits; see [`super::news`]).
     pub news: u8,
     /// `E_NEGATE` (in the `NEGATE` list), `E_IDIOM` (in a special-case idiom or a multi-word
-    /// booster), `E_MARK`.
+    /// booster), `E_MARK`, `E_MODIFIER`.
     flags: u8,
     /// The number of the word's spelling among the words that rules compare by spelling (those
     /// of the special-case idioms, the bigram boosters and the news collocations), 0 for other
@@ -1306,8 +1307,9 @@ impl Engine {
 
     /// The common token, read with one or two 8-byte loads: 1–15 ASCII bytes followed by ASCII
     /// white space, letters and digits possibly between plain punctuation (not `'`, `!` or
-    /// `?`), such as `said,` or `(Reuters)`. Returns the token and its length in bytes, or
-    /// `None` for [`Engine::tokenize`]'s general path, which gives the same token.
+    /// `?`), such as `said,` or `(Reuters)`. Pushes the token to `out` and returns its length in
+    /// bytes, or returns 0 (pushing nothing) for [`Engine::tokenize`]'s general path, which gives
+    /// the same token.
     #[inline]
     fn simple_token(&self, rest: &[u8], i: usize, out: &mut Sink) -> usize {
         if rest.len() < 8 {
@@ -1611,7 +1613,7 @@ impl Engine {
         e
     }
 
-    /// VADER's rules over the tokens `range` of `s.toks` (a whole text or one sentence):
+    /// VADER's rules over the tokens `span` of `s.toks` (a whole text or one sentence):
     /// per-token valences, the "but" rule, the sums and the punctuation emphasis (every `!` and
     /// `?` of a text is inside one of its tokens). Only the marked tokens are visited; the others
     /// score 0 and matter only as neighbours.

@@ -187,7 +187,7 @@ impl NewsRules {
 
 /// Completes the news model's word table (`words`: the engine's words and entries, sorted, with
 /// their spelling numbers). Returns the entry of each word as a token without an apostrophe
-/// (see `Engine::token`), and the inflected forms missing from the table with theirs:
+/// (see `Engine::token_entry`), and the inflected forms missing from the table with theirs:
 ///
 /// - records the collocations as pairs of spelling numbers (`Entry::wid`), so that a pair of
 ///   tokens is checked without building a string;

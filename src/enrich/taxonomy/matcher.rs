@@ -587,7 +587,7 @@ pub(super) fn overlaps_any(spans: &[(u32, u32)], reach: &[u32], start: u32, end:
 /// matched texts does not make counting quadratic.
 const SCANNED_AGGS: usize = 16;
 
-/// A regex hit's key in `Scratch::regex_aggs`: its group and its text, ASCII case folded, as
+/// A regex hit's key in `Aggs::regexes`: its group and its text, ASCII case folded, as
 /// matched texts are compared (FNV-1a; a collision only costs a scan).
 fn regex_text_key(group: u8, text: &[u8]) -> u64 {
     let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ u64::from(group);

@@ -93,7 +93,8 @@ pub struct TagMatch {
     pub excluded: Vec<Evidence>,
 }
 
-/// Read-only description of one tag, for listings (`check-config`) and routing set-up.
+/// Read-only description of one tag, for listings (the tag ids in error messages) and checking
+/// the routes.
 #[derive(Debug, Clone, Copy)]
 pub struct TagInfo<'a> {
     pub id: &'a str,
@@ -282,11 +283,6 @@ impl Taxonomy {
     /// [`source_digest`] of the source this was compiled from.
     pub fn digest(&self) -> u64 {
         self.digest
-    }
-
-    /// Where the taxonomy came from (a path, or `<builtin taxonomy>`).
-    pub fn origin(&self) -> &str {
-        &self.origin
     }
 
     /// The tag ids for a message: all of them, or the first 20 and how many there are (a

@@ -147,7 +147,7 @@ pub(super) struct TagDef {
     pub examples: Vec<ExampleDef>,
 }
 
-/// A `[[tag.example]]`, checked once the taxonomy is compiled (`Taxonomy::check_examples`).
+/// A `[[tag.example]]`, checked once the taxonomy is compiled (`Taxonomy::failing_examples`).
 #[derive(Debug)]
 pub(super) struct ExampleDef {
     pub title: String,
