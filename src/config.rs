@@ -776,6 +776,57 @@ impl Settings {
         flatten_properties(&[&self.kafka.properties, &self.kafka.consumer_properties])
     }
 
+    /// With the embedded broker, which speaks only PLAINTEXT, a `security.protocol` other than
+    /// `plaintext` cannot work: with TLS the clients retry a handshake it cannot answer and the
+    /// worker only ever logs "all brokers are unreachable"; with SASL authentication fails. The
+    /// warning `run` logs and `check-config` prints, naming the setting. It is not an error,
+    /// because a failing authentication is itself worth trying out on the embedded broker;
+    /// `demo` drops those settings instead ([`Settings::drop_security_properties`]).
+    pub fn embedded_security_warning(&self) -> Option<String> {
+        if !self.is_embedded() {
+            return None;
+        }
+        self.property_tables().into_iter().find_map(|(table, properties)| {
+            let protocol = flatten_properties(&[properties]).remove("security.protocol")?;
+            (!protocol.eq_ignore_ascii_case("plaintext")).then(|| {
+                format!(
+                    "{table}.security.protocol is {protocol:?}, but the embedded broker speaks only PLAINTEXT: its \
+                     clients cannot connect or authenticate; unset it, or set kafka.brokers to your cluster"
+                )
+            })
+        })
+    }
+
+    /// The three librdkafka property tables, with their keys.
+    fn property_tables(&self) -> [(&'static str, &BTreeMap<String, serde_json::Value>); 3] {
+        [
+            ("kafka.properties", &self.kafka.properties),
+            ("kafka.consumer_properties", &self.kafka.consumer_properties),
+            ("kafka.producer_properties", &self.kafka.producer_properties),
+        ]
+    }
+
+    /// Removes the connection-security settings (`security.protocol`, `sasl.*`, `ssl.*`) from
+    /// the librdkafka properties, for the embedded broker, which speaks only PLAINTEXT. Returns
+    /// the keys removed (their values may be secrets; the keys are not).
+    pub fn drop_security_properties(&mut self) -> Vec<String> {
+        let is_security = |key: &str| key == "security.protocol" || key.starts_with("sasl.") || key.starts_with("ssl.");
+        let mut dropped = Vec::new();
+        for table in
+            [&mut self.kafka.properties, &mut self.kafka.consumer_properties, &mut self.kafka.producer_properties]
+        {
+            let flat = flatten_properties(&[table]);
+            if !flat.keys().any(|k| is_security(k)) {
+                continue;
+            }
+            dropped.extend(flat.keys().filter(|k| is_security(k)).cloned());
+            *table = flat.into_iter().filter(|(k, _)| !is_security(k)).map(|(k, v)| (k, v.into())).collect();
+        }
+        dropped.sort();
+        dropped.dedup();
+        dropped
+    }
+
     /// The producer's librdkafka properties: `kafka.properties`, then `kafka.producer_properties`.
     pub fn producer_kafka_properties(&self) -> BTreeMap<String, String> {
         flatten_properties(&[&self.kafka.properties, &self.kafka.producer_properties])
@@ -1189,6 +1240,46 @@ mod tests {
         assert!(e.starts_with("kafka.producer_properties.sasl.pasword: "), "{e}");
         // librdkafka's message quotes the value; a secret value is hidden.
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn a_security_protocol_with_the_embedded_broker_is_warned_about_and_the_demo_drops_the_security_settings() {
+        let env = [
+            ("NEWS_ENRICHER_KAFKA__PROPERTIES__SECURITY__PROTOCOL", "SASL_SSL"),
+            ("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__MECHANISMS", "SCRAM-SHA-512"),
+            ("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD", "hunter2"),
+        ];
+        let mut s =
+            load_str("[kafka.producer_properties]\n\"ssl.ca.location\" = \"/ca.pem\"\n\"linger.ms\" = 7\n", &env)
+                .unwrap();
+        assert!(s.is_embedded());
+        let warning = s.embedded_security_warning().unwrap();
+        assert!(
+            warning.starts_with(
+                "kafka.properties.security.protocol is \"SASL_SSL\", but the embedded broker speaks only PLAINTEXT"
+            ),
+            "{warning}"
+        );
+        assert!(!warning.contains("hunter2"), "{warning}");
+        let plain = load_str("[kafka.consumer_properties]\n\"security.protocol\" = \"PlainText\"\n", &[]).unwrap();
+        assert_eq!(plain.embedded_security_warning(), None);
+        let consumer = load_str("[kafka.consumer_properties]\n\"security.protocol\" = \"ssl\"\n", &[]).unwrap();
+        assert!(consumer
+            .embedded_security_warning()
+            .unwrap()
+            .starts_with("kafka.consumer_properties.security.protocol is \"ssl\""));
+        let real = load_str("[kafka]\nbrokers = \"kafka-1:9092\"\n", &env).unwrap();
+        assert_eq!(real.embedded_security_warning(), None, "a real cluster may use any protocol");
+
+        assert_eq!(
+            s.drop_security_properties(),
+            ["sasl.mechanisms", "sasl.password", "security.protocol", "ssl.ca.location"]
+        );
+        assert_eq!(s.embedded_security_warning(), None);
+        assert!(s.kafka_properties().is_empty(), "{:?}", s.kafka_properties());
+        let producer = s.producer_kafka_properties();
+        assert_eq!(producer.into_iter().collect::<Vec<_>>(), [("linger.ms".to_owned(), "7".to_owned())]);
+        assert!(s.drop_security_properties().is_empty(), "nothing left to drop");
     }
 
     #[test]

@@ -75,6 +75,9 @@ fn main() -> ExitCode {
                 return output_error(&news_enricher::offline::stdout_error(e));
             }
             eprintln!("configuration is valid (taxonomy version {})", enricher.taxonomy().version());
+            if let Some(warning) = settings.embedded_security_warning() {
+                eprintln!("warning: {warning}");
+            }
             ExitCode::SUCCESS
         }
         Command::Enrich { files } => {

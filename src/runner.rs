@@ -144,6 +144,9 @@ pub fn run(settings: &Settings, enricher: Enricher, startup: Startup) -> i32 {
                 "EMBEDDED DEVELOPMENT BROKER: in-memory, keeps nothing, for development only; \
                  produce raw articles to it with any Kafka client at this address"
             );
+            if let Some(warning) = settings.embedded_security_warning() {
+                tracing::warn!("{warning}");
+            }
             b.bootstrap_servers().to_owned()
         }
         None => settings.kafka.brokers.clone(),
@@ -234,6 +237,12 @@ pub fn run(settings: &Settings, enricher: Enricher, startup: Startup) -> i32 {
 pub fn demo(settings: &Settings, enricher: Enricher, out: &mut dyn std::io::Write) -> anyhow::Result<i32> {
     let mut settings = settings.clone();
     settings.kafka.brokers = crate::config::EMBEDDED_BROKERS.into();
+    // Settings made for a real cluster (the environment of "Against a real Kafka" still
+    // exported) must not stop the demo: it never talks to that cluster.
+    let dropped = settings.drop_security_properties();
+    if !dropped.is_empty() {
+        eprintln!("demo: ignoring {} (the embedded broker speaks only PLAINTEXT)", dropped.join(", "));
+    }
     if settings.routes.is_empty() {
         settings.routes.push(crate::config::Route {
             tag: "taiwan".into(),

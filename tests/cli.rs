@@ -682,6 +682,10 @@ fn run_exits_1_when_authentication_fails() {
     let log = rest.join().unwrap().join("\n");
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(log.contains("authentication with the broker failed"), "{log}");
+    assert!(
+        log.contains("security.protocol is \\\"SASL_PLAINTEXT\\\", but the embedded broker speaks only PLAINTEXT"),
+        "the start-up warning of a security protocol on the embedded broker: {log}"
+    );
     assert!(log.contains("beginning at: leaked=<redacted>"), "librdkafka quoted the refused pair: {log}");
     assert!(!log.contains("Sup3rS3cret"), "{log}");
 }
@@ -791,6 +795,38 @@ fn demo_prints_records_and_a_summary() {
         .find(|v| v["message"] == "bad input sent to the dead-letter topic")
         .unwrap_or_else(|| panic!("no dead-letter log line in:\n{stderr}"));
     assert_eq!((&dead["partition"], &dead["offset"]), (&logged["partition"], &logged["offset"]), "{dead} vs {logged}");
+}
+
+/// `demo` never talks to the configured cluster, so the settings for it, still exported from
+/// README's "Against a real Kafka", must not stop it; `check-config` warns that the embedded
+/// broker cannot work with them.
+#[test]
+fn demo_ignores_the_security_settings_of_a_real_cluster_and_check_config_warns_of_them() {
+    let real_cluster = [
+        ("NEWS_ENRICHER_KAFKA__PROPERTIES__SECURITY__PROTOCOL", "SASL_SSL"),
+        ("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__MECHANISMS", "SCRAM-SHA-512"),
+        ("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__USERNAME", "news-enricher"),
+        ("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD", "hunter2-secret"),
+    ];
+    let out = bin().arg("demo").envs(real_cluster).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "demo: ignoring sasl.mechanisms, sasl.password, sasl.username, security.protocol (the embedded broker speaks only PLAINTEXT)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("demo summary: 7 articles consumed, 6 enriched, 1 dead-lettered"), "{stderr}");
+    assert!(!stderr.contains("hunter2-secret"), "{stderr}");
+
+    let out = bin().arg("check-config").envs(real_cluster).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: kafka.properties.security.protocol is \"SASL_SSL\", but the embedded broker speaks only PLAINTEXT"),
+        "{stderr}"
+    );
 }
 
 /// Output that cannot be written ends with a message and status 1 (no panic); a closed pipe

@@ -21,6 +21,10 @@ use std::time::Duration;
 /// `news_enricher_taxonomy_reloads_total{result}` values.
 const RELOADED: &str = "reloaded";
 const RELOAD_FAILED: &str = "failed";
+/// `partitions_not_fetched_total{action}`: the partition's fetcher was restarted, or (under an
+/// eager assignor) the partition could only be reported.
+const NOT_FETCHED_RESTARTED: &str = "restarted";
+const NOT_FETCHED_REPORTED: &str = "reported";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TopicLabel {
@@ -268,6 +272,9 @@ impl Default for Stats {
         for result in [RELOADED, RELOAD_FAILED] {
             let _ = families.taxonomy_reloads.get_or_create(&ResultLabel { result: result.to_owned() });
         }
+        for action in [NOT_FETCHED_RESTARTED, NOT_FETCHED_REPORTED] {
+            let _ = families.not_fetched.get_or_create(&ActionLabel { action: action.to_owned() });
+        }
         Stats {
             consumed: AtomicU64::new(0),
             enriched: AtomicU64::new(0),
@@ -350,8 +357,11 @@ impl Stats {
     /// A partition librdkafka had stopped fetching was found (see `consumer::FetchCheck`), and
     /// its fetcher restarted or, where that is not possible, reported.
     pub fn record_not_fetched(&self, restarted: bool) {
-        let (counter, action) =
-            if restarted { (&self.fetch_restarts, "restarted") } else { (&self.fetch_stalls_reported, "reported") };
+        let (counter, action) = if restarted {
+            (&self.fetch_restarts, NOT_FETCHED_RESTARTED)
+        } else {
+            (&self.fetch_stalls_reported, NOT_FETCHED_REPORTED)
+        };
         counter.fetch_add(1, Relaxed);
         self.families.not_fetched.get_or_create(&ActionLabel { action: action.to_owned() }).inc();
     }
@@ -492,6 +502,9 @@ mod tests {
             "news_enricher_commits_total{result=\"ok\"} 0",
             "news_enricher_rebalances_total{kind=\"revoke\"} 0",
             "news_enricher_rebalances_total{kind=\"lost\"} 0",
+            "news_enricher_partitions_not_fetched_total{action=\"restarted\"} 0",
+            "news_enricher_partitions_not_fetched_total{action=\"reported\"} 0",
+            "news_enricher_taxonomy_reloads_total{result=\"failed\"} 0",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
