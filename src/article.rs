@@ -127,6 +127,9 @@ impl RawArticle {
             return Err(DecodeError::TooLarge { size: payload.len(), limit: max_bytes });
         }
         let text = std::str::from_utf8(payload).map_err(|e| DecodeError::NotUtf8 { valid_up_to: e.valid_up_to() })?;
+        // RFC 8259 lets a parser ignore a byte order mark, and Windows tools write one; refused,
+        // it would read as "expected value at line 1 column 1" on a message that looks right.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let members = parse_members(text)?;
         let article = RawArticle {
             source: text.into(),
@@ -689,6 +692,18 @@ mod tests {
         assert_eq!(RawArticle::decode(br#"{"title":"T"}"#, Some(b"\xff"), 100), Err(DecodeError::MissingId));
         assert_eq!(decode(r#"{"id":"  ","title":"T"}"#), Err(DecodeError::BlankId));
         assert_eq!(DecodeError::BlankId.class(), "missing_id");
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_ignored_and_left_out_of_the_output() {
+        let article = decode("\u{feff}{\"id\":\"bom\",\"body\":\"Text \u{feff}kept\",\"x\":1}").unwrap();
+        assert_eq!((article.id(), article.body()), ("bom", Some("Text \u{feff}kept")));
+        let enricher = crate::enrich::Enricher::from_config(&crate::config::Settings::default()).unwrap();
+        let json = String::from_utf8(enricher.enrich(article).to_json()).unwrap();
+        assert!(json.starts_with("{\"id\":\"bom\",\"body\":\"Text \u{feff}kept\",\"x\":1,"), "{json}");
+        // Only at the very start: elsewhere it is not JSON white space.
+        assert_eq!(decode(" \u{feff}{\"id\":\"a\",\"body\":\"b\"}").unwrap_err().class(), "not_json");
+        assert_eq!(decode("\u{feff}\u{feff}{\"id\":\"a\",\"body\":\"b\"}").unwrap_err().class(), "not_json");
     }
 
     #[test]
