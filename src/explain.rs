@@ -11,8 +11,8 @@
 use crate::article::{DecodeError, RawArticle};
 use crate::enrich::text::{combine, Document};
 use crate::enrich::Enricher;
-use crate::offline::{read_line_limited, stdout_error, Inputs, Summary};
-use std::io::{self, BufReader, Write};
+use crate::offline::{stdout_error, Inputs, NumberedLines, Summary};
+use std::io::{self, Write};
 
 /// `"term" ×count (n in the title), ...`
 fn listed(evidence: &[crate::enrich::taxonomy::Evidence]) -> String {
@@ -49,21 +49,10 @@ pub fn run(
     let mut summary = Summary::default();
     let (names, readers) = inputs.into_parts();
     for (name, reader) in names.iter().zip(readers) {
-        let mut reader = BufReader::with_capacity(256 * 1024, reader);
-        let mut number = 0u64;
-        loop {
-            let mut line = Vec::new();
-            let Some(read) = read_line_limited(&mut reader, &mut line, max_bytes)
-                .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))?
-            else {
-                break;
-            };
-            number += 1;
-            if read.is_ok() && line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let raw = match read {
-                Ok(()) => RawArticle::decode(&line, None, max_bytes),
+        for line in NumberedLines::new(reader, name, max_bytes) {
+            let (number, line) = line?;
+            let raw = match line {
+                Ok(line) => RawArticle::decode(&line, None, max_bytes),
                 Err(size) => Err(DecodeError::TooLarge { size, limit: max_bytes }),
             };
             let raw = match raw {

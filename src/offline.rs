@@ -187,19 +187,10 @@ fn read_batches(
         ok
     };
     for (source, reader) in readers.into_iter().enumerate() {
-        let mut reader = BufReader::with_capacity(256 * 1024, reader);
-        let mut number = 0u64;
-        loop {
-            let mut buf = Vec::new();
-            let read = read_line_limited(&mut reader, &mut buf, max_bytes)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", names[source])))?;
-            let Some(read) = read else { break };
-            number += 1;
-            if buf.iter().all(u8::is_ascii_whitespace) && read.is_ok() {
-                continue; // blank lines separate nothing in JSON Lines; skip them quietly
-            }
-            batch_bytes += buf.len();
-            batch.push(Line { source, number, bytes: read.map(|_| buf) });
+        for line in NumberedLines::new(reader, &names[source], max_bytes) {
+            let (number, bytes) = line?;
+            batch_bytes += bytes.as_ref().map_or(0, Vec::len);
+            batch.push(Line { source, number, bytes });
             if batch.len() == BATCH_LINES || batch_bytes >= BATCH_BYTES {
                 batch_bytes = 0;
                 if !send(&mut batch) {
@@ -214,9 +205,45 @@ fn read_batches(
     Ok(())
 }
 
+/// The non-blank lines of one JSON Lines input, numbered from 1 (blank lines count in the
+/// numbering but are skipped: they separate nothing in JSON Lines). Each item is the line's
+/// number and its bytes, or the size of a line over the limit (consumed, not kept); a read
+/// error names the input.
+pub(crate) struct NumberedLines<'n, R> {
+    reader: BufReader<R>,
+    name: &'n str,
+    number: u64,
+    max_bytes: usize,
+}
+
+impl<'n, R: Read> NumberedLines<'n, R> {
+    pub(crate) fn new(reader: R, name: &'n str, max_bytes: usize) -> Self {
+        NumberedLines { reader: BufReader::with_capacity(256 * 1024, reader), name, number: 0, max_bytes }
+    }
+}
+
+impl<R: Read> Iterator for NumberedLines<'_, R> {
+    type Item = io::Result<(u64, Result<Vec<u8>, usize>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let mut buf = Vec::new();
+            let read = match read_line_limited(&mut self.reader, &mut buf, self.max_bytes) {
+                Ok(read) => read?,
+                Err(e) => return Some(Err(io::Error::new(e.kind(), format!("{}: {e}", self.name)))),
+            };
+            self.number += 1;
+            if read.is_ok() && buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Some(Ok((self.number, read.map(|()| buf))));
+        }
+    }
+}
+
 /// Reads one line (without its `\n`/`\r\n`) into `buf`. Returns `None` at end of input,
 /// `Some(Err(size))` when the line exceeds `limit` (its bytes are consumed, not kept).
-pub(crate) fn read_line_limited(
+fn read_line_limited(
     reader: &mut impl BufRead,
     buf: &mut Vec<u8>,
     limit: usize,
