@@ -30,8 +30,9 @@ use aho_corasick::Anchored;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// Terms at or above this index are regex hits (the index then identifies the hit that named
-/// them, see [`aggregate`]).
+/// The bit that marks a regex in a term number; the rest means different things in the two
+/// places it is used: in `Hit::term` the regex's index within its tag, in `Agg::key` (see
+/// [`aggregate`]) the index of the first hit with that matched text.
 const REGEX_TERM: u32 = 1 << 31;
 
 /// A tag as the hot path needs it.
@@ -323,15 +324,15 @@ impl Matcher<'_> {
     }
 
     /// Records what a match of pattern `pid` at `start` means for each tag: the phrases it holds
-    /// that end after byte `counted` (what ends before was counted with an earlier match).
+    /// that end after byte `counted_up_to` (what ends before was counted with an earlier match).
     #[inline]
-    fn emit(&self, hay: &[u8], pid: usize, start: usize, counted: usize, s: &mut Scratch) {
+    fn emit(&self, hay: &[u8], pid: usize, start: usize, counted_up_to: usize, s: &mut Scratch) {
         let c = self.compiled;
         let (a, b) = c.pattern_entries[pid];
         for e in &c.entries[a as usize..b as usize] {
             let hs = start + e.off as usize;
             let he = hs + e.len as usize;
-            if he <= counted {
+            if he <= counted_up_to {
                 continue;
             }
             if let Some(exact) = &e.exact {
