@@ -59,7 +59,7 @@ pub fn run(
                 Ok(raw) => raw,
                 Err(e) => {
                     summary.bad += 1;
-                    writeln!(errors, "{name}:{number}: {}: {e}", e.class())?;
+                    let _ = writeln!(errors, "{name}:{number}: {}: {e}", e.class()); // as in `enrich`
                     continue;
                 }
             };

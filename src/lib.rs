@@ -40,3 +40,14 @@ pub mod remote;
 pub mod runner;
 pub mod swar;
 pub mod telemetry;
+
+/// `eprintln!` that never panics. A message that cannot reach stderr (a closed pipe, a full disk)
+/// is lost instead of ending the command halfway: its output and exit status do not depend on
+/// stderr being writable.
+#[macro_export]
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}

@@ -5,6 +5,7 @@ use clap::Parser;
 use news_enricher::cli::{Cli, Command};
 use news_enricher::config::Settings;
 use news_enricher::enrich::Enricher;
+use news_enricher::report;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -27,7 +28,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line per problem (figment may report several).
             for problem in e.to_string().lines() {
-                eprintln!("Invalid configuration: {problem}");
+                report!("Invalid configuration: {problem}");
             }
             return ExitCode::from(EXIT_USAGE);
         }
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
         Command::Run => match news_enricher::runner::Startup::new(&settings) {
             Ok(startup) => Some(startup),
             Err(e) => {
-                eprintln!("news-enricher: cannot install the SIGTERM/SIGINT handlers: {e}");
+                report!("news-enricher: cannot install the SIGTERM/SIGINT handlers: {e}");
                 return ExitCode::FAILURE;
             }
         },
@@ -52,19 +53,19 @@ fn main() -> ExitCode {
     let enricher = match built {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("Invalid configuration: taxonomy: {e}");
+            report!("Invalid configuration: taxonomy: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
     if let Err((key, message)) = news_enricher::reload::check_tag_references(&settings, &enricher) {
-        eprintln!("Invalid configuration: {key}: {message}");
+        report!("Invalid configuration: {key}: {message}");
         return ExitCode::from(EXIT_USAGE);
     }
     // The Kafka clients as `run` and `demo` make them (check-config answers for `run`): a
     // combination librdkafka refuses is a configuration error before any work.
     if matches!(cli.command, Command::CheckConfig | Command::Run | Command::Demo) {
         if let Err((key, message)) = news_enricher::pipeline::check_client_configs(&settings) {
-            eprintln!("Invalid configuration: {key}: {message}");
+            report!("Invalid configuration: {key}: {message}");
             return ExitCode::from(EXIT_USAGE);
         }
     }
@@ -74,9 +75,9 @@ fn main() -> ExitCode {
             if let Err(e) = stdout.write_all(settings.to_redacted_toml().as_bytes()).and_then(|()| stdout.flush()) {
                 return output_error(&news_enricher::offline::stdout_error(e));
             }
-            eprintln!("configuration is valid (taxonomy version {})", enricher.taxonomy().version());
+            report!("configuration is valid (taxonomy version {})", enricher.taxonomy().version());
             if let Some(warning) = settings.embedded_security_warning() {
-                eprintln!("warning: {warning}");
+                report!("warning: {warning}");
             }
             ExitCode::SUCCESS
         }
@@ -101,7 +102,7 @@ fn main() -> ExitCode {
             let remote = match news_enricher::remote::Remote::start(&settings, enricher.taxonomy()) {
                 Ok(remote) => remote,
                 Err(e) => {
-                    eprintln!("news-enricher: {e}");
+                    report!("news-enricher: {e}");
                     return ExitCode::FAILURE;
                 }
             };
@@ -156,7 +157,7 @@ fn main() -> ExitCode {
                     output_error(e.downcast_ref::<std::io::Error>().expect("checked"))
                 }
                 Err(e) => {
-                    eprintln!("demo failed: {e}");
+                    report!("demo failed: {e}");
                     ExitCode::FAILURE
                 }
             }
@@ -168,7 +169,7 @@ fn main() -> ExitCode {
 /// is a usage error.
 fn open_inputs(files: &[std::path::PathBuf]) -> Result<news_enricher::offline::Inputs, ExitCode> {
     news_enricher::offline::Inputs::open(files).map_err(|e| {
-        eprintln!("news-enricher: {e}");
+        report!("news-enricher: {e}");
         ExitCode::from(EXIT_USAGE)
     })
 }
@@ -178,7 +179,7 @@ fn lines_outcome(result: std::io::Result<news_enricher::offline::Summary>) -> Ex
     match result {
         Ok(summary) => {
             if summary.bad > 0 {
-                eprintln!("news-enricher: {} of {} lines were bad", summary.bad, summary.bad + summary.good);
+                report!("news-enricher: {} of {} lines were bad", summary.bad, summary.bad + summary.good);
             }
             ExitCode::from(summary.exit_code() as u8)
         }
@@ -193,6 +194,6 @@ fn output_error(e: &std::io::Error) -> ExitCode {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         return ExitCode::SUCCESS;
     }
-    eprintln!("news-enricher: {e}");
+    report!("news-enricher: {e}");
     ExitCode::FAILURE
 }

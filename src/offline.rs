@@ -339,7 +339,9 @@ fn write_in_order(
                         summary.good += 1;
                     }
                     Err(e) => {
-                        writeln!(errors, "{}:{number}: {}: {e}", names[source], e.class())?;
+                        // A report that cannot be written is lost, not the run: the bad line is
+                        // still counted, in the summary and the exit status.
+                        let _ = writeln!(errors, "{}:{number}: {}: {e}", names[source], e.class());
                         summary.bad += 1;
                     }
                 }

@@ -241,7 +241,7 @@ pub fn demo(settings: &Settings, enricher: Enricher, out: &mut dyn std::io::Writ
     // exported) must not stop the demo: it never talks to that cluster.
     let dropped = settings.drop_security_properties();
     if !dropped.is_empty() {
-        eprintln!("demo: ignoring {} (the embedded broker speaks only PLAINTEXT)", dropped.join(", "));
+        crate::report!("demo: ignoring {} (the embedded broker speaks only PLAINTEXT)", dropped.join(", "));
     }
     if settings.routes.is_empty() {
         settings.routes.push(crate::config::Route {
@@ -252,7 +252,7 @@ pub fn demo(settings: &Settings, enricher: Enricher, out: &mut dyn std::io::Writ
     }
     let broker = start_embedded(&settings)?;
     let bootstrap = broker.bootstrap_servers().to_owned();
-    eprintln!("demo: embedded broker at {bootstrap} (in-memory, development only)");
+    crate::report!("demo: embedded broker at {bootstrap} (in-memory, development only)");
 
     let lines: Vec<&str> = DEMO_ARTICLES.lines().filter(|l| !l.trim().is_empty()).collect();
     let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", &bootstrap).create()?;
@@ -263,7 +263,7 @@ pub fn demo(settings: &Settings, enricher: Enricher, out: &mut dyn std::io::Writ
             .map_err(|(e, _)| anyhow::anyhow!("cannot produce the sample articles: {e}"))?;
     }
     producer.flush(Duration::from_secs(10))?;
-    eprintln!("demo: produced {} raw articles to {}", lines.len(), settings.kafka.input_topics[0]);
+    crate::report!("demo: produced {} raw articles to {}", lines.len(), settings.kafka.input_topics[0]);
 
     let reader: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
@@ -301,14 +301,17 @@ pub fn demo(settings: &Settings, enricher: Enricher, out: &mut dyn std::io::Writ
     }
     let s = summary.stats;
     let routed: u64 = settings.routes.iter().filter_map(|r| s.by_topic.get(&r.topic)).sum();
-    eprintln!();
-    eprintln!(
+    crate::report!();
+    crate::report!(
         "demo summary: {} articles consumed, {} enriched, {} dead-lettered, {} route copies",
-        s.consumed, s.enriched, s.dead_lettered, routed
+        s.consumed,
+        s.enriched,
+        s.dead_lettered,
+        routed
     );
-    eprintln!("  tags: {}", fmt_counts(s.by_tag.iter().map(|(k, v)| (k.as_str(), *v))));
-    eprintln!("  sentiment: {}", fmt_counts(s.by_sentiment.iter().map(|(k, v)| (*k, *v))));
-    eprintln!("  dead-letter reasons: {}", fmt_counts(s.by_dlq_reason.iter().map(|(k, v)| (*k, *v))));
+    crate::report!("  tags: {}", fmt_counts(s.by_tag.iter().map(|(k, v)| (k.as_str(), *v))));
+    crate::report!("  sentiment: {}", fmt_counts(s.by_sentiment.iter().map(|(k, v)| (*k, *v))));
+    crate::report!("  dead-letter reasons: {}", fmt_counts(s.by_dlq_reason.iter().map(|(k, v)| (*k, *v))));
     drop(reader);
     drop(broker);
     if seen.len() < lines.len() {

@@ -829,6 +829,22 @@ fn demo_ignores_the_security_settings_of_a_real_cluster_and_check_config_warns_o
     );
 }
 
+/// A stderr that cannot be written (here a full device) loses the reports of bad lines, not the
+/// run: every good record is still written, and the exit status still says some lines were bad.
+/// It used to stop at the first bad line (status 0 with stderr a closed pipe, 101 when full).
+#[test]
+fn enrich_and_explain_finish_their_run_when_stderr_cannot_be_written() {
+    let input = write_temp(b"{\"id\":\"a\",\"body\":\"Taiwan.\"}\nnot json\n{\"id\":\"b\",\"body\":\"Fentanyl.\"}\n");
+    for command in ["enrich", "explain"] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full (Linux)");
+        let out = bin().arg(command).arg(input.path()).stderr(full).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stdout}");
+        let after_the_bad_line = if command == "enrich" { "{\"id\":\"b\"" } else { "\"b\" (" };
+        assert!(stdout.contains(after_the_bad_line), "{command}: {stdout}");
+    }
+}
+
 /// Output that cannot be written ends with a message and status 1 (no panic); a closed pipe
 /// (`... | head`) ends quietly with status 0, as in `enrich`.
 #[test]
