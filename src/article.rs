@@ -474,8 +474,8 @@ pub struct Enrichment {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags_source: Option<String>,
     pub sentiment: SentimentOut,
-    /// ISO 639-1 code (a declared three-letter code without a two-letter equivalent is kept as
-    /// declared); `null` when the text is too short to tell and none was declared.
+    /// ISO 639-1 code (a declared code without a two-letter equivalent is kept as declared);
+    /// `null` when the text is too short to tell and none was declared.
     pub language: Option<String>,
     pub word_count: usize,
     /// 64-bit SimHash as 16 hex digits; near-duplicates differ in ≤ 3 bits.

@@ -125,6 +125,24 @@ fn other_languages_get_tags_but_no_english_sentiment() {
     let declared =
         serde_json::json!({"id": "fr", "language": "fr-FR", "body": "This text is English but declared French."});
     assert_eq!(enrich(&e, &declared)["enrichment"]["language"], "fr");
+    // Codes that name no language ("undetermined") leave it to detection; a three-letter code
+    // is given as its two-letter one.
+    let undetermined =
+        serde_json::json!({"id": "und", "language": "und", "body": "The talks went well, officials said on Monday."});
+    let out = enrich(&e, &undetermined);
+    assert_eq!(
+        (&out["enrichment"]["language"], &out["enrichment"]["sentiment"]["label"]),
+        (&"en".into(), &"positive".into())
+    );
+    let japanese = serde_json::json!({"id": "ja", "language": "jpn", "body": "The talks went well."});
+    assert_eq!(enrich(&e, &japanese)["enrichment"]["language"], "ja");
+
+    // A headline of ten Chinese characters is short, but plainly not English: no English
+    // sentiment (it was scored as English and came out a meaningless neutral).
+    let short = serde_json::json!({"id": "zh", "title": "台湾地震造成重大伤亡"});
+    let out = enrich(&e, &short);
+    assert_eq!(out["enrichment"]["language"], "zh");
+    assert_eq!(out["enrichment"]["sentiment"]["label"], "unsupported_language");
 }
 
 #[test]

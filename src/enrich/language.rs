@@ -13,6 +13,11 @@ pub const DETECTION_PREFIX_BYTES: usize = 256;
 /// Texts with fewer letters than this are too short to detect reliably; we return `None`.
 const MIN_LETTERS: usize = 12;
 
+/// Letters enough when most of them are of a script other than Latin (Chinese, Japanese,
+/// Korean, Cyrillic, Arabic, ...): a Chinese headline of ten characters is plainly not English,
+/// and scored as English it would get a meaningless neutral.
+const MIN_NON_LATIN_LETTERS: usize = 4;
+
 /// Detects the language of `text`, or `None` when the text is too short to tell.
 pub fn detect(text: &str) -> Option<&'static str> {
     let prefix = detection_prefix(text)?;
@@ -28,11 +33,18 @@ pub fn detect_by_model(text: &str) -> Option<&'static str> {
 }
 
 /// The first [`DETECTION_PREFIX_BYTES`] of `text` (cut at a character boundary), or `None` when
-/// they hold fewer than [`MIN_LETTERS`] letters.
+/// they hold fewer than [`MIN_LETTERS`] letters, or fewer than [`MIN_NON_LATIN_LETTERS`] when
+/// most are not Latin.
 pub fn detection_prefix(text: &str) -> Option<&str> {
     let prefix = super::text::prefix_within(text, DETECTION_PREFIX_BYTES);
     let letters = prefix.chars().filter(|c| c.is_alphabetic()).take(MIN_LETTERS).count();
-    (letters == MIN_LETTERS).then_some(prefix)
+    if letters == MIN_LETTERS {
+        return Some(prefix);
+    }
+    // Short text only (fewer than MIN_LETTERS letters in all of the prefix), so this is cheap.
+    // Latin letters end at U+024F (Latin Extended-B); IPA and the rest are rare in news.
+    let non_latin = prefix.chars().filter(|&c| c.is_alphabetic() && c > '\u{24f}').count();
+    (letters >= MIN_NON_LATIN_LETTERS && non_latin * 2 > letters).then_some(prefix)
 }
 
 /// Whether the text reads as running English: at least [`MIN_ENGLISH_MARKERS`] words, and one
@@ -169,22 +181,52 @@ fn iso639_1(lang: whichlang::Lang) -> &'static str {
     }
 }
 
-/// Normalises a declared language tag (`"EN"`, `"en-US"`, `"eng"`) to ISO 639-1 when possible.
+/// ISO 639-2 codes (bibliographic and terminological) and ISO 639-3 macrolanguage members of
+/// languages with an ISO 639-1 code, for the languages of news in some volume.
+#[rustfmt::skip]
+const THREE_LETTER_CODES: &[(&str, &str)] = &[
+    ("afr", "af"), ("alb", "sq"), ("amh", "am"), ("ara", "ar"), ("arb", "ar"), ("arm", "hy"),
+    ("aze", "az"), ("baq", "eu"), ("bel", "be"), ("ben", "bn"), ("bos", "bs"), ("bul", "bg"),
+    ("bur", "my"), ("cat", "ca"), ("ces", "cs"), ("chi", "zh"), ("cmn", "zh"), ("cym", "cy"),
+    ("cze", "cs"), ("dan", "da"), ("deu", "de"), ("dut", "nl"), ("ell", "el"), ("eng", "en"),
+    ("est", "et"), ("eus", "eu"), ("fas", "fa"), ("fin", "fi"), ("fra", "fr"), ("fre", "fr"),
+    ("geo", "ka"), ("ger", "de"), ("gle", "ga"), ("glg", "gl"), ("gre", "el"), ("guj", "gu"),
+    ("hau", "ha"), ("heb", "he"), ("hin", "hi"), ("hrv", "hr"), ("hun", "hu"), ("hye", "hy"),
+    ("ibo", "ig"), ("ice", "is"), ("ind", "id"), ("isl", "is"), ("ita", "it"), ("jpn", "ja"),
+    ("kan", "kn"), ("kat", "ka"), ("kaz", "kk"), ("khm", "km"), ("kor", "ko"), ("lao", "lo"),
+    ("lav", "lv"), ("lit", "lt"), ("mac", "mk"), ("mal", "ml"), ("mar", "mr"), ("may", "ms"),
+    ("mkd", "mk"), ("mon", "mn"), ("msa", "ms"), ("mya", "my"), ("nep", "ne"), ("nld", "nl"),
+    ("nno", "nn"), ("nob", "nb"), ("nor", "no"), ("pan", "pa"), ("per", "fa"), ("pes", "fa"),
+    ("pol", "pl"), ("por", "pt"), ("pus", "ps"), ("ron", "ro"), ("rum", "ro"), ("rus", "ru"),
+    ("sin", "si"), ("slk", "sk"), ("slo", "sk"), ("slv", "sl"), ("som", "so"), ("spa", "es"),
+    ("sqi", "sq"), ("srp", "sr"), ("swa", "sw"), ("swe", "sv"), ("swh", "sw"), ("tam", "ta"),
+    ("tel", "te"), ("tgl", "tl"), ("tha", "th"), ("tur", "tr"), ("ukr", "uk"), ("urd", "ur"),
+    ("uzb", "uz"), ("vie", "vi"), ("wel", "cy"), ("yor", "yo"), ("zho", "zh"), ("zsm", "ms"),
+    ("zul", "zu"),
+];
+
+/// Normalises a declared language tag (`"EN"`, `"en-US"`, `"eng"`) to ISO 639-1 when possible:
+/// three-letter codes of [`THREE_LETTER_CODES`] and the withdrawn `iw`, `in`, `ji` are mapped,
+/// other codes of two or three letters kept as declared. The codes that name no language
+/// (`und` undetermined, `mul` several, `zxx` no linguistic content, `mis` uncoded) give `None`,
+/// so the text is detected instead.
 pub fn normalize_declared(tag: &str) -> Option<String> {
     let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-    match primary.len() {
-        2 if primary.chars().all(|c| c.is_ascii_alphabetic()) => Some(primary),
-        3 if primary.chars().all(|c| c.is_ascii_alphabetic()) => Some(match primary.as_str() {
-            "eng" => "en".into(),
-            "deu" | "ger" => "de".into(),
-            "fra" | "fre" => "fr".into(),
-            "spa" => "es".into(),
-            "zho" | "chi" | "cmn" => "zh".into(),
-            "rus" => "ru".into(),
-            other => other.into(),
-        }),
-        _ => None,
+    if !(2..=3).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
+        return None;
     }
+    let mapped = match primary.as_str() {
+        "und" | "mul" | "zxx" | "mis" => return None,
+        "iw" => "he",
+        "in" => "id",
+        "ji" => "yi",
+        three if three.len() == 3 => match THREE_LETTER_CODES.binary_search_by_key(&three, |&(code, _)| code) {
+            Ok(i) => THREE_LETTER_CODES[i].1,
+            Err(_) => three,
+        },
+        two => two,
+    };
+    Some(mapped.to_owned())
 }
 
 #[cfg(test)]
@@ -240,6 +282,18 @@ mod tests {
     fn too_short_is_unknown() {
         assert_eq!(detect("Hi!"), None);
         assert_eq!(detect("12345 67890 !!!"), None);
+        assert_eq!(detect("Stocks surge"), None, "eleven Latin letters");
+        assert_eq!(detect("Мир 2017 !"), None, "three letters, even of another script");
+    }
+
+    #[test]
+    fn short_text_mostly_in_another_script_is_detected() {
+        assert_eq!(detect("台湾地震造成重大伤亡"), Some("zh"));
+        assert_eq!(detect("台風が接近"), Some("ja"));
+        assert_eq!(detect("북한 미사일 발사"), Some("ko"));
+        assert_eq!(detect("Обвал рынка"), Some("ru"));
+        // Latin letters in the majority: still too short to tell.
+        assert_eq!(detect("Taiwan 台湾"), None);
     }
 
     #[test]
@@ -253,6 +307,17 @@ mod tests {
         assert_eq!(normalize_declared("EN-us").as_deref(), Some("en"));
         assert_eq!(normalize_declared("ger").as_deref(), Some("de"));
         assert_eq!(normalize_declared("english"), None);
+        for (declared, code) in [("jpn", "ja"), ("KOR", "ko"), ("por-BR", "pt"), ("iw", "he"), ("zh-Hant", "zh")] {
+            assert_eq!(normalize_declared(declared).as_deref(), Some(code), "{declared}");
+        }
+        // Kept as declared: a two-letter code, a three-letter one without a two-letter code.
+        assert_eq!(normalize_declared("xx").as_deref(), Some("xx"));
+        assert_eq!(normalize_declared("yue").as_deref(), Some("yue"));
+        // Codes that name no language leave the language to detection.
+        for no_language in ["und", "mul", "zxx", "MIS"] {
+            assert_eq!(normalize_declared(no_language), None, "{no_language}");
+        }
+        assert!(THREE_LETTER_CODES.windows(2).all(|w| w[0].0 < w[1].0), "sorted, for the binary search");
         // Three bytes that are not letters are no language: the text is detected instead.
         for junk in ["\u{1}<>", "e\0n", "123-xx", "é"] {
             assert_eq!(normalize_declared(junk), None, "{junk:?}");
