@@ -478,7 +478,7 @@ pub struct Enrichment {
     /// `null` when the text is too short to tell and none was declared.
     pub language: Option<String>,
     pub word_count: usize,
-    /// 64-bit SimHash as 16 hex digits; near-duplicates differ in ≤ 3 bits.
+    /// 64-bit SimHash as 16 hex digits; near-duplicates mostly differ in ≤ 3 bits (README).
     pub fingerprint: String,
     /// RFC 3339 UTC time of enrichment.
     pub processed_at: String,

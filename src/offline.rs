@@ -205,8 +205,8 @@ fn read_batches(
     Ok(())
 }
 
-/// The non-blank lines of one JSON Lines input, numbered from 1 (blank lines count in the
-/// numbering but are skipped: they separate nothing in JSON Lines). Each item is the line's
+/// The non-blank lines of one JSON Lines input, numbered from 1 (blank lines, empty or JSON white
+/// space only, count in the numbering but are skipped: they separate nothing in JSON Lines). Each item is the line's
 /// number and its bytes, or the size of a line over the limit (consumed, not kept); a read
 /// error names the input.
 pub(crate) struct NumberedLines<'n, R> {
@@ -233,7 +233,8 @@ impl<R: Read> Iterator for NumberedLines<'_, R> {
                 Err(e) => return Some(Err(io::Error::new(e.kind(), format!("{}: {e}", self.name)))),
             };
             self.number += 1;
-            if read.is_ok() && buf.iter().all(u8::is_ascii_whitespace) {
+            // JSON's white space only: a form feed is no blank, and the line gets its report.
+            if read.is_ok() && buf.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
                 continue;
             }
             return Some(Ok((self.number, read.map(|()| buf))));
@@ -362,6 +363,16 @@ pub fn stdout_error(e: io::Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbered_lines_skip_blank_lines_and_size_long_ones() {
+        let input: &[u8] = b"{}\n\n \t\r\n\x0c\n0123456789abc\n{\"a\":1}";
+        let lines: Vec<_> = NumberedLines::new(input, "in", 10).map(Result::unwrap).collect();
+        assert_eq!(
+            lines,
+            [(1, Ok(b"{}".to_vec())), (4, Ok(b"\x0c".to_vec())), (5, Err(13)), (6, Ok(b"{\"a\":1}".to_vec()))]
+        );
+    }
 
     #[test]
     fn reads_lines_with_a_limit() {

@@ -5,7 +5,7 @@
 //! FNV-1a and the MurmurHash3 finaliser (fixed, published algorithms, with a fixed seed), so
 //! fingerprints are stable across runs, machines and versions. A light edit (a few words
 //! changed, added or removed) moves only a few bits: compare fingerprints by Hamming distance,
-//! ≤ 3 meaning "same story".
+//! ≤ 3 meaning "same story" (mostly: the README gives the measured share).
 
 /// Part of the fingerprint definition: changing it changes every fingerprint.
 const SEED: u64 = 0x6e65_7773_2d65_6e72; // "news-enr"

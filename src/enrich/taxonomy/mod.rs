@@ -66,7 +66,8 @@ pub struct Evidence {
     pub term: String,
     /// Occurrences that counted (title included).
     pub count: u32,
-    /// Byte offset of the first match in `title + "\n" + body`.
+    /// Byte offset of the first match in the text the tagger reads: the trimmed title, `"\n"`,
+    /// the body (the body alone when the title is blank; see `text::combine`).
     pub first_offset: usize,
     /// How many of `count` are in the title (omitted when 0): headline mentions weigh more.
     #[serde(default, skip_serializing_if = "is_zero")]
