@@ -61,6 +61,107 @@ impl<'a> Document<'a> {
     }
 }
 
+/// Where `bytes` has white space that is not a lone ASCII space: two spaces in a row, a tab, or
+/// a no-break or typographic space (UTF-8 `C2 A0`, `E2 80 80`–`E2 80 8A`, `E2 80 AF`, `E2 81 9F`),
+/// in no particular order. Three vectorised scans: most texts have none, and cost only these.
+fn space_run_seeds(bytes: &[u8]) -> Vec<usize> {
+    static TWO_SPACES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"  "));
+    let mut seeds: Vec<usize> = TWO_SPACES.find_iter(bytes).collect();
+    seeds.extend(memchr::memchr_iter(b'\t', bytes));
+    seeds.extend(memchr::memchr2_iter(0xC2, 0xE2, bytes).filter(|&i| wide_space_len(&bytes[i..]) > 0));
+    seeds
+}
+
+/// The length of the no-break or typographic space `bytes` starts with, or 0.
+fn wide_space_len(bytes: &[u8]) -> usize {
+    match bytes {
+        [0xC2, 0xA0, ..] => 2,
+        [0xE2, 0x80, 0x80..=0x8A | 0xAF, ..] | [0xE2, 0x81, 0x9F, ..] => 3,
+        _ => 0,
+    }
+}
+
+/// A copy of a text in which every run of horizontal white space other than a single space
+/// (several spaces, a tab, a no-break or typographic space; not a line break, which ends a
+/// sentence, nor the ideographic space, which separates runs of Chinese and Japanese as
+/// punctuation does) is one ASCII space, with the map between the byte offsets of the two. Taxonomy phrases are written and compiled with single spaces; wire copy
+/// is often double-spaced and text from HTML has no-break spaces, so the taxonomy reads this
+/// copy of such a text.
+#[derive(Debug)]
+pub struct CollapsedSpaces {
+    pub text: String,
+    /// `(offset in text, offset in the original)` at the start of the text and at the start and
+    /// the end of each replaced run: between two marks both texts advance byte for byte.
+    marks: Vec<(usize, usize)>,
+}
+
+impl CollapsedSpaces {
+    /// The copy of `text`, or `None` when it has no run to replace (most texts: one quick scan).
+    pub fn of(text: &str) -> Option<Self> {
+        let bytes = text.as_bytes();
+        let mut seeds = space_run_seeds(bytes);
+        if seeds.is_empty() {
+            return None;
+        }
+        seeds.sort_unstable();
+        let mut out = String::with_capacity(text.len());
+        let mut marks = vec![(0, 0)];
+        let mut copied = 0;
+        for seed in seeds {
+            if seed < copied {
+                continue; // inside the run just replaced
+            }
+            // Every element of a run but its single ASCII spaces and tabs is a seed, and runs are
+            // taken in order, so only those need looking for before the seed.
+            let mut start = seed;
+            while start > copied && matches!(bytes[start - 1], b' ' | b'\t') {
+                start -= 1;
+            }
+            let mut end = seed;
+            loop {
+                match bytes.get(end) {
+                    Some(b' ' | b'\t') => end += 1,
+                    Some(_) if wide_space_len(&bytes[end..]) > 0 => end += wide_space_len(&bytes[end..]),
+                    _ => break,
+                }
+            }
+            out.push_str(&text[copied..start]);
+            marks.push((out.len(), start));
+            out.push(' ');
+            marks.push((out.len(), end));
+            copied = end;
+        }
+        out.push_str(&text[copied..]);
+        Some(CollapsedSpaces { text: out, marks })
+    }
+
+    /// The offset in the original text of offset `at` of the copy (a replaced run's space maps
+    /// to the run's start).
+    pub fn to_original(&self, at: usize) -> usize {
+        let (copy, original) = self.marks[self.marks.partition_point(|m| m.0 <= at) - 1];
+        original + (at - copy)
+    }
+
+    /// The offset in the copy of offset `at` of the original (inside a replaced run: just after
+    /// its space).
+    pub fn to_copy(&self, at: usize) -> usize {
+        let k = self.marks.partition_point(|m| m.1 <= at) - 1;
+        let (copy, original) = self.marks[k];
+        let mapped = copy + (at - original);
+        self.marks.get(k + 1).map_or(mapped, |next| mapped.min(next.0))
+    }
+
+    /// `doc` over this copy: the same sentences (so sentence indices carry over), mapped.
+    pub fn document(&self, doc: &Document<'_>) -> Document<'_> {
+        Document {
+            full: &self.text,
+            title_len: self.to_copy(doc.title_len),
+            sentences: doc.sentences.iter().map(|r| self.to_copy(r.start)..self.to_copy(r.end)).collect(),
+        }
+    }
+}
+
 /// Joins title and body the way every model sees them: `title + "\n" + body`, or the body alone
 /// when the title is empty. Returns the text and the title length in bytes.
 pub fn combine(title: &str, body: &str) -> (String, usize) {
@@ -314,6 +415,66 @@ pub fn word_count(text: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::CollapsedSpaces;
+
+    #[test]
+    fn collapsed_spaces_map_offsets_both_ways() {
+        assert!(CollapsedSpaces::of("one space between words, a line\nbreak").is_none());
+        let text = "a  b\tc\u{a0}d \u{2009} e f\u{a0}\u{a0}";
+        let c = CollapsedSpaces::of(text).unwrap();
+        assert_eq!(c.text, "a b c d e f ");
+        // Every character of the copy but a replacing space is the original's at its mapped offset.
+        for (at, ch) in c.text.char_indices() {
+            let original = c.to_original(at);
+            assert_eq!(c.to_copy(original), at, "{at}");
+            if ch != ' ' {
+                assert_eq!(text[original..].chars().next(), Some(ch), "{at}");
+            }
+        }
+        assert_eq!(c.to_original(c.text.len()), text.len());
+        assert_eq!(c.to_copy(text.len()), c.text.len());
+        // Inside a run: just after its space.
+        assert_eq!(c.to_copy(2), 2);
+        assert_eq!((c.to_original(1), c.to_original(2)), (1, 3));
+    }
+
+    /// The definition, a char at a time.
+    fn collapsed_by_definition(text: &str) -> String {
+        let space = |c: char| matches!(c, ' ' | '\t' | '\u{a0}' | '\u{2000}'..='\u{200a}' | '\u{202f}' | '\u{205f}');
+        let mut out = String::new();
+        for c in text.chars() {
+            if !space(c) {
+                out.push(c);
+            } else if !out.ends_with(' ') || out.is_empty() {
+                out.push(' ');
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn collapsed_spaces_follow_the_definition(
+            chars in proptest::collection::vec(proptest::sample::select(vec!['a', 'é', ' ', ' ', '\t', '\u{a0}', '\u{2009}', '\u{202f}', '\u{205f}', '\u{200b}', '\u{3000}', '\n', '”']), 0..40)
+        ) {
+            let text: String = chars.into_iter().collect();
+            let want = collapsed_by_definition(&text);
+            match CollapsedSpaces::of(&text) {
+                None => proptest::prop_assert_eq!(&want, &text),
+                Some(c) => {
+                    proptest::prop_assert_eq!(&c.text, &want);
+                    for (at, ch) in c.text.char_indices() {
+                        let original = c.to_original(at);
+                        proptest::prop_assert_eq!(c.to_copy(original), at);
+                        if ch != ' ' {
+                            proptest::prop_assert_eq!(text[original..].chars().next(), Some(ch));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     use super::*;
 
     fn sentences(text: &str) -> Vec<&str> {

@@ -8,8 +8,10 @@
 //!
 //! Spelling variants are expanded here, at start-up, instead of normalising each article: a
 //! written hyphen matches a hyphen, a space or an en dash, and an apostrophe matches both `'`
-//! and `’`. A written space matches only a space: making spaces flexible too would multiply the
-//! patterns of every multi-word phrase (and the automaton with them) for forms nobody writes.
+//! and `’`. A written space is a space here: making spaces flexible too would multiply the
+//! patterns of every multi-word phrase (and the automaton with them). Text with other white
+//! space between words is matched as its copy with each run one space instead
+//! (`Taxonomy::run`, [`crate::enrich::text::CollapsedSpaces`]).
 //! Each variant is a pattern of its own, matched ASCII case-insensitively and leftmost-longest;
 //! word boundaries are checked after matching.
 //!

@@ -309,7 +309,7 @@ impl Taxonomy {
 
     /// The tags `doc` is substantially about, strongest first.
     pub fn tag(&self, doc: &Document<'_>) -> Vec<TagMatch> {
-        matcher::with_scratch(|s| self.matcher().run(doc, s, false))
+        self.run(doc, false)
     }
 
     /// Every tag with any evidence in `doc`, whether or not it reaches its threshold, strongest
@@ -317,7 +317,23 @@ impl Taxonomy {
     /// vetoed, with no evidence left: score 0). For tuning the taxonomy and explaining why a tag
     /// did (not) fire.
     pub fn candidates(&self, doc: &Document<'_>) -> Vec<TagMatch> {
-        matcher::with_scratch(|s| self.matcher().run(doc, s, true))
+        self.run(doc, true)
+    }
+
+    /// Phrases are compiled with single spaces, so a text with other white space between words
+    /// ("Taiwan  Strait", a tab, a no-break space) is matched as its copy with each such run one
+    /// space, and the evidence's offsets are mapped back to the text.
+    fn run(&self, doc: &Document<'_>, explain: bool) -> Vec<TagMatch> {
+        let Some(collapsed) = crate::enrich::text::CollapsedSpaces::of(doc.full) else {
+            return matcher::with_scratch(|s| self.matcher().run(doc, s, explain));
+        };
+        let mut tags = matcher::with_scratch(|s| self.matcher().run(&collapsed.document(doc), s, explain));
+        for tag in &mut tags {
+            for evidence in tag.evidence.iter_mut().chain(&mut tag.excluded) {
+                evidence.first_offset = collapsed.to_original(evidence.first_offset);
+            }
+        }
+        tags
     }
 
     fn matcher(&self) -> matcher::Matcher<'_> {

@@ -106,6 +106,54 @@ fn the_longest_phrase_wins_within_a_tag() {
     assert_eq!(got, vec![("taiwan strait".to_owned(), 1), ("taiwan".to_owned(), 1)]);
 }
 
+/// Wire copy is often double-spaced and text from HTML has no-break spaces: a phrase's space
+/// matches any run of horizontal white space, and the evidence points into the text as given.
+#[test]
+fn a_phrase_space_matches_any_run_of_horizontal_white_space() {
+    let t = tax(&one_tag(
+        "exclude = [\"made in taiwan\"]\n[tag.terms.a]\nweight = 1.0\nphrases = [\"taiwan\"]\n[tag.terms.b]\nweight = 3.0\nphrases = [\"taiwan strait\", \"people's liberation army\"]\n",
+    ));
+    for space in ["  ", "\t", "\u{a0}", "\u{202f}", " \u{a0} \t", "\u{2009}"] {
+        let title = format!("Ships  in the Taiwan{space}Strait");
+        let body =
+            format!("The People's{space}Liberation  Army sailed. Made{space}in Taiwan. Taiwan{space}Strait again.");
+        let (full, title_len) = combine(&title, &body);
+        let doc = Document::new(&full, title_len);
+        let found = t.candidates(&doc).into_iter().find(|m| m.id == "t").expect("tagged");
+        let evidence: Vec<_> = found.evidence.iter().map(|e| (e.term.as_str(), e.count, e.title_count)).collect();
+        assert_eq!(
+            evidence,
+            [("taiwan strait", 2, 1), ("people's liberation army", 1, 0)],
+            "{space:?}: {:?}",
+            found.evidence
+        );
+        for e in &found.evidence {
+            let at = &full[e.first_offset..];
+            assert!(
+                at.to_lowercase().starts_with(&e.term[..6]),
+                "{space:?}: {} at {:?}",
+                e.term,
+                &at[..20.min(at.len())]
+            );
+        }
+        assert_eq!(found.evidence[0].first_offset, full.find("Taiwan").unwrap(), "{space:?}");
+        assert_eq!(found.excluded.len(), 1, "{space:?}: the exclusion matches across the run too");
+        assert_eq!(full[found.excluded[0].first_offset..].get(..4), Some("Made"), "{space:?}");
+        // The sentences are the document's own: the title, and the two of the body.
+        let sentences: Vec<&str> = found.sentences.iter().map(|&i| doc.sentence(i)).collect();
+        assert_eq!(
+            sentences,
+            [
+                title.as_str(),
+                &*format!("The People's{space}Liberation  Army sailed."),
+                &*format!("Taiwan{space}Strait again.")
+            ]
+        );
+    }
+    // A line break is not horizontal white space: phrases do not run across lines.
+    assert_eq!(terms(&t, "t", "", "Taiwan\nStrait"), vec![("taiwan".to_owned(), 1)]);
+}
+
 #[test]
 fn a_shorter_phrase_is_found_when_the_longest_runs_into_a_longer_word() {
     let t = tax(&one_tag("[tag.terms.a]\nphrases = [\"taiwan\", \"taiwan strait\"]\n"));
