@@ -218,6 +218,8 @@ struct Owner {
     /// For error messages.
     phrase: String,
     pos: Pos,
+    /// A case form the phrase was not written in ([`case_forms`]).
+    case_form: bool,
 }
 
 pub(super) fn compile(ctx: &Ctx<'_>, model: &Model) -> Result<Compiled, TaxonomyError> {
@@ -229,7 +231,15 @@ pub(super) fn compile(ctx: &Ctx<'_>, model: &Model) -> Result<Compiled, Taxonomy
     for (ti, tag) in model.tags.iter().enumerate() {
         let ti = ti as u16;
         let mut add = |text: &str, term: u32, exact: bool, pos: Pos| -> Result<(), TaxonomyError> {
-            for variant in variants(text) {
+            let spellings = variants(text);
+            let forms = spellings.iter().flat_map(|v| {
+                let forms = if exact { vec![v.clone()] } else { case_forms(v.clone()) };
+                forms.into_iter().map(move |f| {
+                    let case_form = f != *v;
+                    (f, case_form)
+                })
+            });
+            for (variant, case_form) in forms {
                 let key = variant.to_ascii_lowercase();
                 let pid = *index.entry(key.clone()).or_insert_with(|| {
                     patterns.push(key);
@@ -237,23 +247,33 @@ pub(super) fn compile(ctx: &Ctx<'_>, model: &Model) -> Result<Compiled, Taxonomy
                     (patterns.len() - 1) as u32
                 });
                 let list = &mut owners[pid as usize];
-                if let Some(other) = list.iter().find(|o| o.tag == ti) {
-                    if other.term == term {
-                        continue; // two variants of one phrase coincide
+                if let Some(at) = list.iter().position(|o| o.tag == ti) {
+                    let other = &list[at];
+                    if other.term == term || case_form {
+                        // Two variants of one phrase coincide, or a case form of this phrase
+                        // is another phrase's (as written or as a case form).
+                        continue;
                     }
-                    let what = |t: u32| if t == EXCLUDE { "exclusion" } else { "phrase" };
-                    return Err(ctx.err_at(
-                        pos,
-                        Some(&tag.id),
-                        format!(
-                            "{} \"{}\" duplicates {} \"{}\" on line {} (identical once case, spaces and hyphens are ignored)",
-                            what(term),
-                            text,
-                            what(other.term),
-                            other.phrase,
-                            other.pos.line
-                        ),
-                    ));
+                    if other.case_form {
+                        // This phrase is written in another's case form (taxonomies written
+                        // before case forms were found list both "тайвань" and "Тайвань"):
+                        // as written, it is its own, with its own group and weight.
+                        list.swap_remove(at);
+                    } else {
+                        let what = |t: u32| if t == EXCLUDE { "exclusion" } else { "phrase" };
+                        return Err(ctx.err_at(
+                            pos,
+                            Some(&tag.id),
+                            format!(
+                                "{} \"{}\" duplicates {} \"{}\" on line {} (identical once case, spaces and hyphens are ignored)",
+                                what(term),
+                                text,
+                                what(other.term),
+                                other.phrase,
+                                other.pos.line
+                            ),
+                        ));
+                    }
                 }
                 list.push(Owner {
                     tag: ti,
@@ -261,6 +281,7 @@ pub(super) fn compile(ctx: &Ctx<'_>, model: &Model) -> Result<Compiled, Taxonomy
                     exact: exact.then(|| variant.clone().into_bytes().into_boxed_slice()),
                     phrase: text.to_owned(),
                     pos,
+                    case_form,
                 });
             }
             Ok(())
@@ -387,6 +408,31 @@ pub(super) fn variants(phrase: &str) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// The forms of a spelling that case-insensitive matching must find besides those the automaton's
+/// ASCII case folding finds: with letters beyond ASCII, also its lower-case, upper-case and
+/// capitalised forms ("Тайвань", "тайвань", "ТАЙВАНЬ"; "taiwán" in a headline "TAIWÁN"). Full
+/// Unicode folding of every text would cost a copy of each article; these are three more
+/// patterns for the few phrases that need them. Mixed case beyond these is not found.
+fn case_forms(spelling: String) -> Vec<String> {
+    if spelling.is_ascii() {
+        return vec![spelling];
+    }
+    let mut capitalised = String::with_capacity(spelling.len());
+    let mut word_start = true;
+    for c in spelling.chars() {
+        if word_start {
+            capitalised.extend(c.to_uppercase());
+        } else {
+            capitalised.extend(c.to_lowercase());
+        }
+        word_start = !c.is_alphanumeric();
+    }
+    let mut forms = vec![spelling.to_lowercase(), spelling.to_uppercase(), capitalised, spelling];
+    forms.sort();
+    forms.dedup();
+    forms
 }
 
 /// Whether a match of phrase `s` must be followed by a word boundary.

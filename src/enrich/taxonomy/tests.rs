@@ -188,6 +188,41 @@ fn case_sensitive_groups_match_only_as_written() {
     assert_eq!(terms(&t, "t", "", "the US told us; Us"), vec![("US".to_owned(), 1)]);
 }
 
+/// Letters beyond ASCII are matched in lower case, upper case (headlines) and capitalised, as
+/// well as written; case-sensitive groups only as written.
+#[test]
+fn phrases_with_letters_beyond_ascii_match_in_their_case_forms() {
+    let t = tax(&one_tag(
+        "[tag.terms.a]\nphrases = [\"taiwán\", \"тайвань\", \"ελλάδα\"]\n[tag.terms.b]\ncase_sensitive = true\nphrases = [\"Ölkrise\"]\n",
+    ));
+    let body = "TAIWÁN. Taiwán. taiwán. ТАЙВАНЬ. Тайвань. тайвань. ΕΛΛΆΔΑ. Ελλάδα. ÖLKRISE. ölkrise. Ölkrise.";
+    let got = terms(&t, "t", "", body);
+    let expected = [("taiwán", 3), ("тайвань", 3), ("ελλάδα", 2), ("Ölkrise", 1)].map(|(s, n)| (s.to_owned(), n));
+    assert_eq!(got.len(), expected.len(), "{got:?}");
+    for e in &expected {
+        assert!(got.contains(e), "{e:?} in {got:?}");
+    }
+    // Mixed case among the letters beyond ASCII is not found (ASCII letters fold as always).
+    assert!(terms(&t, "t", "", "тАЙВАНЬ").is_empty());
+    assert_eq!(terms(&t, "t", "", "tAIWÁN"), vec![("taiwán".to_owned(), 1)]);
+}
+
+/// A taxonomy may list a phrase in two cases (it had to, before case forms): it loads, and the
+/// one written in the text's case counts, with its own group.
+#[test]
+fn a_phrase_written_in_another_ones_case_form_is_its_own() {
+    let t = tax(&one_tag(
+        "[tag.terms.low]\nweight = 1.0\nphrases = [\"тайвань\"]\n[tag.terms.capital]\nweight = 2.0\nphrases = [\"Тайвань\"]\n",
+    ));
+    assert_eq!(terms(&t, "t", "", "Тайвань."), vec![("Тайвань".to_owned(), 1)]);
+    assert_eq!(terms(&t, "t", "", "тайвань."), vec![("тайвань".to_owned(), 1)]);
+    let upper = terms(&t, "t", "", "ТАЙВАНЬ.");
+    assert!(upper.len() == 1 && upper[0].1 == 1, "one of the two: {upper:?}");
+    // Written twice in one case, a phrase is still a duplicate.
+    let e = err(&one_tag("[tag.terms.a]\nphrases = [\"тайвань\", \"тайвань\"]\n"));
+    assert!(e.contains("duplicates phrase"), "{e}");
+}
+
 #[test]
 fn the_fast_scan_finds_exactly_what_the_exact_scan_finds() {
     let t = Taxonomy::builtin();
