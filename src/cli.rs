@@ -24,10 +24,10 @@ pub enum Command {
     /// enriched records, a line per dead letter (where its input was, and why) and a summary.
     Demo,
     /// Enrich JSON Lines raw articles from files (or stdin) to JSON Lines on stdout, no Kafka.
-    /// Blank lines are skipped and not counted. Exit status 0 when every line was good, 2 when
-    /// some were not (each reported on stderr as file:line: reason), 64 when an input file cannot
-    /// be opened or the configuration is invalid, 1 when stdout cannot be written (0 when its
-    /// reader closed it, as in `... | head`).
+    /// Blank lines (only spaces, tabs, CRs) are skipped and not counted. Exit status 0 when every
+    /// line was good, 2 when some were not (each reported on stderr as file:line: reason), 64
+    /// when an input file cannot be opened or the configuration is invalid, 1 when stdout cannot
+    /// be written (0 when its reader closed it, as in `... | head`).
     Enrich {
         /// Input files; stdin when none (or `-`).
         files: Vec<PathBuf>,

@@ -42,8 +42,10 @@ pub fn detection_prefix(text: &str) -> Option<&str> {
         return Some(prefix);
     }
     // Short text only (fewer than MIN_LETTERS letters in all of the prefix), so this is cheap.
-    // Latin letters end at U+024F (Latin Extended-B); IPA and the rest are rare in news.
-    let non_latin = prefix.chars().filter(|&c| c.is_alphabetic() && c > '\u{24f}').count();
+    // Latin: up to U+024F (Latin Extended-B) and U+1E00–U+1EFF (Latin Extended Additional,
+    // Vietnamese); IPA and the rest are rare in news.
+    let is_latin = |c: char| c <= '\u{24f}' || ('\u{1e00}'..='\u{1eff}').contains(&c);
+    let non_latin = prefix.chars().filter(|&c| c.is_alphabetic() && !is_latin(c)).count();
     (letters >= MIN_NON_LATIN_LETTERS && non_latin * 2 > letters).then_some(prefix)
 }
 
@@ -294,6 +296,7 @@ mod tests {
         assert_eq!(detect("Обвал рынка"), Some("ru"));
         // Latin letters in the majority: still too short to tell.
         assert_eq!(detect("Taiwan 台湾"), None);
+        assert_eq!(detect("Mỹ và Trung"), None, "Vietnamese letters are Latin");
     }
 
     #[test]

@@ -235,7 +235,9 @@ pub(super) fn compile(ctx: &Ctx<'_>, model: &Model) -> Result<Compiled, Taxonomy
             let forms = spellings.iter().flat_map(|v| {
                 let forms = if exact { vec![v.clone()] } else { case_forms(v.clone()) };
                 forms.into_iter().map(move |f| {
-                    let case_form = f != *v;
+                    // Patterns are keyed ASCII case folded: a form that folds to the spelling's
+                    // key is the spelling itself ("Zürich" of "zürich").
+                    let case_form = !f.eq_ignore_ascii_case(v);
                     (f, case_form)
                 })
             });
@@ -320,8 +322,9 @@ pub(super) fn compile(ctx: &Ctx<'_>, model: &Model) -> Result<Compiled, Taxonomy
                 cands.push((o.tag, s, e, o.term, inner as u32));
             }
         }
-        // An exclusion must contain a phrase of its own tag, or it vetoes nothing.
-        for o in owners[pid].iter().filter(|o| o.term == EXCLUDE) {
+        // An exclusion must contain a phrase of its own tag, or it vetoes nothing. Checked on
+        // its spellings as written: its case forms may miss a case-sensitive phrase.
+        for o in owners[pid].iter().filter(|o| o.term == EXCLUDE && !o.case_form) {
             let tag = &model.tags[o.tag as usize];
             let hides_phrase = cands.iter().any(|c| c.0 == o.tag && c.3 != EXCLUDE);
             let has_regex = tag.groups.iter().any(|g| !g.regexes.is_empty());

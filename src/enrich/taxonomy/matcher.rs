@@ -120,8 +120,10 @@ pub(super) struct Matcher<'a> {
 }
 
 impl Matcher<'_> {
-    /// Tags of `doc`; with `all`, every tag with evidence, whether or not it passes.
-    pub fn run(&self, doc: &Document<'_>, s: &mut Scratch, all: bool) -> Vec<TagMatch> {
+    /// Tags of `doc`; with `all`, every tag with evidence, whether or not it passes. `text_len`
+    /// is the length the scores are normalised by: the article's, also when `doc` is its copy
+    /// with runs of white space collapsed.
+    pub fn run(&self, doc: &Document<'_>, text_len: usize, s: &mut Scratch, all: bool) -> Vec<TagMatch> {
         s.hits.clear();
         s.excl.clear();
         let hay = doc.full.as_bytes();
@@ -137,7 +139,7 @@ impl Matcher<'_> {
             h.sentence = sentence_of(doc, h.start as usize);
         }
 
-        let len = (doc.full.len() as f64).max(self.scoring.min_length);
+        let len = (text_len as f64).max(self.scoring.min_length);
         let norm = (len / self.scoring.reference_length).powf(self.scoring.length_exponent);
         let mut out = Vec::new();
         let mut i = 0;

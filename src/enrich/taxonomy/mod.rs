@@ -325,9 +325,10 @@ impl Taxonomy {
     /// space, and the evidence's offsets are mapped back to the text.
     fn run(&self, doc: &Document<'_>, explain: bool) -> Vec<TagMatch> {
         let Some(collapsed) = crate::enrich::text::CollapsedSpaces::of(doc.full) else {
-            return matcher::with_scratch(|s| self.matcher().run(doc, s, explain));
+            return matcher::with_scratch(|s| self.matcher().run(doc, doc.full.len(), s, explain));
         };
-        let mut tags = matcher::with_scratch(|s| self.matcher().run(&collapsed.document(doc), s, explain));
+        let copy = collapsed.document(doc);
+        let mut tags = matcher::with_scratch(|s| self.matcher().run(&copy, doc.full.len(), s, explain));
         for tag in &mut tags {
             for evidence in tag.evidence.iter_mut().chain(&mut tag.excluded) {
                 evidence.first_offset = collapsed.to_original(evidence.first_offset);

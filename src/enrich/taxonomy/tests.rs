@@ -150,6 +150,10 @@ fn a_phrase_space_matches_any_run_of_horizontal_white_space() {
             ]
         );
     }
+    // Scores are normalised by the article's length, runs included, as for any other padding.
+    let single = format!("Taiwan Strait. {}", filler(2000));
+    let double = single.replace(' ', "  ");
+    assert!(score(&t, "t", "", &double) < score(&t, "t", "", &single));
     // A line break is not horizontal white space: phrases do not run across lines.
     assert_eq!(terms(&t, "t", "", "Taiwan\nStrait"), vec![("taiwan".to_owned(), 1)]);
 }
@@ -218,9 +222,19 @@ fn a_phrase_written_in_another_ones_case_form_is_its_own() {
     assert_eq!(terms(&t, "t", "", "тайвань."), vec![("тайвань".to_owned(), 1)]);
     let upper = terms(&t, "t", "", "ТАЙВАНЬ.");
     assert!(upper.len() == 1 && upper[0].1 == 1, "one of the two: {upper:?}");
-    // Written twice in one case, a phrase is still a duplicate.
+    // Written twice in one case, a phrase is still a duplicate; so are two spellings that differ
+    // only in ASCII case, which were always one pattern.
     let e = err(&one_tag("[tag.terms.a]\nphrases = [\"тайвань\", \"тайвань\"]\n"));
     assert!(e.contains("duplicates phrase"), "{e}");
+    let e = err(&one_tag("[tag.terms.a]\nphrases = [\"zürich\"]\n[tag.terms.b]\nphrases = [\"Zürich\"]\n"));
+    assert!(e.contains("phrase \"Zürich\" duplicates phrase \"zürich\""), "{e}");
+}
+
+/// An exclusion is checked as written: its case forms need not contain a case-sensitive phrase.
+#[test]
+fn an_exclusion_of_a_case_sensitive_phrase_beyond_ascii_loads_and_vetoes_it() {
+    let t = tax(&one_tag("exclude = [\"домен РФ\"]\n[tag.terms.x]\ncase_sensitive = true\nphrases = [\"РФ\"]\n"));
+    assert_eq!(terms(&t, "t", "", "РФ. Домен РФ. домен РФ."), vec![("РФ".to_owned(), 2)]);
 }
 
 #[test]
