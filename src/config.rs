@@ -815,12 +815,12 @@ impl Settings {
         for table in
             [&mut self.kafka.properties, &mut self.kafka.consumer_properties, &mut self.kafka.producer_properties]
         {
-            let flat = flatten_properties(&[table]);
-            if !flat.keys().any(|k| is_security(k)) {
-                continue;
+            let (security, kept): (BTreeMap<_, _>, BTreeMap<_, _>) =
+                flatten_properties(&[table]).into_iter().partition(|(k, _)| is_security(k));
+            if !security.is_empty() {
+                dropped.extend(security.into_keys());
+                *table = kept.into_iter().map(|(k, v)| (k, v.into())).collect();
             }
-            dropped.extend(flat.keys().filter(|k| is_security(k)).cloned());
-            *table = flat.into_iter().filter(|(k, _)| !is_security(k)).map(|(k, v)| (k, v.into())).collect();
         }
         dropped.sort();
         dropped.dedup();

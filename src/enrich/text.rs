@@ -85,9 +85,10 @@ fn wide_space_len(bytes: &[u8]) -> usize {
 /// A copy of a text in which every run of horizontal white space other than a single space
 /// (several spaces, a tab, a no-break or typographic space; not a line break, which ends a
 /// sentence, nor the ideographic space, which separates runs of Chinese and Japanese as
-/// punctuation does) is one ASCII space, with the map between the byte offsets of the two. Taxonomy phrases are written and compiled with single spaces; wire copy
-/// is often double-spaced and text from HTML has no-break spaces, so the taxonomy reads this
-/// copy of such a text.
+/// punctuation does) is one ASCII space, with the map between the byte offsets of the two.
+/// Taxonomy phrases are written and compiled with single spaces; wire copy is often
+/// double-spaced and text from HTML has no-break spaces, so the taxonomy reads this copy of such
+/// a text.
 #[derive(Debug)]
 pub struct CollapsedSpaces {
     pub text: String,

@@ -233,7 +233,7 @@ pub(super) fn compile(ctx: &Ctx<'_>, model: &Model) -> Result<Compiled, Taxonomy
         let mut add = |text: &str, term: u32, exact: bool, pos: Pos| -> Result<(), TaxonomyError> {
             let spellings = variants(text);
             let forms = spellings.iter().flat_map(|v| {
-                let forms = if exact { vec![v.clone()] } else { case_forms(v.clone()) };
+                let forms = if exact { vec![v.clone()] } else { case_forms(v) };
                 forms.into_iter().map(move |f| {
                     // Patterns are keyed ASCII case folded: a form that folds to the spelling's
                     // key is the spelling itself ("Zürich" of "zürich").
@@ -418,9 +418,9 @@ pub(super) fn variants(phrase: &str) -> Vec<String> {
 /// capitalised forms ("Тайвань", "тайвань", "ТАЙВАНЬ"; "taiwán" in a headline "TAIWÁN"). Full
 /// Unicode folding of every text would cost a copy of each article; these are three more
 /// patterns for the few phrases that need them. Mixed case beyond these is not found.
-fn case_forms(spelling: String) -> Vec<String> {
+fn case_forms(spelling: &str) -> Vec<String> {
     if spelling.is_ascii() {
-        return vec![spelling];
+        return vec![spelling.to_owned()];
     }
     let mut capitalised = String::with_capacity(spelling.len());
     let mut word_start = true;
@@ -432,7 +432,7 @@ fn case_forms(spelling: String) -> Vec<String> {
         }
         word_start = !c.is_alphanumeric();
     }
-    let mut forms = vec![spelling.to_lowercase(), spelling.to_uppercase(), capitalised, spelling];
+    let mut forms = vec![spelling.to_lowercase(), spelling.to_uppercase(), capitalised, spelling.to_owned()];
     forms.sort();
     forms.dedup();
     forms
