@@ -224,14 +224,60 @@ impl RawArticle {
         match kind_of(json) {
             "null" => Ok(None),
             "string" if !json.contains('\\') => Ok(Some(Text::InSource(r.start + 1..r.end - 1))),
-            // serde_json decodes the escapes, and rejects what a Rust string cannot hold (a
-            // lone surrogate, which the JSON grammar allows).
-            "string" => serde_json::from_str(json)
-                .map(|s| Some(Text::Decoded(s)))
-                .map_err(|e| DecodeError::NotJson { message: format!("field `{field}`: {e}") }),
+            // serde_json decodes the escapes, and rejects what a Rust string cannot hold: a lone
+            // surrogate, which the JSON grammar allows. JavaScript writes one when `substring`
+            // cuts an emoji in half, so in the text it is read as U+FFFD and the article is
+            // enriched (its output keeps the field as received); an id must be exact.
+            "string" => match serde_json::from_str(json) {
+                Ok(s) => Ok(Some(Text::Decoded(s))),
+                Err(e) => match without_lone_surrogates(json) {
+                    Some((_, lone)) if field == "id" => Err(DecodeError::InvalidField {
+                        field: field.into(),
+                        message: format!("`{lone}` is half of a UTF-16 surrogate pair, not a character"),
+                    }),
+                    Some((replaced, _)) => serde_json::from_str(&replaced)
+                        .map(|s| Some(Text::Decoded(s)))
+                        .map_err(|e| DecodeError::NotJson { message: format!("field `{field}`: {e}") }),
+                    None => Err(DecodeError::NotJson { message: format!("field `{field}`: {e}") }),
+                },
+            },
             found => Err(DecodeError::WrongType { field: field.into(), expected: "string", found }),
         }
     }
+}
+
+/// `json`, a JSON string, with each escaped lone surrogate (`\ud83d` without its low half, or a
+/// low half alone) replaced by `\ufffd`, and the first such escape; `None` when it has none.
+fn without_lone_surrogates(json: &str) -> Option<(String, &str)> {
+    let unit = |at: usize| json.get(at..at + 4).and_then(|hex| u16::from_str_radix(hex, 16).ok());
+    let bytes = json.as_bytes();
+    let (mut out, mut first, mut copied, mut i) = (String::new(), None, 0, 0);
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let Some(code) = (bytes.get(i + 1) == Some(&b'u')).then(|| unit(i + 2)).flatten() else {
+            i += 2; // another escape, or a malformed one serde_json reports
+            continue;
+        };
+        let paired = (0xD800..0xDC00).contains(&code)
+            && json.get(i + 6..i + 8) == Some("\\u")
+            && unit(i + 8).is_some_and(|low| (0xDC00..0xE000).contains(&low));
+        if paired {
+            i += 12;
+        } else if (0xD800..0xE000).contains(&code) {
+            first.get_or_insert(&json[i..i + 6]);
+            out.push_str(&json[copied..i]);
+            out.push_str("\\ufffd");
+            i += 6;
+            copied = i;
+        } else {
+            i += 6;
+        }
+    }
+    out.push_str(&json[copied..]);
+    first.map(|lone| (out, lone))
 }
 
 /// Parses the message as a JSON object into its members (see the module documentation), each
@@ -602,10 +648,29 @@ mod tests {
     fn escaped_strings_are_decoded() {
         let a = decode(r#"{"id":"a\u0031","title":"caf\u00e9 \"x\"\n","language":"e\u006e"}"#).unwrap();
         assert_eq!((a.id(), a.title(), a.declared_language()), ("a1", Some("café \"x\"\n"), Some("en")));
-        // A lone surrogate is valid JSON grammar but not a string serde_json (or Rust) can hold.
-        let e = decode(r#"{"id":"a","title":"\ud800"}"#).unwrap_err();
-        assert_eq!(e.class(), "not_json");
-        assert!(e.to_string().contains("field `title`"), "{e}");
+    }
+
+    #[test]
+    fn a_lone_surrogate_is_a_replacement_character_in_the_text_and_an_error_in_the_id() {
+        // Valid JSON grammar, but not a string serde_json (or Rust) can hold: JavaScript writes
+        // one when it cuts an emoji in half.
+        let a =
+            decode(r#"{"id":"a","title":"Taiwan \ud83d","body":"x \udc00\ud83d\ude00 y \ud83d\n\\ud800"}"#).unwrap();
+        assert_eq!(a.title(), Some("Taiwan \u{fffd}"));
+        assert_eq!(a.body(), Some("x \u{fffd}\u{1f600} y \u{fffd}\n\\ud800"), "pairs and an escaped backslash kept");
+        assert_eq!(a.json_of("title"), Some(r#""Taiwan \ud83d""#), "the output keeps the field as received");
+        for field in ["content", "text", "url", "source", "language"] {
+            let json = format!(r#"{{"id":"a","title":"t","{field}":"\udfff end"}}"#);
+            assert!(decode(&json).is_ok(), "{field}");
+        }
+        let e = decode(r#"{"id":"a\ud800","title":"t"}"#).unwrap_err();
+        assert_eq!(e.class(), "invalid_field");
+        assert_eq!(
+            e.to_string(),
+            r"field `id` is invalid: `\ud800` is half of a UTF-16 surrogate pair, not a character"
+        );
+        // Other broken escapes are still refused.
+        assert_eq!(decode(r#"{"id":"a","title":"\ud800\q"}"#).unwrap_err().class(), "not_json");
     }
 
     #[test]

@@ -61,15 +61,19 @@ impl<'a> Document<'a> {
     }
 }
 
-/// Where `bytes` has white space that is not a lone ASCII space: two spaces in a row, a tab, or
-/// a no-break or typographic space (UTF-8 `C2 A0`, `E2 80 80`–`E2 80 8A`, `E2 80 AF`, `E2 81 9F`),
-/// in no particular order. Three vectorised scans: most texts have none, and cost only these.
-fn space_run_seeds(bytes: &[u8]) -> Vec<usize> {
+/// Where `bytes` may differ from its [`NormalizedCopy`], in no particular order: white space
+/// that is not a lone ASCII space (two spaces in a row, a tab, a no-break or typographic space:
+/// UTF-8 `C2 A0`, `E2 80 80`–`E2 80 8A`, `E2 80 AF`, `E2 81 9F`) and combining accents U+0300–
+/// U+033F (UTF-8 `CC 80`–`CC BF`). Three vectorised scans: most texts have none, and cost only
+/// these.
+fn copy_seeds(bytes: &[u8]) -> Vec<usize> {
     static TWO_SPACES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"  "));
     let mut seeds: Vec<usize> = TWO_SPACES.find_iter(bytes).collect();
     seeds.extend(memchr::memchr_iter(b'\t', bytes));
-    seeds.extend(memchr::memchr2_iter(0xC2, 0xE2, bytes).filter(|&i| wide_space_len(&bytes[i..]) > 0));
+    seeds.extend(
+        memchr::memchr3_iter(0xC2, 0xE2, 0xCC, bytes).filter(|&i| bytes[i] == 0xCC || wide_space_len(&bytes[i..]) > 0),
+    );
     seeds
 }
 
@@ -82,26 +86,38 @@ fn wide_space_len(bytes: &[u8]) -> usize {
     }
 }
 
-/// A copy of a text in which every run of horizontal white space other than a single space
-/// (several spaces, a tab, a no-break or typographic space; not a line break, which ends a
-/// sentence, nor the ideographic space, which separates runs of Chinese and Japanese as
-/// punctuation does) is one ASCII space, with the map between the byte offsets of the two.
-/// Taxonomy phrases are written and compiled with single spaces; wire copy is often
-/// double-spaced and text from HTML has no-break spaces, so the taxonomy reads this copy of such
-/// a text.
+/// Whether `c` is a combining accent the copy composes with its letter (U+0300–U+036F, those of
+/// Latin, Greek and Cyrillic; only U+0300–U+033F start a composition, see [`copy_seeds`]).
+fn is_combining_accent(c: char) -> bool {
+    ('\u{300}'..='\u{36f}').contains(&c)
+}
+
+/// The copy of a text the taxonomy matches, with the map between the byte offsets of the two:
+///
+/// - every run of horizontal white space other than a single space (several spaces, a tab, a
+///   no-break or typographic space; not a line break, which ends a sentence, nor the
+///   ideographic space, which separates runs of Chinese and Japanese as punctuation does) is one
+///   ASCII space. Taxonomy phrases are written and compiled with single spaces; wire copy is
+///   often double-spaced and text from HTML has no-break spaces;
+/// - a letter followed by combining accents that compose into one character (Unicode NFC) is
+///   that character: "Taiwa\u{301}n" as sent by sources that write decomposed text (NFD, as
+///   macOS file names) is "Taiwán", as the phrases are compiled. Sequences that do not compose
+///   into a single character are left as they are.
 #[derive(Debug)]
-pub struct CollapsedSpaces {
+pub struct NormalizedCopy {
     pub text: String,
     /// `(offset in text, offset in the original)` at the start of the text and at the start and
-    /// the end of each replaced run: between two marks both texts advance byte for byte.
+    /// the end of each replaced run or composed character: between two marks both texts advance
+    /// byte for byte.
     marks: Vec<(usize, usize)>,
 }
 
-impl CollapsedSpaces {
-    /// The copy of `text`, or `None` when it has no run to replace (most texts: one quick scan).
+impl NormalizedCopy {
+    /// The copy of `text`, or `None` when it would be the same (most texts: one quick scan).
     pub fn of(text: &str) -> Option<Self> {
+        use unicode_normalization::UnicodeNormalization;
         let bytes = text.as_bytes();
-        let mut seeds = space_run_seeds(bytes);
+        let mut seeds = copy_seeds(bytes);
         if seeds.is_empty() {
             return None;
         }
@@ -111,7 +127,26 @@ impl CollapsedSpaces {
         let mut copied = 0;
         for seed in seeds {
             if seed < copied {
-                continue; // inside the run just replaced
+                continue; // inside the run or the character just replaced
+            }
+            if bytes[seed] == 0xCC {
+                // A combining accent: the letter before it and every accent after it.
+                let Some((start, _)) = text[copied..seed].char_indices().next_back() else {
+                    continue; // nothing, or a replaced run, to compose with
+                };
+                let start = copied + start;
+                let end = seed
+                    + text[seed..].chars().take_while(|&c| is_combining_accent(c)).map(char::len_utf8).sum::<usize>();
+                let mut composed = text[start..end].nfc();
+                let (Some(c), None) = (composed.next(), composed.next()) else {
+                    continue;
+                };
+                out.push_str(&text[copied..start]);
+                marks.push((out.len(), start));
+                out.push(c);
+                marks.push((out.len(), end));
+                copied = end;
+                continue;
             }
             // Every element of a run but its single ASCII spaces and tabs is a seed, and runs are
             // taken in order, so only those need looking for before the seed.
@@ -133,8 +168,11 @@ impl CollapsedSpaces {
             marks.push((out.len(), end));
             copied = end;
         }
+        if marks.len() == 1 {
+            return None; // only accents that compose into nothing shorter
+        }
         out.push_str(&text[copied..]);
-        Some(CollapsedSpaces { text: out, marks })
+        Some(NormalizedCopy { text: out, marks })
     }
 
     /// The offset in the original text of offset `at` of the copy (a replaced run's space maps
@@ -416,13 +454,13 @@ pub fn word_count(text: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::CollapsedSpaces;
+    use super::NormalizedCopy;
 
     #[test]
-    fn collapsed_spaces_map_offsets_both_ways() {
-        assert!(CollapsedSpaces::of("one space between words, a line\nbreak").is_none());
+    fn the_normalized_copy_maps_offsets_both_ways() {
+        assert!(NormalizedCopy::of("one space between words, a line\nbreak").is_none());
         let text = "a  b\tc\u{a0}d \u{2009} e f\u{a0}\u{a0}";
-        let c = CollapsedSpaces::of(text).unwrap();
+        let c = NormalizedCopy::of(text).unwrap();
         assert_eq!(c.text, "a b c d e f ");
         // Every character of the copy but a replacing space is the original's at its mapped offset.
         for (at, ch) in c.text.char_indices() {
@@ -439,38 +477,82 @@ mod tests {
         assert_eq!((c.to_original(1), c.to_original(2)), (1, 3));
     }
 
-    /// The definition, a char at a time.
-    fn collapsed_by_definition(text: &str) -> String {
+    /// The definition, a char at a time: runs of horizontal white space are one space, and a
+    /// character with the combining accents after it is the one character they compose into,
+    /// if they do.
+    fn normalized_by_definition(text: &str) -> String {
+        use unicode_normalization::UnicodeNormalization;
         let space = |c: char| matches!(c, ' ' | '\t' | '\u{a0}' | '\u{2000}'..='\u{200a}' | '\u{202f}' | '\u{205f}');
+        let accent = |c: char| ('\u{300}'..='\u{36f}').contains(&c);
+        let chars: Vec<char> = text.chars().collect();
         let mut out = String::new();
-        for c in text.chars() {
-            if !space(c) {
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            let accents = chars[i + 1..].iter().take_while(|&&a| accent(a)).count();
+            let group: String = chars[i..=i + accents].iter().collect();
+            let composed: Vec<char> = group.nfc().collect();
+            if space(c) {
+                if !out.ends_with(' ') || out.is_empty() {
+                    out.push(' ');
+                }
+                i += 1;
+            } else if accents > 0
+                && chars[i..=i + accents].iter().any(|&a| ('\u{300}'..'\u{340}').contains(&a))
+                && composed.len() == 1
+            {
+                out.push(composed[0]);
+                i += accents + 1;
+            } else {
                 out.push(c);
-            } else if !out.ends_with(' ') || out.is_empty() {
-                out.push(' ');
+                i += 1;
             }
         }
         out
     }
 
+    /// Every character of the copy but a replacing space or a composed character is the
+    /// original's at its mapped offset; a composed one is the composition of what it replaced.
+    fn assert_maps_back(text: &str, c: &NormalizedCopy) {
+        use unicode_normalization::UnicodeNormalization;
+        for (at, ch) in c.text.char_indices() {
+            let original = c.to_original(at);
+            assert_eq!(c.to_copy(original), at, "{text:?} at {at}");
+            let end = c.to_original(at + ch.len_utf8());
+            if ch != ' ' {
+                assert_eq!(text[original..end].nfc().collect::<String>(), ch.to_string(), "{text:?} at {at}");
+            }
+        }
+        assert_eq!(c.to_original(c.text.len()), text.len());
+        assert_eq!(c.to_copy(text.len()), c.text.len());
+    }
+
+    #[test]
+    fn decomposed_accents_are_composed_when_they_make_one_character() {
+        // "Taiwán", "Kyïv", "Zürich" in NFD; a Vietnamese letter with two accents; a q with a
+        // tilde, which composes into nothing; an accent at the start, after a space and after
+        // a replaced run.
+        let text = "Taiwa\u{301}n  Kyi\u{308}v Zu\u{308}rich e\u{302}\u{301} q\u{303} \u{301}x\u{a0}\u{301}";
+        let c = NormalizedCopy::of(text).unwrap();
+        assert_eq!(c.text, "Taiwán Kyïv Zürich ế q\u{303} \u{301}x \u{301}");
+        assert_maps_back(text, &c);
+        assert!(NormalizedCopy::of("\u{301}a").is_none(), "nothing to compose with");
+        assert!(NormalizedCopy::of("q\u{303}").is_none(), "composes into nothing shorter");
+        assert!(NormalizedCopy::of("Taiwán, composed already").is_none());
+    }
+
     proptest::proptest! {
         #[test]
-        fn collapsed_spaces_follow_the_definition(
-            chars in proptest::collection::vec(proptest::sample::select(vec!['a', 'é', ' ', ' ', '\t', '\u{a0}', '\u{2009}', '\u{202f}', '\u{205f}', '\u{200b}', '\u{3000}', '\n', '”']), 0..40)
+        fn the_normalized_copy_follows_the_definition(
+            chars in proptest::collection::vec(proptest::sample::select(vec!['a', 'e', 'q', 'é', ' ', ' ', '\t', '\u{a0}', '\u{2009}', '\u{202f}', '\u{205f}', '\u{200b}', '\u{3000}', '\n', '”', '\u{301}', '\u{308}', '\u{323}', '\u{345}']), 0..40)
         ) {
             let text: String = chars.into_iter().collect();
-            let want = collapsed_by_definition(&text);
-            match CollapsedSpaces::of(&text) {
+            let want = normalized_by_definition(&text);
+            match NormalizedCopy::of(&text) {
                 None => proptest::prop_assert_eq!(&want, &text),
                 Some(c) => {
                     proptest::prop_assert_eq!(&c.text, &want);
-                    for (at, ch) in c.text.char_indices() {
-                        let original = c.to_original(at);
-                        proptest::prop_assert_eq!(c.to_copy(original), at);
-                        if ch != ' ' {
-                            proptest::prop_assert_eq!(text[original..].chars().next(), Some(ch));
-                        }
-                    }
+                    assert_maps_back(&text, &c);
                 }
             }
         }

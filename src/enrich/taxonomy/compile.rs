@@ -11,7 +11,8 @@
 //! and `’`. A written space is a space here: making spaces flexible too would multiply the
 //! patterns of every multi-word phrase (and the automaton with them). Text with other white
 //! space between words is matched as its copy with each run one space instead
-//! (`Taxonomy::run`, [`crate::enrich::text::CollapsedSpaces`]).
+//! (`Taxonomy::run`, [`crate::enrich::text::NormalizedCopy`]); that copy also has its accents
+//! composed (NFC), and so have the phrases.
 //! Each variant is a pattern of its own, matched ASCII case-insensitively and leftmost-longest;
 //! word boundaries are checked after matching.
 //!

@@ -320,18 +320,19 @@ impl Taxonomy {
         self.run(doc, true)
     }
 
-    /// Phrases are compiled with single spaces, so a text with other white space between words
-    /// ("Taiwan  Strait", a tab, a no-break space) is matched as its copy with each such run one
-    /// space, and the evidence's offsets are mapped back to the text.
+    /// Phrases are compiled with single spaces and composed characters, so a text with other
+    /// white space between words ("Taiwan  Strait", a tab, a no-break space) or with decomposed
+    /// accents is matched as its [`NormalizedCopy`](crate::enrich::text::NormalizedCopy), and
+    /// the evidence's offsets are mapped back to the text.
     fn run(&self, doc: &Document<'_>, explain: bool) -> Vec<TagMatch> {
-        let Some(collapsed) = crate::enrich::text::CollapsedSpaces::of(doc.full) else {
+        let Some(normalized) = crate::enrich::text::NormalizedCopy::of(doc.full) else {
             return matcher::with_scratch(|s| self.matcher().run(doc, doc.full.len(), s, explain));
         };
-        let copy = collapsed.document(doc);
+        let copy = normalized.document(doc);
         let mut tags = matcher::with_scratch(|s| self.matcher().run(&copy, doc.full.len(), s, explain));
         for tag in &mut tags {
             for evidence in tag.evidence.iter_mut().chain(&mut tag.excluded) {
-                evidence.first_offset = collapsed.to_original(evidence.first_offset);
+                evidence.first_offset = normalized.to_original(evidence.first_offset);
             }
         }
         tags

@@ -166,7 +166,8 @@ pub(super) struct GroupDef {
     pub regexes: Vec<RegexDef>,
 }
 
-/// A phrase with its white space normalised (trimmed, runs collapsed to one space).
+/// A phrase with its white space normalised (trimmed, runs collapsed to one space) and its
+/// accents composed.
 #[derive(Debug)]
 pub(super) struct PhraseDef {
     pub text: String,
@@ -513,10 +514,12 @@ fn tag_def(
     })
 }
 
-/// Validates and normalises one phrase.
+/// Validates and normalises one phrase: white space as [`PhraseDef`] says, accents composed
+/// (NFC), as texts are matched ([`crate::enrich::text::NormalizedCopy`]).
 fn phrase(ctx: &Ctx<'_>, tag: Option<&str>, p: &Spanned<String>) -> Result<PhraseDef, TaxonomyError> {
+    use unicode_normalization::UnicodeNormalization;
     let pos = ctx.pos(p.span().start);
-    let text = p.get_ref().split_whitespace().collect::<Vec<_>>().join(" ");
+    let text: String = p.get_ref().split_whitespace().collect::<Vec<_>>().join(" ").nfc().collect();
     if text.is_empty() {
         return Err(ctx.err_at(pos, tag, "empty phrase"));
     }

@@ -158,6 +158,27 @@ fn a_phrase_space_matches_any_run_of_horizontal_white_space() {
     assert_eq!(terms(&t, "t", "", "Taiwan\nStrait"), vec![("taiwan".to_owned(), 1)]);
 }
 
+/// Some sources write accents decomposed (NFD: a letter, then a combining accent). Such text is
+/// tagged as its composed form is, with the evidence in the text as given, and a phrase written
+/// decomposed in the file is compiled composed.
+#[test]
+fn decomposed_accents_match_as_composed_ones() {
+    let t = tax(&one_tag("exclude = [\"café taiwán\"]\n[tag.terms.a]\nphrases = [\"taiwán\", \"kie\u{308}v\"]\n"));
+    let body =
+        "El estrecho de Taiwa\u{301}n. Kie\u{308}v ha hablado. TAIWA\u{301}N y Taiwán. Cafe\u{301}  Taiwa\u{301}n.";
+    let found = cands(&t, "", body).into_iter().find(|m| m.id == "t").expect("tagged");
+    let evidence: Vec<_> = found.evidence.iter().map(|e| (e.term.as_str(), e.count, e.first_offset)).collect();
+    assert_eq!(
+        evidence,
+        [("taiwán", 3, body.find("Taiwa\u{301}n").unwrap()), ("kiëv", 1, body.find("Kie\u{308}v").unwrap())]
+    );
+    assert_eq!(found.excluded.len(), 1, "the exclusion matches the decomposed text too");
+    assert_eq!(found.excluded[0].first_offset, body.find("Cafe\u{301}").unwrap());
+    let doc = Document::new(body, 0);
+    let sentences: Vec<&str> = found.sentences.iter().map(|&i| doc.sentence(i)).collect();
+    assert_eq!(sentences, ["El estrecho de Taiwa\u{301}n.", "Kie\u{308}v ha hablado.", "TAIWA\u{301}N y Taiwán."]);
+}
+
 #[test]
 fn a_shorter_phrase_is_found_when_the_longest_runs_into_a_longer_word() {
     let t = tax(&one_tag("[tag.terms.a]\nphrases = [\"taiwan\", \"taiwan strait\"]\n"));
