@@ -54,6 +54,9 @@ pub enum DecodeError {
     BlankId,
     #[error("article has no text: `title` and `body` (or `content`/`text`) are both missing or empty")]
     NoText,
+    /// With `enrich.html`: title and body have markup but no text.
+    #[error("article has no text: `title` and `body` (or `content`/`text`) hold only HTML markup")]
+    NoTextOutsideMarkup,
     #[error("field `{field}` has the wrong type: expected {expected}, found {found}")]
     WrongType { field: String, expected: &'static str, found: &'static str },
     #[error("field `{field}` is invalid: {message}")]
@@ -86,7 +89,7 @@ impl DecodeError {
             DecodeError::TooDeep { .. } => "too_deep",
             DecodeError::NotObject { .. } => "not_object",
             DecodeError::MissingId | DecodeError::BlankId => "missing_id",
-            DecodeError::NoText => "no_text",
+            DecodeError::NoText | DecodeError::NoTextOutsideMarkup => "no_text",
             DecodeError::WrongType { .. } => "wrong_type",
             DecodeError::InvalidField { .. } => "invalid_field",
         }
@@ -119,6 +122,30 @@ pub struct RawArticle {
     language: Option<Text>,
 }
 
+/// How raw messages are decoded: `limits.max_message_bytes`, and `enrich.html`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoding {
+    pub max_bytes: usize,
+    /// `title` and `body` are HTML, read as their text ([`crate::html`]).
+    pub html: bool,
+}
+
+impl Decoding {
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        Decoding { max_bytes: settings.limits.max_message_bytes, html: settings.enrich.html }
+    }
+
+    /// Decodes message bytes (see [`RawArticle::decode`]).
+    pub fn decode(&self, payload: &[u8], key: Option<&[u8]>) -> Result<RawArticle, DecodeError> {
+        let raw = RawArticle::decode(payload, key, self.max_bytes)?;
+        if self.html {
+            raw.read_as_html()
+        } else {
+            Ok(raw)
+        }
+    }
+}
+
 impl RawArticle {
     /// Decodes message bytes. `key` is the message key (used as id when the object has none);
     /// `max_bytes` bounds the accepted size before any parsing happens.
@@ -141,6 +168,21 @@ impl RawArticle {
             language: None,
         };
         article.validate(key)
+    }
+
+    /// Title and body as the text of their HTML ([`crate::html::to_text`]); the members, which
+    /// the record writes, stay as received.
+    fn read_as_html(mut self) -> Result<Self, DecodeError> {
+        if let Some(std::borrow::Cow::Owned(text)) = self.title().map(crate::html::to_text) {
+            self.title = Some(Text::Decoded(text));
+        }
+        if let Some(std::borrow::Cow::Owned(text)) = self.body().map(crate::html::to_text) {
+            self.body = Some(Text::Decoded(text));
+        }
+        if self.title().is_none_or(|t| t.trim().is_empty()) && self.body().is_none_or(|b| b.trim().is_empty()) {
+            return Err(DecodeError::NoTextOutsideMarkup);
+        }
+        Ok(self)
     }
 
     /// Type-checks the known fields and reads them.
@@ -648,6 +690,23 @@ mod tests {
     fn escaped_strings_are_decoded() {
         let a = decode(r#"{"id":"a\u0031","title":"caf\u00e9 \"x\"\n","language":"e\u006e"}"#).unwrap();
         assert_eq!((a.id(), a.title(), a.declared_language()), ("a1", Some("café \"x\"\n"), Some("en")));
+    }
+
+    #[test]
+    fn with_html_title_and_body_are_their_text_and_the_members_stay_as_received() {
+        let html = Decoding { max_bytes: 10_000, html: true };
+        let json = r#"{"id":"a","title":"Xi &amp; Biden","content":"<p>One.</p><p>Two &lt;3</p>","url":"<b>"}"#;
+        let a = html.decode(json.as_bytes(), None).unwrap();
+        assert_eq!((a.title(), a.body()), (Some("Xi & Biden"), Some("One.\nTwo <3")));
+        assert_eq!(a.json_of("content"), Some(r#""<p>One.</p><p>Two &lt;3</p>""#));
+        assert_eq!(a.json_of("url"), Some(r#""<b>""#), "only title and body are read as HTML");
+        let plain = Decoding { html: false, ..html }.decode(json.as_bytes(), None).unwrap();
+        assert_eq!(plain.title(), Some("Xi &amp; Biden"));
+        // Markup and no text: the title may be absent, markup only or white space.
+        for json in [r#"{"id":"a","body":"<p> </p><br/>"}"#, r#"{"id":"a","title":"<img src=x>","body":"<!-- -->"}"#] {
+            let e = html.decode(json.as_bytes(), None).unwrap_err();
+            assert_eq!((e.class(), &e), ("no_text", &DecodeError::NoTextOutsideMarkup), "{json}");
+        }
     }
 
     #[test]

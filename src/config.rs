@@ -202,6 +202,9 @@ pub struct SentimentSettings {
 pub struct EnrichSettings {
     /// Threads that run enrichment; 0 means one per CPU core.
     pub threads: usize,
+    /// `title` and `body` are HTML: enrichment reads the text a browser shows
+    /// ([`crate::html`]). The record keeps both fields as received.
+    pub html: bool,
 }
 
 impl EnrichSettings {

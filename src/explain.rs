@@ -8,7 +8,7 @@
 //! lines are reported on stderr as by `enrich`, and counted. Unlike the other commands it runs
 //! on a taxonomy whose `[[tag.example]]` entries fail, and lists those first.
 
-use crate::article::{DecodeError, RawArticle};
+use crate::article::{DecodeError, Decoding};
 use crate::enrich::text::{combine, Document};
 use crate::enrich::Enricher;
 use crate::offline::{stdout_error, Inputs, NumberedLines, Summary};
@@ -30,7 +30,7 @@ fn listed(evidence: &[crate::enrich::taxonomy::Evidence]) -> String {
 pub fn run(
     enricher: &Enricher,
     inputs: Inputs,
-    max_bytes: usize,
+    decoding: Decoding,
     out: &mut dyn Write,
     errors: &mut dyn Write,
 ) -> io::Result<Summary> {
@@ -49,11 +49,11 @@ pub fn run(
     let mut summary = Summary::default();
     let (names, readers) = inputs.into_parts();
     for (name, reader) in names.iter().zip(readers) {
-        for line in NumberedLines::new(reader, name, max_bytes) {
+        for line in NumberedLines::new(reader, name, decoding.max_bytes) {
             let (number, line) = line?;
             let raw = match line {
-                Ok(line) => RawArticle::decode(&line, None, max_bytes),
-                Err(size) => Err(DecodeError::TooLarge { size, limit: max_bytes }),
+                Ok(line) => decoding.decode(&line, None),
+                Err(size) => Err(DecodeError::TooLarge { size, limit: decoding.max_bytes }),
             };
             let raw = match raw {
                 Ok(raw) => raw,

@@ -6,7 +6,8 @@
 //! Module map (read in this order):
 //!
 //! - [`article`]: the record formats — [`article::RawArticle`] in, [`article::EnrichedArticle`]
-//!   out — and decoding raw bytes with size limits and typed errors.
+//!   out — and decoding raw bytes with size limits and typed errors; [`html`] reads title and
+//!   body as the text of their HTML when `enrich.html` says they are.
 //! - [`enrich`]: the enrichment core, pure and synchronous and knowing nothing of Kafka:
 //!   text segmentation, the topic taxonomy, sentiment models, language and fingerprint. One
 //!   [`enrich::Enricher`] is built from config and shared by every task; a taxonomy reload
@@ -33,6 +34,7 @@ pub mod config;
 pub mod embedded;
 pub mod enrich;
 pub mod explain;
+pub mod html;
 pub mod offline;
 pub mod pipeline;
 pub mod reload;

@@ -117,7 +117,7 @@ fn main() -> ExitCode {
                 &enricher,
                 remote.as_ref(),
                 inputs,
-                settings.limits.max_message_bytes,
+                news_enricher::article::Decoding::from_settings(&settings),
                 threads,
                 &mut out,
                 &mut err,
@@ -137,7 +137,7 @@ fn main() -> ExitCode {
             let explained = news_enricher::explain::run(
                 &enricher,
                 inputs,
-                settings.limits.max_message_bytes,
+                news_enricher::article::Decoding::from_settings(&settings),
                 &mut out,
                 &mut std::io::stderr(),
             )

@@ -16,7 +16,7 @@
 //! and a slow or failing model only delays a batch by its timeout (then by nothing once its
 //! breaker is open), with the built-in results kept.
 
-use crate::article::{DecodeError, EnrichedArticle, RawArticle};
+use crate::article::{DecodeError, Decoding, EnrichedArticle};
 use crate::enrich::Enricher;
 use crate::remote::Remote;
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -117,7 +117,7 @@ pub fn run(
     enricher: &Enricher,
     remote: Option<&Remote>,
     inputs: Inputs,
-    max_bytes: usize,
+    decoding: Decoding,
     threads: usize,
     out: &mut dyn Write,
     errors: &mut dyn Write,
@@ -147,12 +147,12 @@ pub fn run(
 
     std::thread::scope(|scope| {
         let names = &names;
-        let reader = scope.spawn(move || read_batches(readers, names, max_bytes, &permit_rx, &batch_tx));
+        let reader = scope.spawn(move || read_batches(readers, names, decoding.max_bytes, &permit_rx, &batch_tx));
         for _ in 0..threads {
             let batch_rx = batch_rx.clone();
             let done_tx = done_tx.clone();
             let remote = remote.clone();
-            scope.spawn(move || enrich_batches(enricher, remote, max_bytes, &batch_rx, &done_tx));
+            scope.spawn(move || enrich_batches(enricher, remote, decoding, &batch_rx, &done_tx));
         }
         drop(done_tx);
         drop(batch_rx);
@@ -288,7 +288,7 @@ fn read_line_limited(
 fn enrich_batches(
     enricher: &Enricher,
     remote: Option<(&Remote, tokio::runtime::Handle)>,
-    max_bytes: usize,
+    decoding: Decoding,
     batches: &Receiver<Batch>,
     done: &Sender<Done>,
 ) {
@@ -297,8 +297,8 @@ fn enrich_batches(
             .into_iter()
             .map(|line| {
                 let result = match line.bytes {
-                    Ok(bytes) => RawArticle::decode(&bytes, None, max_bytes).map(|raw| enricher.enrich(raw)),
-                    Err(size) => Err(DecodeError::TooLarge { size, limit: max_bytes }),
+                    Ok(bytes) => decoding.decode(&bytes, None).map(|raw| enricher.enrich(raw)),
+                    Err(size) => Err(DecodeError::TooLarge { size, limit: decoding.max_bytes }),
                 };
                 (line.source, line.number, result)
             })

@@ -139,6 +139,44 @@ fn enrich_reads_stdin_and_takes_env_overrides() {
     assert_eq!(v["enrichment"]["sentiment"]["label"], "positive");
 }
 
+/// `enrich.html = true` reads title and body as the text of their HTML: markup is not text, a
+/// paragraph ends a sentence, references are decoded, offsets count in that text, and an
+/// article with markup but no text is a bad line. The record keeps the fields as received.
+#[test]
+fn enrich_reads_html_bodies_as_their_text_when_configured() {
+    let body = "<div><p>The <b>Taiwan</b> Strait <a href=\"/x\">crisis</a> hotline was used on Monday</p><p>Military hotline talks between the two sides resumed after a pause.</p><script>var taiwan = 1;</script></div>";
+    let input = format!(
+        "{}\n{}\n",
+        serde_json::json!({"id": "h1", "title": "Taiwan &amp; China restore military hotline", "body": body}),
+        serde_json::json!({"id": "h2", "title": "<img src=\"x\">", "body": "<p> </p><br>"})
+    );
+    let file = write_temp(input.as_bytes());
+    let out = bin().arg("enrich").arg(file.path()).env("NEWS_ENRICHER_ENRICH__HTML", "true").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            ":2: no_text: article has no text: `title` and `body` (or `content`/`text`) hold only HTML markup"
+        ),
+        "{stderr}"
+    );
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["body"], body, "the record keeps the body as received");
+    let enrichment = &record["enrichment"];
+    // The words of the text only: markup, attributes and the script's code are not words.
+    assert_eq!(enrichment["word_count"], 5 + 9 + 11, "{enrichment}");
+    let text = "Taiwan & China restore military hotline\nThe Taiwan Strait crisis hotline was used on Monday\nMilitary hotline talks between the two sides resumed after a pause.";
+    let taiwan = enrichment["tags"].as_array().unwrap().iter().find(|t| t["id"] == "taiwan").expect("tagged taiwan");
+    let evidence = taiwan["evidence"].as_array().unwrap();
+    let term = evidence.iter().find(|e| e["term"] == "taiwan strait").expect("taiwan strait found across the <b>");
+    assert_eq!(term["first_offset"], text.find("Taiwan Strait").unwrap(), "offsets count in the text");
+    // Read as plain text, the same article is another article: tags in the markup and the
+    // script count as words.
+    let plain = bin().arg("enrich").arg(file.path()).output().unwrap();
+    let plain: serde_json::Value = serde_json::from_slice(plain.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert!(plain["enrichment"]["word_count"].as_u64().unwrap() > 5 + 9 + 11);
+}
+
 #[test]
 fn enrich_missing_file_is_a_usage_error_before_any_output() {
     let good = "{\"id\":\"a\",\"title\":\"Talks\"}\n";

@@ -7,7 +7,7 @@
 use super::consumer::WorkerContext;
 use super::output::{classify, deliver, is_retriable, DeliveryFailure, OutRecord};
 use super::{PartitionKey, Shared};
-use crate::article::{DecodeError, RawArticle};
+use crate::article::DecodeError;
 use crate::config::Tombstones;
 use futures::stream::{FuturesOrdered, StreamExt};
 use rdkafka::consumer::BaseConsumer;
@@ -119,7 +119,7 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
         }];
         return Enriched { input, records };
     }
-    let envelope = envelope_problem(&input, shared.max_message_bytes);
+    let envelope = envelope_problem(&input, shared.decoding.max_bytes);
     if envelope.is_none()
         && input.payload().is_none()
         && input.key().is_some()
@@ -132,7 +132,7 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
     }
     let decoded = match (envelope, input.payload()) {
         (Some(error), _) => Err(error),
-        (None, Some(payload)) => RawArticle::decode(payload, input.key(), shared.max_message_bytes),
+        (None, Some(payload)) => shared.decoding.decode(payload, input.key()),
         (None, None) => Err(DecodeError::NotJson { message: "the message has no value (a tombstone)".into() }),
     };
     let records = match decoded {
