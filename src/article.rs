@@ -179,7 +179,7 @@ impl RawArticle {
         if let Some(std::borrow::Cow::Owned(text)) = self.body().map(crate::html::to_text) {
             self.body = Some(Text::Decoded(text));
         }
-        if self.title().is_none_or(|t| t.trim().is_empty()) && self.body().is_none_or(|b| b.trim().is_empty()) {
+        if self.title().is_none_or(is_blank) && self.body().is_none_or(is_blank) {
             return Err(DecodeError::NoTextOutsideMarkup);
         }
         Ok(self)
@@ -215,7 +215,7 @@ impl RawArticle {
                 _ => return Err(DecodeError::MissingId),
             },
         };
-        if self.title().is_none_or(|t| t.trim().is_empty()) && self.body().is_none_or(|b| b.trim().is_empty()) {
+        if self.title().is_none_or(is_blank) && self.body().is_none_or(is_blank) {
             return Err(DecodeError::NoText);
         }
         Ok(self)
@@ -286,6 +286,11 @@ impl RawArticle {
             found => Err(DecodeError::WrongType { field: field.into(), expected: "string", found }),
         }
     }
+}
+
+/// Whether `text` has no text: white space, and U+FFFD (which a lone surrogate escape reads as).
+fn is_blank(text: &str) -> bool {
+    text.trim_matches(|c: char| c.is_whitespace() || c == '\u{fffd}').is_empty()
 }
 
 /// `json`, a JSON string, with each escaped lone surrogate (`\ud83d` without its low half, or a
@@ -722,6 +727,8 @@ mod tests {
             let json = format!(r#"{{"id":"a","title":"t","{field}":"\udfff end"}}"#);
             assert!(decode(&json).is_ok(), "{field}");
         }
+        let e = decode(r#"{"id":"a","title":"\ud83d","body":" \udc00 "}"#).unwrap_err();
+        assert_eq!(e, DecodeError::NoText, "nothing but broken characters");
         let e = decode(r#"{"id":"a\ud800","title":"t"}"#).unwrap_err();
         assert_eq!(e.class(), "invalid_field");
         assert_eq!(

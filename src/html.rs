@@ -10,14 +10,16 @@
 use std::borrow::Cow;
 
 /// Elements whose content is not text a reader sees.
-const HIDDEN: [&str; 5] = ["noscript", "script", "style", "svg", "template"];
+const HIDDEN: [&str; 7] = ["head", "noscript", "script", "style", "svg", "template", "title"];
 
 /// Elements that start and end a line of text (`td`/`th` separate cells with a space instead).
 #[rustfmt::skip]
-const BLOCKS: [&str; 34] = [
-    "address", "article", "aside", "blockquote", "br", "caption", "dd", "details", "div", "dl", "dt",
-    "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main",
-    "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "tr", "ul",
+const BLOCKS: [&str; 46] = [
+    "address", "article", "aside", "blockquote", "body", "br", "caption", "center", "dd", "details",
+    "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2",
+    "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "html", "legend", "li", "main", "menu", "nav",
+    "ol", "p", "pre", "search", "section", "summary", "table", "tbody", "tfoot", "thead", "tr",
+    "ul",
 ];
 
 /// The text of `html` (see the module documentation); borrowed when it has no markup at all.
@@ -33,10 +35,10 @@ pub fn to_text(html: &str) -> Cow<'_, str> {
         let markup = &rest[at..];
         rest = match Markup::read(markup) {
             Markup::Skip(len) => &markup[len..],
-            Markup::Tag { name, closing, len } => {
+            Markup::Tag { name, closing, self_closing, len } => {
                 let lower = name.to_ascii_lowercase();
                 let after = &markup[len..];
-                if !closing && HIDDEN.contains(&lower.as_str()) {
+                if !closing && !self_closing && HIDDEN.contains(&lower.as_str()) {
                     skip_element(after, &lower)
                 } else {
                     if BLOCKS.contains(&lower.as_str()) {
@@ -64,6 +66,8 @@ enum Markup<'a> {
     Tag {
         name: &'a str,
         closing: bool,
+        /// Ends with `/>`: an element with no content (`<svg .../>`).
+        self_closing: bool,
         len: usize,
     },
     /// Text: no letter, `/`, `!` or `?` after the `<`, or no `>` to end it.
@@ -74,7 +78,13 @@ impl<'a> Markup<'a> {
     fn read(markup: &'a str) -> Self {
         let after = &markup[1..];
         if let Some(comment) = after.strip_prefix("!--") {
-            return Markup::Skip(comment.find("-->").map_or(markup.len(), |end| 4 + end + 3));
+            // `<!-->` and `<!--->` are whole (empty) comments in HTML.
+            let len = match comment.find('>') {
+                Some(0) => 5,
+                Some(1) if comment.starts_with('-') => 6,
+                _ => comment.find("-->").map_or(markup.len(), |end| 4 + end + 3),
+            };
+            return Markup::Skip(len);
         }
         if after.starts_with(['!', '?']) {
             return after.find('>').map_or(Markup::NotATag, |end| Markup::Skip(end + 2));
@@ -85,14 +95,24 @@ impl<'a> Markup<'a> {
             return Markup::NotATag;
         }
         let name = &markup[name_at..name_at + name_len];
-        // The tag ends at the first `>` outside a quoted attribute value.
+        // The tag ends at the first `>` outside a quoted attribute value; a quote opens one only
+        // where a value starts (after `=` and any spaces), as in a browser: the apostrophe of
+        // `title='Taiwan's leader'` or of `<p it's>` is a character of the tag.
+        let bytes = markup.as_bytes();
         let mut quote = None;
-        for (i, b) in markup.bytes().enumerate().skip(name_at + name_len) {
+        let mut value_starts = false;
+        for (i, &b) in bytes.iter().enumerate().skip(name_at + name_len) {
             match (quote, b) {
-                (None, b'"' | b'\'') => quote = Some(b),
                 (Some(q), _) if q == b => quote = None,
-                (None, b'>') => return Markup::Tag { name, closing, len: i + 1 },
-                _ => {}
+                (Some(_), _) => {}
+                (None, b'"' | b'\'') if value_starts => quote = Some(b),
+                (None, b'>') => {
+                    let self_closing = bytes[i - 1] == b'/';
+                    return Markup::Tag { name, closing, self_closing, len: i + 1 };
+                }
+                (None, b'=') => value_starts = true,
+                (None, b' ' | b'\t' | b'\n' | b'\r' | 0x0c) => {}
+                (None, _) => value_starts = false,
             }
         }
         Markup::NotATag
@@ -114,6 +134,80 @@ fn skip_element<'a>(html: &'a str, name: &str) -> &'a str {
     }
     ""
 }
+
+/// Appends `raw` with its character references decoded as a browser does: numeric ones with
+/// or without their `;` (`&#150;` is the Windows-1252 en dash, as HTML specifies; zero, a
+/// surrogate or a code beyond Unicode is U+FFFD), every HTML5 named one with its `;`
+/// (html-escape's table), and the legacy `&amp`, `&lt`, `&gt`, `&quot` and `&nbsp` without it
+/// (see [`LEGACY`]).
+/// Anything else after a `&` is text.
+fn decode_references(raw: &str, out: &mut String) {
+    let mut rest = raw;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let reference = &rest[at..];
+        let (decoded, len) = numeric_reference(reference).or_else(|| named_reference(reference)).unwrap_or(('&', 1));
+        out.push(decoded);
+        rest = &reference[len..];
+    }
+    out.push_str(rest);
+}
+
+/// `&#…;` or `&#x…;` at the start of `reference`: the character and the reference's length.
+fn numeric_reference(reference: &str) -> Option<(char, usize)> {
+    let body = reference.strip_prefix("&#")?;
+    let (radix, digits_at) = if body.starts_with(['x', 'X']) { (16, 3) } else { (10, 2) };
+    let digits = reference[digits_at..].bytes().take_while(|b| (*b as char).is_digit(radix)).count();
+    if digits == 0 {
+        return None;
+    }
+    let mut len = digits_at + digits;
+    if reference.as_bytes().get(len) == Some(&b';') {
+        len += 1;
+    }
+    // Saturates: any number beyond Unicode reads as U+FFFD.
+    let code = reference[digits_at..digits_at + digits]
+        .chars()
+        .fold(0u32, |n, d| n.saturating_mul(radix).saturating_add(d.to_digit(radix).expect("a digit")));
+    let c = match code {
+        0x80..=0x9F => WINDOWS_1252[(code - 0x80) as usize],
+        0 => '\u{fffd}',
+        code => char::from_u32(code).unwrap_or('\u{fffd}'),
+    };
+    Some((c, len))
+}
+
+/// `&name;` (or a legacy name without `;`) at the start of `reference`.
+fn named_reference(reference: &str) -> Option<(char, usize)> {
+    let name_len = reference[1..].bytes().take_while(u8::is_ascii_alphanumeric).count();
+    let name = &reference[1..1 + name_len];
+    if name_len > 0 && reference.as_bytes().get(1 + name_len) == Some(&b';') {
+        let with_semicolon = &reference[..name_len + 2];
+        let decoded = html_escape::decode_html_entities(with_semicolon);
+        let mut chars = decoded.chars();
+        // A name of two characters (a handful of mathematical ones) is left as written.
+        if let (Some(c), None) = (chars.next(), chars.next()) {
+            if decoded != with_semicolon {
+                return Some((c, name_len + 2));
+            }
+        }
+    }
+    // As a browser reads text, the legacy name is taken from the front of a longer word.
+    LEGACY.iter().find(|(legacy, _)| name.starts_with(legacy)).map(|&(legacy, c)| (c, 1 + legacy.len()))
+}
+
+/// The names a browser reads without their `;` (of the 106 legacy ones, those news text uses).
+const LEGACY: [(&str, char); 5] = [("amp", '&'), ("lt", '<'), ("gt", '>'), ("nbsp", '\u{a0}'), ("quot", '"')];
+
+/// Numeric references 128 to 159 name the Windows-1252 characters of those bytes (the HTML
+/// standard's table): pages converted from that code page write them for quotes and dashes.
+#[rustfmt::skip]
+const WINDOWS_1252: [char; 32] = [
+    '\u{20ac}', '\u{81}', '\u{201a}', '\u{192}', '\u{201e}', '\u{2026}', '\u{2020}', '\u{2021}',
+    '\u{2c6}', '\u{2030}', '\u{160}', '\u{2039}', '\u{152}', '\u{8d}', '\u{17d}', '\u{8f}',
+    '\u{90}', '\u{2018}', '\u{2019}', '\u{201c}', '\u{201d}', '\u{2022}', '\u{2013}', '\u{2014}',
+    '\u{2dc}', '\u{2122}', '\u{161}', '\u{203a}', '\u{153}', '\u{9d}', '\u{17e}', '\u{178}',
+];
 
 /// The index of the first byte of `bytes` from `at` that is a space or an ASCII control
 /// character, or the length: eight bytes at a time, as article text is mostly words.
@@ -149,7 +243,8 @@ impl Text {
         let mut decoded = std::mem::take(&mut self.decoded);
         let text = if raw.contains('&') {
             decoded.clear();
-            html_escape::decode_html_entities_to_string(raw, &mut decoded)
+            decode_references(raw, &mut decoded);
+            decoded.as_str()
         } else {
             raw
         };
@@ -212,6 +307,11 @@ mod tests {
         assert_eq!(to_text(html), "Taiwan talks\nOfficials met on Monday.\nThey spoke.\nOne\nTwo");
         // Inline elements join their text as a browser does.
         assert_eq!(to_text("Tai<span>wan</span> <a href='x>y'>Strait</a>"), "Taiwan Strait");
+        assert_eq!(to_text("<center>Taiwan</center><center>Strait</center>"), "Taiwan\nStrait");
+        // A quote opens a value only where one starts: an apostrophe inside a value or among
+        // the attributes is a character of the tag, which ends at the next `>`.
+        assert_eq!(to_text("<a title='Taiwan's leader'>Tsai</a> said it's <p it's>calm"), "Tsai said it's\ncalm");
+        assert_eq!(to_text("<a title = \"x > y\" data-z=a'b>link</a>"), "link");
         assert_eq!(to_text("<table><tr><td>a</td><td>b</td></tr></table>"), "a b");
     }
 
@@ -221,8 +321,20 @@ mod tests {
             to_text("Xi &amp; Biden&nbsp;met &#8220;today&#x201D; in Bras&iacute;lia &lt;p&gt;"),
             "Xi & Biden\u{a0}met \u{201c}today\u{201d} in Brasília <p>"
         );
-        // An unknown or unterminated reference stays as written.
-        assert_eq!(to_text("AT&T &nosuch; x"), "AT&T &nosuch; x");
+        // An unknown reference stays as written.
+        assert_eq!(to_text("AT&T &nosuch; x &#; &#xg;"), "AT&T &nosuch; x &#; &#xg;");
+        // Numeric ones as a browser reads them: Windows-1252 for 128-159, no `;` needed, and
+        // U+FFFD for zero, a surrogate or a code beyond Unicode.
+        assert_eq!(
+            to_text("Cross&#150;strait &#147;talks&#148; &#8217s"),
+            "Cross\u{2013}strait \u{201c}talks\u{201d} \u{2019}s"
+        );
+        assert_eq!(
+            to_text("a&#0;b&#xD800;c&#99999999999999999999;d&#x110000;"),
+            "a\u{fffd}b\u{fffd}c\u{fffd}d\u{fffd}"
+        );
+        // The legacy names a browser reads without `;`.
+        assert_eq!(to_text("Xi &amp Biden&nbspmet &lt;&gt &quot;x&quot"), "Xi & Biden\u{a0}met <> \"x\"");
     }
 
     #[test]
@@ -231,6 +343,14 @@ mod tests {
         assert_eq!(to_text(html), "Text after.");
         assert_eq!(to_text("a <script>never closed"), "a", "an unclosed hidden element hides the rest");
         assert_eq!(to_text("a <!-- never closed"), "a");
+        // A hidden element written self-closing has no content.
+        assert_eq!(to_text("<p>Share <svg viewBox='0 0 1 1'/></p><p>Taiwan Strait</p>"), "Share\nTaiwan Strait");
+        // `<!-->` and `<!--->` are whole comments; a full page's head is not text.
+        assert_eq!(to_text("Intro<!--><p>Taiwan</p><!--->x"), "Intro\nTaiwan\nx");
+        assert_eq!(
+            to_text("<html><head><title>Site</title><meta charset=utf-8></head><body><p>Text</p></body></html>"),
+            "Text"
+        );
     }
 
     #[test]

@@ -167,7 +167,7 @@ pub(super) struct GroupDef {
 }
 
 /// A phrase with its white space normalised (trimmed, runs collapsed to one space) and its
-/// accents composed.
+/// decomposed accents composed.
 #[derive(Debug)]
 pub(super) struct PhraseDef {
     pub text: String,
@@ -514,12 +514,12 @@ fn tag_def(
     })
 }
 
-/// Validates and normalises one phrase: white space as [`PhraseDef`] says, accents composed
-/// (NFC), as texts are matched ([`crate::enrich::text::NormalizedCopy`]).
+/// Validates and normalises one phrase: white space as [`PhraseDef`] says, accents composed as
+/// they are in the texts it is matched against ([`crate::enrich::text::NormalizedCopy`]).
 fn phrase(ctx: &Ctx<'_>, tag: Option<&str>, p: &Spanned<String>) -> Result<PhraseDef, TaxonomyError> {
-    use unicode_normalization::UnicodeNormalization;
     let pos = ctx.pos(p.span().start);
-    let text: String = p.get_ref().split_whitespace().collect::<Vec<_>>().join(" ").nfc().collect();
+    let text = p.get_ref().split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = crate::enrich::text::NormalizedCopy::of(&text).map_or(text, |copy| copy.text);
     if text.is_empty() {
         return Err(ctx.err_at(pos, tag, "empty phrase"));
     }

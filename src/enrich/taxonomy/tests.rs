@@ -177,6 +177,10 @@ fn decomposed_accents_match_as_composed_ones() {
     let doc = Document::new(body, 0);
     let sentences: Vec<&str> = found.sentences.iter().map(|&i| doc.sentence(i)).collect();
     assert_eq!(sentences, ["El estrecho de Taiwa\u{301}n.", "Kie\u{308}v ha hablado.", "TAIWA\u{301}N y Taiwán."]);
+    // Phrases are read as texts are, not fully normalised: a sign that NFC would replace by a
+    // letter (the ångström sign U+212B) still matches the text that writes it.
+    let t = tax(&one_tag("[tag.terms.a]\nphrases = [\"\u{212b}ngstr\u{f6}m unit\"]\n"));
+    assert_eq!(terms(&t, "t", "", "One \u{212b}ngstr\u{f6}m unit."), vec![("\u{212b}ngstr\u{f6}m unit".to_owned(), 1)]);
 }
 
 #[test]
