@@ -128,6 +128,39 @@ async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason_and_committed()
     assert_all_committed(&fx).await;
 }
 
+/// With `enrich.html`, the worker reads title and body as the text of their HTML: a phrase split
+/// by markup is found, one inside a script is not, and an article of markup only is dead-lettered
+/// as `no_text` with the reason. The records keep the fields as received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_articles_are_read_as_their_text_when_configured() {
+    let fx = Fixture::new("html");
+    let mut settings = fx.settings.clone();
+    settings.enrich.html = true;
+    let body = "<p>Military hotline talks between the <b>People's Liberation Army</b> and the Pentagon resumed.</p><p>Defense chiefs held a video call to keep lines of communication open.</p><script>/* Fentanyl seizures at the border rose sharply. Fentanyl precursor chemicals were shipped from China. Fentanyl overdoses killed thousands. */</script>";
+    let article = serde_json::json!({"id": "h1", "title": "US and China restore <em>military-to-military</em> communication", "body": body});
+    let markup_only = serde_json::json!({"id": "h2", "title": "<img src=x>", "body": "<p>&#32;</p>"});
+    fx.produce(&[
+        (Some(b"h1".to_vec()), article.to_string().into_bytes()),
+        (Some(b"h2".to_vec()), markup_only.to_string().into_bytes()),
+    ]);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let out = fx.read(OUTPUT, 1, WAIT);
+    let dlq = fx.read(DLQ, 1, WAIT);
+    worker.shutdown().await.unwrap();
+
+    let record = out[0].json();
+    assert_eq!(record["body"], body, "the record keeps the body as received");
+    let tags: Vec<&str> =
+        record["enrichment"]["tags"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert!(tags.contains(&"military_communications"), "{tags:?}");
+    // Read as plain text, the script's comment makes it a fentanyl article.
+    assert!(!tags.contains(&"fentanyl"), "a script is not text: {tags:?}");
+    assert_eq!(dlq[0].key.as_deref(), Some("h2"));
+    assert_eq!(dlq[0].headers[headers::CLASS], "no_text");
+    assert!(dlq[0].headers[headers::MESSAGE].contains("only HTML markup"), "{:?}", dlq[0].headers);
+    assert_all_committed(&fx).await;
+}
+
 /// Input headers (trace context, producer metadata, names that are not UTF-8, null values)
 /// reach the enriched record and the dead letter unchanged and in order, then (on the enriched
 /// record) where the input was, replacing an earlier enrichment's source headers; error headers
