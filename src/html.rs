@@ -1,6 +1,6 @@
 //! HTML in `title` and `body` read as the text a browser shows (`enrich.html = true`): tags and
-//! comments removed, the contents of `script`, `style`, `template`, `noscript` and `svg`
-//! removed, character references decoded (`&amp;`, `&eacute;`, `&#8217;`), white space collapsed
+//! comments removed, the contents of `script`, `style`, `template`, `noscript`, `svg` and a
+//! full page's `title` removed, character references decoded (`&amp;`, `&eacute;`, `&#8217;`), white space collapsed
 //! as HTML does, and block elements (`<p>`, `<br>`, `<li>`, headings...) ending a line, so that a
 //! paragraph ends a sentence.
 //!
@@ -9,8 +9,9 @@
 
 use std::borrow::Cow;
 
-/// Elements whose content is not text a reader sees.
-const HIDDEN: [&str; 7] = ["head", "noscript", "script", "style", "svg", "template", "title"];
+/// Elements whose content is not text a reader sees. Not `head`, whose end tag may be left out:
+/// its other elements hold no text.
+const HIDDEN: [&str; 6] = ["noscript", "script", "style", "svg", "template", "title"];
 
 /// Elements that start and end a line of text (`td`/`th` separate cells with a space instead).
 #[rustfmt::skip]
@@ -351,6 +352,7 @@ mod tests {
             to_text("<html><head><title>Site</title><meta charset=utf-8></head><body><p>Text</p></body></html>"),
             "Text"
         );
+        assert_eq!(to_text("<html><head><title>Site</title><body><p>Text</p>"), "Text", "a head left open");
     }
 
     #[test]
