@@ -4,9 +4,9 @@
 //!
 //! 1. Most articles are plainly English, and a count of English function words decides those
 //!    ([`is_plainly_english`]): a few instructions a word.
-//! 2. Text whose letters are all of the scripts of the 16 languages whichlang knows (the Latin
-//!    alphabets of its Latin-script languages, Cyrillic, Arabic, Chinese, Japanese, Korean) goes
-//!    to whichlang, a linear model over character n-grams at about a microsecond per kilobyte.
+//! 2. Text in the scripts of the 16 languages whichlang knows (the Latin alphabets of its
+//!    Latin-script languages, Cyrillic, Arabic, Chinese, Japanese, Korean), with no letter of a
+//!    rival language (step 3), goes to whichlang, a linear model over character n-grams at about a microsecond per kilobyte.
 //!    It always answers one of its 16 languages, so it must not see text that may be in
 //!    another: it gave Greek, Hebrew and Thai as Vietnamese, Ukrainian as Russian, Persian as
 //!    Arabic and Polish as Turkish.

@@ -99,8 +99,8 @@ fn is_combining_accent(c: char) -> bool {
 ///   ideographic space, which separates runs of Chinese and Japanese as punctuation does) is one
 ///   ASCII space. Taxonomy phrases are written and compiled with single spaces; wire copy is
 ///   often double-spaced and text from HTML has no-break spaces;
-/// - a letter followed by combining accents that compose into one character (Unicode NFC) is
-///   that character: "Taiwa\u{301}n" as sent by sources that write decomposed text (NFD, as
+/// - a letter followed by combining accents (from U+0300–U+033F, see [`copy_seeds`]) that
+///   compose into one character (Unicode NFC) is that character: "Taiwa\u{301}n" as sent by sources that write decomposed text (NFD, as
 ///   macOS file names) is "Taiwán", as the phrases are compiled. Sequences that do not compose
 ///   into a single character are left as they are.
 #[derive(Debug)]
