@@ -179,10 +179,15 @@ impl RawArticle {
         if let Some(std::borrow::Cow::Owned(text)) = self.body().map(crate::html::to_text) {
             self.body = Some(Text::Decoded(text));
         }
-        if self.title().is_none_or(is_blank) && self.body().is_none_or(is_blank) {
+        if self.has_no_text() {
             return Err(DecodeError::NoTextOutsideMarkup);
         }
         Ok(self)
+    }
+
+    /// Whether title and body are both absent or blank ([`is_blank`]).
+    fn has_no_text(&self) -> bool {
+        self.title().is_none_or(is_blank) && self.body().is_none_or(is_blank)
     }
 
     /// Type-checks the known fields and reads them.
@@ -215,7 +220,7 @@ impl RawArticle {
                 _ => return Err(DecodeError::MissingId),
             },
         };
-        if self.title().is_none_or(is_blank) && self.body().is_none_or(is_blank) {
+        if self.has_no_text() {
             return Err(DecodeError::NoText);
         }
         Ok(self)

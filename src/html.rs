@@ -37,14 +37,14 @@ pub fn to_text(html: &str) -> Cow<'_, str> {
         rest = match Markup::read(markup) {
             Markup::Skip(len) => &markup[len..],
             Markup::Tag { name, closing, self_closing, len } => {
-                let lower = name.to_ascii_lowercase();
+                let is_in = |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(name));
                 let after = &markup[len..];
-                if !closing && !self_closing && HIDDEN.contains(&lower.as_str()) {
-                    skip_element(after, &lower)
+                if !closing && !self_closing && is_in(&HIDDEN) {
+                    skip_element(after, name)
                 } else {
-                    if BLOCKS.contains(&lower.as_str()) {
+                    if is_in(&BLOCKS) {
                         out.line_break();
-                    } else if matches!(lower.as_str(), "td" | "th") {
+                    } else if is_in(&["td", "th"]) {
                         out.space();
                     }
                     after
@@ -120,7 +120,7 @@ impl<'a> Markup<'a> {
     }
 }
 
-/// What follows the end tag of element `name` (lower case) in `html`, or nothing when it is
+/// What follows the end tag of element `name` (in any case) in `html`, or nothing when it is
 /// never closed.
 fn skip_element<'a>(html: &'a str, name: &str) -> &'a str {
     let mut rest = html;

@@ -306,25 +306,7 @@ impl MarkerTable {
 }
 
 fn iso639_1(lang: whichlang::Lang) -> &'static str {
-    use whichlang::Lang::*;
-    match lang {
-        Ara => "ar",
-        Cmn => "zh",
-        Deu => "de",
-        Eng => "en",
-        Fra => "fr",
-        Hin => "hi",
-        Ita => "it",
-        Jpn => "ja",
-        Kor => "ko",
-        Nld => "nl",
-        Por => "pt",
-        Rus => "ru",
-        Spa => "es",
-        Swe => "sv",
-        Tur => "tr",
-        Vie => "vi",
-    }
+    whatlang_iso639_1(whichlang_to_whatlang(lang))
 }
 
 fn whichlang_to_whatlang(lang: whichlang::Lang) -> whatlang::Lang {
