@@ -19,8 +19,13 @@
 //!    letters (names in a headline do not make it Polish). It costs 5–15 µs on 256 bytes,
 //!    against whichlang's 1 µs, which is why it is not the only model.
 //!
-//! Latin-script languages without letters of their own that whichlang does not know
-//! (Indonesian, Finnish, Catalan...) still get one of its languages.
+//!    Function words do for Latin-script languages without letters of their own
+//!    ([`rivals_by_word`]: Indonesian `yang`, Tagalog `mga`, Catalan `amb`, Finnish `mutta`...):
+//!    two of them in the text make whatlang choose the same way. Without them Indonesian was
+//!    Turkish, Catalan Spanish, Finnish Swedish, and Tagalog English (with English sentiment).
+//!
+//! Languages neither model knows (Swahili, Albanian, Icelandic, Basque...) still get the
+//! nearest one they know; Malay is `id` and Serbian in Latin letters `hr`, whatlang's nearest.
 
 /// How much text the detector looks at: the title and the first paragraphs decide the language,
 /// and bounding it keeps the cost flat for long articles.
@@ -81,6 +86,12 @@ fn by_model(prefix: &str) -> &'static str {
         }
     }
     rival_words += usize::from(in_word && word_has_rival);
+    let function_words = rivals_by_word(prefix);
+    for lang in function_words.rivals {
+        if !rivals.contains(&lang) {
+            rivals.push(lang);
+        }
+    }
     if other_script * 2 > letters {
         // Greek, Hebrew, Thai, Devanagari...: whatlang tells the language from the script, or
         // from trigrams among the few languages written in it.
@@ -90,8 +101,13 @@ fn by_model(prefix: &str) -> &'static str {
     }
     let guess = whichlang::detect_language(prefix);
     // English is the language whose sentiment is scored: a few names with foreign letters in
-    // an English headline must not take it away.
-    if rivals.is_empty() || (guess == whichlang::Lang::Eng && rival_words * 3 < words) {
+    // an English headline must not take it away, nor Chinese names that are Tagalog or
+    // Croatian function words ("Su", "Ang", "Ng"). Another language's function words must be
+    // one word in four, and outnumber English ones.
+    let few_function_words =
+        function_words.rival_count * 4 < words || function_words.rival_count <= function_words.english_count;
+    let stays_english = guess == whichlang::Lang::Eng && rival_words * 3 < words && few_function_words;
+    if rivals.is_empty() || stays_english {
         return iso639_1(guess);
     }
     // whichlang's answer against the languages whose letters appear: trigrams decide when they
@@ -151,6 +167,41 @@ fn rivals_by_letter(c: char) -> &'static [whatlang::Lang] {
     }
 }
 
+/// What the function words of a text say about languages whichlang does not know. Only whole
+/// words of ASCII letters count: pieces of Turkish `ilişkileri` are no Croatian `ili`.
+struct FunctionWords {
+    /// The languages of [`RIVAL_MARKERS`] whose words appear; empty when fewer than two such
+    /// words do: one `za` or `ang` in a French or English text is no evidence.
+    rivals: Vec<whatlang::Lang>,
+    /// How many words are function words of those languages.
+    rival_count: usize,
+    /// How many words are English function words ([`ENGLISH_MARKERS`]).
+    english_count: usize,
+}
+
+fn rivals_by_word(prefix: &str) -> FunctionWords {
+    let mut found = FunctionWords { rivals: Vec::new(), rival_count: 0, english_count: 0 };
+    let whole_ascii_words = prefix.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty() && w.is_ascii());
+    for word in whole_ascii_words {
+        match MARKERS.get(word.as_bytes()) {
+            ENGLISH => found.english_count += 1,
+            kind if kind >= FIRST_RIVAL => {
+                found.rival_count += 1;
+                for lang in RIVAL_MARKERS[usize::from(kind - FIRST_RIVAL)].1 {
+                    if !found.rivals.contains(lang) {
+                        found.rivals.push(*lang);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if found.rival_count < 2 {
+        found.rivals.clear();
+    }
+    found
+}
+
 /// Whether `c` is of the scripts of whichlang's languages: the Latin letters of its alphabets
 /// (ASCII, Latin-1 but for `æ ø`, `œ ÿ`, Turkish `ğ ı İ ş`, Vietnamese), Cyrillic, the Arabic
 /// script, Chinese characters, kana and Hangul. Devanagari is left out although whichlang has
@@ -195,20 +246,21 @@ pub fn detection_prefix(text: &str) -> Option<&str> {
 
 /// Whether the text reads as running English: at least [`MIN_ENGLISH_MARKERS`] words, and one
 /// word in [`ENGLISH_MARKER_SHARE`], are English function words, and words that are function
-/// words of the other Latin-script languages whichlang knows are fewer than a quarter of those.
+/// words of other Latin-script languages (whichlang's, and [`RIVAL_MARKERS`]) are fewer than a
+/// quarter of those.
 /// Words that belong to both sides ("in", "is", "was", "on", "as", "an", "a", "do") count for
 /// neither. Running English has about one marker in four words, news full of names one in
 /// eight; other languages have English markers only in quotes, and then their own beside them.
 pub fn is_plainly_english(prefix: &str) -> bool {
     let (mut words, mut english, mut foreign) = (0usize, 0usize, 0usize);
+    // Runs of ASCII letters: a word with other letters is cut into pieces, which English has
+    // few of.
     for word in prefix.as_bytes().split(|b| !b.is_ascii_alphabetic()).filter(|w| !w.is_empty()) {
         words += 1;
-        if word.len() <= 6 {
-            match MARKERS.get(word) {
-                ENGLISH => english += 1,
-                FOREIGN => foreign += 1,
-                _ => {}
-            }
+        match MARKERS.get(word) {
+            0 => {}
+            ENGLISH => english += 1,
+            _ => foreign += 1,
         }
     }
     english >= MIN_ENGLISH_MARKERS && english * ENGLISH_MARKER_SHARE >= words && foreign * 4 <= english
@@ -237,21 +289,78 @@ const FOREIGN_MARKERS: [&str; 76] = [
     "ve", "bir", "bu", "ile", "nel", "sul", "aux",
 ];
 
+/// Function words of the Latin-script languages whatlang knows and whichlang does not, with the
+/// languages they point to (ASCII spellings). None is an English word or a common first name
+/// (Hungarian `mint`, Slovene `bo`; Afrikaans `sal` is kept), nor one of [`FOREIGN_MARKERS`],
+/// and words common in whichlang's languages are left out (Portuguese `na` and `ter`, French
+/// `je`, Spanish `este` and `su`, German `die`, Dutch `veel`): text in those must not pay for
+/// whatlang.
+#[rustfmt::skip]
+const RIVAL_MARKERS: [(&[&str], &[whatlang::Lang]); 20] = {
+    use whatlang::Lang::*;
+    [
+        (&["yang", "dengan", "untuk", "tidak", "ini", "itu", "dari", "akan", "pada", "juga", "dalam",
+           "oleh", "kepada", "adalah", "bahwa", "sudah", "telah", "karena", "atau", "mereka",
+           "tersebut", "ialah", "kerana", "baharu"], &[Ind]),
+        (&["ng", "mga", "ang", "ay", "nang", "ito", "hindi", "siya", "niya", "nila", "kanilang",
+           "dahil", "upang", "lamang", "naman"], &[Tgl]),
+        (&["sa"], &[Tgl, Slk, Hrv]),
+        (&["joka", "jotka", "jossa", "kun", "mutta", "ovat", "kuin", "mukaan", "niin", "vuonna",
+           "joilla", "jonka", "joita", "kanssa", "ensi", "olla", "ole", "koska", "jotta"], &[Fin]),
+        (&["ja", "ei", "oli"], &[Fin, Est]),
+        (&["ka", "kui", "aga", "ning", "mida", "seda", "kes", "nad", "mille",
+           "koos", "kuid", "siis", "pole", "sest", "kus"], &[Est]),
+        (&["els", "amb", "dels", "aquest", "aquesta", "pels", "pel", "seva", "seus", "molt", "fins",
+           "anys", "avui"], &[Cat]),
+        (&["vir", "hulle", "ek", "jy", "baie", "asook", "sal", "saam", "nuwe", "hierdie"], &[Afr]),
+        (&["nie"], &[Afr, Pol]),
+        (&["koji", "koja", "koje", "nije", "jer", "kao", "ili", "prema", "nakon", "tako", "biti",
+           "samo", "sve"], &[Hrv]),
+        (&["od", "za"], &[Hrv, Slv]),
+        (&["ki", "tudi", "ker", "kot", "lahko", "zaradi", "naj", "vendar",
+           "kar"], &[Slv]),
+        (&["jsou", "jako", "podle", "byl", "bylo", "ktery"], &[Ces]),
+        (&["aby"], &[Ces, Slk]),
+        (&["ako", "podla", "bol", "ktory"], &[Slk]),
+        (&["hogy", "egy", "az", "csak", "pedig"], &[Hun]),
+        (&["pentru", "sunt", "fost", "cu", "pe", "dupa", "foarte", "acest", "aceasta"], &[Ron]),
+        (&["og", "ikke", "jeg"], &[Dan, Nob]),
+        (&["wedi", "yn", "roedd", "hefyd"], &[Cym]),
+        (&["ukuthi", "futhi", "kanye", "ngoba"], &[Zul]),
+    ]
+};
+
 const ENGLISH: u8 = 1;
 const FOREIGN: u8 = 2;
+/// The kind of the words of `RIVAL_MARKERS[i]` is `FIRST_RIVAL + i`.
+const FIRST_RIVAL: u8 = 3;
 
 /// The marker words, lower case, in an open-addressing table built at compile time: a word of
-/// up to six ASCII letters is one `u64`, so a lookup is a multiply and a compare or two.
+/// up to eight ASCII letters is one `u64`, so a lookup is a multiply and a compare or two.
 static MARKERS: MarkerTable = MarkerTable::new();
 
+/// Longer words are no marker.
+const MAX_MARKER_LEN: usize = 8;
+const MARKER_SLOTS: usize = 512;
+
 struct MarkerTable {
-    keys: [u64; 256],
-    kinds: [u8; 256],
+    keys: [u64; MARKER_SLOTS],
+    kinds: [u8; MARKER_SLOTS],
 }
 
 impl MarkerTable {
     const fn new() -> Self {
-        let mut table = MarkerTable { keys: [0; 256], kinds: [0; 256] };
+        let mut table = MarkerTable { keys: [0; MARKER_SLOTS], kinds: [0; MARKER_SLOTS] };
+        let mut group = 0;
+        while group < RIVAL_MARKERS.len() {
+            let words = RIVAL_MARKERS[group].0;
+            let mut i = 0;
+            while i < words.len() {
+                table.insert(words[i].as_bytes(), FIRST_RIVAL + group as u8);
+                i += 1;
+            }
+            group += 1;
+        }
         let mut i = 0;
         while i < ENGLISH_MARKERS.len() {
             table.insert(ENGLISH_MARKERS[i].as_bytes(), ENGLISH);
@@ -277,29 +386,33 @@ impl MarkerTable {
     }
 
     const fn slot(key: u64) -> usize {
-        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - MARKER_SLOTS.trailing_zeros())) as usize
     }
 
     const fn insert(&mut self, word: &[u8], kind: u8) {
+        assert!(word.len() <= MAX_MARKER_LEN, "a marker word is longer than a key holds");
         let key = Self::key(word);
         let mut slot = Self::slot(key);
         while self.keys[slot] != 0 {
             assert!(self.keys[slot] != key, "a marker word is listed twice");
-            slot = (slot + 1) % 256;
+            slot = (slot + 1) % MARKER_SLOTS;
         }
         self.keys[slot] = key;
         self.kinds[slot] = kind;
     }
 
-    /// The kind of an ASCII-letter word of at most six letters, 0 when it is no marker.
+    /// The kind of an ASCII-letter word, 0 when it is no marker.
     fn get(&self, word: &[u8]) -> u8 {
+        if word.len() > MAX_MARKER_LEN {
+            return 0;
+        }
         let key = Self::key(word);
         let mut slot = Self::slot(key);
         loop {
             match self.keys[slot] {
                 0 => return 0,
                 k if k == key => return self.kinds[slot],
-                _ => slot = (slot + 1) % 256,
+                _ => slot = (slot + 1) % MARKER_SLOTS,
             }
         }
     }
@@ -494,6 +607,47 @@ mod tests {
             ("ro", "Guvernul a anunțat noi măsuri pentru economie"),
         ] {
             assert_eq!(detect(text), Some(lang), "{text}");
+        }
+    }
+
+    /// News in Latin-script languages that have no letters of their own whichlang lacks: before
+    /// function words counted, Indonesian came out Turkish, Tagalog English (and took English
+    /// sentiment), Finnish and Estonian Swedish, Catalan Spanish, Afrikaans Dutch.
+    const BY_FUNCTION_WORDS: [(&str, &str); 12] = [
+        ("id", "Presiden Joko Widodo meresmikan jalan tol baru yang menghubungkan dua kota besar di Jawa. Proyek ini diharapkan dapat mengurangi kemacetan dan mempercepat distribusi barang."),
+        ("id", "Perdana Menteri berkata kerajaan akan memperkenalkan langkah baharu bagi membantu rakyat yang terjejas akibat banjir di beberapa negeri."),
+        ("tl", "Nagbabala ang PAGASA na lalakas pa ang bagyo habang papalapit ito sa hilagang Luzon, kaya pinayuhan ang mga residente na lumikas na."),
+        ("tl", "Sinabi ng Pangulo na hindi niya papayagan ang anumang panghihimasok sa teritoryo ng bansa sa West Philippine Sea."),
+        ("fi", "Suomen hallitus ja opposition puolueet eivät päässeet sopuun budjetista, mutta neuvottelut jatkuvat ensi viikolla."),
+        ("fi", "Hallitus ilmoitti tiistaina uusista toimista, joilla pyritään hillitsemään hintojen nousua. Ministerin mukaan päätökset tehdään ensi viikolla eduskunnan kanssa."),
+        ("et", "Valitsus teatas teisipäeval uutest meetmetest, mille eesmärk on piirata hindade tõusu. Ministri sõnul tehakse otsused järgmisel nädalal koos parlamendiga."),
+        ("ca", "La policia ha detingut tres persones per la seva relació amb el robatori d'una joieria al centre de Barcelona, segons ha informat el cos."),
+        ("af", "Die polisie het drie verdagtes in hegtenis geneem nadat hulle 'n motor gesteel het, het 'n woordvoerder gesê. Hulle sal Maandag in die hof verskyn."),
+        ("hr", "Policija je uhitila trojicu osumnjicenih koji su opljackali banku u centru grada, a jedan od njih je ranjen tijekom bijega."),
+        ("sl", "Vlada je sprejela nove ukrepe, ki naj bi zmanjsali cene energije, vendar opozicija trdi, da so prepozni in premalo ucinkoviti."),
+        ("ro", "Presedintele a declarat ca tara va continua sa sprijine Ucraina si ca sanctiunile impotriva Rusiei trebuie mentinute pentru ca sunt eficiente."),
+    ];
+
+    #[test]
+    fn latin_languages_without_letters_of_their_own_go_by_function_words() {
+        for (lang, text) in BY_FUNCTION_WORDS {
+            assert_eq!(detect(text), Some(lang), "{text:.40}");
+        }
+        // English naming people whose names are such words stays English, and so does English
+        // quoting two of them.
+        for text in [
+            "Su Tseng-chang and Ang Lee: Alipay gets warm welcome in Santa's hometown",
+            "Su Tseng-chang and Ang Lee: Bundesliga matchday 19: Talking points",
+            "Su Tseng-chang met Ang Lee and Ng Chee-meng in Taipei on Monday to discuss the film festival and trade ties with Singapore.",
+            "Filipino workers sang 'Ang Bayan Ko' as they marched to the palace, and the crowd chanted 'hindi kami aalis' until the evening.",
+        ] {
+            assert_eq!(detect(text), Some("en"), "{text}");
+        }
+        // whichlang's own languages do not pay for whatlang: their text has fewer than two of
+        // those words.
+        for (lang, text) in NOT_ENGLISH {
+            assert!(rivals_by_word(text).rivals.is_empty(), "{lang}: {text:.40}");
+            assert_eq!(detect(text), Some(lang));
         }
     }
 
