@@ -175,7 +175,10 @@ pub struct Limits {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct TaxonomySettings {
-    /// Taxonomy file; when unset, the built-in default taxonomy (a copy of config/taxonomy.toml).
+    /// Taxonomy file; when unset or empty, the built-in default taxonomy (a copy of
+    /// config/taxonomy.toml). Empty lets an environment override
+    /// (`NEWS_ENRICHER_TAXONOMY__PATH=`) go back to the built-in one.
+    #[serde(deserialize_with = "empty_as_none")]
     pub path: Option<PathBuf>,
     /// Seconds between checks of the taxonomy file for a new content, which is then reloaded
     /// while the worker runs (as on SIGHUP, see `crate::reload`); 0 (the default) checks only
@@ -206,6 +209,10 @@ pub struct EnrichSettings {
     /// ([`crate::html`]). The record keeps both fields as received.
     pub html: bool,
 }
+
+/// More enrichment threads than any machine has cores gains nothing, and each costs a stack:
+/// a mistyped value must be refused, not abort the worker when the threads cannot be made.
+pub const MAX_ENRICH_THREADS: usize = 1024;
 
 impl EnrichSettings {
     /// Threads for CPU-bound enrichment: `threads`, or one per core when 0.
@@ -335,6 +342,33 @@ const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 8] = [
         "a group without a usable committed offset must start at the oldest record, not skip the backlog",
     ),
 ];
+
+/// The name librdkafka keeps a property under: the `topic.` prefix of a topic-level property
+/// dropped (librdkafka takes `topic.acks` for `acks`; `topic.metadata.*` and `topic.blacklist`
+/// are global properties of their own) and aliases resolved (`linger.ms` is
+/// `queue.buffering.max.ms`, `acks` is `request.required.acks`). Two spellings of one property
+/// must never both reach librdkafka: rdkafka's `ClientConfig` is a hash map, so which of them
+/// librdkafka applied last would change from one start to the next.
+pub fn canonical_property_name(key: &str) -> &str {
+    let key = match key.strip_prefix("topic.") {
+        Some(rest) if !rest.starts_with("metadata.") && rest != "blacklist" => rest,
+        _ => key,
+    };
+    match key {
+        "bootstrap.servers" => "metadata.broker.list",
+        "max.in.flight" => "max.in.flight.requests.per.connection",
+        "sasl.mechanism" => "sasl.mechanisms",
+        "sasl.oauthbearer.client.credentials.client.id" => "sasl.oauthbearer.client.id",
+        "sasl.oauthbearer.client.credentials.client.secret" => "sasl.oauthbearer.client.secret",
+        "max.partition.fetch.bytes" => "fetch.message.max.bytes",
+        "linger.ms" => "queue.buffering.max.ms",
+        "retries" => "message.send.max.retries",
+        "compression.type" => "compression.codec",
+        "acks" => "request.required.acks",
+        "delivery.timeout.ms" => "message.timeout.ms",
+        other => other,
+    }
+}
 
 const RETRY_UNTIL_DELIVERED: &str = "records are retried until the broker has them; a record that timed out would be sent again after later ones, out of per-key order and possibly twice";
 
@@ -666,8 +700,11 @@ impl Settings {
                 return Err(invalid(key, "must not be empty"));
             }
         }
-        if k.input_topics.is_empty() || k.input_topics.iter().any(|t| t.trim().is_empty()) {
-            return Err(invalid("kafka.input_topics", "must list at least one non-empty topic"));
+        if k.input_topics.is_empty() {
+            return Err(invalid("kafka.input_topics", "must list at least one topic"));
+        }
+        if let Some(i) = k.input_topics.iter().position(|t| t.trim().is_empty()) {
+            return Err(invalid(format!("kafka.input_topics[{i}]"), "must not be an empty topic name"));
         }
         for out in [&k.output_topic, &k.dlq_topic].into_iter().chain(self.routes.iter().map(|r| &r.topic)) {
             if k.input_topics.contains(out) {
@@ -692,12 +729,14 @@ impl Settings {
                 format!("must be between 1 and {}", MAX_DURATION_MS / 1000),
             ));
         }
+        // Each property's own checks first: they name its table and what librdkafka makes of it.
+        self.validate_client_properties()?;
         let session_timeout_ms = self
             .consumer_kafka_properties()
             .get("session.timeout.ms")
             .map(|v| {
-                v.parse::<u64>().map_err(|_| {
-                    invalid("kafka.properties.session.timeout.ms", "must be a whole number of milliseconds")
+                v.trim().parse::<u64>().map_err(|_| {
+                    invalid("kafka.consumer_properties.session.timeout.ms", "must be a whole number of milliseconds")
                 })
             })
             .transpose()?
@@ -718,6 +757,12 @@ impl Settings {
         }
         if self.limits.max_message_bytes == 0 {
             return Err(invalid("limits.max_message_bytes", "must be at least 1"));
+        }
+        if self.enrich.threads > MAX_ENRICH_THREADS {
+            return Err(invalid(
+                "enrich.threads",
+                format!("must be at most {MAX_ENRICH_THREADS} (0 means one per CPU core)"),
+            ));
         }
         if !self.http.listen.is_empty() && self.http.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(invalid(
@@ -754,7 +799,6 @@ impl Settings {
                 return Err(invalid("taxonomy.path", format!("{}: {problem}", path.display())));
             }
         }
-        self.validate_client_properties()?;
         if let Some(remote) = self.sentiment.remote.as_ref() {
             validate_remote(remote, k.drain_timeout_ms)?;
         }
@@ -923,14 +967,16 @@ impl Settings {
                 let normalized = normalized_property_value(&value);
                 if let Some((_, required, why)) = DELIVERY_PROPERTIES.iter().find(|(name, required, _)| {
                     // "0" is also a boolean's false, so numbers are compared as written too.
-                    *name == key && !required.contains(&normalized.as_str()) && !required.contains(&value.trim())
+                    canonical_property_name(name) == canonical_property_name(&key)
+                        && !required.contains(&normalized.as_str())
+                        && !required.contains(&value.trim())
                 }) {
                     return Err(invalid(
                         format!("{table}.{key}"),
                         format!("must be {} (or left out): {why}", required.join(" or ")),
                     ));
                 }
-                if key == "statistics.interval.ms"
+                if canonical_property_name(&key) == "statistics.interval.ms"
                     && !value.trim().parse::<u32>().is_ok_and(|ms| (1..=MAX_STATISTICS_INTERVAL_MS).contains(&ms))
                 {
                     return Err(invalid(
@@ -1094,8 +1140,16 @@ fn flatten_properties(tables: &[&BTreeMap<String, serde_json::Value>]) -> BTreeM
     out
 }
 
+/// The key under which the `toml` crate hands a date or time to serde.
+const TOML_DATETIME: &str = "$__toml_private_datetime";
+
 fn flatten_property(key: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
     match value {
+        // A TOML date or time (`"sasl.password" = 2024-01-01` unquoted) is a one-entry table
+        // to serde; librdkafka gets it as written.
+        serde_json::Value::Object(map) if map.len() == 1 && map.contains_key(TOML_DATETIME) => {
+            flatten_property(key, &map[TOML_DATETIME], out);
+        }
         serde_json::Value::Object(map) => {
             for (k, v) in map {
                 flatten_property(&format!("{key}.{k}"), v, out);
@@ -1109,6 +1163,11 @@ fn flatten_property(key: &str, value: &serde_json::Value, out: &mut BTreeMap<Str
             out.insert(key.to_owned(), other.to_string());
         }
     }
+}
+
+fn empty_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let path = Option::<PathBuf>::deserialize(d)?;
+    Ok(path.filter(|p| !p.as_os_str().is_empty()))
 }
 
 fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -1334,6 +1393,12 @@ mod tests {
             ("properties", "enable.auto.offset.store", "1"),
             ("producer_properties", "message.timeout.ms", "300000"),
             ("properties", "delivery.timeout.ms", "60000"),
+            // librdkafka takes a topic-level property with a `topic.` prefix too.
+            ("consumer_properties", "topic.auto.offset.reset", "latest"),
+            ("producer_properties", "topic.acks", "1"),
+            ("producer_properties", "topic.request.required.acks", "1"),
+            ("properties", "topic.message.timeout.ms", "5000"),
+            ("properties", "topic.delivery.timeout.ms", "5000"),
         ] {
             let e = load_str(&format!("[kafka.{table}]\n\"{property}\" = \"{value}\"\n"), &[]).unwrap_err().to_string();
             assert!(e.starts_with(&format!("kafka.{table}.{property}: must be ")), "{e}");
@@ -1343,6 +1408,26 @@ mod tests {
                     [kafka.consumer_properties]\n\"statistics.interval.ms\" = \"1000\"\n\"enable.auto.commit\" = \"1\"\n\
                     \"auto.offset.reset\" = \"smallest\"\n\"message.timeout.ms\" = \"0\"\n";
         load_str(toml, &[]).unwrap();
+    }
+
+    #[test]
+    fn review_findings_get_named_errors_or_work() {
+        let e = load_str("[enrich]\nthreads = 100000\n", &[]).unwrap_err().to_string();
+        assert_eq!(e, "enrich.threads: must be at most 1024 (0 means one per CPU core)");
+        load_str("[enrich]\nthreads = 1024\n", &[]).unwrap();
+        // An empty path (how an environment override unsets one) is the built-in taxonomy.
+        let s = load_str("[taxonomy]\npath = \"config/taxonomy.toml\"\n", &[("NEWS_ENRICHER_TAXONOMY__PATH", "")]);
+        assert_eq!(s.unwrap().taxonomy.path, None);
+        // A TOML date is passed on as written, not as serde's private table.
+        let s = load_str("[kafka.properties]\n\"sasl.password\" = 2024-01-01\n", &[]).unwrap();
+        assert_eq!(s.kafka_properties()["sasl.password"], "2024-01-01");
+        let e = load_str("[kafka]\ninput_topics = [\"news.raw\", \" \"]\n", &[]).unwrap_err().to_string();
+        assert_eq!(e, "kafka.input_topics[1]: must not be an empty topic name");
+        let e = load_str("[kafka]\ninput_topics = []\n", &[]).unwrap_err().to_string();
+        assert_eq!(e, "kafka.input_topics: must list at least one topic");
+        // A property is named with the table it is in.
+        let e = load_str("[kafka.consumer_properties]\n\"session.timeout.ms\" = 15000.5\n", &[]).unwrap_err();
+        assert!(e.to_string().starts_with("kafka.consumer_properties.session.timeout.ms: must be a whole number"), "{e}");
     }
 
     #[test]

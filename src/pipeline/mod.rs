@@ -21,7 +21,7 @@ pub use partition::MAX_HEADERS;
 pub mod record_headers;
 pub mod stats;
 
-use crate::config::Settings;
+use crate::config::{canonical_property_name, Settings};
 use crate::enrich::Enricher;
 use consumer::WorkerContext;
 use output::Topics;
@@ -714,7 +714,7 @@ fn topic_problems<C: rdkafka::ClientContext>(
 /// `kafka.producer_properties`; credentials are redacted.
 pub fn check_client_configs(settings: &Settings) -> Result<(), (String, String)> {
     fn refusal<C: rdkafka::config::FromClientConfig>(mut config: ClientConfig) -> Option<String> {
-        config.remove("bootstrap.servers");
+        config.remove(canonical_property_name("bootstrap.servers"));
         match config.create::<C>() {
             Ok(_) => None,
             Err(rdkafka::error::KafkaError::ClientCreation(message)) => Some(message),
@@ -804,15 +804,18 @@ fn consumer_config_from(settings: &Settings, brokers: &str, user: BTreeMap<Strin
     )
 }
 
-/// Our librdkafka settings for one client, then the user's properties for it (which win).
+/// Our librdkafka settings for one client, then the user's properties for it (which win), each
+/// under its canonical name ([`canonical_property_name`]), so that a user's `topic.acks` or
+/// `linger.ms` replaces ours rather than sitting beside it in rdkafka's hash map.
 fn client_config(brokers: &str, user: BTreeMap<String, String>, own: &[(&str, &str)]) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers);
-    config.set("client.id", format!("news-enricher-{}", env!("CARGO_PKG_VERSION")));
-    for (k, v) in own {
-        config.set(*k, *v);
+    let version = format!("news-enricher-{}", env!("CARGO_PKG_VERSION"));
+    let ours = [("bootstrap.servers", brokers), ("client.id", &version)].into_iter().chain(own.iter().copied());
+    let mut merged = BTreeMap::new();
+    for (k, v) in ours.map(|(k, v)| (k.to_owned(), v.to_owned())).chain(user) {
+        merged.insert(canonical_property_name(&k).to_owned(), v);
     }
-    for (k, v) in user {
+    let mut config = ClientConfig::new();
+    for (k, v) in merged {
         config.set(k, v);
     }
     config
@@ -996,4 +999,38 @@ pub async fn run(
         _ = worker.failed() => {}
     }
     worker.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A user's spelling of a property the worker sets (an alias, a `topic.` prefix) replaces
+    /// the worker's value: both reaching rdkafka's hash map made the winner change between
+    /// starts.
+    #[test]
+    fn user_properties_replace_the_workers_under_any_spelling() {
+        let settings = Settings::default();
+        let user = BTreeMap::from([
+            ("linger.ms".to_owned(), "50".to_owned()),
+            ("topic.compression.type".to_owned(), "zstd".to_owned()),
+            ("topic.metadata.refresh.interval.ms".to_owned(), "60000".to_owned()),
+        ]);
+        let config = producer_config_from(&settings, "broker:9092", user);
+        assert_eq!(config.get("queue.buffering.max.ms"), Some("50"));
+        assert_eq!(config.get("compression.codec"), Some("zstd"));
+        assert_eq!(config.get("topic.metadata.refresh.interval.ms"), Some("60000"), "a global property");
+        assert_eq!(config.get("metadata.broker.list"), Some("broker:9092"));
+        for alias in ["linger.ms", "compression.type", "topic.compression.type", "bootstrap.servers", "acks"] {
+            assert_eq!(config.get(alias), None, "{alias}");
+        }
+        assert_eq!(config.get("request.required.acks"), Some("all"));
+        let consumer = consumer_config_from(
+            &settings,
+            "broker:9092",
+            BTreeMap::from([("max.partition.fetch.bytes".to_owned(), "2097152".to_owned())]),
+        );
+        assert_eq!(consumer.get("fetch.message.max.bytes"), Some("2097152"));
+        assert!(consumer.create::<BaseConsumer<rdkafka::consumer::DefaultConsumerContext>>().is_ok());
+    }
 }
