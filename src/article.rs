@@ -215,9 +215,9 @@ impl RawArticle {
         (self.id, self.id_from_key) = match self.optional_str("id")? {
             Some(id) if !self.text(&id).trim().is_empty() => (self.text(&id).to_owned(), false),
             Some(_) => return Err(DecodeError::BlankId),
-            None => match key.map(std::str::from_utf8) {
-                Some(Ok(k)) if !k.trim().is_empty() => (k.to_owned(), true),
-                _ => return Err(DecodeError::MissingId),
+            None => match id_of_key(key) {
+                Some(k) => (k.to_owned(), true),
+                None => return Err(DecodeError::MissingId),
             },
         };
         if self.has_no_text() {
@@ -677,6 +677,12 @@ fn shown_name(name: &str) -> String {
         shown.push('…');
     }
     shown
+}
+
+/// The article id a message key stands for: the key when it is UTF-8 and not blank. An article
+/// without an `id` field takes it; a tombstone with any other key can delete no article.
+pub fn id_of_key(key: Option<&[u8]>) -> Option<&str> {
+    key.and_then(|k| std::str::from_utf8(k).ok()).filter(|k| !k.trim().is_empty())
 }
 
 #[cfg(test)]

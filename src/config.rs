@@ -321,6 +321,12 @@ pub enum ConfigError {
     Invalid { key: String, message: String },
 }
 
+/// Whether an input topic is a subscription pattern: librdkafka reads a name starting with `^` as
+/// a regular expression over topic names.
+pub fn is_topic_pattern(topic: &str) -> bool {
+    topic.starts_with('^')
+}
+
 /// librdkafka properties the delivery guarantees rest on: a user value must be one of the
 /// accepted ones. The worker sets them itself; they are listed so that an override that would
 /// lose or silently duplicate articles, or blind the health checks, is refused at start-up.
@@ -706,12 +712,29 @@ impl Settings {
         if let Some(i) = k.input_topics.iter().position(|t| t.trim().is_empty()) {
             return Err(invalid(format!("kafka.input_topics[{i}]"), "must not be an empty topic name"));
         }
-        for out in [&k.output_topic, &k.dlq_topic].into_iter().chain(self.routes.iter().map(|r| &r.topic)) {
+        let mut patterns = Vec::new();
+        for (i, input) in k.input_topics.iter().enumerate().filter(|(_, t)| is_topic_pattern(t)) {
+            let pattern = regex::Regex::new(input)
+                .map_err(|e| invalid(format!("kafka.input_topics[{i}]"), format!("is not a valid pattern: {e}")))?;
+            patterns.push((i, input, pattern));
+        }
+        let outputs = [("output topic", &k.output_topic), ("dead-letter topic", &k.dlq_topic)]
+            .into_iter()
+            .chain(self.routes.iter().map(|r| ("route topic", &r.topic)));
+        for (kind, out) in outputs {
             if k.input_topics.contains(out) {
                 return Err(invalid(
                     "kafka.input_topics",
-                    format!("must not contain the output topic {out:?} (that would loop)"),
+                    format!("must not contain the {kind} {out:?} (that would loop)"),
                 ));
+            }
+            for (i, input, pattern) in &patterns {
+                if pattern.is_match(out) {
+                    return Err(invalid(
+                        format!("kafka.input_topics[{i}]"),
+                        format!("the pattern {input:?} matches the {kind} {out:?}: the worker would consume its own records, which loops"),
+                    ));
+                }
             }
         }
         if k.output_topic == k.dlq_topic {
@@ -1427,7 +1450,10 @@ mod tests {
         assert_eq!(e, "kafka.input_topics: must list at least one topic");
         // A property is named with the table it is in.
         let e = load_str("[kafka.consumer_properties]\n\"session.timeout.ms\" = 15000.5\n", &[]).unwrap_err();
-        assert!(e.to_string().starts_with("kafka.consumer_properties.session.timeout.ms: must be a whole number"), "{e}");
+        assert!(
+            e.to_string().starts_with("kafka.consumer_properties.session.timeout.ms: must be a whole number"),
+            "{e}"
+        );
     }
 
     #[test]

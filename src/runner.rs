@@ -1,7 +1,7 @@
 //! Process-level wiring for the `run` and `demo` commands: the async runtime, the embedded
 //! broker when configured, signal handling, and exit codes.
 
-use crate::config::Settings;
+use crate::config::{is_topic_pattern, Settings};
 use crate::embedded::EmbeddedBroker;
 use crate::enrich::Enricher;
 use crate::pipeline::{self, output::Topics};
@@ -28,7 +28,10 @@ fn runtime(settings: &Settings) -> tokio::runtime::Runtime {
 pub fn start_embedded(settings: &Settings) -> anyhow::Result<EmbeddedBroker> {
     let broker = EmbeddedBroker::start(1)?;
     let topics = Topics::from_settings(settings);
-    for topic in settings.kafka.input_topics.iter().map(String::as_str).chain(topics.all().iter().map(|t| &**t)) {
+    // A subscription pattern names no topic to create: the topics it matches are created by
+    // producing to them (the mock cluster creates topics on request).
+    let inputs = settings.kafka.input_topics.iter().map(String::as_str).filter(|t| !is_topic_pattern(t));
+    for topic in inputs.chain(topics.all().iter().map(|t| &**t)) {
         broker.create_topic(topic, settings.embedded.partitions)?;
     }
     Ok(broker)
@@ -231,6 +234,24 @@ pub fn run(settings: &Settings, enricher: Enricher, startup: Startup) -> i32 {
     }
 }
 
+/// The topic the demo produces its sample articles to: the first input topic that is a name, or,
+/// when all are patterns, `news.raw` if one of them matches it (the demo adds it to the
+/// subscription as a name, so the worker reads it at once).
+fn demo_input_topic(settings: &Settings) -> anyhow::Result<String> {
+    let inputs = &settings.kafka.input_topics;
+    if let Some(name) = inputs.iter().find(|t| !is_topic_pattern(t)) {
+        return Ok(name.clone());
+    }
+    const FALLBACK: &str = "news.raw";
+    if inputs.iter().any(|p| regex::Regex::new(p).is_ok_and(|re| re.is_match(FALLBACK))) {
+        return Ok(FALLBACK.to_owned());
+    }
+    anyhow::bail!(
+        "kafka.input_topics has only patterns ({}), and none matches {FALLBACK:?}: add a topic name for the demo to produce its sample articles to",
+        inputs.join(", ")
+    )
+}
+
 /// The `demo` command: the real pipeline on the embedded broker with the bundled sample articles,
 /// whose records it writes to `out`. A write error stops the demo (the worker is still shut
 /// down) and is returned as a [`std::io::Error`] prefixed `stdout: `, of the same kind.
@@ -250,6 +271,10 @@ pub fn demo(settings: &Settings, enricher: Enricher, out: &mut dyn std::io::Writ
             min_score: 0.0,
         });
     }
+    let input_topic = demo_input_topic(&settings)?;
+    if !settings.kafka.input_topics.contains(&input_topic) {
+        settings.kafka.input_topics.push(input_topic.clone());
+    }
     let broker = start_embedded(&settings)?;
     let bootstrap = broker.bootstrap_servers().to_owned();
     crate::report!("demo: embedded broker at {bootstrap} (in-memory, development only)");
@@ -259,11 +284,11 @@ pub fn demo(settings: &Settings, enricher: Enricher, out: &mut dyn std::io::Writ
     for (i, line) in lines.iter().enumerate() {
         let key = format!("demo-{:03}", i + 1);
         producer
-            .send(BaseRecord::to(&settings.kafka.input_topics[0]).key(&key).payload(*line))
+            .send(BaseRecord::to(&input_topic).key(&key).payload(*line))
             .map_err(|(e, _)| anyhow::anyhow!("cannot produce the sample articles: {e}"))?;
     }
     producer.flush(Duration::from_secs(10))?;
-    crate::report!("demo: produced {} raw articles to {}", lines.len(), settings.kafka.input_topics[0]);
+    crate::report!("demo: produced {} raw articles to {input_topic}", lines.len());
 
     let reader: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
@@ -272,6 +297,10 @@ pub fn demo(settings: &Settings, enricher: Enricher, out: &mut dyn std::io::Writ
         .create()?;
     let mut watched: Vec<&str> = vec![&settings.kafka.output_topic, &settings.kafka.dlq_topic];
     watched.extend(settings.routes.iter().map(|r| r.topic.as_str()));
+    // Routes may share a topic, or write to the output topic: librdkafka refuses a subscription
+    // that names a topic twice.
+    watched.sort_unstable();
+    watched.dedup();
     reader.subscribe(&watched)?;
 
     let enricher = Arc::new(enricher);

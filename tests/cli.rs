@@ -835,6 +835,37 @@ fn demo_prints_records_and_a_summary() {
     assert_eq!((&dead["partition"], &dead["offset"]), (&logged["partition"], &logged["offset"]), "{dead} vs {logged}");
 }
 
+/// An input pattern that matches the worker's own outputs would make it consume its own
+/// records, each time writing them again: refused at start-up. A pattern that does not is
+/// accepted, and the demo produces its samples to a topic the pattern matches; routes sharing
+/// a topic do not stop the demo either.
+#[test]
+fn input_patterns_that_match_the_outputs_are_refused_and_demo_takes_patterns() {
+    for (pattern, message) in [
+        (r"^news\..*", r#"kafka.input_topics[0]: the pattern "^news\\..*" matches the output topic "news.enriched""#),
+        ("^.*dlq$", r#"kafka.input_topics[0]: the pattern "^.*dlq$" matches the dead-letter topic "news.dlq""#),
+        ("^news[", "kafka.input_topics[0]: is not a valid pattern"),
+    ] {
+        let out = bin().arg("check-config").env("NEWS_ENRICHER_KAFKA__INPUT_TOPICS", pattern).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{pattern}: {stderr}");
+        assert!(stderr.contains(message), "{pattern}: {stderr}");
+    }
+    let out = bin()
+        .arg("demo")
+        .env("NEWS_ENRICHER_KAFKA__INPUT_TOPICS", "^news[.]raw$")
+        .env(
+            "NEWS_ENRICHER_ROUTES",
+            r#"[{tag="taiwan",topic="news.tag.asia"},{tag="south_china_sea",topic="news.tag.asia"}]"#,
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("demo: produced 7 raw articles to news.raw"), "{stderr}");
+    assert!(stderr.contains("demo summary: 7 articles consumed, 6 enriched, 1 dead-lettered"), "{stderr}");
+}
+
 /// `demo` never talks to the configured cluster, so the settings for it, still exported from
 /// README's "Against a real Kafka", must not stop it; `check-config` warns that the embedded
 /// broker cannot work with them.

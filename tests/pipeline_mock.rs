@@ -192,9 +192,9 @@ async fn input_headers_are_passed_on_to_enriched_records_and_dead_letters() {
 
     let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
     let out = fx.read(OUTPUT, plain.len() + 1, WAIT);
-    fx.read(DLQ, 1, WAIT);
+    fx.read(DLQ, 2, WAIT);
     // One more than expected, briefly: an extra dead letter would show.
-    let dlq = fx.read(DLQ, 2, Duration::from_secs(2));
+    let dlq = fx.read(DLQ, 3, Duration::from_secs(2));
     let summary = worker.shutdown().await.expect("headers of any bytes never stop the worker");
 
     let enriched = out.iter().find(|r| r.key.as_deref() == Some("with-headers")).expect("the article is enriched");
@@ -299,8 +299,9 @@ async fn keys_and_headers_count_against_the_size_limit() {
 }
 
 /// A tombstone (a key, a null value) goes on as a tombstone to the output and every route
-/// topic, so compacted outputs delete the article too; without a key it is dead-lettered with
-/// its null value; with `kafka.tombstones = "dead_letter"` every one is.
+/// topic, so compacted outputs delete the article too; without a key, or with a blank one that
+/// names no article, it is dead-lettered with its null value; with `kafka.tombstones =
+/// "dead_letter"` every one is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tombstones_are_passed_on_to_the_output_and_route_topics() {
     let fx = Fixture::new("tombstones");
@@ -308,7 +309,7 @@ async fn tombstones_are_passed_on_to_the_output_and_route_topics() {
     settings.routes.push(route("taiwan", "news.tag.taiwan"));
     let articles = synthetic("live", 10);
     fx.produce_articles(&articles);
-    fx.produce_tombstones(&[Some("deleted-1"), None, Some("deleted-2")]);
+    fx.produce_tombstones(&[Some("deleted-1"), None, Some("  "), Some("deleted-2")]);
     let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
     let out = fx.read(OUTPUT, articles.len() + 2, WAIT);
     let tagged = out
@@ -318,9 +319,9 @@ async fn tombstones_are_passed_on_to_the_output_and_route_topics() {
         })
         .count();
     let routed = fx.read("news.tag.taiwan", tagged + 2, Duration::from_secs(20));
-    fx.read(DLQ, 1, WAIT);
+    fx.read(DLQ, 2, WAIT);
     // One more than expected, briefly: an extra dead letter would show.
-    let dlq = fx.read(DLQ, 2, Duration::from_secs(2));
+    let dlq = fx.read(DLQ, 3, Duration::from_secs(2));
     let summary = worker.shutdown().await.unwrap();
 
     let deleted = |records: &[Record]| -> BTreeSet<String> {
@@ -330,21 +331,48 @@ async fn tombstones_are_passed_on_to_the_output_and_route_topics() {
     assert_eq!(deleted(&out), expected, "{out:#?}");
     assert_eq!(deleted(&routed), expected, "every route topic gets the tombstones");
     assert_eq!(out.iter().filter(|r| !r.tombstone).count(), articles.len());
-    assert_eq!(dlq.len(), 1, "{dlq:#?}");
-    assert!(dlq[0].tombstone && dlq[0].key.is_none(), "the keyless null value is dead-lettered as it was");
-    assert_eq!(dlq[0].headers[headers::CLASS], "not_json");
-    assert!(dlq[0].headers[headers::MESSAGE].contains("no value"), "{:?}", dlq[0].headers);
-    assert_eq!((summary.stats.tombstones, summary.stats.dead_lettered), (2, 1));
+    assert_eq!(dlq.len(), 2, "{dlq:#?}");
+    let keyless = dlq.iter().find(|r| r.key.is_none()).expect("the keyless null value is dead-lettered as it was");
+    let blank = dlq.iter().find(|r| r.key.as_deref() == Some("  ")).expect("so is the blank key's");
+    for dead in &dlq {
+        assert!(dead.tombstone, "{dead:?}");
+        assert_eq!(dead.headers[headers::CLASS], "not_json");
+        assert!(dead.headers[headers::MESSAGE].contains("no value"), "{:?}", dead.headers);
+    }
+    assert!(!keyless.headers[headers::MESSAGE].contains("key names"), "{:?}", keyless.headers);
+    assert!(blank.headers[headers::MESSAGE].contains("key names no article"), "{:?}", blank.headers);
+    assert_eq!((summary.stats.tombstones, summary.stats.dead_lettered), (2, 2));
     assert_all_committed(&fx).await;
 
     // The other policy, on the same input, by a new group.
     settings.kafka.group_id = "tombstones-dead-letter".into();
     settings.kafka.tombstones = news_enricher::config::Tombstones::DeadLetter;
     let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    let dlq = fx.read(DLQ, 4, WAIT);
+    let dlq = fx.read(DLQ, 6, WAIT);
     let summary = worker.shutdown().await.unwrap();
-    assert_eq!(dlq.iter().filter(|r| r.tombstone).count(), 4, "the first worker's one and three more: {dlq:#?}");
-    assert_eq!((summary.stats.tombstones, summary.stats.dead_lettered), (0, 3));
+    assert_eq!(dlq.iter().filter(|r| r.tombstone).count(), 6, "the first worker's two and four more: {dlq:#?}");
+    assert_eq!((summary.stats.tombstones, summary.stats.dead_lettered), (0, 4));
+}
+
+/// Until librdkafka's first statistics after an assignment (every 5 s by default; a minute
+/// here) a partition's lag is unknown: its gauges are left out, where they read 0 ("caught up")
+/// while a backlog waited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_lag_is_left_out_until_it_is_known() {
+    let fx = Fixture::new("lag-unknown");
+    let mut settings = fx.settings.clone();
+    settings.kafka.consumer_properties.insert("statistics.interval.ms".into(), "60000".into());
+    let articles = synthetic("lag-unknown", 20);
+    fx.produce_articles(&articles);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert!(eventually(WAIT, || worker.stats().enriched == articles.len() as u64).await);
+    // The gauges are recomputed every second.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let text = worker.shared().metrics_text();
+    worker.shutdown().await.unwrap();
+    assert!(text.contains("news_enricher_assigned_partitions 4"), "{text}");
+    assert!(!text.contains("news_enricher_consumer_lag{"), "{text}");
+    assert!(!text.contains("news_enricher_consumer_lag_seconds{"), "{text}");
 }
 
 /// With `kafka.output_timestamp = "input"` the enriched records, their route copies and
@@ -554,12 +582,20 @@ async fn a_rejected_batch_goes_to_the_dlq(
     fx.produce_articles(&articles);
     fx.broker.push_request_errors(RDKafkaApiKey::Produce, &[error]);
     let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
-    let ok =
-        eventually(WAIT, || worker.stats().enriched == articles.len() as u64 && worker.shared().in_flight() == 0).await;
+    let ok = eventually(WAIT, || {
+        let stats = worker.stats();
+        stats.enriched + stats.dead_lettered == articles.len() as u64 && worker.shared().in_flight() == 0
+    })
+    .await;
     assert!(ok);
     let summary = worker.shutdown().await.unwrap();
     let rejected = summary.stats.by_dlq_reason.get("produce_failed").copied().unwrap_or(0) as usize;
     assert!(rejected > 0, "the rejected batch's inputs were dead-lettered");
+    // An article whose record was refused is dead-lettered, not enriched, in the statistics too.
+    assert_eq!(summary.stats.enriched as usize, articles.len() - rejected);
+    assert_eq!(summary.stats.dead_lettered as usize, rejected);
+    let sentiments: u64 = summary.stats.by_sentiment.values().sum();
+    assert_eq!(sentiments as usize, articles.len() - rejected, "{:?}", summary.stats.by_sentiment);
     let out = fx.read(OUTPUT, articles.len() - rejected, WAIT);
     let dlq = fx.read(DLQ, rejected, WAIT);
     let mut seen = ids_of(&out).0;
@@ -659,6 +695,11 @@ async fn a_dead_letter_too_large_to_write_goes_without_its_payload() {
     }
     assert_eq!(summary.stats.by_dlq_reason.get("too_large").copied(), Some(1));
     assert_eq!(summary.stats.by_dlq_reason.get("produce_failed").copied(), Some(1));
+    assert_eq!(
+        summary.stats.enriched as usize,
+        good.len(),
+        "the article whose record did not fit is not counted enriched"
+    );
     assert_all_committed(&fx).await;
 }
 

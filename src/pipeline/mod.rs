@@ -504,21 +504,23 @@ impl Shared {
         let mut gauges = Vec::with_capacity(owned.len());
         let mut behind = false;
         for key in &owned {
-            let offsets = lag.get(key).copied().unwrap_or(0);
+            // Unknown until librdkafka's first statistics for the partition (up to 5 s after it
+            // is assigned): the gauge is left out rather than read as "caught up".
+            let offsets = lag.get(key).copied();
             let slot = slots.get(key);
             let in_flight = slot.map_or(0, |s| s.in_flight);
             // Age of the oldest unprocessed message: the oldest in flight; with nothing in flight
             // but lag, the next message is no older than the last one completed, so that one's
             // age is an upper bound.
             let oldest = slot.and_then(|s| s.pending_timestamps.front().copied());
+            let age = |ts: i64| (now_ms - ts).max(0) as f64 / 1000.0;
             let seconds = match (oldest, offsets) {
-                (Some(ts), _) => (now_ms - ts).max(0) as f64 / 1000.0,
-                (None, 0) => 0.0,
-                (None, _) => {
-                    slot.and_then(|s| s.last_done_timestamp).map_or(0.0, |ts| (now_ms - ts).max(0) as f64 / 1000.0)
-                }
+                (Some(ts), _) => Some(age(ts)),
+                (None, None) => None,
+                (None, Some(0)) => Some(0.0),
+                (None, Some(_)) => Some(slot.and_then(|s| s.last_done_timestamp).map_or(0.0, age)),
             };
-            behind |= offsets > 0 || in_flight > 0;
+            behind |= offsets.unwrap_or(0) > 0 || in_flight > 0;
             gauges.push((
                 stats::PartitionLabels { topic: key.0.to_string(), partition: key.1.to_string() },
                 offsets,

@@ -6,6 +6,7 @@
 
 use super::consumer::WorkerContext;
 use super::output::{classify, deliver, is_retriable, DeliveryFailure, OutRecord};
+use super::stats::Counted;
 use super::{PartitionKey, Shared};
 use crate::article::DecodeError;
 use crate::config::Tombstones;
@@ -26,6 +27,9 @@ const MAX_ENRICHING: usize = 64;
 struct Enriched {
     input: OwnedMessage,
     records: Vec<OutRecord>,
+    /// For the statistics once the records are acknowledged; `None` for anything but an
+    /// enriched article.
+    counted: Option<Counted>,
 }
 
 /// Runs until the partition's sender is dropped (revoke, shutdown) and all its work is done.
@@ -63,7 +67,7 @@ pub(super) async fn run(
                 };
                 let pending = enqueue_all(&shared, enriched.records).await;
                 let bytes = super::message_bytes(&enriched.input);
-                let delivered = await_deliveries(shared.clone(), enriched.input, pending);
+                let delivered = await_deliveries(shared.clone(), enriched.input, pending, enriched.counted);
                 delivering.push_back(async move {
                     let (offset, result) = delivered.await;
                     (offset, bytes, result)
@@ -117,24 +121,31 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
             headers: shared.topics.output_headers(&input),
             timestamp: shared.topics.output_timestamp_of(&input),
         }];
-        return Enriched { input, records };
+        return Enriched { input, records, counted: None };
     }
     let envelope = envelope_problem(&input, shared.decoding.max_bytes);
     if envelope.is_none()
         && input.payload().is_none()
-        && input.key().is_some()
+        && crate::article::id_of_key(input.key()).is_some()
         && shared.topics.tombstones == Tombstones::Forward
     {
         shared.stats.record_tombstone();
         let records = shared.topics.tombstone_records(&input);
         shared.stats.observe_processing(started.elapsed());
-        return Enriched { input, records };
+        return Enriched { input, records, counted: None };
     }
     let decoded = match (envelope, input.payload()) {
         (Some(error), _) => Err(error),
         (None, Some(payload)) => shared.decoding.decode(payload, input.key()),
+        (None, None) if input.key().is_some() && crate::article::id_of_key(input.key()).is_none() => {
+            Err(DecodeError::NotJson {
+                message: "the message has no value (a tombstone), and its key names no article (blank or not UTF-8)"
+                    .into(),
+            })
+        }
         (None, None) => Err(DecodeError::NotJson { message: "the message has no value (a tombstone)".into() }),
     };
+    let mut counted = None;
     let records = match decoded {
         Ok(raw) => {
             // Held until the remote classifier's tags are labelled too: one taxonomy per record,
@@ -152,7 +163,7 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
             if let Some(remote) = &shared.remote {
                 remote.apply(&mut article, enricher.taxonomy()).await;
             }
-            shared.stats.record_enriched(&article);
+            counted = Some(Counted::of(&article));
             shared.topics.enriched_records(&article, &input)
         }
         Err(error) => {
@@ -168,7 +179,7 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
         }
     };
     shared.stats.observe_processing(started.elapsed());
-    Enriched { input, records }
+    Enriched { input, records, counted }
 }
 
 /// A record handed to the producer, or refused by it outright.
@@ -211,11 +222,13 @@ async fn redeliver(shared: &Shared, record: OutRecord) -> Result<OutRecord, (Out
 }
 
 /// Waits for every record of one input message. A record that can never be written sends the
-/// input to the DLQ instead (with the reason); a fatal failure is returned.
+/// input to the DLQ instead (with the reason); a fatal failure is returned. An enriched article
+/// (`counted`) is counted once all its records are written.
 async fn await_deliveries(
     shared: Arc<Shared>,
     input: OwnedMessage,
     pending: Vec<Pending>,
+    counted: Option<Counted>,
 ) -> (i64, Result<(), String>) {
     let offset = input.offset();
     let mut permanent: Option<String> = None;
@@ -272,6 +285,8 @@ async fn await_deliveries(
             }
             Err(failure) => return (offset, Err(format!("cannot write to the dead-letter topic: {failure:?}"))),
         }
+    } else if let Some(counted) = counted {
+        shared.stats.record_enriched(&counted);
     }
     (offset, Ok(()))
 }

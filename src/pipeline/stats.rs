@@ -147,6 +147,24 @@ pub struct Snapshot {
     pub fetch_stalls_reported: u64,
 }
 
+/// What the statistics count of an enriched article, kept until its records are acknowledged:
+/// an article whose record the broker refuses for good is dead-lettered instead, and counted
+/// only as such.
+#[derive(Debug, Clone)]
+pub struct Counted {
+    pub tags: Vec<String>,
+    pub sentiment: &'static str,
+}
+
+impl Counted {
+    pub fn of(article: &EnrichedArticle) -> Self {
+        Counted {
+            tags: article.enrichment.tags.iter().map(|t| t.id.clone()).collect(),
+            sentiment: article.enrichment.sentiment.label,
+        }
+    }
+}
+
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
     *map.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default() += 1;
 }
@@ -303,15 +321,15 @@ impl Stats {
         self.families.consumed.get_or_create(&TopicLabel { topic: topic.to_owned() }).inc();
     }
 
-    pub fn record_enriched(&self, article: &EnrichedArticle) {
+    /// Counts an article whose enriched record (and route copies) the broker has acknowledged.
+    pub fn record_enriched(&self, article: &Counted) {
         self.enriched.fetch_add(1, Relaxed);
-        for tag in &article.enrichment.tags {
-            bump(&self.by_tag, tag.id.clone());
-            self.families.tags.get_or_create(&TagLabel { tag: tag.id.clone() }).inc();
+        for tag in &article.tags {
+            bump(&self.by_tag, tag.clone());
+            self.families.tags.get_or_create(&TagLabel { tag: tag.clone() }).inc();
         }
-        let label = article.enrichment.sentiment.label;
-        bump(&self.by_sentiment, label);
-        self.families.sentiment.get_or_create(&LabelLabel { label: label.to_owned() }).inc();
+        bump(&self.by_sentiment, article.sentiment);
+        self.families.sentiment.get_or_create(&LabelLabel { label: article.sentiment.to_owned() }).inc();
     }
 
     pub fn record_dlq(&self, reason: &'static str) {
@@ -401,12 +419,17 @@ impl Stats {
 
     /// Replaces the lag gauges with the given owned partitions' values; partitions no longer
     /// owned disappear from the export instead of showing stale or -1 values.
-    pub fn set_lag(&self, lags: &[(PartitionLabels, i64, f64)]) {
+    /// The lag gauges of the owned partitions, each left out while it is unknown (`None`).
+    pub fn set_lag(&self, lags: &[(PartitionLabels, Option<i64>, Option<f64>)]) {
         self.families.lag.clear();
         self.families.lag_seconds.clear();
         for (labels, offsets, seconds) in lags {
-            self.families.lag.get_or_create(labels).set(*offsets);
-            self.families.lag_seconds.get_or_create(labels).set(*seconds);
+            if let Some(offsets) = offsets {
+                self.families.lag.get_or_create(labels).set(*offsets);
+            }
+            if let Some(seconds) = seconds {
+                self.families.lag_seconds.get_or_create(labels).set(*seconds);
+            }
         }
     }
 
@@ -475,7 +498,9 @@ mod tests {
         stats.record_consumed("news.raw");
         stats.record_dlq("not_json");
         stats.record_produced("news.enriched");
-        stats.set_lag(&[(PartitionLabels { topic: "news.raw".into(), partition: "3".into() }, 7, 1.5)]);
+        let partition = |p: &str| PartitionLabels { topic: "news.raw".into(), partition: p.into() };
+        // Partition 4's lag is not known yet (no statistics since it was assigned).
+        stats.set_lag(&[(partition("3"), Some(7), Some(1.5)), (partition("4"), None, None)]);
         let text = stats.encode();
         for line in [
             "news_enricher_messages_consumed_total{topic=\"news.raw\"} 1",
@@ -488,6 +513,7 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
+        assert!(!text.contains("partition=\"4\""), "an unknown lag is left out, not 0:\n{text}");
         stats.set_lag(&[]);
         assert!(!stats.encode().contains("news_enricher_consumer_lag{"), "released partitions disappear");
     }
