@@ -10,7 +10,7 @@
 //!   + Σ_groups in title  title_weight · w_group   a headline mention is worth more
 //!   + Σ_rules  w_rule · (1 + ln sentences)        context rules, per sentence where they fire
 //!   + Σ_rules fired in title  title_weight · w_rule
-//! e = E / (max(len, min_length) / reference_length) ^ length_exponent     density
+//! e = E / (clamp(len, min_length, max_length) / reference_length) ^ length_exponent   density
 //! score = e / (e + half_saturation)               in [0, 1); tagged when score ≥ threshold
 //! ```
 //!
@@ -139,7 +139,7 @@ impl Matcher<'_> {
             h.sentence = sentence_of(doc, h.start as usize);
         }
 
-        let len = (text_len as f64).max(self.scoring.min_length);
+        let len = (text_len as f64).clamp(self.scoring.min_length, self.scoring.max_length);
         let norm = (len / self.scoring.reference_length).powf(self.scoring.length_exponent);
         let mut out = Vec::new();
         let mut i = 0;

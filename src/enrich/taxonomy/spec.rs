@@ -15,6 +15,7 @@ use toml::Spanned;
 const DEFAULT_HALF_SATURATION: f64 = 4.0;
 const DEFAULT_REFERENCE_LENGTH: u64 = 3000;
 const DEFAULT_MIN_LENGTH: u64 = 2000;
+const DEFAULT_MAX_LENGTH: u64 = 24_000;
 const DEFAULT_LENGTH_EXPONENT: f64 = 0.5;
 const DEFAULT_THRESHOLD: f64 = 0.5;
 const DEFAULT_TITLE_WEIGHT: f64 = 1.0;
@@ -47,6 +48,7 @@ struct ScoringSpec {
     half_saturation: Option<Spanned<f64>>,
     reference_length: Option<Spanned<u64>>,
     min_length: Option<Spanned<u64>>,
+    max_length: Option<Spanned<u64>>,
     length_exponent: Option<Spanned<f64>>,
     threshold: Option<Spanned<f64>>,
     title_weight: Option<Spanned<f64>>,
@@ -127,6 +129,7 @@ pub(super) struct Scoring {
     pub half_saturation: f64,
     pub reference_length: f64,
     pub min_length: f64,
+    pub max_length: f64,
     pub length_exponent: f64,
     /// At most this many evidence entries per tag in the output, strongest first.
     pub max_evidence: usize,
@@ -283,6 +286,7 @@ pub(super) fn parse(ctx: &Ctx<'_>) -> Result<Model, TaxonomyError> {
         half_saturation: positive(ctx, None, "half_saturation", s.half_saturation.as_ref(), DEFAULT_HALF_SATURATION)?,
         reference_length: length(ctx, "reference_length", s.reference_length.as_ref(), DEFAULT_REFERENCE_LENGTH)?,
         min_length: length(ctx, "min_length", s.min_length.as_ref(), DEFAULT_MIN_LENGTH)?,
+        max_length: length(ctx, "max_length", s.max_length.as_ref(), DEFAULT_MAX_LENGTH)?,
         length_exponent: in_range(
             ctx,
             None,
@@ -298,6 +302,14 @@ pub(super) fn parse(ctx: &Ctx<'_>) -> Result<Model, TaxonomyError> {
             Some(v) => return Err(ctx.err(v.span(), None, "`max_evidence` must be between 1 and 1000")),
         },
     };
+    if scoring.max_length < scoring.min_length {
+        let at = s.max_length.as_ref().or(s.min_length.as_ref()).map_or(0..0, Spanned::span);
+        return Err(ctx.err(
+            at,
+            None,
+            format!("`max_length` ({}) must not be below `min_length` ({})", scoring.max_length, scoring.min_length),
+        ));
+    }
     let default_threshold = threshold(ctx, None, s.threshold.as_ref(), DEFAULT_THRESHOLD)?;
     let default_title_weight = weight(ctx, None, "title_weight", s.title_weight.as_ref(), DEFAULT_TITLE_WEIGHT)?;
 

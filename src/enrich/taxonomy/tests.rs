@@ -638,7 +638,7 @@ phrases = ["fentanyl", "carfentanil"]
 "#;
 
 fn expected(evidence: f64, len: usize) -> f64 {
-    let e = evidence / ((len.max(2000) as f64) / 3000.0).sqrt();
+    let e = evidence / ((len.clamp(2000, 24_000) as f64) / 3000.0).sqrt();
     e / (e + 4.0)
 }
 
@@ -668,6 +668,31 @@ fn a_single_passing_mention_in_a_long_article_does_not_pass() {
     let long = format!("{} Drugs such as fentanyl were mentioned. {}", filler(4000), filler(4000));
     assert!(tagged(&t, "Council news", &long).is_empty());
     assert!(score(&t, "t", "Council news", &long) < 0.35);
+}
+
+/// A long-read about the subject, which names it in sentence after sentence, stays tagged at any
+/// length: past `max_length` the text is scored as if that long. Before, evidence growing as
+/// (1 + ln sentences) against a length correction growing as its square root untagged an
+/// article that named fentanyl in every sentence past about 30 KB.
+#[test]
+fn a_long_read_about_the_subject_stays_tagged_and_one_mention_in_it_does_not_pass() {
+    let t = tax(SCORING);
+    let about = |sentences: usize| "Fentanyl deaths rose again in the county this year. ".repeat(sentences);
+    for sentences in [600, 20_000] {
+        let text = about(sentences);
+        assert!(!tagged(&t, "", &text).is_empty(), "{} bytes: {}", text.len(), score(&t, "t", "", &text));
+    }
+    let long = format!("{} Drugs such as fentanyl were mentioned. {}", filler(200_000), filler(200_000));
+    assert!((score(&t, "t", "", &long) - expected(3.0, 24_000)).abs() < 1e-9, "scored as max_length long");
+    assert!(tagged(&t, "", &long).is_empty());
+}
+
+#[test]
+fn max_length_below_min_length_is_refused_naming_both() {
+    let bad = SCORING.replace("min_length = 2000\n", "min_length = 2000\nmax_length = 1000\n");
+    let e = Taxonomy::from_toml_str(&bad, "t.toml").unwrap_err().to_string();
+    assert!(e.contains("`max_length` (1000) must not be below `min_length` (2000)"), "{e}");
+    assert!(e.contains("t.toml:6"), "{e}");
 }
 
 #[test]
