@@ -268,12 +268,32 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// A TOML error's message as a taxonomy author reads it: no Rust type names ("expected u64"),
+/// and a huge number written as such (`1e300` is not spelt out in 301 digits).
+fn without_rust_types(message: &str) -> String {
+    use std::sync::LazyLock;
+    static RUST_TYPE: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"expected (?:u8|u16|u32|u64|usize|f32|f64)\b").expect("valid"));
+    static LONG_NUMBER: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"`(-?[0-9]{16,}(?:\.[0-9]+)?)`").expect("valid"));
+    let message = RUST_TYPE.replace_all(message, |c: &regex::Captures<'_>| match &c[0] {
+        "expected f32" | "expected f64" => "expected a number".to_owned(),
+        _ => "expected a whole number, 0 or more".to_owned(),
+    });
+    LONG_NUMBER
+        .replace_all(&message, |c: &regex::Captures<'_>| match c[1].parse::<f64>() {
+            Ok(n) => format!("`{n:e}`"),
+            Err(_) => c[0].to_owned(),
+        })
+        .into_owned()
+}
+
 /// Parses and validates a taxonomy file.
 pub(super) fn parse(ctx: &Ctx<'_>) -> Result<Model, TaxonomyError> {
     let file: FileSpec = toml::from_str(ctx.src).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let tag = ctx.enclosing_tag(span.start);
-        ctx.err(span, tag.as_deref(), e.message().trim_end().replace('\n', "; "))
+        ctx.err(span, tag.as_deref(), without_rust_types(&e.message().trim_end().replace('\n', "; ")))
     })?;
 
     let version = file.version.get_ref().trim();

@@ -688,6 +688,19 @@ fn a_long_read_about_the_subject_stays_tagged_and_one_mention_in_it_does_not_pas
 }
 
 #[test]
+fn number_errors_name_no_rust_types_and_spell_no_huge_numbers() {
+    for (value, expected) in [
+        ("3000.5", "invalid type: floating point `3000.5`, expected a whole number, 0 or more"),
+        ("1e300", "invalid type: floating point `1e300`, expected a whole number, 0 or more"),
+    ] {
+        let bad = SCORING.replace("reference_length = 3000", &format!("reference_length = {value}"));
+        let e = Taxonomy::from_toml_str(&bad, "t.toml").unwrap_err().to_string();
+        assert!(e.contains(expected), "{e}");
+        assert!(e.len() < 200, "{e}");
+    }
+}
+
+#[test]
 fn max_length_below_min_length_is_refused_naming_both() {
     let bad = SCORING.replace("min_length = 2000\n", "min_length = 2000\nmax_length = 1000\n");
     let e = Taxonomy::from_toml_str(&bad, "t.toml").unwrap_err().to_string();
