@@ -63,7 +63,8 @@ impl<'a> Document<'a> {
 
 /// Where `bytes` may differ from its [`NormalizedCopy`], in no particular order: white space
 /// that is not a lone ASCII space (two spaces in a row, a tab, a no-break or typographic space:
-/// UTF-8 `C2 A0`, `E2 80 80`–`E2 80 8A`, `E2 80 AF`, `E2 81 9F`) and combining accents U+0300–
+/// UTF-8 `C2 A0`, `E2 80 80`–`E2 80 8A`, `E2 80 AF`, `E2 81 9F`), soft hyphens (`C2 AD`), the
+/// Unicode hyphens U+2010 and U+2011 (`E2 80 90`, `E2 80 91`) and combining accents U+0300–
 /// U+033F (UTF-8 `CC 80`–`CC BF`). Three vectorised scans: most texts have none, and cost only
 /// these.
 fn copy_seeds(bytes: &[u8]) -> Vec<usize> {
@@ -72,7 +73,8 @@ fn copy_seeds(bytes: &[u8]) -> Vec<usize> {
     let mut seeds: Vec<usize> = TWO_SPACES.find_iter(bytes).collect();
     seeds.extend(memchr::memchr_iter(b'\t', bytes));
     seeds.extend(
-        memchr::memchr3_iter(0xC2, 0xE2, 0xCC, bytes).filter(|&i| bytes[i] == 0xCC || wide_space_len(&bytes[i..]) > 0),
+        memchr::memchr3_iter(0xC2, 0xE2, 0xCC, bytes)
+            .filter(|&i| bytes[i] == 0xCC || wide_space_len(&bytes[i..]) > 0 || hyphen_len(&bytes[i..]).is_some()),
     );
     seeds
 }
@@ -83,6 +85,17 @@ fn wide_space_len(bytes: &[u8]) -> usize {
         [0xC2, 0xA0, ..] => 2,
         [0xE2, 0x80, 0x80..=0x8A | 0xAF, ..] | [0xE2, 0x81, 0x9F, ..] => 3,
         _ => 0,
+    }
+}
+
+/// For a soft hyphen (U+00AD) at the start of `bytes`, `Some((2, ""))`: it is invisible unless a
+/// line breaks there, so "Tai\u{ad}wan" reads "Taiwan". For the Unicode hyphen U+2010 and the
+/// non-breaking hyphen U+2011, `Some((3, "-"))`: they are hyphens ("Tsai Ing\u{2011}wen").
+fn hyphen_len(bytes: &[u8]) -> Option<(usize, &'static str)> {
+    match bytes {
+        [0xC2, 0xAD, ..] => Some((2, "")),
+        [0xE2, 0x80, 0x90 | 0x91, ..] => Some((3, "-")),
+        _ => None,
     }
 }
 
@@ -102,7 +115,9 @@ fn is_combining_accent(c: char) -> bool {
 /// - a letter followed by combining accents (from U+0300–U+033F, see [`copy_seeds`]) that
 ///   compose into one character (Unicode NFC) is that character: "Taiwa\u{301}n" as sent by sources that write decomposed text (NFD, as
 ///   macOS file names) is "Taiwán", as the phrases are compiled. Sequences that do not compose
-///   into a single character are left as they are.
+///   into a single character are left as they are;
+/// - a soft hyphen (U+00AD, HTML `&shy;`) is left out, and the hyphens U+2010 and U+2011 are
+///   ASCII hyphens: text from typesetting systems hides them inside words and names.
 #[derive(Debug)]
 pub struct NormalizedCopy {
     pub text: String,
@@ -146,6 +161,14 @@ impl NormalizedCopy {
                 out.push(c);
                 marks.push((out.len(), end));
                 copied = end;
+                continue;
+            }
+            if let Some((len, replacement)) = hyphen_len(&bytes[seed..]) {
+                out.push_str(&text[copied..seed]);
+                marks.push((out.len(), seed));
+                out.push_str(replacement);
+                marks.push((out.len(), seed + len));
+                copied = seed + len;
                 continue;
             }
             // Every element of a run but its single ASCII spaces and tabs is a seed, and runs are
@@ -221,6 +244,10 @@ const ABBREVIATIONS: &[&str] = &[
     "mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "col", "lt", "sgt", "capt", "st", "jr", "sr", "vs",
     "etc", "inc", "ltd", "co", "corp", "no", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
     "nov", "dec", "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m", "approx", "dept", "est", "fig", "mt", "rev", "ft",
+    // Ranks before a name. Not the AP's state abbreviations: mid-sentence a comma follows them
+    // ("Fresno, Calif., police"), so one before a capital mostly ends a sentence ("in Santa
+    // Monica, Calif. Immune therapies ...").
+    "adm", "maj", "cmdr", "brig", "supt", "gens",
 ];
 
 /// Longer words need no comparison with the abbreviations.
@@ -272,6 +299,10 @@ fn split_sentences_into(text: &str, from: usize, out: &mut Vec<Range<usize>>) {
         }
         let b = bytes[i];
         if b == b'\n' || b == b'\r' {
+            if is_hard_wrap(text, start, i) {
+                i += 1;
+                continue;
+            }
             push_trimmed(text, start..i, out);
             start = i + 1;
         } else if matches!(b, b'.' | b'!' | b'?') {
@@ -300,6 +331,28 @@ fn split_sentences_into(text: &str, from: usize, out: &mut Vec<Range<usize>>) {
         i += 1;
     }
     push_trimmed(text, start..bytes.len(), out);
+}
+
+/// Whether the line break at `at` only wraps a line inside a sentence: one break (`\n`, `\r\n`
+/// or `\r`), the line before it ending in neither a sentence's end nor a colon, and the next
+/// line going on in lower case ("talks with\r\nChina"). A blank line, or a line that starts
+/// with a capital, a digit or a quote, ends the sentence as before: articles with one
+/// paragraph or headline a line keep them apart.
+fn is_hard_wrap(text: &str, start: usize, at: usize) -> bool {
+    const ENDS: [char; 15] = ['.', '!', '?', ':', ';', '"', '\'', ')', ']', '”', '’', '。', '！', '？', '」'];
+    let line = text[start..at].trim_end();
+    if line.is_empty() || line.ends_with(ENDS) {
+        return false;
+    }
+    let bytes = text.as_bytes();
+    let mut next = at + 1;
+    if bytes[at] == b'\r' && bytes.get(next) == Some(&b'\n') {
+        next += 1;
+    }
+    while matches!(bytes.get(next), Some(b' ' | b'\t')) {
+        next += 1;
+    }
+    bytes.get(next).is_some_and(u8::is_ascii_lowercase)
 }
 
 /// Han ideographs and Japanese kana: scripts written without spaces between words.
@@ -477,9 +530,9 @@ mod tests {
         assert_eq!((c.to_original(1), c.to_original(2)), (1, 3));
     }
 
-    /// The definition, a char at a time: runs of horizontal white space are one space, and a
+    /// The definition, a char at a time: runs of horizontal white space are one space, a
     /// character with the combining accents after it is the one character they compose into,
-    /// if they do.
+    /// if they do, soft hyphens are left out and U+2010 and U+2011 are `-`.
     fn normalized_by_definition(text: &str) -> String {
         use unicode_normalization::UnicodeNormalization;
         let space = |c: char| matches!(c, ' ' | '\t' | '\u{a0}' | '\u{2000}'..='\u{200a}' | '\u{202f}' | '\u{205f}');
@@ -487,13 +540,21 @@ mod tests {
         let chars: Vec<char> = text.chars().collect();
         let mut out = String::new();
         let mut i = 0;
+        // A soft hyphen, left out, still separates two runs of white space.
+        let mut in_run = false;
         while i < chars.len() {
             let c = chars[i];
             let accents = chars[i + 1..].iter().take_while(|&&a| accent(a)).count();
             let group: String = chars[i..=i + accents].iter().collect();
             let composed: Vec<char> = group.nfc().collect();
-            if space(c) {
-                if !out.ends_with(' ') || out.is_empty() {
+            let was_in_run = std::mem::replace(&mut in_run, space(c));
+            if c == '\u{ad}' {
+                i += 1;
+            } else if matches!(c, '\u{2010}' | '\u{2011}') {
+                out.push('-');
+                i += 1;
+            } else if space(c) {
+                if !was_in_run {
                     out.push(' ');
                 }
                 i += 1;
@@ -512,7 +573,8 @@ mod tests {
     }
 
     /// Every character of the copy but a replacing space or a composed character is the
-    /// original's at its mapped offset; a composed one is the composition of what it replaced.
+    /// original's at its mapped offset; a composed one is the composition of what it replaced,
+    /// a hyphen is a hyphen, and what follows a left-out soft hyphen maps to after it.
     fn assert_maps_back(text: &str, c: &NormalizedCopy) {
         use unicode_normalization::UnicodeNormalization;
         for (at, ch) in c.text.char_indices() {
@@ -520,11 +582,26 @@ mod tests {
             assert_eq!(c.to_copy(original), at, "{text:?} at {at}");
             let end = c.to_original(at + ch.len_utf8());
             if ch != ' ' {
-                assert_eq!(text[original..end].nfc().collect::<String>(), ch.to_string(), "{text:?} at {at}");
+                let replaced: String = text[original..end]
+                    .chars()
+                    .filter(|&c| c != '\u{ad}')
+                    .map(|c| if matches!(c, '\u{2010}' | '\u{2011}') { '-' } else { c })
+                    .collect();
+                assert_eq!(replaced.nfc().collect::<String>(), ch.to_string(), "{text:?} at {at}");
             }
         }
         assert_eq!(c.to_original(c.text.len()), text.len());
         assert_eq!(c.to_copy(text.len()), c.text.len());
+    }
+
+    #[test]
+    fn soft_hyphens_are_left_out_and_unicode_hyphens_are_hyphens() {
+        let text = "Tai\u{ad}wan Tsai Ing\u{2011}wen cross\u{2010}strait \u{ad}\u{ad}x";
+        let c = NormalizedCopy::of(text).unwrap();
+        assert_eq!(c.text, "Taiwan Tsai Ing-wen cross-strait x");
+        assert_eq!(c.to_original(3), 5, "after the soft hyphen");
+        assert_eq!(c.to_copy(3), 3, "the soft hyphen maps to where it was left out");
+        assert_maps_back(text, &c);
     }
 
     #[test]
@@ -544,7 +621,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn the_normalized_copy_follows_the_definition(
-            chars in proptest::collection::vec(proptest::sample::select(vec!['a', 'e', 'q', 'é', ' ', ' ', '\t', '\u{a0}', '\u{2009}', '\u{202f}', '\u{205f}', '\u{200b}', '\u{3000}', '\n', '”', '\u{301}', '\u{308}', '\u{323}', '\u{345}']), 0..40)
+            chars in proptest::collection::vec(proptest::sample::select(vec!['a', 'e', 'q', 'é', ' ', ' ', '\t', '\u{a0}', '\u{2009}', '\u{202f}', '\u{205f}', '\u{200b}', '\u{3000}', '\n', '”', '\u{301}', '\u{308}', '\u{323}', '\u{345}', '\u{ad}', '\u{2010}', '\u{2011}', '\u{2012}']), 0..40)
         ) {
             let text: String = chars.into_iter().collect();
             let want = normalized_by_definition(&text);
@@ -579,6 +656,10 @@ mod tests {
             sentences("Mr. Blinken met the U.S. envoy. John F. Kennedy was not there."),
             vec!["Mr. Blinken met the U.S. envoy.", "John F. Kennedy was not there."]
         );
+        assert_eq!(
+            sentences("Adm. Mike Gilday held talks in San Diego, Calif. Officials said so."),
+            vec!["Adm. Mike Gilday held talks in San Diego, Calif.", "Officials said so."]
+        );
     }
 
     #[test]
@@ -587,6 +668,25 @@ mod tests {
             sentences("“It’s vital,” he said. “We’ll work on it.”\nNext paragraph"),
             vec!["“It’s vital,” he said.", "“We’ll work on it.”", "Next paragraph"]
         );
+    }
+
+    /// Plain text wrapped at a fixed width (e-mail, wire feeds) breaks lines inside sentences;
+    /// those breaks do not end them. Paragraphs, and lines that start as a sentence does, still do.
+    #[test]
+    fn a_line_wrapped_inside_a_sentence_does_not_end_it() {
+        assert_eq!(
+            sentences(
+                "Defence ministers agreed to restore\r\nmilitary-to-military\n  talks, officials said.\nNext paragraph"
+            ),
+            vec![
+                "Defence ministers agreed to restore\r\nmilitary-to-military\n  talks, officials said.",
+                "Next paragraph"
+            ]
+        );
+        assert_eq!(sentences("one\n\nparagraph each"), vec!["one", "paragraph each"], "a blank line");
+        assert_eq!(sentences("Headline\nBody starts"), vec!["Headline", "Body starts"]);
+        assert_eq!(sentences("It ended.\niPhone sales rose"), vec!["It ended.", "iPhone sales rose"]);
+        assert_eq!(sentences("A list:\nfirst item"), vec!["A list:", "first item"]);
     }
 
     #[test]

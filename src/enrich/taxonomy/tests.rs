@@ -183,6 +183,27 @@ fn decomposed_accents_match_as_composed_ones() {
     assert_eq!(terms(&t, "t", "", "One \u{212b}ngstr\u{f6}m unit."), vec![("\u{212b}ngstr\u{f6}m unit".to_owned(), 1)]);
 }
 
+/// Typeset text hides soft hyphens inside words ("Tai&shy;wan" from HTML) and writes
+/// hyphens as U+2010 or the non-breaking U+2011: phrases match through both, and evidence
+/// points at the text as given.
+#[test]
+fn soft_hyphens_and_unicode_hyphens_match_phrases() {
+    let t = tax(&one_tag("[tag.terms.a]\nphrases = [\"taiwan strait\", \"tsai ing-wen\", \"cross-strait\"]\n"));
+    let body = "Ships crossed the Tai\u{ad}wan Strait. Tsai Ing\u{2011}wen spoke of cross\u{2010}strait ties.";
+    let found = cands(&t, "", body).into_iter().find(|m| m.id == "t").expect("tagged");
+    let evidence: Vec<_> = found.evidence.iter().map(|e| (e.term.as_str(), e.first_offset)).collect();
+    let at = |s: &str| body.find(s).unwrap();
+    let mut want = vec![
+        ("taiwan strait", at("Tai\u{ad}wan")),
+        ("tsai ing-wen", at("Tsai")),
+        ("cross-strait", at("cross\u{2010}")),
+    ];
+    want.sort();
+    let mut evidence = evidence;
+    evidence.sort();
+    assert_eq!(evidence, want);
+}
+
 #[test]
 fn a_shorter_phrase_is_found_when_the_longest_runs_into_a_longer_word() {
     let t = tax(&one_tag("[tag.terms.a]\nphrases = [\"taiwan\", \"taiwan strait\"]\n"));
