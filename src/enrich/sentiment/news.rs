@@ -88,7 +88,31 @@ const REDUCERS: &[&str] = &[
     "overcome", "overcoming", "cure", "cured", "treat", "treating", "relieve", "relieved", "relieving",
 ];
 
-/// Words that do not make a neighbouring capitalised word part of a name (capitalised for
+/// Subjects that deny the predicate after them: "no one was hurt", "nobody was killed" report
+/// harm that did not happen. A negative word within three tokens after one (same clause) reads
+/// as a negated negative ([`NEGATED_NEGATIVE`]). VADER negates after neither ("no" reaches only
+/// two tokens); "none" is already one of its negations.
+const NOBODY: &[&str] = &["nobody", "noone"];
+
+/// Harms counted in numbers, and the verbs of their decline: "overdose deaths fell", "violent
+/// crime declined", "unemployment dropped" are good news. Only these nouns: "bombs fell" and
+/// "rockets dropped" are not.
+#[rustfmt::skip]
+const HARM_QUANTITIES: &[&str] = &[
+    "death", "deaths", "fatalities", "casualties", "injuries", "crime", "crimes", "homicides", "murders",
+    "killings", "shootings", "violence", "overdoses", "overdose", "infections", "unemployment", "poverty",
+    "inflation", "deficit", "deficits", "debt", "losses", "accidents", "crashes", "suicides", "emissions",
+    "pollution", "attacks",
+];
+
+/// See [`HARM_QUANTITIES`].
+#[rustfmt::skip]
+const DECLINES: &[&str] = &[
+    "fell", "fall", "falls", "falling", "dropped", "drop", "drops", "declined", "decline", "declines",
+    "declining", "decreased", "decreases", "plunged", "plummeted", "dipped", "eased", "slowed", "shrank",
+];
+
+/// Words that do not make a neighbouring capitalised word part of a name/// Words that do not make a neighbouring capitalised word part of a name (capitalised for
 /// emphasis or at the start of a quote: "I Love You", "Thank You").
 #[rustfmt::skip]
 const NOT_NAME_PARTS: &[&str] = &[
@@ -397,6 +421,46 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
                     break;
                 }
             }
+        }
+    }
+
+    // Harm denied or declining: "no one was hurt", "nobody was killed", "overdose deaths fell".
+    for &m in marks {
+        let i = m as usize - base;
+        let Some(v) = toks[i].e.val() else { continue };
+        if v >= 0.0 {
+            continue;
+        }
+        let clause_break = |t: &Tok| matches!(t.last, b',' | b';' | b':');
+        let mut denied = false;
+        for j in (i.saturating_sub(3)..i).rev() {
+            if j + 1 < i && clause_break(&toks[j]) {
+                break;
+            }
+            let w = word(&toks[j]);
+            if NOBODY.iter().any(|n| n.as_bytes() == w) || (w == b"one" && j > 0 && word(&toks[j - 1]) == b"no") {
+                denied = true;
+                break;
+            }
+        }
+        if !denied && HARM_QUANTITIES.iter().any(|h| h.as_bytes() == word(&toks[i])) {
+            for k in i + 1..(i + 3).min(n) {
+                if clause_break(&toks[k - 1]) {
+                    break;
+                }
+                if DECLINES.iter().any(|d| d.as_bytes() == word(&toks[k])) {
+                    toks[k].e.set_val(None);
+                    denied = true;
+                    // And its modifier: "violent crime declined".
+                    if let Some(modifier) = i.checked_sub(1).and_then(|p| toks[p].e.val().filter(|&v| v < 0.0)) {
+                        toks[i - 1].e.set_val(Some(modifier * NEGATED_NEGATIVE));
+                    }
+                    break;
+                }
+            }
+        }
+        if denied {
+            toks[i].e.set_val(Some(v * NEGATED_NEGATIVE));
         }
     }
 
@@ -745,6 +809,29 @@ mod tests {
         assert!(not_bad > 0.0 && not_bad < good * 0.2, "not bad {not_bad} vs good {good}");
         assert!(score("It came too late.") < 0.0);
         assert_eq!(score("Me too."), 0.0);
+    }
+
+    /// News of harm that did not happen, or that declined, is not bad news: before, "No one was
+    /// hurt" scored -0.53 and "Overdose deaths fell" -0.73.
+    #[test]
+    fn harm_denied_or_declining_is_not_negative() {
+        for text in [
+            "No one was hurt, police said.",
+            "Nobody was killed, officials said.",
+            "Overdose deaths fell for the first time in a decade.",
+            "Violent crime declined sharply last year.",
+        ] {
+            assert!(score(text) >= 0.0, "{text}: {}", score(text));
+        }
+        // The harm itself, objects that fall, and a clause between keep their sentiment.
+        for text in [
+            "Three people were hurt, police said.",
+            "Overdose deaths rose for the third year.",
+            "Bombs fell on the city overnight.",
+            "No one answered, and the victims were killed.",
+        ] {
+            assert!(score(text) < 0.0, "{text}: {}", score(text));
+        }
     }
 
     #[test]
