@@ -330,7 +330,9 @@ pub fn is_topic_pattern(topic: &str) -> bool {
 /// librdkafka properties the delivery guarantees rest on: a user value must be one of the
 /// accepted ones. The worker sets them itself; they are listed so that an override that would
 /// lose or silently duplicate articles, or blind the health checks, is refused at start-up.
-const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 8] = [
+/// Compared under their canonical names ([`canonical_property_name`]), so each stands for its
+/// aliases and `topic.` spellings too (`acks` for `request.required.acks`).
+const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 6] = [
     (
         "enable.auto.offset.store",
         &["false"],
@@ -339,9 +341,7 @@ const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 8] = [
     ("enable.auto.commit", &["true"], "stored offsets are committed by librdkafka every second"),
     ("enable.idempotence", &["true"], "retried writes must not duplicate or reorder records"),
     ("message.timeout.ms", &["0"], RETRY_UNTIL_DELIVERED),
-    ("delivery.timeout.ms", &["0"], RETRY_UNTIL_DELIVERED),
     ("acks", &["all", "-1"], ACKS_ALL),
-    ("request.required.acks", &["all", "-1"], ACKS_ALL),
     (
         "auto.offset.reset",
         &["earliest", "smallest", "beginning"],

@@ -124,10 +124,9 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
         return Enriched { input, records, counted: None };
     }
     let envelope = envelope_problem(&input, shared.decoding.max_bytes);
-    if envelope.is_none()
-        && input.payload().is_none()
-        && crate::article::id_of_key(input.key()).is_some()
-        && shared.topics.tombstones == Tombstones::Forward
+    // A key that can name an article: the only one a tombstone can delete.
+    let article_key = crate::article::id_of_key(input.key()).is_some();
+    if envelope.is_none() && input.payload().is_none() && article_key && shared.topics.tombstones == Tombstones::Forward
     {
         shared.stats.record_tombstone();
         let records = shared.topics.tombstone_records(&input);
@@ -137,12 +136,9 @@ async fn enrich(shared: &Shared, input: OwnedMessage) -> Enriched {
     let decoded = match (envelope, input.payload()) {
         (Some(error), _) => Err(error),
         (None, Some(payload)) => shared.decoding.decode(payload, input.key()),
-        (None, None) if input.key().is_some() && crate::article::id_of_key(input.key()).is_none() => {
-            Err(DecodeError::NotJson {
-                message: "the message has no value (a tombstone), and its key names no article (blank or not UTF-8)"
-                    .into(),
-            })
-        }
+        (None, None) if input.key().is_some() && !article_key => Err(DecodeError::NotJson {
+            message: "the message has no value (a tombstone), and its key names no article (blank or not UTF-8)".into(),
+        }),
         (None, None) => Err(DecodeError::NotJson { message: "the message has no value (a tombstone)".into() }),
     };
     let mut counted = None;

@@ -425,13 +425,13 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
     }
 
     // Harm denied or declining: "no one was hurt", "nobody was killed", "overdose deaths fell".
+    let clause_break = |t: &Tok| matches!(t.last, b',' | b';' | b':');
     for &m in marks {
         let i = m as usize - base;
         let Some(v) = toks[i].e.val() else { continue };
         if v >= 0.0 {
             continue;
         }
-        let clause_break = |t: &Tok| matches!(t.last, b',' | b';' | b':');
         let mut denied = false;
         for j in (i.saturating_sub(3)..i).rev() {
             if j + 1 < i && clause_break(&toks[j]) {
