@@ -257,7 +257,7 @@ pub(crate) struct Entry {
     boost: i8,
     pub kw: Kw,
     /// Roles of the word in the news rules (`news::NW_*` bits; see [`super::news`]).
-    pub news: u8,
+    pub news: u16,
     /// `E_NEGATE` (in the `NEGATE` list), `E_IDIOM` (in a special-case idiom or a multi-word
     /// booster), `E_MARK`, `E_MODIFIER`.
     flags: u8,
@@ -351,7 +351,7 @@ impl Entry {
 
     /// Sets `E_MARK` and `E_MODIFIER` from the rest (once the table is complete).
     fn with_mark(mut self) -> Entry {
-        if self.has_val() || self.kw == Kw::But || self.news != 0 {
+        if self.has_val() || self.kw == Kw::But || self.news & !news::UNMARKED_ROLES != 0 {
             self.flags |= E_MARK;
         }
         if self.boost != 0 || matches!(self.kw, Kw::Never | Kw::So | Kw::This | Kw::Without | Kw::Doubt) {
