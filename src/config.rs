@@ -967,6 +967,9 @@ impl Settings {
             ("kafka.producer_properties", &self.kafka.producer_properties),
         ] {
             for (key, value) in flatten_properties(&[props]) {
+                if value.contains(REDACTED) {
+                    return Err(invalid(format!("{table}.{key}"), REDACTED_PLACEHOLDER));
+                }
                 if let Some(read) = read_as_another_whole_number(&key, &value) {
                     return Err(invalid(
                         format!("{table}.{key}"),
@@ -1143,6 +1146,12 @@ pub fn hide_secrets(text: &str, secrets: &[String]) -> String {
 
 /// What secrets are replaced with in logs and `check-config`.
 pub const REDACTED: &str = "<redacted>";
+
+/// Why a setting holding [`REDACTED`] is refused: `check-config` prints the placeholder for a
+/// secret, and a configuration saved from its output would otherwise load and then fail to
+/// authenticate at run time.
+pub const REDACTED_PLACEHOLDER: &str =
+    "holds \"<redacted>\", the placeholder check-config prints for a secret: give the real value (from the environment)";
 
 /// Whether a librdkafka property holds a credential (passwords, secrets, private keys, tokens).
 pub fn is_secret_key(key: &str) -> bool {
@@ -1624,6 +1633,26 @@ mod tests {
         }
     }
 
+    /// A configuration saved from `check-config` holds "<redacted>" where the secrets were; it
+    /// loaded, and the worker then presented "<redacted>" as its password or token.
+    #[test]
+    fn the_redacted_output_of_check_config_does_not_load_as_credentials() {
+        let remote = "[sentiment.remote]\nurl = \"https://model.example/predict\"\n";
+        for (toml, env, key) in [
+            ("", ("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD", "pw"), "kafka.properties.sasl.password"),
+            (remote, ("NEWS_ENRICHER_SENTIMENT__REMOTE__TOKEN", "tok-123"), "sentiment.remote.token"),
+            (
+                remote,
+                ("NEWS_ENRICHER_SENTIMENT__REMOTE__URL", "https://model.example/predict?key=K3y"),
+                "sentiment.remote.url",
+            ),
+        ] {
+            let shown = load_str(toml, &[env]).unwrap().to_redacted_toml();
+            let e = load_str(&shown, &[]).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("placeholder check-config prints"), "{key}: {e}\n{shown}");
+        }
+    }
+
     #[test]
     fn a_remote_url_query_is_a_credential() {
         let s = load_str("[sentiment.remote]\nurl = \"https://tags.example/v1?api_key=K3yK3yK3y&model=big#x\"\n", &[])
@@ -1723,10 +1752,11 @@ mod tests {
         let shown = s.to_redacted_toml();
         assert!(!shown.contains("s3cr3t"), "{shown}");
         assert!(shown.contains("[taxonomy.remote]") && shown.contains("threshold = 0.5"), "{shown}");
-        // check-config output loads back as the same settings (the token aside).
-        let mut back = load_str(&shown, &[]).unwrap();
-        back.taxonomy.remote.as_mut().unwrap().token = r.token.clone();
+        // check-config output loads back as the same settings with the secret from the
+        // environment again; without it, its placeholder is refused.
+        let back = load_str(&shown, &[("NEWS_ENRICHER_TAXONOMY__REMOTE__TOKEN", "tag-s3cr3t")]).unwrap();
         assert_eq!(back, s);
+        assert!(load_str(&shown, &[]).unwrap_err().to_string().starts_with("taxonomy.remote.token: holds"));
     }
 
     #[test]

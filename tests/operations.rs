@@ -25,6 +25,11 @@ async fn endpoint_serves_metrics_health_and_readiness() {
     let addr = http::serve("127.0.0.1:0", slot.clone()).await.unwrap();
     assert_eq!(get_async(addr, "/healthz").await.0, 200);
     assert_eq!(get_async(addr, "/readyz").await, (503, "not ready: starting\n".into()));
+    // A scrape while starting is a valid exposition that says "not ready" (an empty body made
+    // Prometheus mark the target down).
+    let (status, starting) = get_async(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(starting.contains("\nnews_enricher_ready 0\n") && starting.ends_with("# EOF\n"), "{starting}");
 
     let mut records: Vec<_> =
         synthetic("ops", 40).into_iter().map(|(id, j)| (Some(id.into_bytes()), j.into_bytes())).collect();

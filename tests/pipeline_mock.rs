@@ -517,13 +517,17 @@ async fn broker_down_for_ten_seconds_mid_stream_loses_nothing() {
 }
 
 /// SIGTERM while the brokers are unreachable: nothing can be committed, and the worker still
-/// stops within `kafka.shutdown_timeout_secs` (plus the consumer's close), without loss: the
-/// uncommitted work is re-processed after a restart.
+/// stops within `kafka.shutdown_timeout_secs`, without loss: the uncommitted work is
+/// re-processed after a restart. The consumer's close (which waits for the coordinator for the
+/// whole session timeout) is abandoned at the deadline: before, with the session timeout at
+/// 30 s, the shutdown took 30 s more than its budget, and an orchestrator's grace period of 45 s
+/// killed the worker with the default 45 s session timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_with_the_brokers_down_keeps_its_deadline() {
     let fx = Fixture::new("shutdown-broker-down");
     let mut settings = fx.settings.clone();
     settings.kafka.shutdown_timeout_secs = 4;
+    settings.kafka.consumer_properties.insert("session.timeout.ms".into(), "30000".into());
     let articles = synthetic("down", 200);
     fx.produce_articles(&articles);
     let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
@@ -540,6 +544,30 @@ async fn shutdown_with_the_brokers_down_keeps_its_deadline() {
     let out = fx.read(OUTPUT, articles.len(), WAIT);
     assert_eq!(ids_of(&out).0, all_ids(&articles), "a restart loses nothing");
     worker.shutdown().await.unwrap();
+}
+
+/// The same when everything was committed before the brokers went away: the final commit has
+/// nothing to send, and the consumer's close (a last commit, leaving the group) cannot reach the
+/// coordinator. It is abandoned at the deadline; before, it blocked for the session timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_after_a_full_commit_with_the_brokers_down_keeps_its_deadline() {
+    let fx = Fixture::new("shutdown-committed-broker-down");
+    let mut settings = fx.settings.clone();
+    settings.kafka.shutdown_timeout_secs = 4;
+    settings.kafka.consumer_properties.insert("session.timeout.ms".into(), "30000".into());
+    let articles = synthetic("committed", 50);
+    fx.produce_articles(&articles);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert_eq!(fx.read(OUTPUT, articles.len(), WAIT).len(), articles.len());
+    assert_all_committed_while_running(&fx).await;
+    fx.broker.broker_down(1);
+    let started = std::time::Instant::now();
+    let stopped = worker.shutdown().await;
+    let took = started.elapsed();
+    assert!(stopped.is_ok(), "an unreachable broker is not a fatal error: {stopped:?}");
+    eprintln!("shutdown after a full commit with the broker down took {took:?}");
+    assert!(took < Duration::from_secs(8), "shutdown took {took:?}, shutdown_timeout is 4 s");
+    fx.broker.broker_up(1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

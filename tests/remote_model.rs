@@ -186,6 +186,19 @@ async fn server_errors_are_retried_with_backoff() {
     assert_eq!(m.fallbacks_total(), 0);
 }
 
+/// An error answer larger than the size limit is still an error of its status: before, a 500
+/// with a 20 MiB page was counted as malformed and not retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_error_answer_is_a_server_error_and_retried() {
+    let server = ModelServer::start().await;
+    server.script([Behaviour::LargeError(500, 20 << 20)]);
+    let remote = start(&settings(&server));
+    let score = remote.score("good news").await;
+    assert!(close(score.unwrap(), expected_score("good news")));
+    let m = remote.metrics();
+    assert_eq!((m.errors("server_error"), m.errors("malformed"), server.requests()), (1, 0, 2));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_give_up_after_max_retries_and_fall_back() {
     let server = ModelServer::start().await;

@@ -109,11 +109,31 @@ impl ClientContext for WorkerContext {
         let lags = statistics.topics.iter().flat_map(|(topic, t)| {
             let topic: Arc<str> = topic.as_str().into();
             // Partition -1 is librdkafka's internal "unassigned" partition.
-            t.partitions.iter().filter(|(p, _)| **p >= 0).map(move |(p, s)| ((topic.clone(), *p), s.consumer_lag))
+            t.partitions.iter().filter(|(p, _)| **p >= 0).map(move |(p, s)| ((topic.clone(), *p), lag_of(s)))
         });
         self.shared.update_lag(lags);
         let steady = statistics.cgrp.as_ref().is_some_and(|g| g.state == "up" && g.join_state == "steady");
         self.group_steady.store(steady, Ordering::Relaxed);
+    }
+}
+
+/// A partition's consumer lag in offsets, -1 while unknown: librdkafka's (high watermark −
+/// committed offset). librdkafka reports -1 for a partition its group never committed (a first
+/// deployment, a new group, a reset), which is just when a worker stuck from the start must
+/// show a lag: once fetching has started there, the lag is counted from the offset stored for
+/// the next commit, or else from the log start, where the worker began (`auto.offset.reset =
+/// earliest`).
+fn lag_of(s: &rdkafka::statistics::Partition) -> i64 {
+    if s.consumer_lag >= 0 {
+        s.consumer_lag
+    } else if s.fetch_state != "active" || s.committed_offset >= 0 || s.hi_offset < 0 {
+        -1
+    } else if s.consumer_lag_stored >= 0 {
+        s.consumer_lag_stored
+    } else if s.lo_offset >= 0 {
+        (s.hi_offset - s.lo_offset).max(0)
+    } else {
+        -1
     }
 }
 
@@ -241,7 +261,11 @@ impl ConsumerContext for WorkerContext {
             }
             Err(e) => {
                 self.shared.stats.record_commit(false);
-                tracing::warn!(error = %e, partitions = %describe(offsets), "offset commit failed; the offsets stay stored and are committed again");
+                if self.shared.stopping() {
+                    tracing::warn!(error = %e, partitions = %describe(offsets), "offset commit failed at shutdown; what it held is re-processed after a restart");
+                } else {
+                    tracing::warn!(error = %e, partitions = %describe(offsets), "offset commit failed; the offsets stay stored and are committed again");
+                }
             }
         }
     }
@@ -704,8 +728,36 @@ pub(super) fn poll_loop(
         return;
     }
     tracing::info!("shutdown: closing the consumer and leaving the group");
-    drop(consumer);
-    tracing::info!("shutdown: consumer closed");
+    if close_before(consumer, shared.exit_deadline()) {
+        tracing::info!("shutdown: consumer closed");
+    } else {
+        tracing::warn!(
+            "shutdown deadline reached while closing the consumer (is the group coordinator unreachable?): exiting \
+             without leaving the group; it reassigns the partitions after the session timeout, and nothing \
+             uncommitted is lost (it is re-processed)"
+        );
+    }
+}
+
+/// Closes the consumer (librdkafka's close: the revoke callback, a last commit of stored offsets,
+/// leaving the group), abandoned at `deadline`: with the coordinator unreachable the close blocks
+/// for the whole session timeout (45 s by default), past the shutdown budget and the orchestrator's
+/// grace period. Like [`commit_before`], it runs on a thread of its own that the process does not
+/// wait for. Whether it finished in time.
+fn close_before(consumer: Arc<BaseConsumer<WorkerContext>>, deadline: Instant) -> bool {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().name("consumer-close".into()).spawn(move || {
+        drop(consumer);
+        let _ = done_tx.send(());
+    });
+    match spawned {
+        Ok(_) => done_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok(),
+        Err(e) => {
+            // The closure, and with it the consumer, was dropped here: closed on this thread.
+            tracing::warn!(error = %e, "could not start a thread to close the consumer; it was closed here");
+            true
+        }
+    }
 }
 
 /// The final commit, abandoned at `deadline`. With the group coordinator unreachable a
@@ -746,6 +798,29 @@ pub(super) fn store(consumer: &BaseConsumer<WorkerContext>, key: &PartitionKey, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A group that never committed had no lag at all (librdkafka says -1), so a worker stuck
+    /// from its first message showed none: now the backlog from the log start, or from the
+    /// offset stored for the next commit.
+    #[test]
+    fn lag_is_known_for_a_partition_never_committed() {
+        use rdkafka::statistics::Partition;
+        let partition = |fetch_state: &str, committed: i64, lag: i64, lag_stored: i64| Partition {
+            fetch_state: fetch_state.into(),
+            committed_offset: committed,
+            consumer_lag: lag,
+            consumer_lag_stored: lag_stored,
+            lo_offset: 100,
+            hi_offset: 400,
+            ..Partition::default()
+        };
+        assert_eq!(lag_of(&partition("active", 250, 150, 120)), 150, "librdkafka's, once committed");
+        assert_eq!(lag_of(&partition("active", -1001, -1, -1)), 300, "never committed: from the log start");
+        assert_eq!(lag_of(&partition("active", -1001, -1, 40)), 40, "never committed, some stored");
+        assert_eq!(lag_of(&partition("offset-query", -1001, -1, -1)), -1, "not fetching yet: unknown");
+        let unknown_end = Partition { hi_offset: -1, ..partition("active", -1001, -1, -1) };
+        assert_eq!(lag_of(&unknown_end), -1);
+    }
 
     fn key(partition: i32) -> PartitionKey {
         ("news.raw".into(), partition)

@@ -254,7 +254,7 @@ impl Default for Stats {
             "1 when the worker holds partitions with lag but makes no progress",
             f.stalled.clone(),
         );
-        registry.register("ready", "1 when joined to the group, broker reachable and making progress", f.ready.clone());
+        registry.register("ready", READY_HELP, f.ready.clone());
         registry.register("broker_up", "1 when the brokers are reachable", f.broker_up.clone());
         registry.register(
             "taxonomy_info",
@@ -271,9 +271,7 @@ impl Default for Stats {
             "0 when the taxonomy file failed its last reload (the worker kept its taxonomy), else 1",
             f.taxonomy_reload_ok.clone(),
         );
-        let build_info = Family::<VersionLabel, Gauge>::default();
-        build_info.get_or_create(&VersionLabel { version: env!("CARGO_PKG_VERSION").into() }).set(1);
-        registry.register("build_info", "Build information", build_info);
+        register_build_info(&mut registry);
         families.broker_up.set(1);
         families.taxonomy_reload_ok.set(1);
         // Labelled counters exist at 0 from the start, so that `rate()` and `increase()` see
@@ -461,6 +459,19 @@ impl Stats {
         register(&mut self.registry);
     }
 
+    /// The exposition while the worker starts, before it has metrics of its own (joining the
+    /// group, checking topics: up to a minute with brokers unreachable): `build_info` and
+    /// `ready 0`. An empty body is not a valid OpenMetrics exposition, and Prometheus would mark
+    /// the target down instead of reading "not ready".
+    pub fn encode_starting() -> String {
+        let mut registry = Registry::with_prefix("news_enricher");
+        registry.register("ready", READY_HELP, Gauge::<i64>::default());
+        register_build_info(&mut registry);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry).expect("writing to a String cannot fail");
+        out
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(8 * 1024);
@@ -488,9 +499,30 @@ impl Stats {
     }
 }
 
+const READY_HELP: &str = "1 when joined to the group, broker reachable and making progress";
+
+fn register_build_info(registry: &mut Registry) {
+    let build_info = Family::<VersionLabel, Gauge>::default();
+    build_info.get_or_create(&VersionLabel { version: env!("CARGO_PKG_VERSION").into() }).set(1);
+    registry.register("build_info", "Build information", build_info);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_starting_exposition_is_valid_and_says_not_ready() {
+        let text = Stats::encode_starting();
+        assert!(text.contains("\nnews_enricher_ready 0\n"), "{text}");
+        assert!(text.contains("news_enricher_build_info{version=\""), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        // Its families read as the running worker's do.
+        let running = Stats::default().encode();
+        for line in text.lines().filter(|l| l.starts_with("# HELP") || l.starts_with("# TYPE")) {
+            assert!(running.contains(line), "{line:?} differs from the running worker's");
+        }
+    }
 
     #[test]
     fn exports_prefixed_families() {

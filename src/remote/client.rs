@@ -212,7 +212,18 @@ impl ModelClient {
         let status = response.status();
         let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         let limit = (texts.len().max(1) * MAX_RESPONSE_BYTES_PER_TEXT).min(MAX_RESPONSE_BYTES);
-        if let Some(len) = response.content_length() {
+        // The status decides first: an error answer with a large body (a proxy's HTML page) is
+        // still a server error to retry, or a 429 whose Retry-After counts; only the start of its
+        // body is read, for the message.
+        let error_kind = (!status.is_success()).then(|| match status {
+            StatusCode::TOO_MANY_REQUESTS => ErrorKind::Throttled,
+            // A 503 that says when to come back is the server shedding load, like a 429.
+            StatusCode::SERVICE_UNAVAILABLE if retry_after.is_some() => ErrorKind::Throttled,
+            StatusCode::REQUEST_TIMEOUT => ErrorKind::Timeout,
+            s if s.is_server_error() => ErrorKind::ServerError,
+            _ => ErrorKind::ClientError,
+        });
+        if let (None, Some(len)) = (error_kind, response.content_length()) {
             if len > limit as u64 {
                 return Err(CallError::new(
                     ErrorKind::Malformed,
@@ -225,6 +236,9 @@ impl ModelClient {
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
             if bytes.len() + chunk.len() > limit {
+                if error_kind.is_some() {
+                    break;
+                }
                 return Err(CallError::new(
                     ErrorKind::Malformed,
                     format!("response is larger than the limit of {limit} bytes for {} texts", texts.len()),
@@ -232,15 +246,7 @@ impl ModelClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        if !status.is_success() {
-            let kind = match status {
-                StatusCode::TOO_MANY_REQUESTS => ErrorKind::Throttled,
-                // A 503 that says when to come back is the server shedding load, like a 429.
-                StatusCode::SERVICE_UNAVAILABLE if retry_after.is_some() => ErrorKind::Throttled,
-                StatusCode::REQUEST_TIMEOUT => ErrorKind::Timeout,
-                s if s.is_server_error() => ErrorKind::ServerError,
-                _ => ErrorKind::ClientError,
-            };
+        if let Some(kind) = error_kind {
             let excerpt = self.error_excerpt(&bytes);
             let honoured = matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE);
             return Err(CallError {

@@ -431,8 +431,14 @@ impl<L: LabelTarget> RemoteSettings<L> {
         if r.max_backoff_ms < r.initial_backoff_ms {
             return bad("retry.max_backoff_ms", "must be at least retry.initial_backoff_ms".into());
         }
+        if self.url.contains(crate::config::REDACTED) {
+            return bad("url", crate::config::REDACTED_PLACEHOLDER.into());
+        }
         if let Some(token) = &self.token {
             let t = token.expose();
+            if t.contains(crate::config::REDACTED) {
+                return bad("token", crate::config::REDACTED_PLACEHOLDER.into());
+            }
             if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 return bad("token", "must be non-empty, without spaces or control characters".into());
             }

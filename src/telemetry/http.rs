@@ -311,7 +311,7 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 }
 
 async fn metrics(State(worker): State<WorkerSlot>) -> impl IntoResponse {
-    let body = worker.get().map(|w| w.metrics_text()).unwrap_or_default();
+    let body = worker.get().map_or_else(crate::pipeline::stats::Stats::encode_starting, |w| w.metrics_text());
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
 }
 

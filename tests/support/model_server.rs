@@ -32,6 +32,8 @@ pub enum Behaviour {
     Jitter(Duration),
     /// Answer with this status and a TEI-style error body.
     Status(u16),
+    /// Answer with this status and a body of this many bytes (a proxy's error page).
+    LargeError(u16, usize),
     /// 429, with `Retry-After: <seconds>` when given.
     TooMany(Option<u64>),
     /// 503 with `Retry-After: <seconds>`.
@@ -299,6 +301,9 @@ async fn handle(state: Arc<State>, path: &'static str, version: Version, headers
         Behaviour::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap();
             return (status, json!({"error": "injected", "error_type": "backend"}).to_string()).into_response();
+        }
+        Behaviour::LargeError(code, size) => {
+            return (StatusCode::from_u16(code).unwrap(), vec![b'x'; size]).into_response();
         }
         Behaviour::TooMany(retry_after) => {
             let mut response = (StatusCode::TOO_MANY_REQUESTS, r#"{"error":"Model is overloaded"}"#).into_response();
