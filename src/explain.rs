@@ -3,8 +3,9 @@
 //! a block of text out listing every tag with any evidence, strongest first: its score against
 //! its threshold, whether it is assigned, and the evidence (each term, how often, how often in
 //! the title), then the exclusions that vetoed phrases or regex hits of the tag (`excluded:
-//! "made in taiwan" ×1`, also for a tag left with no evidence at all). Tags with neither are
-//! left out. One article at a time, in input order; bad
+//! "made in taiwan" ×1`, also for a tag left with no evidence at all), and the hits of its
+//! counter-evidence, groups of negative weight (`counter-evidence: "film" ×3`). Tags with neither
+//! evidence nor exclusions are left out. One article at a time, in input order; bad
 //! lines are reported on stderr as by `enrich`, and counted. Unlike the other commands it runs
 //! on a taxonomy whose `[[tag.example]]` entries fail, and lists those first.
 
@@ -84,6 +85,10 @@ pub fn run(
                 if !tag.excluded.is_empty() {
                     line.push_str("; excluded: ");
                     line.push_str(&listed(&tag.excluded));
+                }
+                if !tag.counter.is_empty() {
+                    line.push_str("; counter-evidence: ");
+                    line.push_str(&listed(&tag.counter));
                 }
                 writeln!(out, "{line}").map_err(stdout_error)?;
             }

@@ -1394,6 +1394,25 @@ fn explain_agrees_with_enrich_and_shows_near_misses() {
     assert!(near_misses > 20, "near misses are listed: {near_misses}");
 }
 
+/// Counter-evidence is shown by `explain` and keeps a doping ban out of `sanctions`, while
+/// `enrich` never reports it as evidence.
+#[test]
+fn explain_lists_counter_evidence_and_enrich_does_not_tag_by_it() {
+    let article = r#"{"id":"ban","title":"Sprinter banned for four years","body":"The athletics integrity unit imposed sanctions on the sprinter after a positive test for a banned substance. The sanctions include a four-year ban and the loss of her medals."}"#;
+    let input = write_temp(format!("{article}\n").as_bytes());
+    let explained = bin().arg("explain").arg(input.path()).output().unwrap();
+    assert_eq!(explained.status.code(), Some(0));
+    let stdout = String::from_utf8(explained.stdout).unwrap();
+    let line = stdout.lines().find(|l| l.trim_start().starts_with("sanctions")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.contains("not tagged") && line.contains("counter-evidence: \"sprinter\" ×2 (1 in the title)"),
+        "{line}"
+    );
+    let enriched = bin().arg("enrich").arg(input.path()).output().unwrap();
+    let record: serde_json::Value = serde_json::from_slice(&enriched.stdout).unwrap();
+    assert_eq!(record["enrichment"]["tags"], serde_json::json!([]), "{record}");
+}
+
 /// A taxonomy whose examples fail is refused by `check-config` (exit 64, the example's line,
 /// the others' lines) but `explain` runs on it and lists every failure first, to show why.
 #[test]

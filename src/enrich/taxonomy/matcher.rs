@@ -10,6 +10,7 @@
 //!   + Σ_groups in title  title_weight · w_group   a headline mention is worth more
 //!   + Σ_rules  w_rule · (1 + ln sentences)        context rules, per sentence where they fire
 //!   + Σ_rules fired in title  title_weight · w_rule
+//! (groups of negative weight, counter-evidence, subtract; E is at least 0)
 //! e = E / (clamp(len, min_length, max_length) / reference_length) ^ length_exponent   density
 //! score = e / (e + half_saturation)               in [0, 1); tagged when score ≥ threshold
 //! ```
@@ -175,6 +176,7 @@ impl Matcher<'_> {
                         evidence: Vec::new(),
                         sentences: Vec::new(),
                         excluded: Vec::new(),
+                        counter: Vec::new(),
                     });
                     out.len() - 1
                 }
@@ -421,6 +423,19 @@ impl Matcher<'_> {
         }
     }
 
+    fn evidence_of(&self, doc: &Document<'_>, a: &Agg) -> Evidence {
+        Evidence {
+            term: if a.key & REGEX_TERM == 0 {
+                self.compiled.terms[a.key as usize].name.to_string()
+            } else {
+                doc.full[a.first as usize..a.end as usize].to_lowercase()
+            },
+            count: a.count,
+            first_offset: a.first as usize,
+            title_count: a.title_count,
+        }
+    }
+
     fn score_tag(
         &self,
         doc: &Document<'_>,
@@ -466,7 +481,10 @@ impl Matcher<'_> {
         let mut group_sentences = [0u32; MAX_GROUPS_PER_TAG];
         let mut group_last = [u32::MAX; MAX_GROUPS_PER_TAG];
         let mut group_in_title = 0u64;
-        for h in s.hits[range.clone()].iter().filter(|h| h.counted) {
+        // Counter-evidence (groups of negative weight) counts like evidence, per sentence, but
+        // is never the tag's evidence or its sentences.
+        let counts = |h: &&Hit| h.counted || tag.group_weights[h.group as usize] < 0.0;
+        for h in s.hits[range.clone()].iter().filter(counts) {
             let g = h.group as usize;
             if group_last[g] != h.sentence {
                 group_last[g] = h.sentence;
@@ -485,9 +503,10 @@ impl Matcher<'_> {
                 }
             }
         }
-        if evidence_mass == 0.0 && !all {
+        if evidence_mass <= 0.0 && !all {
             return None;
         }
+        let evidence_mass = evidence_mass.max(0.0);
         aggregate(doc, &s.hits[range.clone()], range.start as u32, &mut s.aggs);
         if s.aggs.list.is_empty() {
             return None;
@@ -505,26 +524,20 @@ impl Matcher<'_> {
         s.aggs.list.sort_by(|a, b| {
             strength(b).total_cmp(&strength(a)).then(b.count.cmp(&a.count)).then(a.first.cmp(&b.first))
         });
-        let evidence: Vec<Evidence> = s
-            .aggs
-            .list
-            .iter()
-            .take(self.scoring.max_evidence)
-            .map(|a| Evidence {
-                term: if a.key & REGEX_TERM == 0 {
-                    self.compiled.terms[a.key as usize].name.to_string()
-                } else {
-                    doc.full[a.first as usize..a.end as usize].to_lowercase()
-                },
-                count: a.count,
-                first_offset: a.first as usize,
-                title_count: a.title_count,
-            })
-            .collect();
+        let evidence: Vec<Evidence> =
+            s.aggs.list.iter().take(self.scoring.max_evidence).map(|a| self.evidence_of(doc, a)).collect();
         let mut sentences: Vec<usize> =
-            s.hits[range].iter().filter(|h| h.counted).map(|h| h.sentence as usize).collect();
+            s.hits[range.clone()].iter().filter(|h| h.counted).map(|h| h.sentence as usize).collect();
         sentences.sort_unstable();
         sentences.dedup();
+        let mut counter = Vec::new();
+        if all && tag.group_weights.iter().any(|&w| w < 0.0) {
+            for h in &mut s.hits[range.clone()] {
+                h.counted = tag.group_weights[h.group as usize] < 0.0;
+            }
+            aggregate(doc, &s.hits[range.clone()], range.start as u32, &mut s.aggs);
+            counter = s.aggs.list.iter().map(|a| self.evidence_of(doc, a)).collect();
+        }
         Some(TagMatch {
             id: tag.id.clone(),
             label: tag.label.clone(),
@@ -532,6 +545,7 @@ impl Matcher<'_> {
             evidence,
             sentences,
             excluded: Vec::new(),
+            counter,
         })
     }
 }

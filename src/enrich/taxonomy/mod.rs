@@ -92,6 +92,9 @@ pub struct TagMatch {
     /// The tag's exclusions found in the text, which vetoed the phrases and regex hits inside
     /// them: filled by [`Taxonomy::candidates`] only (it is what `explain` shows), in text order.
     pub excluded: Vec<Evidence>,
+    /// Hits of the tag's counter-evidence (term groups of negative weight), which lowered its
+    /// score: filled by [`Taxonomy::candidates`] only (it is what `explain` shows).
+    pub counter: Vec<Evidence>,
 }
 
 /// Read-only description of one tag, for listings (the tag ids in error messages) and checking
@@ -331,7 +334,7 @@ impl Taxonomy {
         let copy = normalized.document(doc);
         let mut tags = matcher::with_scratch(|s| self.matcher().run(&copy, doc.full.len(), s, explain));
         for tag in &mut tags {
-            for evidence in tag.evidence.iter_mut().chain(&mut tag.excluded) {
+            for evidence in tag.evidence.iter_mut().chain(&mut tag.excluded).chain(&mut tag.counter) {
                 evidence.first_offset = normalized.to_original(evidence.first_offset);
             }
         }

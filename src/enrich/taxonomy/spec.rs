@@ -403,7 +403,8 @@ fn tag_def(
         if name.trim().is_empty() {
             return Err(ctx.err(name_span, group_tag, "term group name must not be empty"));
         }
-        let weight = weight(ctx, tag, "weight", g.weight.as_ref(), 1.0)?;
+        // A negative weight makes the group counter-evidence.
+        let weight = in_range(ctx, tag, "weight", g.weight.as_ref(), 1.0, -MAX_WEIGHT, MAX_WEIGHT)?;
         if g.phrases.is_empty() && g.regex.is_empty() {
             return Err(ctx.err(name_span, tag, format!("term group `{name}` has neither `phrases` nor `regex`")));
         }
@@ -452,6 +453,16 @@ fn tag_def(
         let mut mask = 0u64;
         for g in rule.groups.get_ref() {
             let bit = group_bit(g)?;
+            if groups[bit.trailing_zeros() as usize].weight < 0.0 {
+                return Err(ctx.err(
+                    g.span(),
+                    tag,
+                    format!(
+                        "group `{}` is counter-evidence (negative weight): it can be in `unless`, not in `groups`",
+                        g.get_ref()
+                    ),
+                ));
+            }
             if mask & bit != 0 {
                 return Err(ctx.err(g.span(), tag, format!("context rule lists group `{}` twice", g.get_ref())));
             }
@@ -501,7 +512,7 @@ fn tag_def(
         }
     }
     if !groups.iter().any(|g| g.weight > 0.0) && rules.iter().all(|r| r.weight == 0.0) {
-        return Err(ctx.err(id_span, tag, "every group and context rule has weight 0: the tag can never score"));
+        return Err(ctx.err(id_span, tag, "no group or context rule has a positive weight: the tag can never score"));
     }
 
     let mut exclude = Vec::with_capacity(spec.exclude.len());

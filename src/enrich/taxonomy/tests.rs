@@ -672,6 +672,40 @@ fn score_follows_the_documented_formula() {
     assert!((s - expected(3.0, full.len())).abs() < 1e-9, "{s}");
 }
 
+/// Counter-evidence: a group of negative weight subtracts what a group of that positive weight
+/// would add, per sentence and in the title, down to nothing; it is never the tag's evidence or
+/// its sentences, and `candidates` (explain) lists it.
+#[test]
+fn counter_evidence_subtracts_and_is_never_evidence() {
+    let t = tax(&format!(
+        "{SCORING}[tag.terms.fiction]\nweight = -2.0\nphrases = [\"film\", \"novel\"]\n\n[tag.terms.b]\nweight = 0\nphrases = [\"seized\"]\n\n[[tag.context]]\ngroups = [\"a\", \"b\"]\nunless = [\"fiction\"]\n"
+    ));
+    let body = format!("Fentanyl was found. The film shows it. Fentanyl again, in a film. {}", filler(4000));
+    let (full, _) = combine("", &body);
+    let s = score(&t, "t", "", &body);
+    let two = 1.0 + 2f64.ln();
+    assert!((s - expected(3.0 * two - 2.0 * two, full.len())).abs() < 1e-9, "{s}");
+    let m = cands(&t, "", &body).into_iter().find(|m| m.id == "t").unwrap();
+    assert_eq!(m.evidence.iter().map(|e| (e.term.as_str(), e.count)).collect::<Vec<_>>(), [("fentanyl", 2)]);
+    assert_eq!(m.counter.iter().map(|e| (e.term.as_str(), e.count)).collect::<Vec<_>>(), [("film", 2)]);
+    assert_eq!(m.sentences, [0, 2], "the counter-evidence's own sentence is not the tag's");
+    // In the title too, and never below nothing.
+    let title = score(&t, "t", "A novel", &body);
+    assert!(title < s, "{title} {s}");
+    let heavy = format!("Fentanyl. A film. A novel. Films and a film. {}", filler(3000));
+    assert_eq!(score(&t, "t", "Novel, film", &heavy), 0.0);
+    assert!(tagged(&t, "Novel, film", &heavy).is_empty());
+    // Without a positive hit, counter-evidence alone is no candidate.
+    assert!(cands(&t, "", "A film and a novel.").is_empty());
+    // It can veto a context rule (`unless`), but not be one of its groups.
+    let e = err(&one_tag(
+        "[tag.terms.a]\nphrases = [\"x\"]\n[tag.terms.n]\nweight = -1\nphrases = [\"y\"]\n[[tag.context]]\ngroups = [\"a\", \"n\"]\n",
+    ));
+    assert!(e.contains("group `n` is counter-evidence (negative weight)"), "{e}");
+    let e = err(&one_tag("[tag.terms.a]\nphrases = [\"x\"]\n[tag.terms.n]\nweight = -101\nphrases = [\"y\"]\n"));
+    assert!(e.contains("weight"), "{e}");
+}
+
 #[test]
 fn a_title_mention_weighs_more_than_the_same_mention_in_the_body() {
     let t = tax(SCORING);
@@ -869,7 +903,15 @@ fn bad_regexes_are_errors() {
 fn thresholds_and_weights_out_of_range_are_errors() {
     let src = one_tag("threshold = 1.5\n[tag.terms.a]\nphrases = [\"x\"]\n");
     assert_err(&src, 7, Some("t"), "`threshold` must be strictly between 0 and 1");
-    assert_err(&one_tag("[tag.terms.a]\nweight = -1.0\nphrases = [\"x\"]\n"), 8, Some("t"), "`weight` must be between");
+    assert_err(
+        &one_tag("[tag.terms.a]\nweight = -101.0\nphrases = [\"x\"]\n"),
+        8,
+        Some("t"),
+        "`weight` must be between",
+    );
+    // Counter-evidence alone can never score.
+    let e = err(&one_tag("[tag.terms.a]\nweight = -1.0\nphrases = [\"x\"]\n"));
+    assert!(e.contains("no group or context rule has a positive weight"), "{e}");
     assert_err(
         "version = \"1\"\n[scoring]\nhalf_saturation = 0.0\n",
         3,
