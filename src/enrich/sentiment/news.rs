@@ -71,8 +71,9 @@ const LIKE_VERB_BEFORE: &[&str] = &[
     "doesn't", "doesnt", "didn't", "didnt", "to", "who", "not", "people",
 ];
 
-/// Words of reduction, removal and relief. What follows them within three tokens (same clause),
-/// or precedes them in the passive ("a disaster was averted", "sanctions were lifted"), is being
+/// Words of reduction, removal and relief. What follows them within three tokens (same clause;
+/// a harm after "from" or "of" within seven: "saved the airline from collapse"), or precedes
+/// them in the passive ("a disaster was averted", "sanctions were lifted"), is being
 /// reduced, ended or prevented, so its sentiment is not the sentence's ("reduce cancer risk",
 /// "curb the opioid crisis", "fight corruption", "ease tensions"): a harm reads as a negated
 /// negative ([`NEGATED_NEGATIVE`], mild good news), another word loses its valence, and so does
@@ -89,7 +90,8 @@ const REDUCERS: &[&str] = &[
     "deterred", "discourage", "discouraged", "resolve", "resolved", "resolving", "solve", "solved", "solving",
     "overcome", "overcoming", "cure", "cured", "treat", "treating", "relieve", "relieved", "relieving",
     "lift", "lifted", "lifting", "freed", "acquitted", "overturned", "exonerated", "rescued", "contained",
-    "defused", "cleared", "survived", "spared",
+    "defused", "cleared", "survived", "spared", "saved", "protect", "protected", "protects", "protecting",
+    "shield", "shielded",
 ];
 
 /// Forms of "be" that make a following reducer passive (see [`REDUCERS`]).
@@ -528,7 +530,16 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
             if !toks[i].e.has_val() || toks[i].e.news & NW_REDUCER != 0 {
                 continue;
             }
-            let before = (i.saturating_sub(3)..i).rev().find(|&j| toks[j].e.news & NW_REDUCER != 0);
+            // Its object's harm, past the object: "saved the airline from collapse", "lifted
+            // millions out of poverty", "cleared the journalist of the charges".
+            let reach = if toks[i].e.val().is_some_and(|v| v < 0.0)
+                && toks[i.saturating_sub(2)..i].iter().any(|t| matches!(word(t), b"from" | b"of"))
+            {
+                7
+            } else {
+                3
+            };
+            let before = (i.saturating_sub(reach)..i).rev().find(|&j| toks[j].e.news & NW_REDUCER != 0);
             // A clause boundary between the reducer and the word ends its reach.
             let before = before.filter(|&j| !toks[j..i - 1].iter().any(|t| matches!(t.last, b',' | b';' | b':')));
             // The passive: "a disaster was averted", "sanctions were lifted".
@@ -1116,6 +1127,10 @@ mod tests {
         }
         assert!(score("The attackers failed to destroy the bridge.") > score("The attackers destroyed the bridge."));
         assert!(score("Nobody was hurt when the train derailed.") > score("The train derailed."));
+        // A relief verb reaches its object's harm past the object.
+        assert!(score("The program has lifted millions out of poverty.") > 0.0);
+        assert!(score("A court cleared the journalist of defamation charges.") > 0.0);
+        assert!(score("The bailout saved the airline from collapse.") > score("The bailout and the airline's collapse."));
         // A success that failed is a failure.
         assert!(score("The team failed to win the title.") < 0.0);
     }
