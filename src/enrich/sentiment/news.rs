@@ -547,7 +547,9 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
                 let k = (i + 2..(i + 4).min(n)).find(|&k| toks[k].e.news & NW_REDUCER != 0)?;
                 let between = &toks[i + 1..k];
                 let passive = between.iter().any(|t| BE.iter().any(|b| b.as_bytes() == word(t)));
-                (passive && !toks[i..k].iter().any(|t| matches!(t.last, b',' | b';' | b':'))).then_some(k)
+                // "the threat was not eliminated" is no relief.
+                let denied = between.iter().any(|t| t.e.news & NW_NEGATION != 0);
+                (passive && !denied && !toks[i..k].iter().any(|t| matches!(t.last, b',' | b';' | b':'))).then_some(k)
             };
             if let Some(j) = before.or_else(after) {
                 let v = toks[i].e.val().unwrap_or_default();
@@ -583,7 +585,8 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
                 }
                 break;
             }
-            let negation = toks[j].e.negate() || w == b"no";
+            // Not VADER's "despite", "rarely" or "seldom": "despite his injuries" denies nothing.
+            let negation = toks[j].e.news & NW_NEGATION != 0 || matches!(w, b"no" | b"without" | b"nor");
             if deniable && near && negation {
                 denied_harm = Some(i); // VADER's negation reads the harm itself
                 break;
@@ -597,10 +600,14 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
     }
     // The incident around a harm denied is the setting, not the news: "the explosion caused
     // no injuries", "nobody was hurt when the train derailed".
+    // Not past a "but" or a semicolon: "no one was hurt on Monday, but a fire killed four".
     if let Some(d) = denied_harm {
+        let turn = |t: &Tok| t.e.kw == Kw::But || t.last == b';';
+        let start = toks[..d].iter().rposition(turn).map_or(0, |p| p + 1);
+        let end = toks[d..].iter().position(turn).map_or(n, |p| d + p + 1);
         for &m in marks {
             let i = m as usize - base;
-            if i != d {
+            if i != d && (start..end).contains(&i) {
                 if let Some(v) = toks[i].e.val().filter(|&v| v < 0.0) {
                     toks[i].e.set_val(Some(v * DENIED_SCENE));
                 }
@@ -1127,10 +1134,17 @@ mod tests {
         }
         assert!(score("The attackers failed to destroy the bridge.") > score("The attackers destroyed the bridge."));
         assert!(score("Nobody was hurt when the train derailed.") > score("The train derailed."));
+        // Neither the denial nor the relief reaches past a turn or a negation.
+        let killed = score("A fire killed four people.");
+        assert!(score("No one was hurt on Monday, but a fire killed four people.") < killed * 0.5);
+        assert!(score("Despite his injuries, the attack killed four people.") < killed * 0.5);
+        assert!(score("The threat was not eliminated.") < 0.0);
         // A relief verb reaches its object's harm past the object.
         assert!(score("The program has lifted millions out of poverty.") > 0.0);
         assert!(score("A court cleared the journalist of defamation charges.") > 0.0);
-        assert!(score("The bailout saved the airline from collapse.") > score("The bailout and the airline's collapse."));
+        assert!(
+            score("The bailout saved the airline from collapse.") > score("The bailout and the airline's collapse.")
+        );
         // A success that failed is a failure.
         assert!(score("The team failed to win the title.") < 0.0);
     }
