@@ -754,6 +754,8 @@ impl Settings {
         }
         // Each property's own checks first: they name its table and what librdkafka makes of it.
         self.validate_client_properties()?;
+        crate::pipeline::check_producer_queue(self)
+            .map_err(|m| invalid("kafka.producer_properties.queue.buffering.max.kbytes", m))?;
         let session_timeout_ms = self
             .consumer_kafka_properties()
             .get("session.timeout.ms")
@@ -776,6 +778,12 @@ impl Settings {
             }
             if !(0.0..=1.0).contains(&route.min_score) {
                 return Err(invalid(format!("routes[{i}].min_score"), "must be between 0 and 1"));
+            }
+            if route.topic == k.dlq_topic {
+                return Err(invalid(
+                    format!("routes[{i}].topic"),
+                    "must differ from kafka.dlq_topic: the dead-letter topic holds dead letters only",
+                ));
             }
         }
         if self.limits.max_message_bytes == 0 {
@@ -1631,6 +1639,30 @@ mod tests {
             let e = load_str(&format!("{remote}{setting}"), &[]).unwrap_err().to_string();
             assert!(e.contains(key) && e.contains("at most 86400000"), "{e}");
         }
+    }
+
+    /// A producer queue smaller than the largest record wedged the worker: that record was
+    /// refused as "queue full" on every try, and its partition and then all intake waited.
+    #[test]
+    fn a_producer_queue_smaller_than_the_largest_record_is_refused() {
+        let key = "NEWS_ENRICHER_KAFKA__PRODUCER_PROPERTIES__QUEUE__BUFFERING__MAX__KBYTES";
+        let e = load_str("", &[(key, "1000")]).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "kafka.producer_properties.queue.buffering.max.kbytes: is 1000 KiB, below the largest record"
+            ) && e.contains("(message.max.bytes, 2097152 bytes)")
+                && e.ends_with("raise it to at least 2048"),
+            "{e}"
+        );
+        assert!(load_str("", &[(key, "2048")]).is_ok());
+        // The records' bound follows the input limit, and a smaller one makes room.
+        assert!(load_str("[limits]\nmax_message_bytes = 400000\n", &[(key, "1000")]).is_ok());
+    }
+
+    #[test]
+    fn a_route_to_the_dead_letter_topic_is_refused() {
+        let e = load_str("[[routes]]\ntag = \"taiwan\"\ntopic = \"news.dlq\"\n", &[]).unwrap_err().to_string();
+        assert!(e.starts_with("routes[0].topic: must differ from kafka.dlq_topic"), "{e}");
     }
 
     /// A configuration saved from `check-config` holds "<redacted>" where the secrets were; it

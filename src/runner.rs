@@ -144,8 +144,9 @@ pub fn run(settings: &Settings, enricher: Enricher, startup: Startup) -> i32 {
         Some(b) => {
             tracing::warn!(
                 bootstrap = b.bootstrap_servers(),
-                "EMBEDDED DEVELOPMENT BROKER: in-memory, keeps nothing, for development only; \
-                 produce raw articles to it with any Kafka client at this address"
+                "EMBEDDED DEVELOPMENT BROKER: in-memory, keeps nothing, for development only (it holds about \
+                 5 MiB per partition and evicts the oldest records past that, read or not); produce raw articles \
+                 to it with any Kafka client at this address"
             );
             if let Some(warning) = settings.embedded_security_warning() {
                 tracing::warn!("{warning}");

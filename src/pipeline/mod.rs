@@ -765,6 +765,25 @@ fn producer_max_message_bytes(settings: &Settings) -> usize {
     settings.limits.max_message_bytes.saturating_mul(2).clamp(1_000_000, LIBRDKAFKA_MAX_MESSAGE_BYTES)
 }
 
+/// Checks that the producer's queue holds its largest record: librdkafka refuses a record
+/// larger than `queue.buffering.max.kbytes` with "queue full" on every try, so the worker would
+/// retry it forever and its partition, then its intake, would wait for good.
+pub(crate) fn check_producer_queue(settings: &Settings) -> Result<(), String> {
+    let config = producer_config(settings, "");
+    let number =
+        |key: &str, default: u64| config.get(key).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(default);
+    let largest = number("message.max.bytes", 1_000_000);
+    let queue_kbytes = number("queue.buffering.max.kbytes", 1_048_576);
+    if queue_kbytes.saturating_mul(1024) < largest {
+        return Err(format!(
+            "is {queue_kbytes} KiB, below the largest record the producer may send (message.max.bytes, {largest} bytes): \
+             such a record could never be queued and its partition would wait for it forever; raise it to at least {}",
+            largest.div_ceil(1024)
+        ));
+    }
+    Ok(())
+}
+
 /// The producer's librdkafka settings with `user` as the user's properties.
 fn producer_config_from(settings: &Settings, brokers: &str, user: BTreeMap<String, String>) -> ClientConfig {
     client_config(
