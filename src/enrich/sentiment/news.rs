@@ -126,8 +126,8 @@ pub const QUANTITY_CHANGE: f64 = 1.5;
 /// whose easing is relief.
 #[rustfmt::skip]
 const BAD_QUANTITIES: &[&str] = &[
-    "death", "deaths", "fatalities", "complaints", "casualties", "injuries", "crime", "crimes", "homicides", "homicide", "murders",
-    "murder", "killings", "shootings", "violence", "overdoses", "overdose", "infections", "infection",
+    "death", "deaths", "fatalities", "complaints", "casualties", "injuries", "crime", "crimes", "homicides",
+    "homicide", "murders", "murder", "killings", "shootings", "violence", "overdoses", "overdose", "infections", "infection",
     "unemployment", "joblessness", "jobless", "poverty", "inflation", "deficit", "deficits", "debt", "losses",
     "accidents", "crashes", "suicides", "emissions", "pollution", "attacks", "layoffs", "burglaries", "robberies",
     "thefts", "bankruptcies", "foreclosures", "evictions", "homelessness", "tensions", "tension", "fears",
