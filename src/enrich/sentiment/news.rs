@@ -72,7 +72,8 @@ const LIKE_VERB_BEFORE: &[&str] = &[
 ];
 
 /// Words of reduction, removal and relief. What follows them within three tokens (same clause;
-/// a harm after "from" or "of" within seven: "saved the airline from collapse"), or precedes
+/// a harm after "from" or "out of" within seven: "saved the airline from collapse", and after
+/// "of" for "cleared", "acquitted", "exonerated"), or precedes
 /// them in the passive ("a disaster was averted", "sanctions were lifted"), is being
 /// reduced, ended or prevented, so its sentiment is not the sentence's ("reduce cancer risk",
 /// "curb the opioid crisis", "fight corruption", "ease tensions"): a harm reads as a negated
@@ -91,7 +92,7 @@ const REDUCERS: &[&str] = &[
     "overcome", "overcoming", "cure", "cured", "treat", "treating", "relieve", "relieved", "relieving",
     "lift", "lifted", "lifting", "freed", "acquitted", "overturned", "exonerated", "rescued", "contained",
     "defused", "cleared", "survived", "spared", "saved", "protect", "protected", "protects", "protecting",
-    "shield", "shielded",
+    "shield", "shielded", "released", "release",
 ];
 
 /// Forms of "be" that make a following reducer passive (see [`REDUCERS`]).
@@ -532,14 +533,20 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
             }
             // Its object's harm, past the object: "saved the airline from collapse", "lifted
             // millions out of poverty", "cleared the journalist of the charges".
-            let reach = if toks[i].e.val().is_some_and(|v| v < 0.0)
-                && toks[i.saturating_sub(2)..i].iter().any(|t| matches!(word(t), b"from" | b"of"))
-            {
-                7
-            } else {
-                3
+            // Not any "of": "released a video of the attack" releases no attack.
+            let harm = toks[i].e.val().is_some_and(|v| v < 0.0);
+            let links = |k: usize| match word(&toks[k]) {
+                b"from" => 1,
+                b"of" if k > 0 && word(&toks[k - 1]) == b"out" => 1,
+                b"of" => 2, // only after a verb of clearing
+                _ => 0,
             };
+            let link = if harm { (i.saturating_sub(2)..i).map(links).max().unwrap_or(0) } else { 0 };
+            let reach = if link > 0 { 7 } else { 3 };
             let before = (i.saturating_sub(reach)..i).rev().find(|&j| toks[j].e.news & NW_REDUCER != 0);
+            let before = before.filter(|&j| {
+                link != 2 || j + 3 >= i || matches!(word(&toks[j]), b"cleared" | b"acquitted" | b"exonerated")
+            });
             // A clause boundary between the reducer and the word ends its reach.
             let before = before.filter(|&j| !toks[j..i - 1].iter().any(|t| matches!(t.last, b',' | b';' | b':')));
             // The passive: "a disaster was averted", "sanctions were lifted".
@@ -1142,6 +1149,8 @@ mod tests {
         // A relief verb reaches its object's harm past the object.
         assert!(score("The program has lifted millions out of poverty.") > 0.0);
         assert!(score("A court cleared the journalist of defamation charges.") > 0.0);
+        assert!(score("He was released from prison after eight years.") > 0.0);
+        assert!(score("The army released a video of the attack.") < 0.0);
         assert!(
             score("The bailout saved the airline from collapse.") > score("The bailout and the airline's collapse.")
         );
