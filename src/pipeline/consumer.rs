@@ -745,19 +745,31 @@ pub(super) fn poll_loop(
 /// grace period. Like [`commit_before`], it runs on a thread of its own that the process does not
 /// wait for. Whether it finished in time.
 fn close_before(consumer: Arc<BaseConsumer<WorkerContext>>, deadline: Instant) -> bool {
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new().name("consumer-close".into()).spawn(move || {
-        drop(consumer);
-        let _ = done_tx.send(());
-    });
-    match spawned {
-        Ok(_) => done_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok(),
+    match on_thread_until("consumer-close", deadline, Duration::ZERO, move || drop(consumer)) {
+        Ok(done) => done.is_some(),
         Err(e) => {
-            // The closure, and with it the consumer, was dropped here: closed on this thread.
+            // The work, and with it the consumer, was dropped unrun: closed on this thread.
             tracing::warn!(error = %e, "could not start a thread to close the consumer; it was closed here");
             true
         }
     }
+}
+
+/// Runs `work` on a thread named `name` and waits for it until `deadline` (at least
+/// `min_wait`): `Some` of its result, or `None` when the deadline passed first, leaving the
+/// thread to finish or to end with the process. `Err` when no thread could be started; `work`
+/// was then dropped without running.
+fn on_thread_until<T: Send + 'static>(
+    name: &str,
+    deadline: Instant,
+    min_wait: Duration,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<Option<T>> {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new().name(name.into()).spawn(move || {
+        let _ = done_tx.send(work());
+    })?;
+    Ok(done_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()).max(min_wait)).ok())
 }
 
 /// The final commit, abandoned at `deadline`. With the group coordinator unreachable a
@@ -766,24 +778,18 @@ fn close_before(consumer: Arc<BaseConsumer<WorkerContext>>, deadline: Instant) -
 /// its reference to the consumer and the process exits without waiting for it. What was not
 /// committed is re-processed after a restart: duplicates, never loss.
 fn commit_before(consumer: &Arc<BaseConsumer<WorkerContext>>, deadline: Instant) -> Commit {
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
     let committing = consumer.clone();
-    let spawned = std::thread::Builder::new().name("final-commit".into()).spawn(move || {
-        let _ = done_tx.send(commit_with_retries(&committing, "shutdown", true));
-    });
-    if spawned.is_err() {
-        return commit_with_retries(consumer, "shutdown", true);
-    }
-    let wait = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
-    match done_rx.recv_timeout(wait) {
-        Ok(committed) => committed,
-        Err(_) => {
+    let work = move || commit_with_retries(&committing, "shutdown", true);
+    match on_thread_until("final-commit", deadline, Duration::from_millis(100), work) {
+        Ok(Some(committed)) => committed,
+        Ok(None) => {
             tracing::warn!(
                 "shutdown deadline passed during the final commit (is the group coordinator reachable?); \
                  exiting without it: uncommitted work is re-processed after a restart"
             );
             Commit::TimedOut
         }
+        Err(_) => commit_with_retries(consumer, "shutdown", true),
     }
 }
 

@@ -548,7 +548,7 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
                 link != 2 || j + 3 >= i || matches!(word(&toks[j]), b"cleared" | b"acquitted" | b"exonerated")
             });
             // A clause boundary between the reducer and the word ends its reach.
-            let before = before.filter(|&j| !toks[j..i - 1].iter().any(|t| matches!(t.last, b',' | b';' | b':')));
+            let before = before.filter(|&j| !toks[j..i - 1].iter().any(ends_clause));
             // The passive: "a disaster was averted", "sanctions were lifted".
             let after = || {
                 let k = (i + 2..(i + 4).min(n)).find(|&k| toks[k].e.news & NW_REDUCER != 0)?;
@@ -556,7 +556,7 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
                 let passive = between.iter().any(|t| BE.iter().any(|b| b.as_bytes() == word(t)));
                 // "the threat was not eliminated" is no relief.
                 let denied = between.iter().any(|t| t.e.news & NW_NEGATION != 0);
-                (passive && !denied && !toks[i..k].iter().any(|t| matches!(t.last, b',' | b';' | b':'))).then_some(k)
+                (passive && !denied && !toks[i..k].iter().any(ends_clause)).then_some(k)
             };
             if let Some(j) = before.or_else(after) {
                 let v = toks[i].e.val().unwrap_or_default();
@@ -568,7 +568,6 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
     }
 
     // Harm denied: "no one was hurt", "nobody was killed", "none of the passengers was hurt".
-    let clause_break = |t: &Tok| matches!(t.last, b',' | b';' | b':');
     let mut denied_harm = None;
     for &m in marks {
         let i = m as usize - base;
@@ -578,7 +577,7 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
         }
         let deniable = DENIABLE_HARMS.iter().any(|h| h.as_bytes() == word(&toks[i]));
         for j in (i.saturating_sub(if deniable { 6 } else { 3 })..i).rev() {
-            if j + 1 < i && clause_break(&toks[j]) {
+            if j + 1 < i && ends_clause(&toks[j]) {
                 break;
             }
             let w = word(&toks[j]);
@@ -630,7 +629,7 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
             quantity_change(toks, i, role & NW_GOOD_QUANTITY != 0, words);
         } else if role & NW_EXPECTATION != 0 {
             for j in (i.saturating_sub(4)..i).rev() {
-                if clause_break(&toks[j]) {
+                if ends_clause(&toks[j]) {
                     break;
                 }
                 if toks[j].e.news & NW_RESULT != 0 {
@@ -641,7 +640,7 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
             }
         } else if role & NW_FAILURE != 0 && i + 2 < n && word(&toks[i + 1]) == b"to" {
             for k in i + 2..(i + 5).min(n) {
-                if clause_break(&toks[k - 1]) {
+                if ends_clause(&toks[k - 1]) {
                     break;
                 }
                 match toks[k].e.val() {
@@ -733,11 +732,10 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
 /// record low").
 fn quantity_change(toks: &mut [Tok], i: usize, good: bool, words: Words<'_>) {
     let n = toks.len();
-    let clause_break = |t: &Tok| matches!(t.last, b',' | b';' | b':');
     let change = |t: &Tok| t.e.news & (NW_RISE | NW_FALL) != 0;
     let mut at = None;
     for k in i + 1..(i + 5).min(n) {
-        if clause_break(&toks[k - 1]) {
+        if ends_clause(&toks[k - 1]) {
             break;
         }
         if change(&toks[k]) {
@@ -745,12 +743,12 @@ fn quantity_change(toks: &mut [Tok], i: usize, good: bool, words: Words<'_>) {
             break;
         }
     }
-    if at.is_none() && i > 0 && change(&toks[i - 1]) && !clause_break(&toks[i - 1]) {
+    if at.is_none() && i > 0 && change(&toks[i - 1]) && !ends_clause(&toks[i - 1]) {
         at = Some(i - 1);
     }
     if at.is_none() {
         for j in (i.saturating_sub(3)..i).rev() {
-            if clause_break(&toks[j]) {
+            if ends_clause(&toks[j]) {
                 break;
             }
             if j > 0 && matches!(words.of(&toks[j]), b"in" | b"of") && change(&toks[j - 1]) {
@@ -775,7 +773,7 @@ fn quantity_change(toks: &mut [Tok], i: usize, good: bool, words: Words<'_>) {
         _ => {}
     }
     for t in k + 1..(k + 7).min(n) {
-        if clause_break(&toks[t - 1]) {
+        if ends_clause(&toks[t - 1]) {
             break;
         }
         if toks[t].e.has_val()
@@ -784,6 +782,12 @@ fn quantity_change(toks: &mut [Tok], i: usize, good: bool, words: Words<'_>) {
             toks[t].e.set_val(None);
         }
     }
+}
+
+/// Whether a token ends a clause (a comma, semicolon or colon after it): the news rules' reach
+/// ends there.
+fn ends_clause(t: &Tok) -> bool {
+    matches!(t.last, b',' | b';' | b':')
 }
 
 /// The contents of `data/news_lexicon.tsv`.
