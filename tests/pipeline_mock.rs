@@ -1204,3 +1204,74 @@ async fn a_lost_group_session_is_reported_and_rejoined_without_loss() {
     assert!(got.is_superset(&want), "missing: {:?}", want.difference(&got).take(5).collect::<Vec<_>>());
     worker.shutdown().await.unwrap();
 }
+
+/// Retention (or a deletion of records) emptied a quiet partition past the group's committed
+/// offset: librdkafka resets to the log start and finds nothing to read. The worker stores that
+/// log start, so the commit catches up; before, the committed offset stayed behind for good,
+/// and the group showed lag (to the worker's stall check, to lag-based autoscalers) until the
+/// partition's next record, whether the worker was running or restarted.
+///
+/// The mock cluster empties a partition when one record batch is over its 5 MiB log limit:
+/// appending it removes the older batches and moves the log start to the log end, past the big
+/// batch itself, as if retention had deleted every record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_emptied_past_its_commit_gets_its_log_start_committed() {
+    let fx = Fixture::new("emptied");
+    let articles = synthetic("emptied", 40);
+    fx.produce_articles(&articles);
+    let partition = 0;
+    let empty_the_partition = || {
+        append_record_with_headers(&fx.bootstrap(), INPUT, partition, b"big", &vec![b'x'; 6 << 20], &[]);
+        let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", fx.bootstrap()).create().unwrap();
+        let (low, high) = consumer.fetch_watermarks(INPUT, partition, Duration::from_secs(5)).unwrap();
+        assert_eq!(low, high, "premise: the partition's log is empty");
+        assert!(fx.committed()[&partition] < low, "premise: the committed offset is behind the log start");
+    };
+
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert_eq!(ids_of(&fx.read(OUTPUT, articles.len(), WAIT)).0, all_ids(&articles));
+    assert_all_committed_while_running(&fx).await;
+    assert!(fx.committed()[&partition] > 0, "premise: the partition had articles");
+    // While the worker runs: its position is that of its last article, behind the log start.
+    empty_the_partition();
+    assert_all_committed_while_running(&fx).await;
+    worker.shutdown().await.unwrap();
+
+    // After a restart: no article is read from the partition, so the worker has no position.
+    empty_the_partition();
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert_all_committed_while_running(&fx).await;
+    let summary = worker.shutdown().await.unwrap();
+    assert_eq!(summary.stats.consumed, 0, "nothing was left to read");
+    assert_all_committed(&fx).await;
+}
+
+/// A dead letter the broker refuses with and without its payload cannot be written at all: a
+/// compacted dead-letter topic refuses the keyless dead letter of a keyless input
+/// (`INVALID_RECORD`) both times. The worker stops with an error naming the topic and commits
+/// nothing past that input, so a restart (once the topic takes it) dead-letters it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_refused_even_without_its_payload_is_fatal_and_kept_for_a_restart() {
+    let fx = Fixture::new("dlq-refused");
+    fx.produce(&[(None, b"not json".to_vec())]);
+    fx.broker.push_request_errors(RDKafkaApiKey::Produce, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_INVALID_RECORD; 2]);
+    let result =
+        news_enricher::pipeline::run(&fx.settings, &fx.bootstrap(), fx.enricher.clone(), std::future::pending()).await;
+    match result {
+        Err(WorkerError::Fatal(reason)) => {
+            assert!(reason.contains("cannot write to the dead-letter topic news.dlq"), "{reason}")
+        }
+        other => panic!("expected a fatal error, got {other:?}"),
+    }
+    let committed: i64 = fx.committed().values().sum();
+    let end: i64 = fx.end_offsets().values().sum();
+    assert!(committed < end, "the input is not committed ({committed} of {end})");
+
+    let worker = Worker::start(&fx.settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let dlq = fx.read(DLQ, 1, WAIT);
+    assert_all_committed_while_running(&fx).await;
+    worker.shutdown().await.unwrap();
+    assert_eq!(dlq.len(), 1, "{dlq:#?}");
+    assert_eq!(dlq[0].headers[headers::CLASS], "not_json");
+    assert_eq!(dlq[0].payload, b"not json", "written whole once the topic takes it");
+}

@@ -6,7 +6,8 @@
 //! happen on an async runtime thread.
 //!
 //! It also stores the positions of idle partitions (so transaction markers at their ends get
-//! committed, `Shared::store_idle_positions`), and `FetchCheck` finds partitions librdkafka
+//! committed, `Shared::store_idle_positions`) and the log starts of partitions whose unread
+//! records were deleted (`Shared::store_log_starts`), and `FetchCheck` finds partitions librdkafka
 //! has stopped fetching and restarts them.
 //!
 //! Who pauses fetching of the assignment, and who lifts the pause:
@@ -112,6 +113,11 @@ impl ClientContext for WorkerContext {
             t.partitions.iter().filter(|(p, _)| **p >= 0).map(move |(p, s)| ((topic.clone(), *p), lag_of(s)))
         });
         self.shared.update_lag(lags);
+        let starts = statistics.topics.iter().flat_map(|(topic, t)| {
+            let topic: Arc<str> = topic.as_str().into();
+            t.partitions.iter().filter(|(p, _)| **p >= 0).map(move |(p, s)| ((topic.clone(), *p), start_past_commit(s)))
+        });
+        self.shared.update_log_starts(starts);
         let steady = statistics.cgrp.as_ref().is_some_and(|g| g.state == "up" && g.join_state == "steady");
         self.group_steady.store(steady, Ordering::Relaxed);
     }
@@ -135,6 +141,13 @@ fn lag_of(s: &rdkafka::statistics::Partition) -> i64 {
     } else {
         -1
     }
+}
+
+/// The log start of a partition being fetched whose log starts past the group's committed
+/// offset: the records in between were deleted before they were read (see
+/// `Shared::store_log_starts`).
+fn start_past_commit(s: &rdkafka::statistics::Partition) -> Option<i64> {
+    (s.fetch_state == "active" && s.committed_offset >= 0 && s.lo_offset > s.committed_offset).then_some(s.lo_offset)
 }
 
 impl ConsumerContext for WorkerContext {
@@ -664,6 +677,7 @@ pub(super) fn poll_loop(
         }
         if idle_stored_at.elapsed() >= IDLE_STORE_INTERVAL {
             shared.store_idle_positions(&consumer, Intake::Running);
+            shared.store_log_starts(&consumer, FETCH_CHECK_TIMEOUT);
             idle_stored_at = Instant::now();
         }
         fetch_check.tick(&consumer, &shared);
@@ -826,6 +840,27 @@ mod tests {
         assert_eq!(lag_of(&partition("offset-query", -1001, -1, -1)), -1, "not fetching yet: unknown");
         let unknown_end = Partition { hi_offset: -1, ..partition("active", -1001, -1, -1) };
         assert_eq!(lag_of(&unknown_end), -1);
+    }
+
+    /// Records deleted past the commit are noted only for a partition being fetched, with a
+    /// commit to be behind of.
+    #[test]
+    fn a_log_start_past_the_commit_is_noted_while_fetching() {
+        use rdkafka::statistics::Partition;
+        let partition = |fetch_state: &str, committed: i64, lo: i64| Partition {
+            fetch_state: fetch_state.into(),
+            committed_offset: committed,
+            lo_offset: lo,
+            hi_offset: 400,
+            ..Partition::default()
+        };
+        assert_eq!(start_past_commit(&partition("active", 250, 400)), Some(400), "emptied past the commit");
+        assert_eq!(start_past_commit(&partition("active", 250, 300)), Some(300), "deleted in part");
+        assert_eq!(start_past_commit(&partition("active", 250, 250)), None, "nothing deleted unread");
+        assert_eq!(start_past_commit(&partition("active", 250, 100)), None);
+        assert_eq!(start_past_commit(&partition("active", -1001, 400)), None, "never committed: nothing to be behind");
+        assert_eq!(start_past_commit(&partition("offset-query", 250, 400)), None, "not fetching yet");
+        assert_eq!(start_past_commit(&partition("active", 250, -1)), None, "log start unknown");
     }
 
     fn key(partition: i32) -> PartitionKey {

@@ -67,6 +67,22 @@ pub(crate) enum Intake {
     Stopped,
 }
 
+/// Whether a partition's position may be stored as done (see [`Shared::store_idle_positions`]):
+/// nothing of it in flight and no message of it polled but not dispatched; without a slot (no
+/// message of it dispatched in this assignment), only while the work loop dispatches and unless
+/// it was released with work unfinished.
+fn is_idle(
+    slots: &HashMap<PartitionKey, PartitionSlot>,
+    abandoned: &HashSet<PartitionKey>,
+    key: &PartitionKey,
+    intake: Intake,
+) -> bool {
+    match slots.get(key) {
+        Some(slot) => slot.in_flight == 0 && !slot.undispatched,
+        None => intake == Intake::Running && !abandoned.contains(key),
+    }
+}
+
 /// Per-partition bookkeeping, owned by [`Shared::partitions`].
 struct PartitionSlot {
     /// Distinguishes this assignment of the partition from earlier ones, so a task left over
@@ -125,6 +141,9 @@ pub struct Shared {
     abandoned: Mutex<HashSet<PartitionKey>>,
     /// Consumer lag in offsets per owned partition, from librdkafka statistics.
     lag: Mutex<HashMap<PartitionKey, i64>>,
+    /// Partitions whose log, by librdkafka's last statistics, starts past the group's committed
+    /// offset, with that log start (see [`Shared::store_log_starts`]).
+    start_past_commit: Mutex<HashMap<PartitionKey, i64>>,
     /// Whether the consumer is in the group: it received an assignment (possibly empty) and has
     /// not lost it since.
     joined: AtomicBool,
@@ -316,11 +335,7 @@ impl Shared {
             for element in positions.elements() {
                 let rdkafka::Offset::Offset(position) = element.offset() else { continue };
                 let key: PartitionKey = (element.topic().into(), element.partition());
-                let idle_slot = match slots.get(&key) {
-                    Some(slot) => slot.in_flight == 0 && !slot.undispatched,
-                    None => intake == Intake::Running && !abandoned.contains(&key),
-                };
-                if owned.contains(&key) && idle_slot {
+                if owned.contains(&key) && is_idle(&slots, &abandoned, &key, intake) {
                     let _ = idle.add_partition_offset(
                         element.topic(),
                         element.partition(),
@@ -334,6 +349,68 @@ impl Shared {
                 tracing::debug!(error = %e, "positions of idle partitions not stored");
             }
         }
+    }
+
+    /// Stores the log start of idle partitions whose records past the committed offset were
+    /// deleted before this worker read them (retention, a deletion of records). librdkafka
+    /// resets such a partition to its log start, but stores nothing until a record is read
+    /// there, so on a partition that receives none the committed offset stayed behind the log
+    /// start for good: lag for the group's monitors and the stall check, though nothing is left
+    /// to read. Storing the log start claims only records that no longer exist.
+    ///
+    /// librdkafka's statistics name the candidates; the log start stored is the leader's answer
+    /// to a query made here, so a broker's report in a fetch response is never trusted alone.
+    /// Runs on the consumer thread in the work loop (which is what dispatches messages, so an
+    /// idle partition stays idle meanwhile); the queries take at most `timeout` in all.
+    pub(crate) fn store_log_starts(&self, consumer: &BaseConsumer<WorkerContext>, timeout: Duration) {
+        let candidates: Vec<(PartitionKey, i64)> = {
+            let past = self.start_past_commit.lock().unwrap_or_else(|p| p.into_inner());
+            if past.is_empty() {
+                return;
+            }
+            past.iter().map(|(key, start)| (key.clone(), *start)).collect()
+        };
+        let Ok(positions) = consumer.position() else { return };
+        let position_of = |key: &PartitionKey| {
+            positions.find_partition(&key.0, key.1).and_then(|e| match e.offset() {
+                rdkafka::Offset::Offset(position) => Some(position),
+                _ => None,
+            })
+        };
+        let mut stores = rdkafka::TopicPartitionList::new();
+        let deadline = Instant::now() + timeout;
+        for (key, start) in candidates {
+            let position = position_of(&key);
+            if position.is_some_and(|position| position >= start) || !self.owned_and_idle(&key) {
+                continue;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            // Asked once per statistics report (which notes the candidate again), so brokers
+            // that do not answer hold up the work loop for at most `timeout` every few seconds.
+            self.start_past_commit.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+            let Ok((log_start, _)) = consumer.fetch_watermarks(&key.0, key.1, left) else { continue };
+            if log_start >= start && position.is_none_or(|position| log_start > position) {
+                tracing::info!(topic = %key.0, partition = key.1, log_start,
+                    "records past the committed offset were deleted before they were read: committing from the log start");
+                let _ = stores.add_partition_offset(&key.0, key.1, rdkafka::Offset::Offset(log_start));
+            }
+        }
+        if stores.count() > 0 {
+            if let Err(e) = consumer.store_offsets(&stores) {
+                tracing::debug!(error = %e, "log starts not stored");
+            }
+        }
+    }
+
+    /// Whether `key` is owned and idle in the work loop (see [`is_idle`]).
+    fn owned_and_idle(&self, key: &PartitionKey) -> bool {
+        let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
+        let slots = self.slots();
+        let abandoned = self.abandoned.lock().unwrap_or_else(|p| p.into_inner());
+        owned.contains(key) && !self.failed() && is_idle(&slots, &abandoned, key, Intake::Running)
     }
 
     /// Notes a message polled but not dispatched (while draining for shutdown): its partition's
@@ -446,6 +523,18 @@ impl Shared {
             if value >= 0 && owned.contains(&key) {
                 lag.insert(key, value);
             }
+        }
+    }
+
+    /// Notes, from librdkafka statistics, the partitions whose log starts past the group's
+    /// committed offset (`Some(log start)`) and those whose does not (`None`).
+    pub(crate) fn update_log_starts(&self, starts: impl IntoIterator<Item = (PartitionKey, Option<i64>)>) {
+        let mut past = self.start_past_commit.lock().unwrap_or_else(|p| p.into_inner());
+        for (key, start) in starts {
+            match start {
+                Some(start) => past.insert(key, start),
+                None => past.remove(&key),
+            };
         }
     }
 
@@ -917,6 +1006,7 @@ impl Worker {
             owned: Mutex::default(),
             abandoned: Mutex::default(),
             lag: Mutex::default(),
+            start_past_commit: Mutex::default(),
             joined: AtomicBool::new(false),
             lost_membership: AtomicBool::new(false),
             last_progress: Mutex::new(Instant::now()),
