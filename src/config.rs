@@ -754,8 +754,20 @@ impl Settings {
         }
         // Each property's own checks first: they name its table and what librdkafka makes of it.
         self.validate_client_properties()?;
-        crate::pipeline::check_producer_queue(self)
-            .map_err(|m| invalid("kafka.producer_properties.queue.buffering.max.kbytes", m))?;
+        self.check_oauthbearer_token()?;
+        crate::pipeline::check_producer_queue(self).map_err(|m| {
+            // Named where it was set: the producer's own table wins over the shared one.
+            const QUEUE: &str = "queue.buffering.max.kbytes";
+            let set_in = |table: &BTreeMap<String, serde_json::Value>| {
+                flatten_properties(&[table]).keys().any(|k| canonical_property_name(k) == QUEUE)
+            };
+            let table = if !set_in(&self.kafka.producer_properties) && set_in(&self.kafka.properties) {
+                "kafka.properties"
+            } else {
+                "kafka.producer_properties"
+            };
+            invalid(format!("{table}.{QUEUE}"), m)
+        })?;
         let session_timeout_ms = self
             .consumer_kafka_properties()
             .get("session.timeout.ms")
@@ -1020,6 +1032,44 @@ impl Settings {
                         ),
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// `OAUTHBEARER` needs a token, and this build can only make librdkafka's unsecured one
+    /// (`enable.sasl.oauthbearer.unsecure.jwt`; the OIDC fetch needs libcurl). Without it,
+    /// librdkafka waits for the application to set a token, which the worker never does: it
+    /// would never connect, and only ever say that no broker connection is up.
+    fn check_oauthbearer_token(&self) -> Result<(), ConfigError> {
+        let tables = [
+            ("kafka.properties", &self.kafka.properties),
+            ("kafka.consumer_properties", &self.kafka.consumer_properties),
+            ("kafka.producer_properties", &self.kafka.producer_properties),
+        ];
+        // The last of a client's tables to set `name` wins, as when its configuration is built.
+        let setting = |client: &[usize], name: &str| {
+            client.iter().rev().find_map(|&t| {
+                let (table, props) = tables[t];
+                flatten_properties(&[props])
+                    .into_iter()
+                    .find(|(key, _)| canonical_property_name(key) == name)
+                    .map(|(key, value)| (format!("{table}.{key}"), value))
+            })
+        };
+        for client in [[0, 1], [0, 2]] {
+            let sasl = setting(&client, "security.protocol")
+                .is_some_and(|(_, v)| v.trim().to_ascii_lowercase().starts_with("sasl"));
+            let Some((key, mechanism)) = setting(&client, "sasl.mechanisms") else { continue };
+            let unsecured_token = setting(&client, "enable.sasl.oauthbearer.unsecure.jwt")
+                .is_some_and(|(_, v)| normalized_property_value(&v) == "true");
+            if sasl && mechanism.trim().eq_ignore_ascii_case("OAUTHBEARER") && !unsecured_token {
+                return Err(invalid(
+                    key,
+                    "OAUTHBEARER needs a token source, and this build has only librdkafka's unsecured development \
+                     token (enable.sasl.oauthbearer.unsecure.jwt = true; no OIDC fetch, which needs libcurl): \
+                     without one the clients wait for a token for good and never connect",
+                ));
             }
         }
         Ok(())
@@ -1655,8 +1705,30 @@ mod tests {
             "{e}"
         );
         assert!(load_str("", &[(key, "2048")]).is_ok());
+        // Named in the table where it was set.
+        let shared = "NEWS_ENRICHER_KAFKA__PROPERTIES__QUEUE__BUFFERING__MAX__KBYTES";
+        let e = load_str("", &[(shared, "100")]).unwrap_err().to_string();
+        assert!(e.starts_with("kafka.properties.queue.buffering.max.kbytes: is 100 KiB"), "{e}");
         // The records' bound follows the input limit, and a smaller one makes room.
         assert!(load_str("[limits]\nmax_message_bytes = 400000\n", &[(key, "1000")]).is_ok());
+    }
+
+    /// OAUTHBEARER without the unsecured token: the worker never connected and only ever said
+    /// that no broker connection was up.
+    #[test]
+    fn oauthbearer_without_a_token_source_is_refused() {
+        let sasl =
+            "[kafka.properties]\n\"security.protocol\" = \"SASL_PLAINTEXT\"\n\"sasl.mechanism\" = \"OAUTHBEARER\"\n";
+        let e = load_str(sasl, &[]).unwrap_err().to_string();
+        assert!(e.starts_with("kafka.properties.sasl.mechanism: OAUTHBEARER needs a token source"), "{e}");
+        let unsecured = "NEWS_ENRICHER_KAFKA__PROPERTIES__ENABLE__SASL__OAUTHBEARER__UNSECURE__JWT";
+        assert!(load_str(sasl, &[(unsecured, "true")]).is_ok());
+        // The producer's own table may set it for the producer only.
+        let producer = "NEWS_ENRICHER_KAFKA__PRODUCER_PROPERTIES__ENABLE__SASL__OAUTHBEARER__UNSECURE__JWT";
+        assert!(load_str(sasl, &[(producer, "true")]).is_err(), "the consumer has no token");
+        // Without SASL the mechanism is not used; other mechanisms need no token.
+        assert!(load_str("[kafka.properties]\n\"sasl.mechanism\" = \"OAUTHBEARER\"\n", &[]).is_ok());
+        assert!(load_str(&sasl.replace("OAUTHBEARER", "SCRAM-SHA-512"), &[]).is_ok());
     }
 
     #[test]
