@@ -67,16 +67,46 @@ impl<'a> Document<'a> {
 /// Unicode hyphens U+2010 and U+2011 (`E2 80 90`, `E2 80 91`) and combining accents U+0300–
 /// U+033F (UTF-8 `CC 80`–`CC BF`). Three vectorised scans: most texts have none, and cost only
 /// these.
-fn copy_seeds(bytes: &[u8]) -> Vec<usize> {
+fn copy_seeds(text: &str) -> Vec<usize> {
     static TWO_SPACES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"  "));
+    let bytes = text.as_bytes();
     let mut seeds: Vec<usize> = TWO_SPACES.find_iter(bytes).collect();
     seeds.extend(memchr::memchr_iter(b'\t', bytes));
+    seeds.extend(memchr::memchr2_iter(b'\n', b'\r', bytes).filter(|&i| hard_wrap_len(text, i).is_some()));
     seeds.extend(
         memchr::memchr3_iter(0xC2, 0xE2, 0xCC, bytes)
             .filter(|&i| bytes[i] == 0xCC || wide_space_len(&bytes[i..]) > 0 || hyphen_len(&bytes[i..]).is_some()),
     );
     seeds
+}
+
+/// What a line that a sentence goes on past may not end with (see [`is_hard_wrap`]).
+const SENTENCE_LINE_ENDS: [char; 15] = ['.', '!', '?', ':', ';', '"', '\'', ')', ']', '”', '’', '。', '！', '？', '」'];
+
+/// The length of the line break at `at` (`\n`, `\r\n` or `\r`) when it only wraps a line inside
+/// a sentence: the line before it ends in a character that is neither white space nor one of
+/// [`SENTENCE_LINE_ENDS`], and the next line goes on in lower case ("military\ntalks"), as the
+/// sentence splitter judges (see [`is_hard_wrap`]).
+fn hard_wrap_len(text: &str, at: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let len = match (bytes[at], bytes.get(at + 1)) {
+        (b'\r', Some(b'\n')) => 2,
+        (b'\r', _) => 1,
+        (b'\n', _) if at > 0 && bytes[at - 1] == b'\r' => return None,
+        (b'\n', _) => 1,
+        _ => return None,
+    };
+    let line = text[..at].trim_end();
+    let blank_before = text[line.len()..at].contains(['\n', '\r']);
+    if blank_before || line.is_empty() || line.ends_with(SENTENCE_LINE_ENDS) {
+        return None;
+    }
+    let mut next = at + len;
+    while matches!(bytes.get(next), Some(b' ' | b'\t')) {
+        next += 1;
+    }
+    bytes.get(next).is_some_and(u8::is_ascii_lowercase).then_some(len)
 }
 
 /// The length of the no-break or typographic space `bytes` starts with, or 0.
@@ -108,10 +138,11 @@ fn is_combining_accent(c: char) -> bool {
 /// The copy of a text the taxonomy matches, with the map between the byte offsets of the two:
 ///
 /// - every run of horizontal white space other than a single space (several spaces, a tab, a
-///   no-break or typographic space; not a line break, which ends a sentence, nor the
-///   ideographic space, which separates runs of Chinese and Japanese as punctuation does) is one
+///   no-break or typographic space; not the ideographic space, which separates runs of Chinese
+///   and Japanese as punctuation does), with the line breaks in it that only wrap a line inside
+///   a sentence ([`hard_wrap_len`]: "military\ntalks"; other line breaks end a sentence), is one
 ///   ASCII space. Taxonomy phrases are written and compiled with single spaces; wire copy is
-///   often double-spaced and text from HTML has no-break spaces;
+///   often double-spaced or wrapped at a fixed width, and text from HTML has no-break spaces;
 /// - a letter followed by combining accents (from U+0300–U+033F, see [`copy_seeds`]) that
 ///   compose into one character (Unicode NFC) is that character: "Taiwa\u{301}n" as sent by sources that write decomposed text (NFD, as
 ///   macOS file names) is "Taiwán", as the phrases are compiled. Sequences that do not compose
@@ -132,7 +163,7 @@ impl NormalizedCopy {
     pub fn of(text: &str) -> Option<Self> {
         use unicode_normalization::UnicodeNormalization;
         let bytes = text.as_bytes();
-        let mut seeds = copy_seeds(bytes);
+        let mut seeds = copy_seeds(text);
         if seeds.is_empty() {
             return None;
         }
@@ -181,6 +212,10 @@ impl NormalizedCopy {
             loop {
                 match bytes.get(end) {
                     Some(b' ' | b'\t') => end += 1,
+                    Some(b'\n' | b'\r') => match hard_wrap_len(text, end) {
+                        Some(len) => end += len,
+                        None => break,
+                    },
                     Some(_) if wide_space_len(&bytes[end..]) > 0 => end += wide_space_len(&bytes[end..]),
                     _ => break,
                 }
@@ -339,9 +374,8 @@ fn split_sentences_into(text: &str, from: usize, out: &mut Vec<Range<usize>>) {
 /// with a capital, a digit or a quote, ends the sentence as before: articles with one
 /// paragraph or headline a line keep them apart.
 fn is_hard_wrap(text: &str, start: usize, at: usize) -> bool {
-    const ENDS: [char; 15] = ['.', '!', '?', ':', ';', '"', '\'', ')', ']', '”', '’', '。', '！', '？', '」'];
     let line = text[start..at].trim_end();
-    if line.is_empty() || line.ends_with(ENDS) {
+    if line.is_empty() || line.ends_with(SENTENCE_LINE_ENDS) {
         return false;
     }
     let bytes = text.as_bytes();
@@ -511,7 +545,14 @@ mod tests {
 
     #[test]
     fn the_normalized_copy_maps_offsets_both_ways() {
-        assert!(NormalizedCopy::of("one space between words, a line\nbreak").is_none());
+        assert!(NormalizedCopy::of("one space between words, a line.\nBreak").is_none());
+        assert!(NormalizedCopy::of("a headline\nBody").is_none(), "a line break that ends a sentence");
+        assert!(NormalizedCopy::of("a paragraph\n\nnext").is_none());
+        let wrapped = NormalizedCopy::of("agreed to restore military \r\ntalks and a crisis\n  hotline").unwrap();
+        assert_eq!(
+            wrapped.text, "agreed to restore military talks and a crisis hotline",
+            "lines wrapped inside a sentence"
+        );
         let text = "a  b\tc\u{a0}d \u{2009} e f\u{a0}\u{a0}";
         let c = NormalizedCopy::of(text).unwrap();
         assert_eq!(c.text, "a b c d e f ");
@@ -530,14 +571,24 @@ mod tests {
         assert_eq!((c.to_original(1), c.to_original(2)), (1, 3));
     }
 
-    /// The definition, a char at a time: runs of horizontal white space are one space, a
-    /// character with the combining accents after it is the one character they compose into,
-    /// if they do, soft hyphens are left out and U+2010 and U+2011 are `-`.
+    /// The definition, a char at a time: runs of horizontal white space and of line breaks
+    /// inside a sentence (the line before ends in neither white space nor a sentence's end, the
+    /// next goes on in lower case) are one space, a character with the combining accents after
+    /// it is the one character they compose into, if they do, soft hyphens are left out and
+    /// U+2010 and U+2011 are `-`.
     fn normalized_by_definition(text: &str) -> String {
         use unicode_normalization::UnicodeNormalization;
-        let space = |c: char| matches!(c, ' ' | '\t' | '\u{a0}' | '\u{2000}'..='\u{200a}' | '\u{202f}' | '\u{205f}');
+        let horizontal =
+            |c: char| matches!(c, ' ' | '\t' | '\u{a0}' | '\u{2000}'..='\u{200a}' | '\u{202f}' | '\u{205f}');
         let accent = |c: char| ('\u{300}'..='\u{36f}').contains(&c);
         let chars: Vec<char> = text.chars().collect();
+        let wraps = |i: usize| {
+            let before = chars[..i].iter().rev().find(|c| !c.is_whitespace() || **c == '\n');
+            let after = chars[i + 1..].iter().find(|c| !matches!(c, ' ' | '\t'));
+            before.is_some_and(|&c| c != '\n' && !super::SENTENCE_LINE_ENDS.contains(&c))
+                && after.is_some_and(char::is_ascii_lowercase)
+        };
+        let space_at = |i: usize| horizontal(chars[i]) || (chars[i] == '\n' && wraps(i));
         let mut out = String::new();
         let mut i = 0;
         // A soft hyphen, left out, still separates two runs of white space.
@@ -547,13 +598,13 @@ mod tests {
             let accents = chars[i + 1..].iter().take_while(|&&a| accent(a)).count();
             let group: String = chars[i..=i + accents].iter().collect();
             let composed: Vec<char> = group.nfc().collect();
-            let was_in_run = std::mem::replace(&mut in_run, space(c));
+            let was_in_run = std::mem::replace(&mut in_run, space_at(i));
             if c == '\u{ad}' {
                 i += 1;
             } else if matches!(c, '\u{2010}' | '\u{2011}') {
                 out.push('-');
                 i += 1;
-            } else if space(c) {
+            } else if space_at(i) {
                 if !was_in_run {
                     out.push(' ');
                 }

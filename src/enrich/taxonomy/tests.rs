@@ -106,6 +106,24 @@ fn the_longest_phrase_wins_within_a_tag() {
     assert_eq!(got, vec![("taiwan strait".to_owned(), 1), ("taiwan".to_owned(), 1)]);
 }
 
+/// Text wrapped at a fixed width (e-mail, wire feeds) breaks lines inside sentences: a phrase
+/// across such a break matches, as the sentence goes on past it; not across a break that ends a
+/// sentence (a line going on with a capital, a blank line).
+#[test]
+fn a_phrase_matches_across_a_line_wrapped_inside_a_sentence() {
+    let t = tax(&one_tag("[tag.terms.a]\nweight = 3.0\nphrases = [\"military talks\"]\n"));
+    let count = |body: &str| {
+        let doc = Document::new(body, 0);
+        t.candidates(&doc).into_iter().find(|m| m.id == "t").map_or(0, |m| m.evidence[0].count)
+    };
+    assert_eq!(count("They agreed to resume military\ntalks and military  \r\n  talks."), 2);
+    assert_eq!(count("They held military\n\ntalks."), 0, "a blank line");
+    assert_eq!(count("They held military.\ntalks resumed"), 0, "a line that ends a sentence");
+    let doc = Document::new("They agreed to resume military\ntalks.", 0);
+    let found = t.candidates(&doc).into_iter().find(|m| m.id == "t").unwrap();
+    assert_eq!(found.evidence[0].first_offset, "They agreed to resume ".len(), "points into the text as given");
+}
+
 /// Wire copy is often double-spaced and text from HTML has no-break spaces: a phrase's space
 /// matches any run of horizontal white space, and the evidence points into the text as given.
 #[test]
