@@ -97,9 +97,11 @@ fn hard_wrap_len(text: &str, at: usize) -> Option<usize> {
         (b'\n', _) => 1,
         _ => return None,
     };
-    let line = text[..at].trim_end();
-    let blank_before = text[line.len()..at].contains(['\n', '\r']);
-    if blank_before || line.is_empty() || line.ends_with(SENTENCE_LINE_ENDS) {
+    // The last character of the line before, back over white space but not past a line break
+    // (which makes it blank): each break looks back over its own line's trailing spaces only,
+    // so a text of many breaks costs linear time.
+    let last = text[..at].chars().rev().find(|&c| !c.is_whitespace() || c == '\n' || c == '\r');
+    if last.is_none_or(|c| c == '\n' || c == '\r' || SENTENCE_LINE_ENDS.contains(&c)) {
         return None;
     }
     let mut next = at + len;
