@@ -67,13 +67,13 @@ impl<'a> Document<'a> {
 /// Unicode hyphens U+2010 and U+2011 (`E2 80 90`, `E2 80 91`) and combining accents U+0300–
 /// U+033F (UTF-8 `CC 80`–`CC BF`). Three vectorised scans: most texts have none, and cost only
 /// these.
-fn copy_seeds(text: &str) -> Vec<usize> {
+fn copy_seeds(text: &str, title_len: usize) -> Vec<usize> {
     static TWO_SPACES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"  "));
     let bytes = text.as_bytes();
     let mut seeds: Vec<usize> = TWO_SPACES.find_iter(bytes).collect();
     seeds.extend(memchr::memchr_iter(b'\t', bytes));
-    seeds.extend(memchr::memchr2_iter(b'\n', b'\r', bytes).filter(|&i| hard_wrap_len(text, i).is_some()));
+    seeds.extend(memchr::memchr2_iter(b'\n', b'\r', bytes).filter(|&i| hard_wrap_len(text, i, title_len).is_some()));
     seeds.extend(
         memchr::memchr3_iter(0xC2, 0xE2, 0xCC, bytes)
             .filter(|&i| bytes[i] == 0xCC || wide_space_len(&bytes[i..]) > 0 || hyphen_len(&bytes[i..]).is_some()),
@@ -87,9 +87,13 @@ const SENTENCE_LINE_ENDS: [char; 15] = ['.', '!', '?', ':', ';', '"', '\'', ')',
 /// The length of the line break at `at` (`\n`, `\r\n` or `\r`) when it only wraps a line inside
 /// a sentence: the line before it ends in a character that is neither white space nor one of
 /// [`SENTENCE_LINE_ENDS`], and the next line goes on in lower case ("military\ntalks"), as the
-/// sentence splitter judges (see [`is_hard_wrap`]).
-fn hard_wrap_len(text: &str, at: usize) -> Option<usize> {
+/// sentence splitter judges (see [`is_hard_wrap`]). Never the line break at `title_len`, which
+/// [`combine`] put between a title and its body.
+fn hard_wrap_len(text: &str, at: usize, title_len: usize) -> Option<usize> {
     let bytes = text.as_bytes();
+    if at == title_len && title_len > 0 {
+        return None;
+    }
     let len = match (bytes[at], bytes.get(at + 1)) {
         (b'\r', Some(b'\n')) => 2,
         (b'\r', _) => 1,
@@ -162,10 +166,12 @@ pub struct NormalizedCopy {
 
 impl NormalizedCopy {
     /// The copy of `text`, or `None` when it would be the same (most texts: one quick scan).
-    pub fn of(text: &str) -> Option<Self> {
+    /// `title_len` is where [`combine`] joined a title to its body (0: no title), as in
+    /// [`Document::title_len`]: that line break always ends the title.
+    pub fn of(text: &str, title_len: usize) -> Option<Self> {
         use unicode_normalization::UnicodeNormalization;
         let bytes = text.as_bytes();
-        let mut seeds = copy_seeds(text);
+        let mut seeds = copy_seeds(text, title_len);
         if seeds.is_empty() {
             return None;
         }
@@ -214,7 +220,7 @@ impl NormalizedCopy {
             loop {
                 match bytes.get(end) {
                     Some(b' ' | b'\t') => end += 1,
-                    Some(b'\n' | b'\r') => match hard_wrap_len(text, end) {
+                    Some(b'\n' | b'\r') => match hard_wrap_len(text, end, title_len) {
                         Some(len) => end += len,
                         None => break,
                     },
@@ -543,20 +549,24 @@ pub fn word_count(text: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::NormalizedCopy;
+    use super::{combine, NormalizedCopy};
 
     #[test]
     fn the_normalized_copy_maps_offsets_both_ways() {
-        assert!(NormalizedCopy::of("one space between words, a line.\nBreak").is_none());
-        assert!(NormalizedCopy::of("a headline\nBody").is_none(), "a line break that ends a sentence");
-        assert!(NormalizedCopy::of("a paragraph\n\nnext").is_none());
-        let wrapped = NormalizedCopy::of("agreed to restore military \r\ntalks and a crisis\n  hotline").unwrap();
+        assert!(NormalizedCopy::of("one space between words, a line.\nBreak", 0).is_none());
+        assert!(NormalizedCopy::of("a headline\nBody", 0).is_none(), "a line break that ends a sentence");
+        assert!(NormalizedCopy::of("a paragraph\n\nnext", 0).is_none());
+        // The break between a title and its body always ends the title.
+        let (full, title_len) = combine("Hackers hit Taiwan", "strait shipping firms");
+        assert!(NormalizedCopy::of(&full, title_len).is_none(), "{full:?}");
+        assert!(NormalizedCopy::of(&full, 0).is_some(), "the same text without a title is one wrapped sentence");
+        let wrapped = NormalizedCopy::of("agreed to restore military \r\ntalks and a crisis\n  hotline", 0).unwrap();
         assert_eq!(
             wrapped.text, "agreed to restore military talks and a crisis hotline",
             "lines wrapped inside a sentence"
         );
         let text = "a  b\tc\u{a0}d \u{2009} e f\u{a0}\u{a0}";
-        let c = NormalizedCopy::of(text).unwrap();
+        let c = NormalizedCopy::of(text, 0).unwrap();
         assert_eq!(c.text, "a b c d e f ");
         // Every character of the copy but a replacing space is the original's at its mapped offset.
         for (at, ch) in c.text.char_indices() {
@@ -650,7 +660,7 @@ mod tests {
     #[test]
     fn soft_hyphens_are_left_out_and_unicode_hyphens_are_hyphens() {
         let text = "Tai\u{ad}wan Tsai Ing\u{2011}wen cross\u{2010}strait \u{ad}\u{ad}x";
-        let c = NormalizedCopy::of(text).unwrap();
+        let c = NormalizedCopy::of(text, 0).unwrap();
         assert_eq!(c.text, "Taiwan Tsai Ing-wen cross-strait x");
         assert_eq!(c.to_original(3), 5, "after the soft hyphen");
         assert_eq!(c.to_copy(3), 3, "the soft hyphen maps to where it was left out");
@@ -663,12 +673,12 @@ mod tests {
         // tilde, which composes into nothing; an accent at the start, after a space and after
         // a replaced run.
         let text = "Taiwa\u{301}n  Kyi\u{308}v Zu\u{308}rich e\u{302}\u{301} q\u{303} \u{301}x\u{a0}\u{301}";
-        let c = NormalizedCopy::of(text).unwrap();
+        let c = NormalizedCopy::of(text, 0).unwrap();
         assert_eq!(c.text, "Taiwán Kyïv Zürich ế q\u{303} \u{301}x \u{301}");
         assert_maps_back(text, &c);
-        assert!(NormalizedCopy::of("\u{301}a").is_none(), "nothing to compose with");
-        assert!(NormalizedCopy::of("q\u{303}").is_none(), "composes into nothing shorter");
-        assert!(NormalizedCopy::of("Taiwán, composed already").is_none());
+        assert!(NormalizedCopy::of("\u{301}a", 0).is_none(), "nothing to compose with");
+        assert!(NormalizedCopy::of("q\u{303}", 0).is_none(), "composes into nothing shorter");
+        assert!(NormalizedCopy::of("Taiwán, composed already", 0).is_none());
     }
 
     proptest::proptest! {
@@ -678,7 +688,7 @@ mod tests {
         ) {
             let text: String = chars.into_iter().collect();
             let want = normalized_by_definition(&text);
-            match NormalizedCopy::of(&text) {
+            match NormalizedCopy::of(&text, 0) {
                 None => proptest::prop_assert_eq!(&want, &text),
                 Some(c) => {
                     proptest::prop_assert_eq!(&c.text, &want);

@@ -144,6 +144,10 @@ pub struct Shared {
     /// Partitions whose log, by librdkafka's last statistics, starts past the group's committed
     /// offset, with that log start (see [`Shared::store_log_starts`]).
     start_past_commit: Mutex<HashMap<PartitionKey, i64>>,
+    /// Log starts stored by [`Shared::store_log_starts`] for partitions owned since: a later
+    /// store of an idle partition's position never goes below them (librdkafka leaves the
+    /// position at the last record read when it resets to the log start).
+    stored_log_starts: Mutex<HashMap<PartitionKey, i64>>,
     /// Whether the consumer is in the group: it received an assignment (possibly empty) and has
     /// not lost it since.
     joined: AtomicBool,
@@ -302,7 +306,8 @@ impl Shared {
         self.progress.notify_all();
     }
 
-    /// Stores the consumer's position (the offset after the last record it returned) for each
+    /// Stores the consumer's position (the offset after the last record it returned, or the log
+    /// start [`Shared::store_log_starts`] stored, if that is further) for each
     /// partition this worker is working on that has nothing in flight: what lies between that
     /// and the last stored offset are records the consumer skips (transaction markers, aborted
     /// records under `read_committed`). Without this, a partition of a transactional producer
@@ -322,6 +327,7 @@ impl Shared {
     /// not dispatched is never stored from here.
     pub(crate) fn store_idle_positions(&self, consumer: &BaseConsumer<WorkerContext>, intake: Intake) {
         let Ok(positions) = consumer.position() else { return };
+        let log_starts = self.stored_log_starts.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut idle = rdkafka::TopicPartitionList::new();
         {
             let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
@@ -336,6 +342,7 @@ impl Shared {
                 let rdkafka::Offset::Offset(position) = element.offset() else { continue };
                 let key: PartitionKey = (element.topic().into(), element.partition());
                 if owned.contains(&key) && is_idle(&slots, &abandoned, &key, intake) {
+                    let position = log_starts.get(&key).map_or(position, |&start| position.max(start));
                     let _ = idle.add_partition_offset(
                         element.topic(),
                         element.partition(),
@@ -396,6 +403,7 @@ impl Shared {
                 tracing::info!(topic = %key.0, partition = key.1, log_start,
                     "records past the committed offset were deleted before they were read: committing from the log start");
                 let _ = stores.add_partition_offset(&key.0, key.1, rdkafka::Offset::Offset(log_start));
+                self.stored_log_starts.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), log_start);
             }
         }
         if stores.count() > 0 {
@@ -511,6 +519,11 @@ impl Shared {
         for key in keys {
             owned.remove(key);
             lag.remove(key);
+        }
+        drop((owned, lag));
+        let mut stored = self.stored_log_starts.lock().unwrap_or_else(|p| p.into_inner());
+        for key in keys {
+            stored.remove(key);
         }
     }
 
@@ -1007,6 +1020,7 @@ impl Worker {
             abandoned: Mutex::default(),
             lag: Mutex::default(),
             start_past_commit: Mutex::default(),
+            stored_log_starts: Mutex::default(),
             joined: AtomicBool::new(false),
             lost_membership: AtomicBool::new(false),
             last_progress: Mutex::new(Instant::now()),

@@ -92,8 +92,7 @@ const REDUCERS: &[&str] = &[
     "overcome", "overcoming", "cure", "cured", "treat", "treating", "relieve", "relieved", "relieving",
     "lift", "lifted", "lifting", "freed", "acquitted", "overturned", "exonerated", "rescued", "contained",
     "defused", "cleared", "survived", "spared", "saved", "protect", "protected", "protects", "protecting",
-    "shield", "shielded", "released", "release", "extinguished", "sealed", "quelled", "thwarted", "foiled",
-    "repelled",
+    "shield", "shielded", "released", "release", "extinguished", "quelled", "thwarted", "foiled", "repelled",
 ];
 
 /// Forms of "be" that make a following reducer passive (see [`REDUCERS`]).
@@ -119,9 +118,13 @@ pub const DENIED_SCENE: f64 = 0.1;
 
 /// Nouns and "longer" after "no" that deny what follows them: "no longer in critical
 /// condition", "no evidence of wrongdoing", "no sign of damage", "no risk of flooding". A
-/// negative word up to three tokens after one (same clause) reads as a negated negative.
+/// negative word up to three tokens after one (same clause), with only [`NO_HEAD_LINKS`]
+/// between, reads as a negated negative; not a verb's object ("can no longer ignore the crisis").
 const NO_HEADS: &[&[u8]] =
     &[b"longer", b"evidence", b"sign", b"signs", b"trace", b"indication", b"reports", b"risk", b"danger", b"threat"];
+
+/// See [`NO_HEADS`].
+const NO_HEAD_LINKS: &[&[u8]] = &[b"a", b"an", b"the", b"any", b"of", b"in", b"at", b"on", b"under", b"as", b"for"];
 
 /// Valence a verb (or noun) of change takes when it moves a quantity of [`BAD_QUANTITIES`] or
 /// [`GOOD_QUANTITIES`]: positive when the change is good news ("overdose deaths fell",
@@ -139,8 +142,8 @@ const BAD_QUANTITIES: &[&str] = &[
     "unemployment", "joblessness", "jobless", "poverty", "inflation", "deficit", "deficits", "debt", "losses",
     "accidents", "crashes", "suicides", "emissions", "pollution", "attacks", "layoffs", "burglaries", "robberies",
     "thefts", "bankruptcies", "foreclosures", "evictions", "homelessness", "tensions", "tension", "fears",
-    "worries", "concerns", "anxiety", "smog", "delays", "shortages", "shortage", "mortality", "suicide", "cases",
-    "hospitalizations", "hospitalisations", "waiting", "backlog", "backlogs",
+    "worries", "concerns", "anxiety", "smog", "delays", "shortages", "shortage", "mortality", "hospitalizations",
+    "hospitalisations", "backlog", "backlogs",
 ];
 
 /// Quantities whose rise is good news.
@@ -559,8 +562,12 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
             let before = before.filter(|&j| {
                 link != 2 || j + 3 >= i || matches!(word(&toks[j]), b"cleared" | b"acquitted" | b"exonerated")
             });
-            // A clause boundary between the reducer and the word ends its reach.
-            let before = before.filter(|&j| !toks[j..i - 1].iter().any(ends_clause));
+            // A clause boundary between the reducer and the word ends its reach, and so does an
+            // event in time ("the building was evacuated after the explosion").
+            let before = before.filter(|&j| {
+                !toks[j..i - 1].iter().any(ends_clause)
+                    && !toks[j + 1..i].iter().any(|t| matches!(word(t), b"after" | b"before" | b"following" | b"since"))
+            });
             // The passive: "a disaster was averted", "sanctions were lifted".
             let after = || {
                 let k = (i + 2..(i + 6).min(n)).find(|&k| {
@@ -607,7 +614,13 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
             }
             // "no longer a threat", "no evidence of contamination", "no sign of damage": past
             // VADER's "no", which reaches two tokens.
-            if j + 3 >= i && j + 1 < i && j > 0 && NO_HEADS.contains(&w) && word(&toks[j - 1]) == b"no" {
+            if j + 3 >= i
+                && j + 1 < i
+                && j > 0
+                && NO_HEADS.contains(&w)
+                && word(&toks[j - 1]) == b"no"
+                && toks[j + 1..i].iter().all(|t| NO_HEAD_LINKS.contains(&word(t)))
+            {
                 toks[i].e.set_val(Some(v * NEGATED_NEGATIVE));
                 if deniable {
                     denied_harm = Some(i);
@@ -808,12 +821,19 @@ fn quantity_change(toks: &mut [Tok], i: usize, good: bool, words: Words<'_>) {
 }
 
 /// Whether `toks[k]` is "over" meaning ended ("the outbreak was declared over", "the strike is
-/// over after ten days"), not the preposition ("fears over the crisis"): a passive reducer (see
+/// over after ten days"), right after a form of "be" or "declared", not the preposition ("fears
+/// over the crisis") nor "far from over" or "boiling over": a passive reducer (see
 /// [`REDUCERS`]) when nothing it could govern follows. It has the reducers' role in the word
 /// table, and the reducer rules read it only this way.
 fn ended(toks: &[Tok], k: usize, words: Words<'_>) -> bool {
     const AFTER_ENDED: &[&[u8]] = &[b"after", b"and", b"but", b"as", b"on", b"at", b"when", b"by", b"for", b"now"];
-    words.of(&toks[k]) == b"over"
+    // Right after "is" or "declared": not "far from over", "anything but over", "boiling over".
+    let said_ended = k > 0 && {
+        let before = words.of(&toks[k - 1]);
+        before == b"declared" || BE.iter().any(|b| b.as_bytes() == before)
+    };
+    said_ended
+        && words.of(&toks[k]) == b"over"
         && (k + 1 == toks.len()
             || ends_clause(&toks[k])
             || toks[k].ends_sentence()
@@ -1214,10 +1234,16 @@ mod tests {
         ] {
             assert!(score(text) > 0.0, "{text}: {}", score(text));
         }
-        // "over" the preposition ends nothing, and the harm itself stays bad news.
+        // "over" the preposition ends nothing, "no longer" does not deny a verb's object, and
+        // the harm itself stays bad news.
         for text in [
             "Fears grew over the crisis.",
             "The dispute over the killings deepened.",
+            "The crisis is far from over.",
+            "Tensions were boiling over at the border.",
+            "Officials can no longer ignore the crisis.",
+            "In some cases patients lost their homes.",
+            "Trains were halted after bombings.",
             "The boy is in critical condition.",
             "Officials found evidence of contamination in the water.",
             "The murder rate in the city rose to its highest level in decades.",

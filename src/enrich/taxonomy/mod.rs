@@ -328,7 +328,7 @@ impl Taxonomy {
     /// accents is matched as its [`NormalizedCopy`](crate::enrich::text::NormalizedCopy), and
     /// the evidence's offsets are mapped back to the text.
     fn run(&self, doc: &Document<'_>, explain: bool) -> Vec<TagMatch> {
-        let Some(normalized) = crate::enrich::text::NormalizedCopy::of(doc.full) else {
+        let Some(normalized) = crate::enrich::text::NormalizedCopy::of(doc.full, doc.title_len) else {
             return matcher::with_scratch(|s| self.matcher().run(doc, doc.full.len(), s, explain));
         };
         let copy = normalized.document(doc);

@@ -562,7 +562,7 @@ fn tag_def(
 fn phrase(ctx: &Ctx<'_>, tag: Option<&str>, p: &Spanned<String>) -> Result<PhraseDef, TaxonomyError> {
     let pos = ctx.pos(p.span().start);
     let text = p.get_ref().split_whitespace().collect::<Vec<_>>().join(" ");
-    let text = crate::enrich::text::NormalizedCopy::of(&text).map_or(text, |copy| copy.text);
+    let text = crate::enrich::text::NormalizedCopy::of(&text, 0).map_or(text, |copy| copy.text);
     if text.is_empty() {
         return Err(ctx.err_at(pos, tag, "empty phrase"));
     }
