@@ -107,20 +107,23 @@ impl ClientContext for WorkerContext {
         } else if connections.peek().is_some() {
             self.shared.health.unreachable();
         }
-        let lags = statistics.topics.iter().flat_map(|(topic, t)| {
-            let topic: Arc<str> = topic.as_str().into();
-            // Partition -1 is librdkafka's internal "unassigned" partition.
-            t.partitions.iter().filter(|(p, _)| **p >= 0).map(move |(p, s)| ((topic.clone(), *p), lag_of(s)))
-        });
-        self.shared.update_lag(lags);
-        let starts = statistics.topics.iter().flat_map(|(topic, t)| {
-            let topic: Arc<str> = topic.as_str().into();
-            t.partitions.iter().filter(|(p, _)| **p >= 0).map(move |(p, s)| ((topic.clone(), *p), start_past_commit(s)))
-        });
-        self.shared.update_log_starts(starts);
+        self.shared.update_lag(per_partition(&statistics, lag_of));
+        self.shared.update_log_starts(per_partition(&statistics, start_past_commit));
         let steady = statistics.cgrp.as_ref().is_some_and(|g| g.state == "up" && g.join_state == "steady");
         self.group_steady.store(steady, Ordering::Relaxed);
     }
+}
+
+/// `read` of each partition in librdkafka's statistics, by partition.
+fn per_partition<'a, T: 'a>(
+    statistics: &'a rdkafka::Statistics,
+    read: fn(&rdkafka::statistics::Partition) -> T,
+) -> impl Iterator<Item = (PartitionKey, T)> + 'a {
+    statistics.topics.iter().flat_map(move |(topic, t)| {
+        let topic: Arc<str> = topic.as_str().into();
+        // Partition -1 is librdkafka's internal "unassigned" partition.
+        t.partitions.iter().filter(|(p, _)| **p >= 0).map(move |(p, s)| ((topic.clone(), *p), read(s)))
+    })
 }
 
 /// A partition's consumer lag in offsets, -1 while unknown: librdkafka's (high watermark −
