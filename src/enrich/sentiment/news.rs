@@ -71,10 +71,11 @@ const LIKE_VERB_BEFORE: &[&str] = &[
     "doesn't", "doesnt", "didn't", "didnt", "to", "who", "not", "people",
 ];
 
-/// Words of reduction, removal and relief. What follows them within three tokens (same clause;
-/// a harm after "from" or "out of" within seven: "saved the airline from collapse", and after
-/// "of" for "cleared", "acquitted", "exonerated"), or precedes
-/// them in the passive ("a disaster was averted", "sanctions were lifted"), is being
+/// Words of reduction, removal and relief. What follows them within three tokens (same clause,
+/// not past "after", "before", "following" or "since"; a harm after "from" or "out of" within
+/// seven: "saved the airline from collapse", and after "of" for "cleared", "acquitted",
+/// "exonerated"), or precedes them in the passive within five ("a disaster was averted",
+/// "sanctions were lifted", "the wildfire was 90 percent contained"), is being
 /// reduced, ended or prevented, so its sentiment is not the sentence's ("reduce cancer risk",
 /// "curb the opioid crisis", "fight corruption", "ease tensions"): a harm reads as a negated
 /// negative ([`NEGATED_NEGATIVE`], mild good news), another word loses its valence, and so does
@@ -562,8 +563,8 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
             let before = before.filter(|&j| {
                 link != 2 || j + 3 >= i || matches!(word(&toks[j]), b"cleared" | b"acquitted" | b"exonerated")
             });
-            // A clause boundary between the reducer and the word ends its reach, and so does an
-            // event in time ("the building was evacuated after the explosion").
+            // A clause boundary between the reducer and the word ends its reach, and so does a
+            // word of time ("trains were halted after the bombing" does not halt the bombing).
             let before = before.filter(|&j| {
                 !toks[j..i - 1].iter().any(ends_clause)
                     && !toks[j + 1..i].iter().any(|t| matches!(word(t), b"after" | b"before" | b"following" | b"since"))
