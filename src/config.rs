@@ -756,17 +756,13 @@ impl Settings {
         self.validate_client_properties()?;
         self.check_oauthbearer_token()?;
         crate::pipeline::check_producer_queue(self).map_err(|m| {
-            // Named where it was set: the producer's own table wins over the shared one.
             const QUEUE: &str = "queue.buffering.max.kbytes";
-            let set_in = |table: &BTreeMap<String, serde_json::Value>| {
-                flatten_properties(&[table]).keys().any(|k| canonical_property_name(k) == QUEUE)
-            };
-            let table = if !set_in(&self.kafka.producer_properties) && set_in(&self.kafka.properties) {
-                "kafka.properties"
-            } else {
-                "kafka.producer_properties"
-            };
-            invalid(format!("{table}.{QUEUE}"), m)
+            let tables = [
+                ("kafka.properties", &self.kafka.properties),
+                ("kafka.producer_properties", &self.kafka.producer_properties),
+            ];
+            let key = property_setting(&tables, QUEUE).map(|(key, _)| key);
+            invalid(key.unwrap_or_else(|| format!("kafka.producer_properties.{QUEUE}")), m)
         })?;
         let session_timeout_ms = self
             .consumer_kafka_properties()
@@ -1042,26 +1038,15 @@ impl Settings {
     /// librdkafka waits for the application to set a token, which the worker never does: it
     /// would never connect, and only ever say that no broker connection is up.
     fn check_oauthbearer_token(&self) -> Result<(), ConfigError> {
-        let tables = [
-            ("kafka.properties", &self.kafka.properties),
-            ("kafka.consumer_properties", &self.kafka.consumer_properties),
-            ("kafka.producer_properties", &self.kafka.producer_properties),
-        ];
-        // The last of a client's tables to set `name` wins, as when its configuration is built.
-        let setting = |client: &[usize], name: &str| {
-            client.iter().rev().find_map(|&t| {
-                let (table, props) = tables[t];
-                flatten_properties(&[props])
-                    .into_iter()
-                    .find(|(key, _)| canonical_property_name(key) == name)
-                    .map(|(key, value)| (format!("{table}.{key}"), value))
-            })
-        };
-        for client in [[0, 1], [0, 2]] {
-            let sasl = setting(&client, "security.protocol")
-                .is_some_and(|(_, v)| v.trim().to_ascii_lowercase().starts_with("sasl"));
-            let Some((key, mechanism)) = setting(&client, "sasl.mechanisms") else { continue };
-            let unsecured_token = setting(&client, "enable.sasl.oauthbearer.unsecure.jwt")
+        let shared = ("kafka.properties", &self.kafka.properties);
+        let consumer = [shared, ("kafka.consumer_properties", &self.kafka.consumer_properties)];
+        let producer = [shared, ("kafka.producer_properties", &self.kafka.producer_properties)];
+        for client in [consumer, producer] {
+            let setting = |name: &str| property_setting(&client, name);
+            let sasl =
+                setting("security.protocol").is_some_and(|(_, v)| v.trim().to_ascii_lowercase().starts_with("sasl"));
+            let Some((key, mechanism)) = setting("sasl.mechanisms") else { continue };
+            let unsecured_token = setting("enable.sasl.oauthbearer.unsecure.jwt")
                 .is_some_and(|(_, v)| normalized_property_value(&v) == "true");
             if sasl && mechanism.trim().eq_ignore_ascii_case("OAUTHBEARER") && !unsecured_token {
                 return Err(invalid(
@@ -1220,6 +1205,18 @@ pub fn is_secret_key(key: &str) -> bool {
 }
 
 /// Flattens property tables (later tables win) to librdkafka's `key = string value` form.
+/// Where the librdkafka property `name` (its canonical spelling) is set among a client's
+/// `tables` (name and table, in the order the client's configuration applies them, so the last
+/// one to set it wins): its key as `table.key` and its value.
+fn property_setting(tables: &[(&str, &BTreeMap<String, serde_json::Value>)], name: &str) -> Option<(String, String)> {
+    tables.iter().rev().find_map(|(table, props)| {
+        flatten_properties(&[props])
+            .into_iter()
+            .find(|(key, _)| canonical_property_name(key) == name)
+            .map(|(key, value)| (format!("{table}.{key}"), value))
+    })
+}
+
 fn flatten_properties(tables: &[&BTreeMap<String, serde_json::Value>]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for table in tables {
