@@ -81,14 +81,17 @@ fn copy_seeds(text: &str, title_len: usize) -> Vec<usize> {
     seeds
 }
 
-/// What a line that a sentence goes on past may not end with (see [`is_hard_wrap`]).
+/// What a line that a sentence goes on past may not end with (see [`hard_wrap_len`]).
 const SENTENCE_LINE_ENDS: [char; 15] = ['.', '!', '?', ':', ';', '"', '\'', ')', ']', '”', '’', '。', '！', '？', '」'];
 
 /// The length of the line break at `at` (`\n`, `\r\n` or `\r`) when it only wraps a line inside
-/// a sentence: the line before it ends in a character that is neither white space nor one of
-/// [`SENTENCE_LINE_ENDS`], and the next line goes on in lower case ("military\ntalks"), as the
-/// sentence splitter judges (see [`is_hard_wrap`]). Never the line break at `title_len`, which
-/// [`combine`] put between a title and its body.
+/// a sentence (plain text wrapped at a fixed width: e-mail, wire feeds): the line before it
+/// ends in a character that is neither white space nor one of [`SENTENCE_LINE_ENDS`], and the
+/// next line goes on in lower case ("talks with\r\nChina", "military\ntalks"). A blank line, or
+/// a line that starts with a capital, a digit or a quote, ends the sentence: articles with one
+/// paragraph or headline a line keep them apart. Never the line break at `title_len`, which
+/// [`combine`] put between a title and its body. The sentence splitter and the taxonomy's
+/// [`NormalizedCopy`] both read line breaks by this.
 fn hard_wrap_len(text: &str, at: usize, title_len: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     if at == title_len && title_len > 0 {
@@ -330,6 +333,7 @@ fn next_sentence_end_candidate(bytes: &[u8], from: usize) -> Option<usize> {
 /// Splits `text[from..]` into sentences: at line breaks, and after `.`, `!` or `?` (with any
 /// closing quotes or brackets) when white space and then an upper-case letter, digit or opening
 /// quote follow — unless the word before the dot is a known abbreviation or a single letter.
+/// `from` is the title's length when the text starts with one ([`combine`]).
 fn split_sentences_into(text: &str, from: usize, out: &mut Vec<Range<usize>>) {
     let bytes = text.as_bytes();
     let mut start = from;
@@ -342,8 +346,8 @@ fn split_sentences_into(text: &str, from: usize, out: &mut Vec<Range<usize>>) {
         }
         let b = bytes[i];
         if b == b'\n' || b == b'\r' {
-            if is_hard_wrap(text, start, i) {
-                i += 1;
+            if let Some(len) = hard_wrap_len(text, i, from) {
+                i += len;
                 continue;
             }
             push_trimmed(text, start..i, out);
@@ -374,27 +378,6 @@ fn split_sentences_into(text: &str, from: usize, out: &mut Vec<Range<usize>>) {
         i += 1;
     }
     push_trimmed(text, start..bytes.len(), out);
-}
-
-/// Whether the line break at `at` only wraps a line inside a sentence: one break (`\n`, `\r\n`
-/// or `\r`), the line before it ending in neither a sentence's end nor a colon, and the next
-/// line going on in lower case ("talks with\r\nChina"). A blank line, or a line that starts
-/// with a capital, a digit or a quote, ends the sentence as before: articles with one
-/// paragraph or headline a line keep them apart.
-fn is_hard_wrap(text: &str, start: usize, at: usize) -> bool {
-    let line = text[start..at].trim_end();
-    if line.is_empty() || line.ends_with(SENTENCE_LINE_ENDS) {
-        return false;
-    }
-    let bytes = text.as_bytes();
-    let mut next = at + 1;
-    if bytes[at] == b'\r' && bytes.get(next) == Some(&b'\n') {
-        next += 1;
-    }
-    while matches!(bytes.get(next), Some(b' ' | b'\t')) {
-        next += 1;
-    }
-    bytes.get(next).is_some_and(u8::is_ascii_lowercase)
 }
 
 /// Han ideographs and Japanese kana: scripts written without spaces between words.
