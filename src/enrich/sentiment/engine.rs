@@ -246,6 +246,9 @@ const E_MARK: u8 = 4;
 /// doubt): may change the valence of a word up to three tokens on (with negations, see
 /// `Tok::modifies`).
 const E_MODIFIER: u8 = 8;
+/// The bits the news rules own (`news::SW_*`): sets of words they compare by spelling, looked
+/// up with the word. An inflected form or a possessive keeps its own bits, not its stem's.
+pub(crate) const E_NEWS_SETS: u8 = 0xf0;
 
 /// Everything the rules need to know about a word, in 16 bytes (a token copies it whole).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -259,7 +262,7 @@ pub(crate) struct Entry {
     /// Roles of the word in the news rules (`news::NW_*` bits; see [`super::news`]).
     pub news: u16,
     /// `E_NEGATE` (in the `NEGATE` list), `E_IDIOM` (in a special-case idiom or a multi-word
-    /// booster), `E_MARK`, `E_MODIFIER`.
+    /// booster), `E_MARK`, `E_MODIFIER`, and the news rules' word sets (`E_NEWS_SETS`).
     flags: u8,
     /// The number of the word's spelling among the words that rules compare by spelling (those
     /// of the special-case idioms, the bigram boosters and the news collocations), 0 for other
@@ -341,6 +344,19 @@ impl Entry {
     #[inline]
     pub fn is_plain(&self) -> bool {
         !self.has_val() && self.boost == 0 && !self.negate() && self.kw == Kw::Other
+    }
+
+    /// Whether the word is in one of the news rules' word sets `set` (`news::SW_*`).
+    #[inline]
+    pub fn in_set(&self, set: u8) -> bool {
+        self.flags & set & E_NEWS_SETS != 0
+    }
+
+    /// The same entry in the news rules' word sets of `own` instead of its own.
+    #[inline]
+    pub fn with_sets_of(mut self, own: &Entry) -> Entry {
+        self.flags = (self.flags & !E_NEWS_SETS) | (own.flags & E_NEWS_SETS);
+        self
     }
 
     /// The same entry with the spelling number `wid`.
@@ -1000,6 +1016,9 @@ impl Engine {
             for (word, role) in news.watched_words() {
                 table.entry(Cow::Owned(word)).or_default().news |= role;
             }
+            for (word, set) in news::word_sets() {
+                table.entry(Cow::Borrowed(word)).or_default().flags |= set & E_NEWS_SETS;
+            }
         }
         // Entries that carry nothing would only slow down misses.
         let mut words: Vec<(Vec<u8>, Entry)> =
@@ -1598,7 +1617,7 @@ impl Engine {
 
     /// The entry of a lower-cased token; `quote`: the unstripped token has an apostrophe.
     #[inline]
-    fn token_entry(&self, lower: &[u8], quote: bool) -> Entry {
+    pub(crate) fn token_entry(&self, lower: &[u8], quote: bool) -> Entry {
         let k = self.table.find(lower);
         if !quote {
             return k.map_or(Entry::NONE, |s| s.entry);
@@ -1607,7 +1626,7 @@ impl Engine {
         if self.rules.news.is_some() && e.is_plain() {
             // The stem's entry; the spelling number stays the token's own.
             if let Some(stem) = news::possessive_entry(self, lower) {
-                return stem.with_wid(e.wid);
+                return stem.with_wid(e.wid).with_sets_of(&e);
             }
         }
         e

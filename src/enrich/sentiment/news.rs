@@ -79,7 +79,8 @@ const LIKE_VERB_BEFORE: &[&str] = &[
 /// reduced, ended or prevented, so its sentiment is not the sentence's ("reduce cancer risk",
 /// "curb the opioid crisis", "fight corruption", "ease tensions"): a harm reads as a negated
 /// negative ([`NEGATED_NEGATIVE`], mild good news), another word loses its valence, and so does
-/// the reducer (fight, stop, cut and avoid are negative in VADER, ease and rescued positive).
+/// a reducer that is negative in VADER (fight, stop, cut, avoid); one that is positive keeps its
+/// valence, since the relief is the news ("the hostages were freed", "tensions eased").
 #[rustfmt::skip]
 const REDUCERS: &[&str] = &[
     "reduce", "reduced", "reduces", "reducing", "reduction", "cut", "cuts", "cutting", "curb", "curbed", "curbing",
@@ -95,6 +96,23 @@ const REDUCERS: &[&str] = &[
     "defused", "cleared", "survived", "spared", "saved", "protect", "protected", "protects", "protecting",
     "shield", "shielded", "released", "release", "extinguished", "quelled", "thwarted", "foiled", "repelled",
 ];
+
+/// Reducers that keep their (positive) valence when they reduce something (see [`REDUCERS`]):
+/// the relief is the news ("the hostages were freed", "tensions eased"). Not "protect" ("the
+/// law protects abusers"), "treat", "survived" ("only two passengers survived the crash").
+#[rustfmt::skip]
+const KEPT_RELIEFS: &[&[u8]] = &[
+    b"acquitted", b"cleared", b"ease", b"eased", b"easing", b"exonerated", b"freed", b"overcome", b"relieve",
+    b"relieved", b"relieving", b"rescued", b"resolve", b"resolved", b"resolving", b"saved", b"solve", b"solved",
+    b"solving",
+];
+
+/// Words before a relief that deny it or make it scarce: "none of the hostages were freed",
+/// "nobody was rescued", "only three were saved".
+const SCARCE: &[&[u8]] = &[b"no", b"none", b"nobody", b"noone", b"only", b"few", b"just", b"never", b"not"];
+
+/// Conjunctions that end the reach of a passive reducer (see [`REDUCERS`]).
+const CONJUNCTIONS: &[&[u8]] = &[b"and", b"but", b"while", b"whereas", b"as", b"or", b"yet"];
 
 /// Forms of "be" that make a following reducer passive (see [`REDUCERS`]).
 const BE: &[&str] = &["was", "were", "is", "are", "been", "be", "being"];
@@ -242,6 +260,83 @@ pub(crate) const UNMARKED_ROLES: u16 = NW_NOT_FAILURE;
 const SPELLING_ROLES: u16 =
     NW_BAD_QUANTITY | NW_GOOD_QUANTITY | NW_RISE | NW_FALL | NW_NOT_FAILURE | NW_FAILURE | NW_EXPECTATION | NW_RESULT;
 
+/// Nouns of harm that also name what an institution, a profession, a genre, a season or an
+/// activity deals with when they stand right before one of [`COMPOUND_HEADS`]: "the fraud
+/// squad", "a crime writer", "the war memorial", "the hurricane season", "the bomb disposal
+/// unit", "the war crimes tribunal", "the cancer research centre", "the emergency department".
+/// Such a compound names a thing, not an event, so neither it nor its head carries sentiment
+/// ("the disaster recovery team"). Only nouns: an adjective before such a head judges it
+/// ("corrupt officers", "a failed agency"). Not "death" ("death squads", "death row"), nor a
+/// harm that names the event itself ("the hostage drama", "a murder mystery", "murder squads"),
+/// and "season" only after natural hazards ("the hurricane season", not "a disaster season").
+/// Not a verb: not after "to" or a modal ("moves to fire inspectors"), and a harm that is
+/// also a verb ([`VERBAL_HARMS`]) only after a determiner, a possessive or at the start of the
+/// sentence ("Warplanes bomb museum"). Not a plural head after "a" or after a preposition and
+/// an article, where a comma is missing ("a disaster experts say", "in the fire officers
+/// found two bodies").
+#[rustfmt::skip]
+const COMPOUND_HARMS: &[&str] = &[
+    "abuse", "accident", "addiction", "arson", "assault", "bomb", "cancer", "conflict", "corruption", "crash",
+    "crime", "crimes", "crisis", "disaster", "disease", "diseases", "drought", "earthquake", "emergency",
+    "epidemic", "espionage", "famine", "fire", "flood", "fraud", "grief", "homicide", "hostage", "hurricane",
+    "injury", "murder", "overdose", "pandemic", "poison", "poverty", "prison", "rape", "riot", "robbery", "suicide",
+    "terrorism", "theft", "trauma", "violence", "war", "wars", "weapons", "wildfire",
+];
+
+/// Harms of [`COMPOUND_HARMS`] that are also verbs.
+const VERBAL_HARMS: &[&[u8]] =
+    &[b"abuse", b"assault", b"bomb", b"crash", b"fire", b"flood", b"murder", b"poison", b"rape", b"riot"];
+
+/// Harms that have a season.
+const SEASONAL_HARMS: &[&[u8]] = &[b"drought", b"fire", b"flood", b"hurricane", b"wildfire"];
+
+/// Determiners before a compound of a verbal harm (see [`COMPOUND_HARMS`]).
+#[rustfmt::skip]
+const DETERMINERS: &[&[u8]] = &[
+    b"a", b"an", b"any", b"each", b"every", b"her", b"his", b"its", b"my", b"our", b"that", b"the", b"their",
+    b"these", b"this", b"those", b"whose", b"your",
+];
+
+/// Words before a verb ("to fire", "will bomb").
+#[rustfmt::skip]
+const VERB_BEFORE: &[&[u8]] =
+    &[b"to", b"will", b"would", b"can", b"could", b"may", b"might", b"shall", b"should", b"must", b"did", b"does"];
+
+/// Prepositions before an article that make a plural head the subject of the next clause
+/// ("during the riot officers were pelted").
+#[rustfmt::skip]
+const SCENE_PREPOSITIONS: &[&[u8]] =
+    &[b"after", b"amid", b"at", b"before", b"despite", b"during", b"following", b"from", b"in", b"since"];
+
+/// The heads of the compounds of [`COMPOUND_HARMS`].
+#[rustfmt::skip]
+const COMPOUND_HEADS: &[&str] = &[
+    "academy", "agencies", "agency", "author", "authors", "awareness", "brigade", "brigades", "bureau", "cemetery",
+    "center", "centers", "centre", "centres", "charities", "charity", "clinic", "clinics", "control", "counsellor",
+    "counsellors", "course", "courses", "department", "departments", "detective", "detectives", "directorate",
+    "disposal", "division", "doctor", "doctors", "documentary", "drill", "drills", "engineering", "expert",
+    "experts", "fiction", "film", "films", "helpline", "helplines", "hotline", "hotlines", "inspector",
+    "inspectors", "insurance", "investigators", "lab", "laboratories", "laboratory", "labs", "lawyer", "lawyers",
+    "memorial", "memorials", "monument", "movie", "movies", "museum", "museums", "negotiator", "negotiators",
+    "novel", "novelist", "novels", "nurse", "nurses", "office", "officers", "offices", "preparedness", "prevention",
+    "recovery", "relief", "rescue", "research", "researchers", "response", "scientist", "scientists", "screening",
+    "season", "service", "services", "specialist", "specialists", "squad", "station", "stations", "studies", "team",
+    "teams", "thriller", "thrillers", "training", "tribunal", "tribunals", "unit", "units", "veteran", "veterans",
+    "ward", "wards", "writer", "writers",
+];
+
+// Word sets of the news rules (bits of `Entry::flags` in `engine::E_NEWS_SETS`).
+/// [`COMPOUND_HARMS`].
+pub(crate) const SW_COMPOUND_HARM: u8 = 1 << 4;
+/// [`COMPOUND_HEADS`].
+pub(crate) const SW_COMPOUND_HEAD: u8 = 1 << 5;
+
+/// The words of the news rules' word sets, each with its set (`SW_*`).
+pub(crate) fn word_sets() -> impl Iterator<Item = (&'static str, u8)> {
+    let sets = [(COMPOUND_HARMS, SW_COMPOUND_HARM), (COMPOUND_HEADS, SW_COMPOUND_HEAD)];
+    sets.into_iter().flat_map(|(words, set)| words.iter().map(move |w| (*w, set)))
+}
+
 /// Modals of obligation (see [`DEONTIC_FACTOR`]).
 const DEONTIC: &[&str] = &["should", "must", "ought", "need", "needs", "needed"];
 
@@ -365,7 +460,7 @@ pub(crate) fn extend_table(news: &mut NewsRules, words: &[(Vec<u8>, Entry)]) -> 
     // "profitable" would not be.
     let own_roles = |mut stem: Entry, own: &Entry| {
         stem.news = (stem.news & !SPELLING_ROLES) | own.news;
-        stem
+        stem.with_sets_of(own)
     };
     for (k, (word, own)) in words.iter().enumerate() {
         if let Some(stem) = inflection_of(&lookup, word, *own) {
@@ -521,6 +616,14 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
         }
     }
 
+    // Harms that name what an institution deals with: "the fraud squad", "a crime writer".
+    for &m in marks {
+        let i = m as usize - base;
+        if toks[i].e.in_set(SW_COMPOUND_HARM) {
+            compound_of_harms(toks, i, words);
+        }
+    }
+
     for &m in marks {
         let i = m as usize - base;
         let role = toks[i].e.news;
@@ -575,6 +678,10 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
                     toks[k].e.news & NW_REDUCER != 0 && (word(&toks[k]) != b"over" || ended(toks, k, words))
                 })?;
                 let between = &toks[i + 1..k];
+                // Not across a conjunction: "the fire killed six and three were rescued".
+                if between.iter().any(|t| CONJUNCTIONS.contains(&word(t))) {
+                    return None;
+                }
                 let passive = between.iter().any(|t| BE.iter().any(|b| b.as_bytes() == word(t)));
                 // "the threat was not eliminated" is no relief.
                 let denied = between.iter().any(|t| t.e.news & NW_NEGATION != 0);
@@ -584,7 +691,10 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
                 let v = toks[i].e.val().unwrap_or_default();
                 // A harm reduced or averted is mild good news, like a harm denied.
                 toks[i].e.set_val((v < 0.0).then_some(v * NEGATED_NEGATIVE));
-                toks[j].e.set_val(None);
+                // A relief keeps its own valence (freed, rescued, eased): it is the news.
+                if !kept_relief(toks, i, j, words) {
+                    toks[j].e.set_val(None);
+                }
             }
         }
     }
@@ -839,6 +949,50 @@ fn ended(toks: &[Tok], k: usize, words: Words<'_>) -> bool {
             || ends_clause(&toks[k])
             || toks[k].ends_sentence()
             || AFTER_ENDED.contains(&words.of(&toks[k + 1])))
+}
+
+/// If `toks[i]` starts a compound of [`COMPOUND_HARMS`] (up to three, with nothing between them)
+/// before one of [`COMPOUND_HEADS`], takes the valences of the compound's words.
+fn compound_of_harms(toks: &mut [Tok], i: usize, words: Words<'_>) {
+    let harm = |t: &Tok| t.e.in_set(SW_COMPOUND_HARM) && t.last.is_ascii_alphanumeric();
+    let mut k = i;
+    while k < toks.len() && k < i + 3 && harm(&toks[k]) {
+        k += 1;
+    }
+    if k == i || k == toks.len() || !toks[k].e.in_set(SW_COMPOUND_HEAD) {
+        return;
+    }
+    let (first, last, head) = (words.of(&toks[i]), words.of(&toks[k - 1]), words.of(&toks[k]));
+    if head == b"season" && !SEASONAL_HARMS.contains(&last) {
+        return;
+    }
+    let before = |d: usize| (i >= d && !toks[i - d].ends_sentence()).then(|| words.of(&toks[i - d]));
+    let (prev, prev2) = (before(1), before(2));
+    if prev.is_some_and(|w| VERB_BEFORE.contains(&w)) {
+        return;
+    }
+    let determined = |w: &[u8]| DETERMINERS.contains(&w) || w.ends_with(b"'s") || w.ends_with(b"s'");
+    if VERBAL_HARMS.contains(&first) && !prev.is_none_or(determined) {
+        return;
+    }
+    let plural = head.ends_with(b"s") && !head.ends_with(b"ss");
+    let article = prev.is_some_and(|w| matches!(w, b"a" | b"an" | b"the"));
+    if plural && article && (prev != Some(b"the".as_slice()) || prev2.is_some_and(|w| SCENE_PREPOSITIONS.contains(&w)))
+    {
+        return;
+    }
+    for t in &mut toks[i..=k] {
+        t.e.set_val(None);
+    }
+}
+
+/// Whether the reducer `toks[j]`, which reduces `toks[i]`, keeps its valence (see
+/// [`KEPT_RELIEFS`] and [`SCARCE`]).
+fn kept_relief(toks: &[Tok], i: usize, j: usize, words: Words<'_>) -> bool {
+    let (a, b) = (i.min(j), i.max(j));
+    toks[j].e.val().is_some_and(|v| v > 0.0)
+        && KEPT_RELIEFS.contains(&words.of(&toks[j]))
+        && !toks[a.saturating_sub(4)..b].iter().any(|t| t.e.news & NW_NEGATION != 0 || SCARCE.contains(&words.of(t)))
 }
 
 /// Whether a token ends a clause (a comma, semicolon or colon after it): the news rules' reach
@@ -1121,6 +1275,77 @@ mod tests {
         }
         assert!(score("I like this plan.") > 0.0, "like as a verb keeps its valence");
         assert!(score("Great Progress In Talks") > 0.0, "title case is not a run of names");
+    }
+
+    /// A harm naming what an institution deals with is no event: before, "The fraud squad is
+    /// part of the city's police force" scored -0.59 and "The war crimes tribunal sits in The
+    /// Hague" -0.75.
+    #[test]
+    fn harms_naming_an_institution_carry_no_sentiment() {
+        for neutral in [
+            "The fraud squad is part of the city's police force.",
+            "The war crimes tribunal sits in The Hague.",
+            "The crime writer will speak in Leeds on Friday.",
+            "The bomb disposal unit is part of the army's engineering corps.",
+            "The hospital's emergency department moved to a new building.",
+            "The cancer research centre will open a second site.",
+            "The Atlantic hurricane season runs from June to November.",
+            "Veterans gathered at the war memorial on Sunday.",
+        ] {
+            assert_eq!(score(neutral), 0.0, "{neutral}");
+        }
+        // Adjectives judge the head, "death" names no institution, and a harm that is the
+        // event keeps its valence.
+        for negative in [
+            "The corrupt officers were dismissed.",
+            "Death squads roamed the capital.",
+            "The fraud cost investors millions.",
+            "A bomb hit the station.",
+            "The fire, officials said, spread to the station.",
+            "Trump moves to fire inspector general.",
+            "Warplanes bomb museum and school in Aleppo.",
+            "During the riot officers were pelted with stones.",
+            "The vaccine rollout was a disaster experts say.",
+            "The hostage drama ended in bloodshed.",
+            "Government murder squads roamed the capital at night.",
+            "It was a disaster season for the club.",
+        ] {
+            assert!(score(negative) < 0.0, "{negative}: {}", score(negative));
+        }
+        assert!(score("The disaster recovery team held a drill.") == 0.0);
+    }
+
+    /// A relief is the news: before, "The hostages were freed" scored 0.
+    #[test]
+    fn a_relief_keeps_its_valence_unless_denied_or_scarce() {
+        assert!(score("The hostages were freed.") >= 0.05);
+        assert!(score("Tensions eased after the talks.") >= 0.05);
+        for not_good in [
+            "None of the hostages were freed.",
+            "Nobody was rescued from the flooded mine.",
+            "Only three people were rescued from the fire.",
+            "The law protects abusers and silences victims.",
+            "The fire killed six and three were rescued.",
+        ] {
+            assert!(score(not_good) < 0.05, "{not_good}: {}", score(not_good));
+        }
+    }
+
+    #[test]
+    fn word_sets_are_in_the_table() {
+        let engine = news_engine();
+        for (word, set) in word_sets() {
+            let e = engine.token_entry(word.as_bytes(), false);
+            assert!(e.in_set(set), "{word} is in its set");
+            // The rules visit the harms only as marks.
+            if set & SW_COMPOUND_HARM != 0 {
+                assert!(e.has_val() || e.news & NW_REDUCER != 0, "{word} has a valence or is a reducer");
+            }
+        }
+        let bombed = engine.token_entry(b"bombed", false);
+        assert!(bombed.has_val() && !bombed.in_set(SW_COMPOUND_HARM), "an inflected form keeps its own sets");
+        let possessive = engine.token_entry(b"war's", true);
+        assert!(possessive.has_val() && !possessive.in_set(SW_COMPOUND_HARM), "so does a possessive");
     }
 
     #[test]
