@@ -283,6 +283,27 @@ const COMPOUND_HARMS: &[&str] = &[
     "terrorism", "theft", "trauma", "violence", "war", "wars", "weapons", "wildfire",
 ];
 
+/// People who did harm, whose arrest or conviction ([`CAPTURES`]) is the law at work, not
+/// more harm: "the gunman was arrested", "police captured the suspects", "the killer was
+/// sentenced to life". Both words lose their valence (the crime itself keeps its own: "a suspect
+/// was charged with murder"), unless the capture is denied or scarce ("the killer was never
+/// caught", "no suspects have been arrested"). Not protesters, journalists or activists, whose
+/// arrest is the news.
+#[rustfmt::skip]
+const PERPETRATORS: &[&str] = &[
+    "assailant", "assailants", "attacker", "attackers", "bomber", "bombers", "fraudster", "fraudsters",
+    "fugitive", "fugitives", "gunman", "gunmen", "hijacker", "hijackers", "kidnapper", "kidnappers", "killer",
+    "killers", "murderer", "murderers", "rapist", "rapists", "robber", "robbers", "smuggler", "smugglers",
+    "suspect", "suspects", "thief", "thieves", "trafficker", "traffickers",
+];
+
+/// Verbs of capture and conviction (see [`PERPETRATORS`]).
+#[rustfmt::skip]
+const CAPTURES: &[&str] = &[
+    "apprehended", "arrested", "captured", "caught", "charged", "convicted", "detained", "extradited", "jailed",
+    "imprisoned", "nabbed", "sentenced",
+];
+
 /// Harms of [`COMPOUND_HARMS`] that are also verbs.
 const VERBAL_HARMS: &[&[u8]] =
     &[b"abuse", b"assault", b"bomb", b"crash", b"fire", b"flood", b"murder", b"poison", b"rape", b"riot"];
@@ -330,10 +351,19 @@ const COMPOUND_HEADS: &[&str] = &[
 pub(crate) const SW_COMPOUND_HARM: u8 = 1 << 4;
 /// [`COMPOUND_HEADS`].
 pub(crate) const SW_COMPOUND_HEAD: u8 = 1 << 5;
+/// [`PERPETRATORS`].
+pub(crate) const SW_PERPETRATOR: u8 = 1 << 6;
+/// [`CAPTURES`].
+pub(crate) const SW_CAPTURE: u8 = 1 << 7;
 
 /// The words of the news rules' word sets, each with its set (`SW_*`).
 pub(crate) fn word_sets() -> impl Iterator<Item = (&'static str, u8)> {
-    let sets = [(COMPOUND_HARMS, SW_COMPOUND_HARM), (COMPOUND_HEADS, SW_COMPOUND_HEAD)];
+    let sets = [
+        (COMPOUND_HARMS, SW_COMPOUND_HARM),
+        (COMPOUND_HEADS, SW_COMPOUND_HEAD),
+        (PERPETRATORS, SW_PERPETRATOR),
+        (CAPTURES, SW_CAPTURE),
+    ];
     sets.into_iter().flat_map(|(words, set)| words.iter().map(move |w| (*w, set)))
 }
 
@@ -621,6 +651,14 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
         let i = m as usize - base;
         if toks[i].e.in_set(SW_COMPOUND_HARM) {
             compound_of_harms(toks, i, words);
+        }
+    }
+
+    // Perpetrators caught: "the gunman was arrested".
+    for &m in marks {
+        let i = m as usize - base;
+        if toks[i].e.in_set(SW_PERPETRATOR | SW_CAPTURE) {
+            perpetrator_caught(toks, i, words);
         }
     }
 
@@ -986,6 +1024,30 @@ fn compound_of_harms(toks: &mut [Tok], i: usize, words: Words<'_>) {
     }
 }
 
+/// If `toks[i]` is a perpetrator or a capture (see [`PERPETRATORS`]) with its partner in the
+/// same clause (the perpetrator up to four tokens before the capture, "the gunman was quickly
+/// arrested", or up to three after it, "police arrested two suspects"), and nothing denies or
+/// limits the capture, takes both valences.
+fn perpetrator_caught(toks: &mut [Tok], i: usize, words: Words<'_>) {
+    let n = toks.len();
+    let perpetrator = toks[i].e.in_set(SW_PERPETRATOR);
+    let partner = if perpetrator { SW_CAPTURE } else { SW_PERPETRATOR };
+    let (before, after) = if perpetrator { (3, 4) } else { (4, 3) };
+    let in_clause = |a: usize, b: usize| !toks[a..b].iter().any(ends_clause);
+    let found =
+        (i + 1..(i + 1 + after).min(n)).find(|&k| toks[k].e.in_set(partner)).filter(|&k| in_clause(i, k)).or_else(
+            || (i.saturating_sub(before)..i).rev().find(|&k| toks[k].e.in_set(partner)).filter(|&k| in_clause(k, i)),
+        );
+    let Some(k) = found else { return };
+    let (a, b) = (i.min(k), i.max(k));
+    let scarce = |t: &Tok| t.e.news & NW_NEGATION != 0 || SCARCE.contains(&words.of(t));
+    if toks[a.saturating_sub(2)..b].iter().any(scarce) {
+        return;
+    }
+    toks[i].e.set_val(None);
+    toks[k].e.set_val(None);
+}
+
 /// Whether the reducer `toks[j]`, which reduces `toks[i]`, keeps its valence (see
 /// [`KEPT_RELIEFS`] and [`SCARCE`]).
 fn kept_relief(toks: &[Tok], i: usize, j: usize, words: Words<'_>) -> bool {
@@ -1313,6 +1375,27 @@ mod tests {
             assert!(score(negative) < 0.0, "{negative}: {}", score(negative));
         }
         assert!(score("The disaster recovery team held a drill.") == 0.0);
+    }
+
+    /// The law at work is not more harm: before, "The gunman was arrested" scored -0.64.
+    #[test]
+    fn a_perpetrator_caught_is_not_bad_news() {
+        for neutral in [
+            "The gunman was arrested.",
+            "Police captured the suspects on Tuesday.",
+            "The killer was convicted on Friday.",
+        ] {
+            assert!(score(neutral).abs() < 0.05, "{neutral}: {}", score(neutral));
+        }
+        for negative in [
+            "The killer was never caught.",
+            "No suspects have been arrested.",
+            "Police arrested dozens of protesters.",
+            "A suspect was charged with murder.",
+            "The gunman killed three people before he was arrested.",
+        ] {
+            assert!(score(negative) <= -0.05, "{negative}: {}", score(negative));
+        }
     }
 
     /// A relief is the news: before, "The hostages were freed" scored 0.
