@@ -1,6 +1,6 @@
-//! The built-in taxonomy against a labelled set of short articles (`tests/data/tagging/`, see
-//! its README): precision and recall over all tags and per tag, on the development half and the
-//! held-out half, printed with `--nocapture`.
+//! The built-in taxonomy against labelled sets of short articles (`tests/data/tagging/`, see
+//! its README): precision and recall over all tags and per tag, on the development half, the
+//! held-out half and a review's adversarial articles, printed with `--nocapture`.
 //!
 //! The floors are the figures of taxonomy 2026.12-4 less a margin: a taxonomy edit that costs
 //! more than a few tags on either half fails here, and one that gains should raise them.
@@ -59,7 +59,7 @@ fn evaluate(half: &str) -> (Counts, BTreeMap<String, Counts>) {
             }
         }
     }
-    assert!(articles > 100, "{path}: only {articles} articles");
+    assert!(articles >= 100, "{path}: only {articles} articles");
     println!(
         "{half}: {articles} articles, {} correct tags, {} false, {} missed: precision {:.3}, recall {:.3}",
         all.correct,
@@ -73,7 +73,7 @@ fn evaluate(half: &str) -> (Counts, BTreeMap<String, Counts>) {
 
 #[test]
 fn tags_of_the_labelled_set_keep_their_precision_and_recall() {
-    for (half, min_precision, min_recall) in [("dev", 0.88, 0.74), ("heldout", 0.92, 0.83)] {
+    for (half, min_precision, min_recall) in [("dev", 0.88, 0.74), ("heldout", 0.92, 0.83), ("review", 0.85, 0.88)] {
         let (all, per_tag) = evaluate(half);
         if half == "dev" {
             for (id, c) in &per_tag {
