@@ -107,8 +107,8 @@ const KEPT_RELIEFS: &[&[u8]] = &[
     b"solving",
 ];
 
-/// Words before a relief that deny it or make it scarce: "none of the hostages were freed",
-/// "nobody was rescued", "only three were saved".
+/// Words before a relief or a capture that deny it or make it scarce: "none of the hostages
+/// were freed", "nobody was rescued", "only three were saved", "no suspects were arrested".
 const SCARCE: &[&[u8]] = &[b"no", b"none", b"nobody", b"noone", b"only", b"few", b"just", b"never", b"not"];
 
 /// Conjunctions that end the reach of a passive reducer (see [`REDUCERS`]).
@@ -300,8 +300,8 @@ const PERPETRATORS: &[&str] = &[
 /// Verbs of capture and conviction (see [`PERPETRATORS`]).
 #[rustfmt::skip]
 const CAPTURES: &[&str] = &[
-    "apprehended", "arrested", "captured", "caught", "charged", "convicted", "detained", "extradited", "jailed",
-    "imprisoned", "nabbed", "sentenced",
+    "apprehended", "arrested", "captured", "caught", "charged", "convicted", "detained", "extradited", "imprisoned",
+    "jailed", "nabbed", "sentenced",
 ];
 
 /// Harms of [`COMPOUND_HARMS`] that are also verbs.
@@ -1039,9 +1039,7 @@ fn perpetrator_caught(toks: &mut [Tok], i: usize, words: Words<'_>) {
             || (i.saturating_sub(before)..i).rev().find(|&k| toks[k].e.in_set(partner)).filter(|&k| in_clause(k, i)),
         );
     let Some(k) = found else { return };
-    let (a, b) = (i.min(k), i.max(k));
-    let scarce = |t: &Tok| t.e.news & NW_NEGATION != 0 || SCARCE.contains(&words.of(t));
-    if toks[a.saturating_sub(2)..b].iter().any(scarce) {
+    if denied_or_scarce(toks, i.min(k).saturating_sub(2)..i.max(k), words) {
         return;
     }
     toks[i].e.set_val(None);
@@ -1051,10 +1049,14 @@ fn perpetrator_caught(toks: &mut [Tok], i: usize, words: Words<'_>) {
 /// Whether the reducer `toks[j]`, which reduces `toks[i]`, keeps its valence (see
 /// [`KEPT_RELIEFS`] and [`SCARCE`]).
 fn kept_relief(toks: &[Tok], i: usize, j: usize, words: Words<'_>) -> bool {
-    let (a, b) = (i.min(j), i.max(j));
     toks[j].e.val().is_some_and(|v| v > 0.0)
         && KEPT_RELIEFS.contains(&words.of(&toks[j]))
-        && !toks[a.saturating_sub(4)..b].iter().any(|t| t.e.news & NW_NEGATION != 0 || SCARCE.contains(&words.of(t)))
+        && !denied_or_scarce(toks, i.min(j).saturating_sub(4)..i.max(j), words)
+}
+
+/// Whether a negation or a word of [`SCARCE`] is among `toks[range]`.
+fn denied_or_scarce(toks: &[Tok], range: Range<usize>, words: Words<'_>) -> bool {
+    toks[range].iter().any(|t| t.e.news & NW_NEGATION != 0 || SCARCE.contains(&words.of(t)))
 }
 
 /// Whether a token ends a clause (a comma, semicolon or colon after it): the news rules' reach
