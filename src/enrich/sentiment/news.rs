@@ -304,6 +304,35 @@ const CAPTURES: &[&str] = &[
     "jailed", "nabbed", "sentenced",
 ];
 
+/// Words before a capture that deny it or make it rare: "no suspects were arrested", "only one
+/// of the attackers was captured", "suspects yet to be arrested", "few are ever convicted".
+#[rustfmt::skip]
+const NOT_CAUGHT: &[&[u8]] = &[
+    b"no", b"none", b"nobody", b"noone", b"only", b"few", b"never", b"not", b"yet", b"ever", b"rarely", b"seldom",
+];
+
+/// Words that make a capture wrongful or undo it, anywhere in the sentence: "an innocent man was
+/// arrested as a suspect", "detained without charge", "released hours later", "walked free".
+#[rustfmt::skip]
+const NOT_GUILTY: &[&[u8]] = &[
+    b"innocent", b"wrongly", b"wrongful", b"wrongfully", b"mistakenly", b"falsely", b"arbitrarily", b"arbitrary",
+    b"tortured", b"without", b"released", b"freed", b"escaped", b"acquitted", b"free",
+];
+
+/// Prepositions that may follow a capture in a headline ("Bank robber caught in Leeds").
+#[rustfmt::skip]
+const CAPTURE_PLACES: &[&[u8]] = &[
+    b"at", b"in", b"on", b"near", b"after", b"over", b"for", b"from", b"during", b"into", b"toward", b"towards",
+    b"through",
+];
+
+/// Number words before "suspects".
+#[rustfmt::skip]
+const NUMBERS: &[&[u8]] = &[
+    b"two", b"three", b"four", b"five", b"six", b"seven", b"eight", b"nine", b"ten", b"several", b"dozens", b"another",
+    b"more", b"both",
+];
+
 /// Harms of [`COMPOUND_HARMS`] that are also verbs.
 const VERBAL_HARMS: &[&[u8]] =
     &[b"abuse", b"assault", b"bomb", b"crash", b"fire", b"flood", b"murder", b"poison", b"rape", b"riot"];
@@ -1024,26 +1053,77 @@ fn compound_of_harms(toks: &mut [Tok], i: usize, words: Words<'_>) {
     }
 }
 
-/// If `toks[i]` is a perpetrator or a capture (see [`PERPETRATORS`]) with its partner in the
-/// same clause (the perpetrator up to four tokens before the capture, "the gunman was quickly
-/// arrested", or up to three after it, "police arrested two suspects"), and nothing denies or
-/// limits the capture, takes both valences.
+/// If `toks[i]` is a perpetrator or a capture (see [`PERPETRATORS`]) and the sentence reports
+/// the perpetrator caught, takes both valences. The perpetrator comes up to four tokens before
+/// the capture in the passive ("the gunman was quickly arrested") or right before it in a
+/// headline ("Bank robber caught"), or up to three tokens after it ("police arrested two
+/// suspects", not "were detained by attackers"), in one clause. Not when the perpetrator does
+/// the capturing ("the attackers captured three soldiers", "the attacker charged at police"), in
+/// a relative clause ("the gunman who was arrested had shot 12 people"), when "suspect" is a
+/// verb or an adjective ("police suspect arson", "a suspect vehicle"), when the capture is
+/// denied, scarce, wrongful or undone ([`NOT_CAUGHT`], [`NOT_GUILTY`]: "only one of the
+/// attackers was captured", "an innocent man was arrested as a suspect", "the suspects were
+/// released without charge").
 fn perpetrator_caught(toks: &mut [Tok], i: usize, words: Words<'_>) {
     let n = toks.len();
-    let perpetrator = toks[i].e.in_set(SW_PERPETRATOR);
-    let partner = if perpetrator { SW_CAPTURE } else { SW_PERPETRATOR };
-    let (before, after) = if perpetrator { (3, 4) } else { (4, 3) };
-    let in_clause = |a: usize, b: usize| !toks[a..b].iter().any(ends_clause);
-    let found =
-        (i + 1..(i + 1 + after).min(n)).find(|&k| toks[k].e.in_set(partner)).filter(|&k| in_clause(i, k)).or_else(
-            || (i.saturating_sub(before)..i).rev().find(|&k| toks[k].e.in_set(partner)).filter(|&k| in_clause(k, i)),
-        );
-    let Some(k) = found else { return };
-    if denied_or_scarce(toks, i.min(k).saturating_sub(2)..i.max(k), words) {
+    let word = |k: usize| words.of(&toks[k]);
+    let (p, c) = if toks[i].e.in_set(SW_PERPETRATOR) {
+        let after = (i + 1..(i + 5).min(n)).find(|&k| toks[k].e.in_set(SW_CAPTURE));
+        let before = (i.saturating_sub(3)..i).rev().find(|&k| toks[k].e.in_set(SW_CAPTURE));
+        match after.or(before) {
+            Some(c) => (i, c),
+            None => return,
+        }
+    } else {
+        let before = (i.saturating_sub(4)..i).rev().find(|&k| toks[k].e.in_set(SW_PERPETRATOR));
+        let after = (i + 1..(i + 4).min(n)).find(|&k| toks[k].e.in_set(SW_PERPETRATOR));
+        match before.or(after) {
+            Some(p) => (p, i),
+            None => return,
+        }
+    };
+    let (a, b) = (p.min(c), p.max(c));
+    if toks[a..b].iter().any(ends_clause)
+        || (a + 1..b).any(|k| matches!(word(k), b"who" | b"that" | b"whose" | b"which"))
+    {
         return;
     }
-    toks[i].e.set_val(None);
-    toks[k].e.set_val(None);
+    let next = |k: usize| (k + 1 < n && !toks[k].ends_sentence() && !ends_clause(&toks[k])).then(|| word(k + 1));
+    if p < c {
+        // The perpetrator as the object of a passive, or a headline.
+        let passive = (p + 1..c).any(|k| BE.iter().any(|w| w.as_bytes() == word(k)) || word(k) == b"got");
+        let headline = c == p + 1 && next(c).is_none_or(|w| CAPTURE_PLACES.contains(&w));
+        if !passive && !headline {
+            return;
+        }
+    } else if (c + 1..p).any(|k| word(k) == b"by") {
+        return;
+    }
+    if matches!(word(c), b"charged" | b"caught") && next(c).is_some_and(|w| CAPTURE_PLACES.contains(&w) && w != b"in") {
+        // "charged at police", "caught on camera".
+        return;
+    }
+    if c < p && next(p).is_some_and(|w| w.len() > 4 && w.ends_with(b"ing")) {
+        // Seen doing something: "cameras caught the killer entering the house".
+        return;
+    }
+    if matches!(word(p), b"suspect" | b"suspects") {
+        let before = (p > 0 && !toks[p - 1].ends_sentence()).then(|| word(p - 1));
+        let counted =
+            before.is_none_or(|w| DETERMINERS.contains(&w) || w.iter().all(u8::is_ascii_digit) || NUMBERS.contains(&w));
+        let noun =
+            next(p).is_some_and(|w| p > c && !CAPTURE_PLACES.contains(&w) && !BE.iter().any(|b| b.as_bytes() == w));
+        if !counted || noun {
+            return;
+        }
+    }
+    let denied =
+        toks[a.saturating_sub(4)..b].iter().any(|t| t.e.news & NW_NEGATION != 0 || NOT_CAUGHT.contains(&words.of(t)));
+    if denied || toks.iter().any(|t| NOT_GUILTY.contains(&words.of(t))) {
+        return;
+    }
+    toks[p].e.set_val(None);
+    toks[c].e.set_val(None);
 }
 
 /// Whether the reducer `toks[j]`, which reduces `toks[i]`, keeps its valence (see
@@ -1386,6 +1466,8 @@ mod tests {
             "The gunman was arrested.",
             "Police captured the suspects on Tuesday.",
             "The killer was convicted on Friday.",
+            "Bank robber caught.",
+            "Police said the suspect had just been arrested.",
         ] {
             assert!(score(neutral).abs() < 0.05, "{neutral}: {}", score(neutral));
         }
@@ -1395,6 +1477,15 @@ mod tests {
             "Police arrested dozens of protesters.",
             "A suspect was charged with murder.",
             "The gunman killed three people before he was arrested.",
+            "The attackers captured three soldiers.",
+            "Four police officers were detained by attackers in the north.",
+            "The attacker charged at police with a knife.",
+            "The gunman who was arrested had shot 12 people and wounded others.",
+            "Police detained a suspect vehicle near the embassy.",
+            "An innocent man was arrested as a suspect after the software misidentified him.",
+            "Only one of the attackers was captured; the rest escaped.",
+            "Suspects yet to be arrested.",
+            "Security cameras caught the killer entering the house.",
         ] {
             assert!(score(negative) <= -0.05, "{negative}: {}", score(negative));
         }
