@@ -107,8 +107,8 @@ const KEPT_RELIEFS: &[&[u8]] = &[
     b"solving",
 ];
 
-/// Words before a relief or a capture that deny it or make it scarce: "none of the hostages
-/// were freed", "nobody was rescued", "only three were saved", "no suspects were arrested".
+/// Words before a relief that deny it or make it scarce: "none of the hostages were freed",
+/// "nobody was rescued", "only three were saved" (for captures, [`NOT_CAUGHT`]).
 const SCARCE: &[&[u8]] = &[b"no", b"none", b"nobody", b"noone", b"only", b"few", b"just", b"never", b"not"];
 
 /// Conjunctions that end the reach of a passive reducer (see [`REDUCERS`]).
@@ -1117,8 +1117,7 @@ fn perpetrator_caught(toks: &mut [Tok], i: usize, words: Words<'_>) {
             return;
         }
     }
-    let denied =
-        toks[a.saturating_sub(4)..b].iter().any(|t| t.e.news & NW_NEGATION != 0 || NOT_CAUGHT.contains(&words.of(t)));
+    let denied = denied_or_scarce(toks, a.saturating_sub(4)..b, NOT_CAUGHT, words);
     if denied || toks.iter().any(|t| NOT_GUILTY.contains(&words.of(t))) {
         return;
     }
@@ -1131,12 +1130,12 @@ fn perpetrator_caught(toks: &mut [Tok], i: usize, words: Words<'_>) {
 fn kept_relief(toks: &[Tok], i: usize, j: usize, words: Words<'_>) -> bool {
     toks[j].e.val().is_some_and(|v| v > 0.0)
         && KEPT_RELIEFS.contains(&words.of(&toks[j]))
-        && !denied_or_scarce(toks, i.min(j).saturating_sub(4)..i.max(j), words)
+        && !denied_or_scarce(toks, i.min(j).saturating_sub(4)..i.max(j), SCARCE, words)
 }
 
-/// Whether a negation or a word of [`SCARCE`] is among `toks[range]`.
-fn denied_or_scarce(toks: &[Tok], range: Range<usize>, words: Words<'_>) -> bool {
-    toks[range].iter().any(|t| t.e.news & NW_NEGATION != 0 || SCARCE.contains(&words.of(t)))
+/// Whether a negation or a word of `scarce` ([`SCARCE`], [`NOT_CAUGHT`]) is among `toks[range]`.
+fn denied_or_scarce(toks: &[Tok], range: Range<usize>, scarce: &[&[u8]], words: Words<'_>) -> bool {
+    toks[range].iter().any(|t| t.e.news & NW_NEGATION != 0 || scarce.contains(&words.of(t)))
 }
 
 /// Whether a token ends a clause (a comma, semicolon or colon after it): the news rules' reach
