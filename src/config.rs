@@ -1204,7 +1204,6 @@ pub fn is_secret_key(key: &str) -> bool {
         .any(|s| k.contains(s))
 }
 
-/// Flattens property tables (later tables win) to librdkafka's `key = string value` form.
 /// Where the librdkafka property `name` (its canonical spelling) is set among a client's
 /// `tables` (name and table, in the order the client's configuration applies them, so the last
 /// one to set it wins): its key as `table.key` and its value.
@@ -1217,6 +1216,7 @@ fn property_setting(tables: &[(&str, &BTreeMap<String, serde_json::Value>)], nam
     })
 }
 
+/// Flattens property tables (later tables win) to librdkafka's `key = string value` form.
 fn flatten_properties(tables: &[&BTreeMap<String, serde_json::Value>]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for table in tables {

@@ -47,11 +47,12 @@ fn evaluate(half: &str) -> (Counts, BTreeMap<String, Counts>) {
         let (full, title_len) = combine(&a.title, &a.body);
         let got: BTreeSet<String> = taxonomy.tag(&Document::new(&full, title_len)).into_iter().map(|t| t.id).collect();
         for id in got.union(&a.gold) {
-            let (c, t) = (&mut all, per_tag.entry(id.clone()).or_default());
-            match (got.contains(id), a.gold.contains(id)) {
-                (true, true) => (c.correct, t.correct) = (c.correct + 1, t.correct + 1),
-                (true, false) => (c.false_tags, t.false_tags) = (c.false_tags + 1, t.false_tags + 1),
-                _ => (c.missed, t.missed) = (c.missed + 1, t.missed + 1),
+            for c in [&mut all, per_tag.entry(id.clone()).or_default()] {
+                match (got.contains(id), a.gold.contains(id)) {
+                    (true, true) => c.correct += 1,
+                    (true, false) => c.false_tags += 1,
+                    _ => c.missed += 1,
+                }
             }
             if half == "dev" && got.contains(id) != a.gold.contains(id) {
                 let kind = if got.contains(id) { "false" } else { "missed" };

@@ -660,7 +660,10 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
     }
     let word = |t: &Tok| words.of(t);
 
-    // Collocations: "health care", "security council", "as well", "no one", "stressed that".
+    // Words that carry no sentiment where they stand, in one pass (each only takes valences):
+    // collocations ("health care", "security council", "as well", "no one", "stressed that"),
+    // harms that name what an institution deals with ("the fraud squad", "a crime writer") and
+    // perpetrators caught ("the gunman was arrested").
     let mut reducers = false;
     for &m in marks {
         let i = m as usize - base;
@@ -673,19 +676,9 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
             toks[i].e.set_val(None);
             toks[i + 1].e.set_val(None);
         }
-    }
-
-    // Harms that name what an institution deals with: "the fraud squad", "a crime writer".
-    for &m in marks {
-        let i = m as usize - base;
         if toks[i].e.in_set(SW_COMPOUND_HARM) {
             compound_of_harms(toks, i, words);
         }
-    }
-
-    // Perpetrators caught: "the gunman was arrested".
-    for &m in marks {
-        let i = m as usize - base;
         if toks[i].e.in_set(SW_PERPETRATOR | SW_CAPTURE) {
             perpetrator_caught(toks, i, words);
         }
