@@ -79,7 +79,7 @@ fn the_news_model_keeps_its_agreement_with_labelled_sentences() {
 /// 53.0 % and 48.7 %, and the opposite sign 75 of 219 and 75 of 231.
 #[test]
 fn the_news_model_keeps_its_agreement_with_labelled_headlines() {
-    check(Set::Headlines, [("dev", 0.54, 0.31), ("heldout", 0.49, 0.31)]);
+    check(Set::Headlines, [("dev", 0.55, 0.31), ("heldout", 0.50, 0.31)]);
 }
 
 /// Fails when a half's agreement is under its floor or its share of opposite signs over its

@@ -23,6 +23,13 @@ pub const POSITIVE_WEIGHT: f64 = 0.8;
 /// a negative is weak praise in news ("not unreasonable", "no small feat", "not without merit").
 pub const NEGATED_NEGATIVE: f64 = -0.1;
 
+/// A harm that a headline's passive or present of an end reduces ("Hostages freed after 50
+/// days", "Violence subsides in Haiti") keeps this share of its valence, with the sign flipped:
+/// the end is the headline's news, not a mild aside as in [`NEGATED_NEGATIVE`]. At -0.1 most of
+/// these headlines scored as neutral; -0.5 gained 13 of a review's 456 cases and lost none, and
+/// 4 and 3 of the two halves of `tests/data/headlines/`.
+pub const HEADLINE_RELIEF: f64 = -0.5;
+
 /// Valence of a negation that negates no sentiment word ("wages have not kept up", "the
 /// agency did not reply", "the money never arrived"): in news and opinion writing a predicate denied
 /// is a failure, an absence or a refusal far more often than good news.
@@ -789,12 +796,15 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
                 let headline = harm && headline_reducer(toks, i, k, words);
                 // "the threat was not eliminated" is no relief.
                 let denied = between.iter().any(|t| t.e.news & NW_NEGATION != 0);
-                ((passive || headline) && !denied && !toks[i..k].iter().any(ends_clause)).then_some(k)
+                ((passive || headline) && !denied && !toks[i..k].iter().any(ends_clause))
+                    .then_some((k, headline && !passive))
             };
-            if let Some(j) = before.or_else(after) {
+            if let Some((j, headline)) = before.map(|j| (j, false)).or_else(after) {
                 let v = toks[i].e.val().unwrap_or_default();
                 // A harm reduced or averted is mild good news, like a harm denied.
-                toks[i].e.set_val((v < 0.0).then_some(v * NEGATED_NEGATIVE));
+                // In a headline's passive the end of the harm is the whole news.
+                let share = if headline { HEADLINE_RELIEF } else { NEGATED_NEGATIVE };
+                toks[i].e.set_val((v < 0.0).then_some(v * share));
                 // A relief keeps its own valence (freed, rescued, eased): it is the news.
                 if !kept_relief(toks, i, j, words) {
                     toks[j].e.set_val(None);
@@ -1585,8 +1595,12 @@ mod tests {
             "Violence subsides in Haiti capital",
             "Terror plot foiled, police say",
             "Kidnapped schoolgirls freed in Nigeria",
+            // At the share of a mild aside (-0.1) these scored 0.026 to 0.049: neutral.
+            "Drought ends after heavy rain",
+            "Tsunami warning lifted",
+            "Protest ends peacefully",
         ] {
-            assert!(score(text) >= 0.0, "{text}: {}", score(text));
+            assert!(score(text) >= 0.05, "{text}: {}", score(text));
         }
         // A reducer with something after it to govern is the active voice ("the bombing halted
         // trains" halts no bombing), and a harm after the end is not the one that ended. A
