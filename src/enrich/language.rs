@@ -138,11 +138,11 @@ fn by_model(prefix: &str, vocabulary: Vocabulary) -> &'static str {
         function_words.rival_count * 4 < words || function_words.rival_count <= function_words.english_count;
     let stays_english = guess == whichlang::Lang::Eng && rival_words * 3 < words && few_function_words;
     if guess == whichlang::Lang::Eng && vocabulary.is_foreign() {
-        // Words that are not English in a language whichlang does not know (Danish "Ny manager
+        // Words that are not English, in a language whichlang does not know (Danish "Ny manager
         // skal redde Carlsberg", Indonesian "Presiden Prabowo lantik menteri kabinet baru"):
-        // whatlang's answer, sure or not, is nearer than English.
-        // Not one of whichlang's own languages, which it would have named ("ramen, pho and
-        // bibimbap top foodie list" is not Spanish).
+        // whatlang's answer, sure or not, is nearer than English, unless it is one of
+        // whichlang's own languages, which whichlang would have named ("ramen, pho and bibimbap
+        // top foodie list" is not Spanish).
         let whichlang_knows =
             |lang: whatlang::Lang| whichlang::LANGUAGES.iter().any(|&l| whichlang_to_whatlang(l) == lang);
         if let Some(info) = whatlang::detect(prefix).filter(|info| !whichlang_knows(info.lang())) {
@@ -315,8 +315,8 @@ struct Vocabulary {
     /// Words in [`ENGLISH_VOCABULARY`] or English function words.
     english: usize,
     /// Foreign evidence in thirds of a word: words unknown to the vocabulary, function words of
-    /// other languages that are not also English words ("la", "und", "des"), words with letters
-    /// outside ASCII.
+    /// other languages that are not common English words ("la", "und", "des"), words with
+    /// letters outside ASCII.
     foreign_thirds: usize,
     /// The words of that evidence that are no name: written in lower case, or function words.
     foreign_words: usize,

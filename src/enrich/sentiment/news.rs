@@ -782,7 +782,8 @@ pub(crate) fn annotate(news: &NewsRules, toks: &mut [Tok], base: usize, marks: &
                 !toks[j..i - 1].iter().any(ends_clause)
                     && !toks[j + 1..i].iter().any(|t| matches!(word(t), b"after" | b"before" | b"following" | b"since"))
             });
-            // The passive: "a disaster was averted", "sanctions were lifted".
+            // The passive: "a disaster was averted", "sanctions were lifted", and a headline's
+            // without "be" ([`headline_reducer`]); with whether it is the headline's.
             let after = || {
                 let k = (i + 1..(i + 6).min(n)).find(|&k| {
                     toks[k].e.news & NW_REDUCER != 0 && (word(&toks[k]) != b"over" || ended(toks, k, words))
@@ -1183,10 +1184,10 @@ fn kept_relief(toks: &[Tok], i: usize, j: usize, words: Words<'_>) -> bool {
 /// Whether `toks[k]` reduces the harm `toks[i]` as a headline's passive or intransitive verb,
 /// which drops the "be" ("Hostages freed after 50 days", "Terror plot foiled, police say",
 /// "Hosepipe ban ends"): one of [`HEADLINE_REDUCERS`] right after the harm (a word away for
-/// [`HEADLINE_PREVENTIONS`], and for [`CAPTIVITIES`] freed or rescued), with nothing after it that it could govern
-/// ("the bombing halted trains" halts no bombing) and no harm after it in its clause ("Riot
-/// ends with three dead", "Talks ended without a deal"). Not for an offender ("Killer freed
-/// on appeal").
+/// [`HEADLINE_PREVENTIONS`], and for [`CAPTIVITIES`] freed or rescued), with nothing after it
+/// that it could govern ("the bombing halted trains" halts no bombing) and no harm after it in
+/// its clause ("Riot ends with three dead", "Talks ended without a deal"). Not for an offender
+/// ("Killer freed on appeal").
 fn headline_reducer(toks: &[Tok], i: usize, k: usize, words: Words<'_>) -> bool {
     let n = toks.len();
     let reducer = words.of(&toks[k]);
