@@ -165,6 +165,12 @@ pub struct Route {
     pub min_score: f64,
 }
 
+/// Largest accepted `limits.max_message_bytes`: a hundred times any real article. Each record
+/// is held whole while it is enriched, with its parsed text and its output beside it (about
+/// seven times its size in `enrich`), so a larger limit would let one line or message take
+/// gigabytes.
+pub const MAX_MESSAGE_BYTES_LIMIT: usize = 100 << 20;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
@@ -327,12 +333,26 @@ pub fn is_topic_pattern(topic: &str) -> bool {
     topic.starts_with('^')
 }
 
+/// Why `name` cannot name a Kafka topic, if it cannot: Kafka takes 1 to 249 ASCII letters,
+/// digits, `.`, `_` and `-`, other than `.` and `..`. Checked at start-up so that a typo (a
+/// space, a slash) is a configuration error, not a topic the broker refuses at the first record.
+fn topic_name_problem(name: &str) -> Option<String> {
+    if name == "." || name == ".." {
+        return Some("`.` and `..` are not allowed".into());
+    }
+    if name.len() > 249 {
+        return Some(format!("{} characters, over Kafka's limit of 249", name.chars().count()));
+    }
+    let bad = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))?;
+    Some(format!("{bad:?} is not allowed (only ASCII letters, digits, `.`, `_` and `-`)"))
+}
+
 /// librdkafka properties the delivery guarantees rest on: a user value must be one of the
 /// accepted ones. The worker sets them itself; they are listed so that an override that would
 /// lose or silently duplicate articles, or blind the health checks, is refused at start-up.
 /// Compared under their canonical names ([`canonical_property_name`]), so each stands for its
 /// aliases and `topic.` spellings too (`acks` for `request.required.acks`).
-const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 6] = [
+const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 7] = [
     (
         "enable.auto.offset.store",
         &["false"],
@@ -346,6 +366,20 @@ const DELIVERY_PROPERTIES: [(&str, &[&str], &str); 6] = [
         "auto.offset.reset",
         &["earliest", "smallest", "beginning"],
         "a group without a usable committed offset must start at the oldest record, not skip the backlog",
+    ),
+    ("enable.partition.eof", &["false"], "the worker reads on past the end of a partition and has no use for the event"),
+];
+
+/// librdkafka properties the worker's own settings give, or that it cannot work with: refused
+/// in every property table, with what to do instead. A `group.id` there would silently replace
+/// `kafka.group_id` (the user's properties win over the worker's), and a transactional producer
+/// fails at its first record (the worker writes outside transactions).
+const REFUSED_PROPERTIES: [(&str, &str); 3] = [
+    ("group.id", "set kafka.group_id instead (a value here would silently replace it)"),
+    ("metadata.broker.list", "set kafka.brokers instead (a value here would silently replace it)"),
+    (
+        "transactional.id",
+        "the worker does not write in transactions (its delivery rests on storing an input's offset once its records are acknowledged); a transactional producer would fail at its first record",
     ),
 ];
 
@@ -685,8 +719,9 @@ impl Settings {
         for (key, value) in text {
             figment = figment.merge(Serialized::default(&key, value));
         }
-        let settings: Settings =
+        let mut settings: Settings =
             figment.extract().map_err(|e| ConfigError::Load(describe_load_error(e, file, &env_keys)))?;
+        settings.kafka.flatten_property_tables(&env_keys)?;
         settings.validate()?;
         Ok(settings)
     }
@@ -711,6 +746,19 @@ impl Settings {
         }
         if let Some(i) = k.input_topics.iter().position(|t| t.trim().is_empty()) {
             return Err(invalid(format!("kafka.input_topics[{i}]"), "must not be an empty topic name"));
+        }
+        let named_topics = k
+            .input_topics
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !is_topic_pattern(t))
+            .map(|(i, t)| (format!("kafka.input_topics[{i}]"), t))
+            .chain([("kafka.output_topic".to_owned(), &k.output_topic), ("kafka.dlq_topic".to_owned(), &k.dlq_topic)])
+            .chain(self.routes.iter().enumerate().map(|(i, r)| (format!("routes[{i}].topic"), &r.topic)));
+        for (key, topic) in named_topics {
+            if let Some(problem) = topic_name_problem(topic) {
+                return Err(invalid(key, format!("{topic:?} is not a valid Kafka topic name: {problem}")));
+            }
         }
         let mut patterns = Vec::new();
         for (i, input) in k.input_topics.iter().enumerate().filter(|(_, t)| is_topic_pattern(t)) {
@@ -793,9 +841,27 @@ impl Settings {
                     "must differ from kafka.dlq_topic: the dead-letter topic holds dead letters only",
                 ));
             }
+            if route.topic == k.output_topic {
+                return Err(invalid(
+                    format!("routes[{i}].topic"),
+                    "must differ from kafka.output_topic: every enriched record is written there already, and a copy would be a duplicate",
+                ));
+            }
+            if let Some(first) = self.routes[..i].iter().position(|r| r.tag == route.tag && r.topic == route.topic) {
+                return Err(invalid(
+                    format!("routes[{i}]"),
+                    format!(
+                        "repeats routes[{first}] (tag {:?} to {:?}): each record would be copied twice",
+                        route.tag, route.topic
+                    ),
+                ));
+            }
         }
-        if self.limits.max_message_bytes == 0 {
-            return Err(invalid("limits.max_message_bytes", "must be at least 1"));
+        if !(1..=MAX_MESSAGE_BYTES_LIMIT).contains(&self.limits.max_message_bytes) {
+            return Err(invalid(
+                "limits.max_message_bytes",
+                format!("must be 1 to {MAX_MESSAGE_BYTES_LIMIT} (100 MiB): a record is held whole, several times over, while it is enriched"),
+            ));
         }
         if self.enrich.threads > MAX_ENRICH_THREADS {
             return Err(invalid(
@@ -986,11 +1052,16 @@ impl Settings {
                 if value.contains(REDACTED) {
                     return Err(invalid(format!("{table}.{key}"), REDACTED_PLACEHOLDER));
                 }
+                if let Some((_, instead)) =
+                    REFUSED_PROPERTIES.iter().find(|(name, _)| *name == canonical_property_name(&key))
+                {
+                    return Err(invalid(format!("{table}.{key}"), format!("is not accepted: {instead}")));
+                }
                 if let Some(read) = read_as_another_whole_number(&key, &value) {
                     return Err(invalid(
                         format!("{table}.{key}"),
                         format!(
-                            "must be a whole number: librdkafka reads this property as one and would take {} as {read}",
+                            "must be a whole number in decimal digits: librdkafka reads this property as one and would take {} as {read}",
                             self.redact(value.trim())
                         ),
                     ));
@@ -1115,22 +1186,21 @@ fn validate_remote<L: crate::remote::LabelTarget>(
     Ok(())
 }
 
-/// When librdkafka would read `value` for `key` as a different whole number (`5.5` as 5, `1e3`
-/// as 1: it parses whole-number properties with C's `strtol`, which stops at the first character
-/// that is not a digit, and so either accepts the value cut short or reports a range error for
-/// the cut number): that number. `None` for plain whole numbers, whole values written as
-/// decimals (`15000.0`), non-numbers and properties that keep the fraction (`linger.ms`) or the
-/// text (`client.id`).
+/// When librdkafka would read `value` for `key` as a whole number other than the one written
+/// (`5.5` as 5, `1e3` as 1, `60000abc` as 60000, `010` as 8, `0x7530` as 30000: it parses
+/// whole-number properties with C's `strtol` in base 0, which takes a leading `0` for octal and
+/// `0x` for hexadecimal and stops at the first character it cannot read, and so either accepts
+/// the value so read or reports a range error for the number read): that number. `None` for
+/// plain decimal whole numbers, whole values written as decimals (`15000.0`), values that do not
+/// start like a number (librdkafka judges those), and properties that keep the fraction
+/// (`linger.ms`) or the text (`client.id`).
 fn read_as_another_whole_number(key: &str, value: &str) -> Option<String> {
     let text = value.trim();
-    let number: f64 = text.parse().ok()?;
     let digits_from = usize::from(text.starts_with(['-', '+']));
-    let end = digits_from + text[digits_from..].bytes().take_while(u8::is_ascii_digit).count();
-    let whole = &text[..end];
-    let whole_number: i64 = whole.parse().ok()?;
-    if end == text.len() || whole_number as f64 == number {
+    if !text[digits_from..].starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
+    let written: Option<f64> = text.parse().ok().filter(|n: &f64| n.is_finite());
     // How librdkafka takes a value for this property: what it reads back, or why it refuses.
     let take = |candidate: &str| {
         let mut config = rdkafka::ClientConfig::new();
@@ -1141,13 +1211,24 @@ fn read_as_another_whole_number(key: &str, value: &str) -> Option<String> {
             Err(other) => Err(other.to_string()),
         }
     };
-    let cut_short = match (take(text), take(whole)) {
-        (Ok(Some(read)), _) => read.trim().parse::<i64>().is_ok_and(|read| read == whole_number),
-        // Refused alike, and not as any value would be (a boolean refuses both as "invalid").
-        (Err(refused), Err(refused_whole)) => refused == refused_whole && take("not a number") != Err(refused),
-        _ => false,
-    };
-    cut_short.then(|| whole_number.to_string())
+    match take(text) {
+        // A property that keeps the text or the fraction reads back what was written.
+        Ok(Some(read)) => {
+            let read: i64 = read.trim().parse().ok()?;
+            (written != Some(read as f64)).then(|| read.to_string())
+        }
+        Ok(None) => None,
+        // Refused as its decimal whole part is (a range error for the number read), and not as
+        // any value would be (a boolean refuses both as "invalid").
+        Err(refused) => {
+            let end = digits_from + text[digits_from..].bytes().take_while(u8::is_ascii_digit).count();
+            let whole = &text[..end];
+            let whole_number: i64 = whole.parse().ok()?;
+            let cut = end < text.len() && written != Some(whole_number as f64);
+            let alike = take(whole) == Err(refused.clone()) && take("not a number") != Err(refused);
+            (cut && alike).then(|| whole_number.to_string())
+        }
+    }
 }
 
 /// The longest time any setting may name (a day, in milliseconds): longer is a mistake, and far
@@ -1214,6 +1295,81 @@ fn property_setting(tables: &[(&str, &BTreeMap<String, serde_json::Value>)], nam
             .find(|(key, _)| canonical_property_name(key) == name)
             .map(|(key, value)| (format!("{table}.{key}"), value))
     })
+}
+
+impl KafkaSettings {
+    /// Rewrites each librdkafka property table in its flat form (`"sasl.username" = "…"`), so
+    /// that one property is one entry whichever way it was written. The file may write a
+    /// property as a quoted dotted key or as a nested table, and the environment always gives a
+    /// nested one (`…__PROPERTIES__SASL__USERNAME`); merged, both spellings would be in the
+    /// table, and which reached librdkafka would depend on how the keys sort. The environment
+    /// wins, as for every other setting; a property the file itself sets twice is an error.
+    fn flatten_property_tables(&mut self, env_keys: &[String]) -> Result<(), ConfigError> {
+        for (name, table) in [
+            ("kafka.properties", &mut self.properties),
+            ("kafka.consumer_properties", &mut self.consumer_properties),
+            ("kafka.producer_properties", &mut self.producer_properties),
+        ] {
+            let from_env = |key: &str| env_keys.iter().any(|k| *k == format!("{name}.{key}"));
+            // Each flat key with its value and whether it was written as a nested table.
+            let mut flat: BTreeMap<String, (String, bool)> = BTreeMap::new();
+            for (key, value) in table.iter() {
+                if let Some(list) = first_list(key, value) {
+                    return Err(invalid(
+                        format!("{name}.{list}"),
+                        "must be a string, a number or a boolean (librdkafka takes a list as one comma-separated string)",
+                    ));
+                }
+                let nested = is_nested_table(value);
+                let mut entries = BTreeMap::new();
+                flatten_property(key, value, &mut entries);
+                for (flat_key, flat_value) in entries {
+                    match flat.get(&flat_key) {
+                        Some((_, earlier_nested)) if *earlier_nested == nested || !from_env(&flat_key) => {
+                            let (dotted, table_form) = spellings(name, &flat_key);
+                            return Err(invalid(
+                                format!("{name}.{flat_key}"),
+                                format!("is set twice, as {dotted} and as {table_form}: keep one"),
+                            ));
+                        }
+                        // The environment's value came as the nested table.
+                        Some(_) if !nested => {}
+                        _ => {
+                            flat.insert(flat_key, (flat_value, nested));
+                        }
+                    }
+                }
+            }
+            *table = flat.into_iter().map(|(k, (v, _))| (k, serde_json::Value::String(v))).collect();
+        }
+        Ok(())
+    }
+}
+
+/// Whether a property value is a table of further properties (not a TOML date or time).
+fn is_nested_table(value: &serde_json::Value) -> bool {
+    matches!(value, serde_json::Value::Object(map) if !(map.len() == 1 && map.contains_key(TOML_DATETIME)))
+}
+
+/// The dotted key of the first list among a property value's leaves, if any.
+fn first_list(key: &str, value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Array(_) => Some(key.to_owned()),
+        serde_json::Value::Object(map) if is_nested_table(value) => {
+            map.iter().find_map(|(k, v)| first_list(&format!("{key}.{k}"), v))
+        }
+        _ => None,
+    }
+}
+
+/// How a property is written as a quoted dotted key and as a nested table, for messages:
+/// `"sasl.password"` and `[kafka.properties.sasl] password`.
+fn spellings(table: &str, flat_key: &str) -> (String, String) {
+    let dotted = format!("\"{flat_key}\"");
+    match flat_key.rsplit_once('.') {
+        Some((parent, leaf)) => (dotted, format!("[{table}.{parent}] {leaf}")),
+        None => (dotted.clone(), dotted),
+    }
 }
 
 /// Flattens property tables (later tables win) to librdkafka's `key = string value` form.
@@ -1376,6 +1532,35 @@ mod tests {
     }
 
     #[test]
+    fn the_environment_wins_over_a_property_the_file_writes_as_a_dotted_key() {
+        let file = "[kafka.properties]\n\"sasl.username\" = \"file-user\"\n\"sasl.password\" = \"file-secret\"\n";
+        let env = [
+            ("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__USERNAME", "env-user"),
+            ("NEWS_ENRICHER_KAFKA__PROPERTIES__SASL__PASSWORD", "env-secret"),
+        ];
+        let s = load_str(file, &env).unwrap();
+        let props = s.kafka_properties();
+        assert_eq!(props["sasl.username"], "env-user");
+        assert_eq!(props["sasl.password"], "env-secret");
+        assert_eq!(s.kafka.properties.len(), 2, "one entry per property: {:?}", s.kafka);
+        // Without the environment, the file's value stands.
+        assert_eq!(load_str(file, &[]).unwrap().kafka_properties()["sasl.username"], "file-user");
+    }
+
+    #[test]
+    fn a_property_the_file_sets_twice_or_as_a_list_is_refused_without_its_value() {
+        let twice = "[kafka.properties]\n\"sasl.password\" = \"one-secret\"\n[kafka.properties.sasl]\npassword = \"other-secret\"\n";
+        let e = load_str(twice, &[]).unwrap_err().to_string();
+        assert!(e.contains("kafka.properties.sasl.password: is set twice"), "{e}");
+        assert!(e.contains("[kafka.properties.sasl] password"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+        let list = "[kafka.producer_properties]\n\"sasl.password\" = [\"list-secret\"]\n";
+        let e = load_str(list, &[]).unwrap_err().to_string();
+        assert!(e.contains("kafka.producer_properties.sasl.password: must be a string, a number or a boolean"), "{e}");
+        assert!(!e.contains("secret\""), "{e}");
+    }
+
+    #[test]
     fn a_bad_librdkafka_property_is_a_configuration_error_without_the_secret() {
         let e = load_str(
             "[kafka.properties]\n\"security.protocol\" = \"SASL_SSLX\"\n\"sasl.password\" = \"hunter2\"\n",
@@ -1452,7 +1637,7 @@ mod tests {
             assert_eq!(
                 e,
                 format!(
-                    "kafka.properties.socket.timeout.ms: must be a whole number: librdkafka reads this property \
+                    "kafka.properties.socket.timeout.ms: must be a whole number in decimal digits: librdkafka reads this property \
                      as one and would take {shown} as {read}"
                 )
             );
@@ -1486,6 +1671,7 @@ mod tests {
             ("producer_properties", "topic.request.required.acks", "1"),
             ("properties", "topic.message.timeout.ms", "5000"),
             ("properties", "topic.delivery.timeout.ms", "5000"),
+            ("consumer_properties", "enable.partition.eof", "true"),
         ] {
             let e = load_str(&format!("[kafka.{table}]\n\"{property}\" = \"{value}\"\n"), &[]).unwrap_err().to_string();
             assert!(e.starts_with(&format!("kafka.{table}.{property}: must be ")), "{e}");
@@ -1494,6 +1680,42 @@ mod tests {
         let toml = "[kafka.producer_properties]\nacks = \"-1\"\n\"enable.idempotence\" = \"TRUE\"\n\
                     [kafka.consumer_properties]\n\"statistics.interval.ms\" = \"1000\"\n\"enable.auto.commit\" = \"1\"\n\
                     \"auto.offset.reset\" = \"smallest\"\n\"message.timeout.ms\" = \"0\"\n";
+        load_str(toml, &[]).unwrap();
+    }
+
+    #[test]
+    fn properties_the_worker_sets_itself_or_cannot_use_are_refused_with_what_to_do() {
+        for (table, property, instead) in [
+            ("consumer_properties", "group.id", "set kafka.group_id instead"),
+            ("properties", "bootstrap.servers", "set kafka.brokers instead"),
+            ("producer_properties", "metadata.broker.list", "set kafka.brokers instead"),
+            ("producer_properties", "transactional.id", "the worker does not write in transactions"),
+        ] {
+            let e = load_str(&format!("[kafka.{table}]\n\"{property}\" = \"x\"\n"), &[]).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("kafka.{table}.{property}: is not accepted: {instead}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_whole_number_property_not_in_decimal_digits_is_named_as_librdkafka_would_read_it() {
+        for (property, value, read) in [
+            ("socket.timeout.ms", "60000abc", "60000"),
+            ("socket.timeout.ms", "0x7530", "30000"),
+            ("reconnect.backoff.ms", "010", "8"),
+            ("socket.timeout.ms", "1e3", "1"),
+        ] {
+            let toml = format!("[kafka.properties]\n\"{property}\" = \"{value}\"\n");
+            let e = load_str(&toml, &[]).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!(
+                    "kafka.properties.{property}: must be a whole number in decimal digits: librdkafka reads this property as one and would take {value} as {read}"
+                )
+            );
+        }
+        // Text properties keep their text, and whole numbers written as decimals are whole.
+        let toml = "[kafka.properties]\n\"client.id\" = \"010abc\"\n\"socket.timeout.ms\" = \"60000.0\"\n\
+                    \"socket.keepalive.enable\" = \"1\"\n";
         load_str(toml, &[]).unwrap();
     }
 
@@ -1708,6 +1930,8 @@ mod tests {
         assert!(e.starts_with("kafka.properties.queue.buffering.max.kbytes: is 100 KiB"), "{e}");
         // The records' bound follows the input limit, and a smaller one makes room.
         assert!(load_str("[limits]\nmax_message_bytes = 400000\n", &[(key, "1000")]).is_ok());
+        let e = load_str("[limits]\nmax_message_bytes = 300000000\n", &[]).unwrap_err().to_string();
+        assert!(e.starts_with("limits.max_message_bytes: must be 1 to 104857600"), "{e}");
     }
 
     /// OAUTHBEARER without the unsecured token: the worker never connected and only ever said
@@ -1732,6 +1956,43 @@ mod tests {
     fn a_route_to_the_dead_letter_topic_is_refused() {
         let e = load_str("[[routes]]\ntag = \"taiwan\"\ntopic = \"news.dlq\"\n", &[]).unwrap_err().to_string();
         assert!(e.starts_with("routes[0].topic: must differ from kafka.dlq_topic"), "{e}");
+    }
+
+    #[test]
+    fn a_route_to_the_output_topic_or_a_repeated_route_is_refused() {
+        let e = load_str("[[routes]]\ntag = \"taiwan\"\ntopic = \"news.enriched\"\n", &[]).unwrap_err().to_string();
+        assert!(e.starts_with("routes[0].topic: must differ from kafka.output_topic"), "{e}");
+        let route = |tag: &str, topic: &str| format!("[[routes]]\ntag = \"{tag}\"\ntopic = \"{topic}\"\n");
+        let repeated = route("taiwan", "news.tag.taiwan")
+            + &route("fentanyl", "news.tag.taiwan")
+            + &route("taiwan", "news.tag.taiwan");
+        let e = load_str(&repeated, &[]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "routes[2]: repeats routes[0] (tag \"taiwan\" to \"news.tag.taiwan\"): each record would be copied twice"
+        );
+        // Two tags to one topic, and one tag to two topics, are routes of their own.
+        load_str(&(route("taiwan", "news.asia") + &route("fentanyl", "news.asia") + &route("taiwan", "news.tw")), &[])
+            .unwrap();
+    }
+
+    #[test]
+    fn topic_names_kafka_refuses_are_configuration_errors() {
+        for (toml, key) in [
+            ("[kafka]\noutput_topic = \"bad topic!\"\n", "kafka.output_topic"),
+            ("[kafka]\ndlq_topic = \"news/dlq\"\n", "kafka.dlq_topic"),
+            ("[kafka]\ninput_topics = [\"news.raw\", \"..\"]\n", "kafka.input_topics[1]"),
+            ("[[routes]]\ntag = \"taiwan\"\ntopic = \"taïwan\"\n", "routes[0].topic"),
+        ] {
+            let e = load_str(toml, &[]).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("{key}: ")) && e.contains("is not a valid Kafka topic name"), "{e}");
+        }
+        let long = "t".repeat(250);
+        let e = load_str(&format!("[kafka]\noutput_topic = \"{long}\"\n"), &[]).unwrap_err().to_string();
+        assert!(e.ends_with("250 characters, over Kafka's limit of 249"), "{e}");
+        // Patterns are regular expressions, not names.
+        load_str("[kafka]\ninput_topics = [\"^news\\\\.raw\\\\..*\"]\noutput_topic = \"news_enriched-2.v1\"\n", &[])
+            .unwrap();
     }
 
     /// A configuration saved from `check-config` holds "<redacted>" where the secrets were; it

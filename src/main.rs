@@ -18,9 +18,13 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            let printed = e.print();
             // `--help` and `--version` are "errors" printed on stdout.
-            return if e.use_stderr() { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS };
+            return match printed {
+                _ if e.use_stderr() => ExitCode::from(EXIT_USAGE),
+                Err(failed) => output_error(&news_enricher::offline::stdout_error(failed)),
+                Ok(()) => ExitCode::SUCCESS,
+            };
         }
     };
     let settings = match Settings::load(cli.config.as_deref()) {

@@ -293,7 +293,7 @@ fn a_fraction_for_a_whole_number_property_is_named_as_given() {
     assert_eq!(out.status.code(), Some(64));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
-        "Invalid configuration: kafka.properties.socket.timeout.ms: must be a whole number: librdkafka reads this \
+        "Invalid configuration: kafka.properties.socket.timeout.ms: must be a whole number in decimal digits: librdkafka reads this \
          property as one and would take 5.5 as 5"
     );
 }
@@ -650,7 +650,9 @@ fn sigterm_while_the_taxonomy_is_built_stops_cleanly() {
 #[test]
 fn a_shutdown_past_its_deadline_logs_what_really_happened() {
     let config = write_temp(
-        b"[kafka]\nshutdown_timeout_secs = 5\n[kafka.producer_properties]\n\"bootstrap.servers\" = \"127.0.0.1:1\"\n",
+        // The embedded broker listens on 127.0.0.1: a producer that connects over IPv6 only
+        // reaches no broker.
+        b"[kafka]\nshutdown_timeout_secs = 5\n[kafka.producer_properties]\n\"broker.address.family\" = \"v6\"\n",
     );
     let (mut child, log) =
         spawn_with_log(bin().args(["run", "--config"]).arg(config.path()).env("NEWS_ENRICHER_HTTP__LISTEN", ""));
@@ -916,6 +918,26 @@ fn enrich_and_explain_finish_their_run_when_stderr_cannot_be_written() {
     }
 }
 
+/// The worker's logs go to stderr; when it cannot be written, the lines are lost and the work
+/// goes on. It used to end with status 101 (the log formatter's report of the failed write
+/// panicked on the same stderr), and the demo hung with its worker thread gone.
+#[test]
+fn run_and_demo_go_on_when_their_logs_cannot_be_written() {
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full (Linux)");
+    let out = bin().arg("demo").stderr(full()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(stdout.lines().count(), 7, "every sample's line: {stdout}");
+
+    let mut child =
+        bin().arg("run").env("NEWS_ENRICHER_HTTP__LISTEN", "").stdout(Stdio::null()).stderr(full()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(child.try_wait().unwrap().is_none(), "run ended over an unwritable stderr");
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(30)).expect("worker exits after SIGTERM");
+    assert_eq!(status.code(), Some(0));
+}
+
 /// Output that cannot be written ends with a message and status 1 (no panic); a closed pipe
 /// (`... | head`) ends quietly with status 0, as in `enrich`.
 #[test]
@@ -950,6 +972,21 @@ fn stdout_write_errors_end_with_a_message_and_a_broken_pipe_quietly() {
         if command == "demo" {
             assert!(!stderr.contains("demo summary"), "the demo stops at the closed pipe: {stderr}");
         }
+    }
+}
+
+/// `--help` and `--version` that cannot be written end with status 1 and a message, as any
+/// other output does (they used to report success).
+#[test]
+fn help_and_version_that_cannot_be_written_end_with_status_1() {
+    for flag in ["--help", "--version"] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full (Linux)");
+        let out = bin().arg(flag).stdout(full).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{flag}: {stderr}");
+        assert!(stderr.contains("news-enricher: stdout: No space left on device"), "{flag}: {stderr}");
+        let written = bin().arg(flag).output().unwrap();
+        assert!(written.status.success() && !written.stdout.is_empty(), "{flag}");
     }
 }
 

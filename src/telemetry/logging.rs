@@ -23,10 +23,14 @@ pub fn init(settings: &LogSettings, secrets: Vec<String>) {
         LogFormat::Text => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
+    // A line that cannot be written (stderr closed, a full disk, a reader gone) is lost: the
+    // formatter's own report of the failure would go to stderr with `eprintln!`, which panics
+    // there and would end the worker over its logs.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Redacting::new(secrets, std::io::stderr))
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_ansi(std::io::stderr().is_terminal())
+        .log_internal_errors(false);
     let _ =
         if json { builder.json().flatten_event(true).with_current_span(false).try_init() } else { builder.try_init() };
 }
