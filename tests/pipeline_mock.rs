@@ -375,6 +375,52 @@ async fn consumer_lag_is_left_out_until_it_is_known() {
     assert!(!text.contains("news_enricher_consumer_lag_seconds{"), "{text}");
 }
 
+/// `consumer_lag_seconds` of a partition with lag and nothing read yet counts from when the lag
+/// was first seen: its next message was in the log by then. It used to report the age of the
+/// partition's last completed message, which after a quiet spell is far older than the backlog
+/// (an hour-old figure for seconds-old messages, a false alert).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lag_seconds_of_a_partition_with_nothing_read_does_not_count_its_quiet_spell() {
+    let fx = Fixture::new("lag-quiet");
+    let mut settings = fx.settings.clone();
+    settings.kafka.consumer_properties.insert("statistics.interval.ms".into(), "1000".into());
+    // One message in flight at a time: while it waits, the other partitions' backlog is unread.
+    settings.kafka.max_in_flight = 1;
+    let first = synthetic("lag-quiet-1", 20);
+    fx.produce_articles(&first);
+    let worker = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    assert!(eventually(WAIT, || worker.stats().enriched == first.len() as u64).await);
+    let quiet = Duration::from_secs(8);
+    tokio::time::sleep(quiet).await;
+    // The next Produce requests are answered 10 s late (the records are in the log at once):
+    // this test's own, then the worker's first, whose record stays the only one in flight.
+    fx.broker.delay_requests(1, RDKafkaApiKey::Produce, 3, 10_000);
+    let bootstrap = fx.bootstrap();
+    let second: Vec<_> =
+        synthetic("lag-quiet-2", 40).into_iter().map(|(id, json)| (Some(id.into_bytes()), json.into_bytes())).collect();
+    let producing = std::thread::spawn(move || produce_to(&bootstrap, INPUT, &second));
+    let produced = std::time::Instant::now();
+    let gauges = |name: &str, text: &str| -> Vec<f64> {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("news_enricher_{name}{{")))
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect()
+    };
+    let mut text = String::new();
+    let behind = eventually(Duration::from_secs(8), || {
+        text = worker.shared().metrics_text();
+        gauges("consumer_lag", &text).iter().filter(|lag| **lag > 0.0).count() >= 3
+    })
+    .await;
+    assert!(behind, "three partitions or more with unread lag:\n{text}");
+    let bound = produced.elapsed().as_secs_f64() + 1.0;
+    assert!(bound < quiet.as_secs_f64(), "the check came too late to tell the quiet spell apart");
+    let seconds = gauges("consumer_lag_seconds", &text);
+    assert!(seconds.iter().all(|s| *s <= bound), "ages over {bound:.1} s: {seconds:?}\n{text}");
+    worker.shutdown().await.unwrap();
+    producing.join().unwrap();
+}
+
 /// With `kafka.output_timestamp = "input"` the enriched records, their route copies and
 /// tombstones carry their input's timestamp; dead letters are stamped when written. With the
 /// default (`write`) every output record is stamped when written.

@@ -234,6 +234,49 @@ async fn shutdown_while_the_model_hangs_drains_within_the_timeout() {
     assert_eq!(committed as usize, n, "every finished article committed, no more");
 }
 
+/// A revoked partition whose work outlasts the drain deadline (here: articles queued behind a
+/// hung model, each waiting its timeout) is released with that work unfinished, and its next
+/// owner re-processes it. The old owner then writes nothing more for it: its late records could
+/// land after the new owner's newer ones for the same keys. It used to write them all, each a
+/// duplicate and possibly a stale version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_released_at_the_drain_deadline_gets_no_late_records_from_its_old_owner() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let fx = Fixture::new("remote-undrained");
+    let server = ModelServer::start().await;
+    server.set(Behaviour::Hang);
+    let mut settings = with_remote(&fx, &server, |r| {
+        r.timeout_ms = 3000;
+        r.retry.max_retries = 0;
+        r.breaker.failure_threshold = 1_000_000;
+    });
+    settings.kafka.drain_timeout_ms = 3500;
+    settings.validate().unwrap();
+    // 300 a partition: a partition task enriches 64 at a time, so each takes about 15 s.
+    let articles = synthetic("undrained", 1200);
+    fx.produce_articles(&articles);
+    let a = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let assigned = |w: &Worker| w.shared().stats.assigned_partitions.load(Relaxed);
+    assert!(eventually(WAIT, || a.stats().consumed == 1200).await, "A took in the backlog");
+    let b = Worker::start(&settings, &fx.bootstrap(), fx.enricher.clone()).unwrap();
+    let undrained = eventually(WAIT, || a.stats().revocations_undrained > 0).await;
+    assert!(undrained, "A released partitions with work unfinished: {:?}", a.stats());
+    // The model answers again: A's leftover work on the released partitions finishes at once.
+    server.set(Behaviour::Ok);
+    assert!(eventually(WAIT, || assigned(&b) > 0).await, "the second member got partitions");
+    let revoked = PARTITIONS as usize - assigned(&a);
+    let out = fx.read(OUTPUT, articles.len(), WAIT);
+    assert_eq!(ids_of(&out).0, ids(&articles), "every article written");
+    assert!(eventually(WAIT, || a.shared().in_flight() == 0).await, "A finished or dropped its leftover work");
+    let out = fx.read(OUTPUT, usize::MAX, Duration::from_secs(3));
+    let duplicates = out.len() - articles.len();
+    // Only records A had handed to its producer when it released them may still land: at most
+    // one round of a partition's concurrent enrichments each.
+    assert!(duplicates <= 64 * revoked, "{duplicates} duplicates from {revoked} released partitions");
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_model_does_not_stop_the_worker() {
     let fx = Fixture::new("remote-refused");

@@ -71,6 +71,7 @@ METRICS: dict[str, tuple[str, set[str]]] = {
     "news_enricher_broker_up": (GAUGE, set()),
     "news_enricher_commits_total": (COUNTER, {"result"}),
     "news_enricher_revocations_uncommitted_total": (COUNTER, set()),
+    "news_enricher_revocations_undrained_total": (COUNTER, set()),
     "news_enricher_partitions_not_fetched_total": (COUNTER, {"action"}),
     "news_enricher_assigned_partitions": (GAUGE, set()),
     "news_enricher_intake_paused": (GAUGE, set()),

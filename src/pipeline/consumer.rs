@@ -193,8 +193,9 @@ impl ConsumerContext for WorkerContext {
         }
         let drained = self.shared.drain(&keys, drain_until);
         if !drained {
+            self.shared.stats.record_revocation_undrained();
             tracing::warn!(partitions = %describe(tpl), timeout_ms = self.shared.drain_timeout.as_millis() as u64,
-                "drain deadline passed; releasing partitions with work in flight (it will be re-processed by the next owner)");
+                "drain deadline passed; releasing partitions with work in flight (it will be re-processed by the next owner; records already handed to the producer are still written)");
         }
         // While stopping, the shutdown path has stored what is safe to store (before it forgot
         // the partitions' slots); the close's revoke must not store again.

@@ -98,8 +98,6 @@ struct PartitionSlot {
     /// Timestamps (ms since the epoch) of those messages, oldest first: completions come in
     /// offset order, so the front is always the oldest unprocessed message.
     pending_timestamps: VecDeque<i64>,
-    /// Timestamp of the last completed message.
-    last_done_timestamp: Option<i64>,
 }
 
 /// State shared by the consumer thread, the partition tasks and the callbacks.
@@ -141,6 +139,9 @@ pub struct Shared {
     abandoned: Mutex<HashSet<PartitionKey>>,
     /// Consumer lag in offsets per owned partition, from librdkafka statistics.
     lag: Mutex<HashMap<PartitionKey, i64>>,
+    /// When (ms since the epoch) the watchdog first saw each owned partition with lag and
+    /// nothing in flight, while that lasts: its next message was in the log by then.
+    behind_since: Mutex<HashMap<PartitionKey, i64>>,
     /// Partitions whose log, by librdkafka's last statistics, starts past the group's committed
     /// offset, with that log start (see [`Shared::store_log_starts`]).
     start_past_commit: Mutex<HashMap<PartitionKey, i64>>,
@@ -250,7 +251,6 @@ impl Shared {
             in_flight: 0,
             undispatched: false,
             pending_timestamps: VecDeque::new(),
-            last_done_timestamp: None,
         });
         let sender = slot.sender.get_or_insert_with(|| {
             let (tx, rx) = unbounded_channel();
@@ -272,6 +272,14 @@ impl Shared {
                 key.0, key.1
             ));
         }
+    }
+
+    /// Whether the partition is still this worker's in the assignment `generation` belongs to.
+    /// Once it is released (revoked, lost, or forgotten at shutdown) its next owner re-processes
+    /// what was unfinished here: whatever this worker wrote for it from then on could land after
+    /// that owner's records for the same keys.
+    pub(crate) fn is_current(&self, key: &PartitionKey, generation: u64) -> bool {
+        self.slots().get(key).is_some_and(|slot| slot.generation == generation)
     }
 
     /// Marks one message done; stores its offset when `store` and the partition is still ours
@@ -296,7 +304,6 @@ impl Shared {
                         .observe_article_age(Duration::from_millis(now_millis().saturating_sub(ts).max(0) as u64));
                 }
             }
-            slot.last_done_timestamp = timestamp.or(slot.last_done_timestamp);
             slot.in_flight = slot.in_flight.saturating_sub(1);
         }
         drop(slots);
@@ -603,6 +610,8 @@ impl Shared {
         let lag = self.lag.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let owned: Vec<PartitionKey> = self.owned.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
         let slots = self.slots();
+        let mut behind_since = self.behind_since.lock().unwrap_or_else(|p| p.into_inner());
+        behind_since.retain(|key, _| owned.contains(key));
         let mut gauges = Vec::with_capacity(owned.len());
         let mut behind = false;
         for key in &owned {
@@ -611,17 +620,22 @@ impl Shared {
             let offsets = lag.get(key).copied();
             let slot = slots.get(key);
             let in_flight = slot.map_or(0, |s| s.in_flight);
-            // Age of the oldest unprocessed message: the oldest in flight; with nothing in flight
-            // but lag, the next message is no older than the last one completed, so that one's
-            // age is an upper bound.
+            // Age of the oldest unprocessed message: the oldest in flight. With nothing in flight
+            // but lag, the next message's time is unknown; it was in the log when the lag was
+            // first seen, so the time since then is a lower bound. (The last completed message's
+            // age is an upper bound, but on a partition quiet for an hour it would report an
+            // hour for a message seconds old, a false alert.)
             let oldest = slot.and_then(|s| s.pending_timestamps.front().copied());
             let age = |ts: i64| (now_ms - ts).max(0) as f64 / 1000.0;
             let seconds = match (oldest, offsets) {
                 (Some(ts), _) => Some(age(ts)),
                 (None, None) => None,
                 (None, Some(0)) => Some(0.0),
-                (None, Some(_)) => Some(slot.and_then(|s| s.last_done_timestamp).map_or(0.0, age)),
+                (None, Some(_)) => Some(age(*behind_since.entry(key.clone()).or_insert(now_ms))),
             };
+            if oldest.is_some() || offsets.is_none_or(|lag| lag == 0) {
+                behind_since.remove(key);
+            }
             behind |= offsets.unwrap_or(0) > 0 || in_flight > 0;
             gauges.push((
                 stats::PartitionLabels { topic: key.0.to_string(), partition: key.1.to_string() },
@@ -629,7 +643,7 @@ impl Shared {
                 seconds,
             ));
         }
-        drop(slots);
+        drop((slots, behind_since));
         self.stats.set_lag(&gauges);
         self.stats.set_in_flight(self.in_flight());
 
@@ -1019,6 +1033,7 @@ impl Worker {
             owned: Mutex::default(),
             abandoned: Mutex::default(),
             lag: Mutex::default(),
+            behind_since: Mutex::default(),
             start_past_commit: Mutex::default(),
             stored_log_starts: Mutex::default(),
             joined: AtomicBool::new(false),

@@ -115,7 +115,8 @@ impl OutRecord {
                 _ => input_headers += 1,
             }
         }
-        let mut omitted = vec![format!("payload of {} bytes", self.payload.as_ref().map_or(0, |p| p.len()))];
+        // A tombstone's dead letter has no value to leave out, and stays a null one.
+        let mut omitted: Vec<String> = self.payload.iter().map(|p| format!("payload of {} bytes", p.len())).collect();
         if !keep_key {
             omitted.push(format!("key of {key_len} bytes"));
         }
@@ -125,13 +126,13 @@ impl OutRecord {
         let omitted = match omitted.split_last() {
             Some((last, [])) => format!("{last} omitted: {reason}"),
             Some((last, rest)) => format!("{} and {last} omitted: {reason}", rest.join(", ")),
-            None => unreachable!("the payload is always named"),
+            None => format!("nothing omitted (no value, key or input headers to leave out): {reason}"),
         };
         let headers = error_headers.insert(Header { key: headers::PAYLOAD_OMITTED, value: Some(&omitted) });
         OutRecord {
             topic: self.topic.clone(),
             key: if keep_key { self.key.clone() } else { None },
-            payload: Some(Arc::from(&[][..])),
+            payload: self.payload.as_ref().map(|_| Arc::from(&[][..])),
             headers: Some(headers),
             timestamp: self.timestamp,
         }
@@ -519,6 +520,12 @@ mod tests {
             omitted.as_deref(),
             Some("payload of 2 bytes, key of 4097 bytes and 4 input headers omitted: too large")
         );
+        // A tombstone's dead letter stays a tombstone: no value, none said to be left out.
+        let tombstone = OutRecord { payload: None, ..long_key };
+        let fallback = tombstone.without_payload("too large");
+        assert_eq!(fallback.payload, None);
+        let omitted = header_list(fallback.headers.as_ref().unwrap()).pop().unwrap().1;
+        assert_eq!(omitted.as_deref(), Some("key of 4097 bytes and 4 input headers omitted: too large"));
     }
 
     #[test]

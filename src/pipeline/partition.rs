@@ -65,9 +65,17 @@ pub(super) async fn run(
                         continue;
                     }
                 };
-                let pending = enqueue_all(&shared, enriched.records).await;
                 let bytes = super::message_bytes(&enriched.input);
-                let delivered = await_deliveries(shared.clone(), enriched.input, pending, enriched.counted);
+                if !shared.is_current(&key, generation) {
+                    // Released with this message unfinished (the drain deadline passed): its
+                    // next owner writes it, and a copy from here could land after that
+                    // owner's newer records for the same key.
+                    shared.complete(&consumer, &key, generation, enriched.input.offset(), bytes, false);
+                    continue;
+                }
+                let pending = enqueue_all(&shared, enriched.records).await;
+                let owner = Owner { key: key.clone(), generation };
+                let delivered = await_deliveries(shared.clone(), owner, enriched.input, pending, enriched.counted);
                 delivering.push_back(async move {
                     let (offset, result) = delivered.await;
                     (offset, bytes, result)
@@ -209,45 +217,72 @@ async fn enqueue_all(shared: &Shared, records: Vec<OutRecord>) -> Vec<Pending> {
     pending
 }
 
-/// Produces `record` again (after a retriable failure) and waits for it.
-async fn redeliver(shared: &Shared, record: OutRecord) -> Result<OutRecord, (OutRecord, DeliveryFailure)> {
+/// The partition and assignment a message was read in (see [`Shared::is_current`]).
+struct Owner {
+    key: PartitionKey,
+    generation: u64,
+}
+
+/// What became of one record after its first delivery attempt failed.
+enum Retry {
+    Delivered(OutRecord),
+    Failed(OutRecord, DeliveryFailure),
+    /// Not sent again: the partition was released meanwhile, and its next owner writes it.
+    Abandoned,
+}
+
+/// Produces `record` again (after a retriable failure) and waits for it, unless its partition
+/// was released meanwhile.
+async fn redeliver(shared: &Shared, owner: &Owner, record: OutRecord) -> Retry {
+    if !shared.is_current(&owner.key, owner.generation) {
+        return Retry::Abandoned;
+    }
     match deliver(&shared.producer, &record).await {
-        Ok(()) => Ok(record),
-        Err(failure) => Err((record, failure)),
+        Ok(()) => Retry::Delivered(record),
+        Err(failure) => Retry::Failed(record, failure),
     }
 }
 
 /// Waits for every record of one input message. A record that can never be written sends the
-/// input to the DLQ instead (with the reason); a fatal failure is returned. An enriched article
-/// (`counted`) is counted once all its records are written.
+/// input to the DLQ (with the reason), even when its other records were written; a fatal
+/// failure is returned. An enriched article (`counted`) is counted once its enriched record is
+/// written, so an input whose route copy alone was refused counts as enriched and dead-lettered.
 async fn await_deliveries(
     shared: Arc<Shared>,
+    owner: Owner,
     input: OwnedMessage,
     pending: Vec<Pending>,
     counted: Option<Counted>,
 ) -> (i64, Result<(), String>) {
     let offset = input.offset();
     let mut permanent: Option<String> = None;
+    // Whether the enriched record itself was written (a route copy may still be refused).
+    let mut published = false;
     for p in pending {
         let outcome = match p {
             Pending::Enqueued(record, future) => match future.await {
-                Ok(Ok(_)) => Ok(record),
-                Ok(Err((e, _))) if is_retriable(&e) => redeliver(&shared, record).await,
+                Ok(Ok(_)) => Retry::Delivered(record),
+                Ok(Err((e, _))) if is_retriable(&e) => redeliver(&shared, &owner, record).await,
                 Ok(Err((e, _))) => {
                     let failure = classify(&e, &record);
-                    Err((record, failure))
+                    Retry::Failed(record, failure)
                 }
-                Err(_canceled) => Err((record, DeliveryFailure::Fatal("the producer shut down".into()))),
+                Err(_canceled) => Retry::Failed(record, DeliveryFailure::Fatal("the producer shut down".into())),
             },
-            Pending::Refused(record, e) if is_retriable(&e) => redeliver(&shared, record).await,
+            Pending::Refused(record, e) if is_retriable(&e) => redeliver(&shared, &owner, record).await,
             Pending::Refused(record, e) => {
                 let failure = classify(&e, &record);
-                Err((record, failure))
+                Retry::Failed(record, failure)
             }
         };
         match outcome {
-            Ok(record) => shared.stats.record_produced(&record.topic),
-            Err((record, DeliveryFailure::Permanent(reason))) => {
+            // The input's offset is not stored (its partition is no longer this worker's).
+            Retry::Abandoned => return (offset, Ok(())),
+            Retry::Delivered(record) => {
+                published |= *record.topic == *shared.topics.output;
+                shared.stats.record_produced(&record.topic);
+            }
+            Retry::Failed(record, DeliveryFailure::Permanent(reason)) => {
                 if *record.topic == *shared.topics.dlq {
                     // The input's own dead letter (a decode failure) was refused.
                     if let Err(fatal) = dead_letter_without_payload(&shared, &input, &record, &reason).await {
@@ -264,10 +299,16 @@ async fn await_deliveries(
                 }
                 permanent.get_or_insert(format!("cannot write to {}: {reason}", record.topic));
             }
-            Err((record, DeliveryFailure::Fatal(reason))) => {
+            Retry::Failed(record, DeliveryFailure::Fatal(reason)) => {
                 return (offset, Err(format!("cannot write to {}: {reason}", record.topic)));
             }
         }
+    }
+    if let Some(counted) = counted.filter(|_| published) {
+        shared.stats.record_enriched(&counted);
+    }
+    if permanent.is_some() && !shared.is_current(&owner.key, owner.generation) {
+        return (offset, Ok(())); // its next owner dead-letters it
     }
     if let Some(reason) = permanent {
         shared.stats.record_dlq(super::stats::PRODUCE_FAILED);
@@ -281,8 +322,6 @@ async fn await_deliveries(
             }
             Err(failure) => return (offset, Err(format!("cannot write to the dead-letter topic: {failure:?}"))),
         }
-    } else if let Some(counted) = counted {
-        shared.stats.record_enriched(&counted);
     }
     (offset, Ok(()))
 }

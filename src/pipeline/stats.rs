@@ -96,6 +96,7 @@ struct Families {
     taxonomy_reloads: Family<ResultLabel, Counter>,
     taxonomy_reload_ok: Gauge,
     revocations_uncommitted: Counter,
+    revocations_undrained: Counter,
     not_fetched: Family<ActionLabel, Counter>,
 }
 
@@ -107,6 +108,7 @@ pub struct Stats {
     pub produced: AtomicU64,
     pub assigned_partitions: AtomicUsize,
     revocations_uncommitted: AtomicU64,
+    revocations_undrained: AtomicU64,
     fetch_restarts: AtomicU64,
     fetch_stalls_reported: AtomicU64,
     by_tag: Mutex<BTreeMap<String, u64>>,
@@ -141,6 +143,8 @@ pub struct Snapshot {
     pub rebalances: BTreeMap<&'static str, u64>,
     /// Revocations whose commit failed (see `Stats::record_revocation_uncommitted`).
     pub revocations_uncommitted: u64,
+    /// Revocations whose drain deadline passed (see `Stats::record_revocation_undrained`).
+    pub revocations_undrained: u64,
     /// Partitions found not fetched and restarted (see `Stats::record_not_fetched`).
     pub fetch_restarts: u64,
     /// Partitions found not fetched that could not be restarted (eager assignors).
@@ -196,6 +200,7 @@ impl Default for Stats {
             taxonomy_reloads: Family::default(),
             taxonomy_reload_ok: Gauge::default(),
             revocations_uncommitted: Counter::default(),
+            revocations_undrained: Counter::default(),
             not_fetched: Family::default(),
         };
         let mut registry = Registry::with_prefix("news_enricher");
@@ -237,6 +242,11 @@ impl Default for Stats {
             "revocations_uncommitted",
             "Revocations whose synchronous commit failed: the next owner re-processes their work since the last commit",
             f.revocations_uncommitted.clone(),
+        );
+        registry.register(
+            "revocations_undrained",
+            "Revocations whose drain deadline passed: their unfinished work is left to the next owner",
+            f.revocations_undrained.clone(),
         );
         registry.register(
             "partitions_not_fetched",
@@ -299,6 +309,7 @@ impl Default for Stats {
             produced: AtomicU64::new(0),
             assigned_partitions: AtomicUsize::new(0),
             revocations_uncommitted: AtomicU64::new(0),
+            revocations_undrained: AtomicU64::new(0),
             fetch_restarts: AtomicU64::new(0),
             fetch_stalls_reported: AtomicU64::new(0),
             by_tag: Mutex::default(),
@@ -368,6 +379,13 @@ impl Stats {
     pub fn record_revocation_uncommitted(&self) {
         self.revocations_uncommitted.fetch_add(1, Relaxed);
         self.families.revocations_uncommitted.inc();
+    }
+
+    /// Partitions were released with work unfinished at the drain deadline: their next owner
+    /// re-processes it, and this worker writes nothing more for them.
+    pub fn record_revocation_undrained(&self) {
+        self.revocations_undrained.fetch_add(1, Relaxed);
+        self.families.revocations_undrained.inc();
     }
 
     /// A partition librdkafka had stopped fetching was found (see `consumer::FetchCheck`), and
@@ -493,6 +511,7 @@ impl Stats {
             by_sentiment: copy(&self.by_sentiment),
             rebalances: copy(&self.rebalances),
             revocations_uncommitted: self.revocations_uncommitted.load(Relaxed),
+            revocations_undrained: self.revocations_undrained.load(Relaxed),
             fetch_restarts: self.fetch_restarts.load(Relaxed),
             fetch_stalls_reported: self.fetch_stalls_reported.load(Relaxed),
         }
