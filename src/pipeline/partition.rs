@@ -223,7 +223,8 @@ struct Owner {
     generation: u64,
 }
 
-/// What became of one record after its first delivery attempt failed.
+/// What became of one record handed to the producer: written, failed for good, or (its
+/// partition released before a re-send) abandoned.
 enum Retry {
     Delivered(OutRecord),
     Failed(OutRecord, DeliveryFailure),
