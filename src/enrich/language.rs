@@ -314,6 +314,10 @@ pub fn is_plainly_english(prefix: &str) -> bool {
 struct Vocabulary {
     /// Words in [`ENGLISH_VOCABULARY`] or English function words.
     english: usize,
+    /// Those of them written in lower case.
+    lower_case_english: usize,
+    /// All the words.
+    words: usize,
     /// Foreign evidence in thirds of a word: words unknown to the vocabulary, function words of
     /// other languages that are not common English words ("la", "und", "des"), words with
     /// letters outside ASCII.
@@ -355,13 +359,15 @@ impl Vocabulary {
             LetterCase::Title => 1,
             LetterCase::Capitals => 3,
         };
-        let mut counts = Vocabulary { english: 0, foreign_thirds: 0, foreign_words: 0 };
+        let mut counts =
+            Vocabulary { english: 0, lower_case_english: 0, words: 0, foreign_thirds: 0, foreign_words: 0 };
         let foreign = |counts: &mut Vocabulary, thirds: usize, name_like: bool| {
             counts.foreign_thirds += thirds;
             counts.foreign_words += usize::from(!name_like && thirds > 0);
         };
         let mut lower = String::new();
         for word in words() {
+            counts.words += 1;
             let start = word.as_ptr() as usize - prefix.as_ptr() as usize;
             let capitalised = word.chars().next().is_some_and(char::is_uppercase);
             let unknown_thirds = if capitalised { name_thirds } else { 3 };
@@ -387,11 +393,15 @@ impl Vocabulary {
             }
             let known = ENGLISH_VOCABULARY.contains(lower.as_str());
             let name = capitalised && matches!(letter_case, LetterCase::Sentence) && !starts_sentence(&prefix[..start]);
+            let english = |counts: &mut Vocabulary| {
+                counts.english += 1;
+                counts.lower_case_english += usize::from(!capitalised);
+            };
             match MARKERS.get(word.as_bytes()) {
-                ENGLISH => counts.english += 1,
+                ENGLISH => english(&mut counts),
                 _ if ENGLISH_MARKER_HOMOGRAPHS.contains(&lower.as_str()) => {}
                 kind if kind >= FOREIGN => foreign(&mut counts, 3 * usize::from(!(known && capitalised)), false),
-                _ if known && !name => counts.english += 1,
+                _ if known && !name => english(&mut counts),
                 _ if known => {}
                 _ => foreign(&mut counts, unknown_thirds, capitalised),
             }
@@ -400,11 +410,19 @@ impl Vocabulary {
     }
 
     /// The words are English words: at least [`MIN_ENGLISH_WORDS`], and two and a half times
-    /// the foreign evidence. This reads headlines ("Rishi Sunak resigns", "Police arrest suspect
-    /// in Paris stabbing"), which the models often miss: foreign text has its own lower-case
-    /// words and function words, which English headlines lack.
+    /// the foreign evidence; or, in a text of [`MAX_WORDS_FOR_ONE_ENGLISH_WORD`] words, a single
+    /// English word, in lower case, beside names and no foreign evidence at all ("Taiwan
+    /// tensions", which whichlang gave as Dutch; not "Deutsche Bank in Not", whose capitalised
+    /// "Not" may be German, nor "Tesla plant Gigafactory-Ausbau in Grünheide", names around a
+    /// German word English shares). This reads headlines ("Rishi Sunak
+    /// resigns", "Police arrest suspect in Paris stabbing"), which the models often miss: foreign
+    /// text has its own lower-case words and function words, which English headlines lack.
     fn is_english(self) -> bool {
         self.english >= MIN_ENGLISH_WORDS && 2 * 3 * self.english >= 5 * self.foreign_thirds
+            || self.words <= MAX_WORDS_FOR_ONE_ENGLISH_WORD
+                && self.lower_case_english == 1
+                && self.english == 1
+                && self.foreign_thirds == 0
     }
 
     /// The words are plainly not English: two foreign words at least that are no names, and
@@ -468,6 +486,9 @@ const CHAT_WORDS: &[&str] = &[
     "tmrw", "wanna", "wont", "ur", "wyd",
 ];
 const MIN_ENGLISH_WORDS: usize = 2;
+/// Longest text a single English word among names can make English: a title of two or three
+/// words has no room for two.
+const MAX_WORDS_FOR_ONE_ENGLISH_WORD: usize = 3;
 
 /// English words: SCOWL's size-50 lists, American and British, as Debian ships them
 /// (`wamerican`, `wbritish`), the lower-case words of two ASCII letters or more (65k words,
@@ -786,6 +807,8 @@ mod tests {
             "Erdoğan hails Ankara vote",                          // tr: a name with letters outside ASCII
             "Iconic New York Columnist Jimmy Breslin Dead At 88", // fr: title case, names
             "BRITAIN VOTES TO LEAVE",                             // fr: in capitals
+            "Taiwan tensions",                                    // nl: one English word and a name
+            "Xi Jinping visits",                                  // one English word and names
         ] {
             assert_eq!(detect(headline), Some("en"), "{headline}");
         }
