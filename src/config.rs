@@ -340,11 +340,11 @@ fn topic_name_problem(name: &str) -> Option<String> {
     if name == "." || name == ".." {
         return Some("`.` and `..` are not allowed".into());
     }
-    if name.len() > 249 {
-        return Some(format!("{} characters, over Kafka's limit of 249", name.chars().count()));
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Some(format!("{bad:?} is not allowed (only ASCII letters, digits, `.`, `_` and `-`)"));
     }
-    let bad = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))?;
-    Some(format!("{bad:?} is not allowed (only ASCII letters, digits, `.`, `_` and `-`)"))
+    // ASCII from here: bytes are characters.
+    (name.len() > 249).then(|| format!("{} characters, over Kafka's limit of 249", name.len()))
 }
 
 /// librdkafka properties the delivery guarantees rest on: a user value must be one of the
@@ -1363,13 +1363,11 @@ fn first_list(key: &str, value: &serde_json::Value) -> Option<String> {
 }
 
 /// How a property is written as a quoted dotted key and as a nested table, for messages:
-/// `"sasl.password"` and `[kafka.properties.sasl] password`.
+/// `"sasl.password"` and `[kafka.properties.sasl] password`. Only a dotted key can be written
+/// both ways.
 fn spellings(table: &str, flat_key: &str) -> (String, String) {
-    let dotted = format!("\"{flat_key}\"");
-    match flat_key.rsplit_once('.') {
-        Some((parent, leaf)) => (dotted, format!("[{table}.{parent}] {leaf}")),
-        None => (dotted.clone(), dotted),
-    }
+    let (parent, leaf) = flat_key.rsplit_once('.').unwrap_or((flat_key, ""));
+    (format!("\"{flat_key}\""), format!("[{table}.{parent}] {leaf}"))
 }
 
 /// Flattens property tables (later tables win) to librdkafka's `key = string value` form.
